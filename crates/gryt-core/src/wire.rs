@@ -1,0 +1,1 @@
+//! Wire types shared by the CLI and the server (the Gryt Cloud API v1 and its extensions).
