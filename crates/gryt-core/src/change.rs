@@ -77,10 +77,8 @@ impl ChangeType {
             "remove" => Ok(ChangeType::Remove),
             other => {
                 let shown: String = other.chars().take(64).collect();
-                Err(
-                    CoreError::invalid(format!("Unknown change type '{shown}'"))
-                        .with_hint("the change types are add, fix, refine and remove"),
-                )
+                Err(CoreError::invalid(format!("Unknown change type '{shown}'"))
+                    .with_hint("the change types are add, fix, refine and remove"))
             }
         }
     }

@@ -88,10 +88,10 @@ const ADJECTIVES: [&str; 32] = [
     "witty", "zesty",
 ];
 const NOUNS: [&str; 32] = [
-    "anchor", "aurora", "beacon", "breeze", "canyon", "cedar", "comet", "delta", "ember",
-    "falcon", "fjord", "forest", "glacier", "harbor", "island", "lagoon", "meadow", "nebula",
-    "orchid", "otter", "prairie", "quartz", "river", "summit", "tundra", "valley", "willow",
-    "canopy", "lantern", "pebble", "spruce", "thicket",
+    "anchor", "aurora", "beacon", "breeze", "canyon", "cedar", "comet", "delta", "ember", "falcon",
+    "fjord", "forest", "glacier", "harbor", "island", "lagoon", "meadow", "nebula", "orchid",
+    "otter", "prairie", "quartz", "river", "summit", "tundra", "valley", "willow", "canopy",
+    "lantern", "pebble", "spruce", "thicket",
 ];
 
 /// A human code name (`clever-fiery-meadow`) derived from random bits the caller supplies.
@@ -109,11 +109,30 @@ mod tests {
     #[test]
     fn rc_tags() {
         let t = RcTag::parse("v1.2.0-rc.2").unwrap();
-        assert_eq!(t, RcTag { version: "v1.2.0".into(), rc: 2 });
+        assert_eq!(
+            t,
+            RcTag {
+                version: "v1.2.0".into(),
+                rc: 2
+            }
+        );
         assert_eq!(t.to_string(), "v1.2.0-rc.2");
-        assert_eq!(RcTag::parse("1.2.0-rc.10").unwrap().to_string(), "v1.2.0-rc.10");
-        assert_eq!(RcTag::parse("v2.0.0-beta.1-rc.3").unwrap().version, "v2.0.0-beta.1");
-        for bad in ["v1.2.0", "v1.2.0-rc.", "v1.2.0-rc.x", "banana-rc.1", "v1.2-rc.1", ""] {
+        assert_eq!(
+            RcTag::parse("1.2.0-rc.10").unwrap().to_string(),
+            "v1.2.0-rc.10"
+        );
+        assert_eq!(
+            RcTag::parse("v2.0.0-beta.1-rc.3").unwrap().version,
+            "v2.0.0-beta.1"
+        );
+        for bad in [
+            "v1.2.0",
+            "v1.2.0-rc.",
+            "v1.2.0-rc.x",
+            "banana-rc.1",
+            "v1.2-rc.1",
+            "",
+        ] {
             assert!(RcTag::parse(bad).is_none(), "{bad}");
         }
     }
@@ -130,7 +149,10 @@ mod tests {
         for s in ["pending", "running", "pass", "fail"] {
             assert_eq!(EvolutionStatus::parse(s).unwrap().as_str(), s);
         }
-        assert_eq!(EvolutionStatus::parse("passed").unwrap(), EvolutionStatus::Pass);
+        assert_eq!(
+            EvolutionStatus::parse("passed").unwrap(),
+            EvolutionStatus::Pass
+        );
         assert!(EvolutionStatus::parse("ok").is_err());
         assert!(EvolutionStatus::Pass.is_final() && !EvolutionStatus::Running.is_final());
     }

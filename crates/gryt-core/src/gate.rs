@@ -126,7 +126,12 @@ mod tests {
     }
 
     fn proof(change: &str, rc: u32, status: EvolutionStatus) -> Proof {
-        Proof { change_id: change.into(), rc, owner: "dev".into(), status }
+        Proof {
+            change_id: change.into(),
+            rc,
+            owner: "dev".into(),
+            status,
+        }
     }
 
     #[test]
@@ -135,9 +140,27 @@ mod tests {
         let cases: Vec<(&str, Vec<&str>, Vec<Proof>, bool, Vec<&str>)> = vec![
             ("no changes", vec![], vec![], false, vec![]),
             ("unproven", vec!["FEAT-1"], vec![], false, vec!["FEAT-1"]),
-            ("one pass", vec!["FEAT-1"], vec![proof("FEAT-1", 1, Pass)], true, vec![]),
-            ("only fail", vec!["FEAT-1"], vec![proof("FEAT-1", 1, Fail)], false, vec!["FEAT-1"]),
-            ("running", vec!["FEAT-1"], vec![proof("FEAT-1", 1, Running)], false, vec!["FEAT-1"]),
+            (
+                "one pass",
+                vec!["FEAT-1"],
+                vec![proof("FEAT-1", 1, Pass)],
+                true,
+                vec![],
+            ),
+            (
+                "only fail",
+                vec!["FEAT-1"],
+                vec![proof("FEAT-1", 1, Fail)],
+                false,
+                vec!["FEAT-1"],
+            ),
+            (
+                "running",
+                vec!["FEAT-1"],
+                vec![proof("FEAT-1", 1, Running)],
+                false,
+                vec!["FEAT-1"],
+            ),
             (
                 "fail then pass",
                 vec!["FEAT-1"],

@@ -86,9 +86,8 @@ impl GenerationSpec {
         }
         let mut seen = HashSet::new();
         for c in &self.changes {
-            validate_title(&c.title).map_err(|e| {
-                CoreError::invalid(format!("Change {}: {}", c.id, e.message))
-            })?;
+            validate_title(&c.title)
+                .map_err(|e| CoreError::invalid(format!("Change {}: {}", c.id, e.message)))?;
             if !seen.insert(c.id.as_str()) {
                 return Err(duplicate_change(&c.id, &version));
             }
@@ -206,10 +205,17 @@ mod tests {
             pipeline_template: None,
         };
         let cases = vec![
-            Case { name: "valid", spec: base.clone(), want: None },
+            Case {
+                name: "valid",
+                spec: base.clone(),
+                want: None,
+            },
             Case {
                 name: "bad version",
-                spec: GenerationSpec { version: "v1.2".into(), ..base.clone() },
+                spec: GenerationSpec {
+                    version: "v1.2".into(),
+                    ..base.clone()
+                },
                 want: Some(ErrorKind::Invalid),
             },
             Case {
@@ -230,7 +236,10 @@ mod tests {
             },
             Case {
                 name: "empty title",
-                spec: GenerationSpec { changes: vec![change("FEAT-1", " ")], ..base.clone() },
+                spec: GenerationSpec {
+                    changes: vec![change("FEAT-1", " ")],
+                    ..base.clone()
+                },
                 want: Some(ErrorKind::Invalid),
             },
             Case {
@@ -251,17 +260,30 @@ mod tests {
     #[test]
     fn add_and_remove_changes() {
         let mut s = GenerationSpec::new(&Version::parse("1.0.0").unwrap(), None);
-        s.add_change(ChangeId::parse("FEAT-1").unwrap(), ChangeType::Fix, "t".into(), None)
-            .unwrap();
+        s.add_change(
+            ChangeId::parse("FEAT-1").unwrap(),
+            ChangeType::Fix,
+            "t".into(),
+            None,
+        )
+        .unwrap();
         let dup = s
-            .add_change(ChangeId::parse("FEAT-1").unwrap(), ChangeType::Add, "u".into(), None)
+            .add_change(
+                ChangeId::parse("FEAT-1").unwrap(),
+                ChangeType::Add,
+                "u".into(),
+                None,
+            )
             .unwrap_err();
         assert_eq!(dup.kind, ErrorKind::AlreadyExists);
         assert!(dup.message.contains("already exists"));
         assert_eq!(s.changes.len(), 1);
-        let missing = s.remove_change(&ChangeId::parse("BUG-9").unwrap()).unwrap_err();
+        let missing = s
+            .remove_change(&ChangeId::parse("BUG-9").unwrap())
+            .unwrap_err();
         assert_eq!(missing.kind, ErrorKind::NotFound);
-        s.remove_change(&ChangeId::parse("FEAT-1").unwrap()).unwrap();
+        s.remove_change(&ChangeId::parse("FEAT-1").unwrap())
+            .unwrap();
         assert!(s.changes.is_empty());
     }
 

@@ -17,5 +17,5 @@ pub use change::{Change, ChangeId, ChangeType};
 pub use error::{CoreError, ErrorKind};
 pub use evolution::{EvolutionStatus, RcTag};
 pub use gate::{gate, ChangeProof, GateReport, Proof};
-pub use generation::{GenerationStatus, GenerationSpec};
+pub use generation::{GenerationSpec, GenerationStatus};
 pub use version::Version;

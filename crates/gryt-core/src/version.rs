@@ -31,10 +31,16 @@ fn parse_number(input: &str, part: &str, name: &str) -> Result<u64> {
         return Err(bad(input, &format!("the {name} number is missing")));
     }
     if !part.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad(input, &format!("the {name} number '{part}' is not a number")));
+        return Err(bad(
+            input,
+            &format!("the {name} number '{part}' is not a number"),
+        ));
     }
     if part.len() > 1 && part.starts_with('0') {
-        return Err(bad(input, &format!("the {name} number '{part}' has a leading zero")));
+        return Err(bad(
+            input,
+            &format!("the {name} number '{part}' has a leading zero"),
+        ));
     }
     part.parse::<u64>()
         .map_err(|_| bad(input, &format!("the {name} number '{part}' is too large")))
@@ -76,7 +82,10 @@ impl Version {
                 if ident.is_empty() {
                     return Err(bad(input, "the pre-release has an empty part"));
                 }
-                if !ident.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                if !ident
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                {
                     return Err(bad(
                         input,
                         "the pre-release may hold only letters, digits, '-' and '.'",

@@ -1,0 +1,433 @@
+//! Authentication: HTTP Basic against Argon2id hashes, and HMAC-SHA256 request signatures
+//! exactly as the reference client makes them, with API keys whose secrets are kept
+//! encrypted under the server key (XChaCha20-Poly1305).
+
+use crate::db::{Conn, Val};
+use crate::error::ApiError;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Who made a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: i64,
+    pub username: String,
+}
+
+/// Signatures are accepted this far from the server clock, either way.
+pub const MAX_SKEW_SECS: i64 = 300;
+
+/// The 32-byte key that encrypts API key secrets at rest.
+#[derive(Clone)]
+pub struct ServerKey([u8; 32]);
+
+impl std::fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerKey(..)")
+    }
+}
+
+impl ServerKey {
+    pub fn from_bytes(b: [u8; 32]) -> ServerKey {
+        ServerKey(b)
+    }
+
+    /// Parses 64 hex characters.
+    pub fn from_hex(s: &str) -> anyhow::Result<ServerKey> {
+        let bytes = hex::decode(s.trim())
+            .map_err(|_| anyhow::anyhow!("the server key must be 64 hexadecimal characters"))?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("the server key must be 32 bytes (64 hex characters)"))?;
+        Ok(ServerKey(arr))
+    }
+
+    pub fn generate() -> anyhow::Result<ServerKey> {
+        Ok(ServerKey(crate::util::random_bytes::<32>().map_err(|e| {
+            anyhow::anyhow!("no randomness for the server key: {e}")
+        })?))
+    }
+
+    /// Loads the key file, or creates it with mode 0600 when it does not exist.
+    pub fn load_or_create(path: &Path) -> anyhow::Result<ServerKey> {
+        match std::fs::read_to_string(path) {
+            Ok(s) => ServerKey::from_hex(&s)
+                .map_err(|e| anyhow::anyhow!("bad server key file {}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(parent) = path.parent() {
+                    if !parent.as_os_str().is_empty() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                }
+                let key = ServerKey::generate()?;
+                write_private(path, &hex::encode(key.0))?;
+                // Another process may have won the race to create it: read what is there.
+                let s = std::fs::read_to_string(path)?;
+                ServerKey::from_hex(&s)
+            }
+            Err(e) => Err(anyhow::anyhow!(
+                "cannot read the server key file {}: {e}",
+                path.display()
+            )),
+        }
+    }
+
+    pub fn encrypt(&self, plain: &str, aad: &str) -> Result<String, ApiError> {
+        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let nonce = crate::util::random_bytes::<24>()
+            .map_err(|_| ApiError::internal("no randomness available"))?;
+        let ct = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plain.as_bytes(),
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|_| ApiError::internal("cannot encrypt"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(hex::encode(out))
+    }
+
+    pub fn decrypt(&self, stored: &str, aad: &str) -> Option<String> {
+        let raw = hex::decode(stored).ok()?;
+        if raw.len() < 24 {
+            return None;
+        }
+        let (nonce, ct) = raw.split_at(24);
+        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let plain = cipher
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: aad.as_bytes() })
+            .ok()?;
+        String::from_utf8(plain).ok()
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(mut f) => {
+            f.write_all(content.as_bytes())?;
+            f.sync_all()?;
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(anyhow::anyhow!(
+            "cannot create the server key file {}: {e}",
+            path.display()
+        )),
+    }
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    std::fs::write(path, content)?;
+    Ok(())
+}
+
+fn argon2() -> Argon2<'static> {
+    // OWASP minimum for Argon2id: 19 MiB, 2 iterations, 1 lane.
+    let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password with Argon2id and a random salt (PHC string).
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    let salt_bytes =
+        crate::util::random_bytes::<16>().map_err(|_| ApiError::internal("no randomness"))?;
+    let salt = SaltString::encode_b64(&salt_bytes)
+        .map_err(|_| ApiError::internal("cannot encode a salt"))?;
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|_| ApiError::internal("cannot hash the password"))
+}
+
+/// Verifies a password against a stored hash (the comparison is constant-time).
+pub fn verify_password(stored: &str, password: &str) -> bool {
+    match PasswordHash::new(stored) {
+        Ok(h) => argon2().verify_password(password.as_bytes(), &h).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A hash to verify against when the user does not exist, so the answer takes as long.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("gryt-dummy-password").unwrap_or_default())
+}
+
+pub fn validate_password(password: &str) -> Result<(), ApiError> {
+    let n = password.chars().count();
+    if n < 8 {
+        return Err(ApiError::invalid("A password needs at least 8 characters"));
+    }
+    if n > 1024 {
+        return Err(ApiError::invalid("A password may be at most 1024 characters"));
+    }
+    Ok(())
+}
+
+pub fn validate_username(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "A username is 1 to 64 characters: letters, digits, '.', '_' and '-'",
+        ))
+    }
+}
+
+/// Checks a username and password against the database (blocking: Argon2 is slow on purpose).
+pub fn check_basic(c: &mut dyn Conn, username: &str, password: &str) -> Result<Principal, ApiError> {
+    let row = c.query_opt(
+        "SELECT id, password_hash FROM users WHERE username = ?1",
+        &[Val::from(username)],
+    )?;
+    match row {
+        Some(r) => {
+            let id = r.int(0)?;
+            let hash = r.text(1)?;
+            if verify_password(&hash, password) {
+                Ok(Principal {
+                    user_id: id,
+                    username: username.to_string(),
+                })
+            } else {
+                Err(ApiError::unauthorized("Invalid username or password"))
+            }
+        }
+        None => {
+            let _ = verify_password(dummy_hash(), password);
+            Err(ApiError::unauthorized("Invalid username or password"))
+        }
+    }
+}
+
+/// The parts of `Authorization: HMAC <key_id>:<timestamp>:<signature>`.
+pub struct HmacHeader<'a> {
+    pub key_id: &'a str,
+    pub timestamp: &'a str,
+    pub signature: &'a str,
+}
+
+/// The key id ends at the first ':', the signature starts after the last ':'.
+pub fn parse_hmac(value: &str) -> Option<HmacHeader<'_>> {
+    let (key_id, rest) = value.split_once(':')?;
+    let (timestamp, signature) = rest.rsplit_once(':')?;
+    if key_id.is_empty() || timestamp.is_empty() || signature.is_empty() {
+        return None;
+    }
+    Some(HmacHeader {
+        key_id,
+        timestamp,
+        signature,
+    })
+}
+
+/// The message the reference client signs.
+pub fn signing_message(method: &str, path_and_query: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(method.len() + path_and_query.len() + timestamp.len() + body.len() + 3);
+    m.extend_from_slice(method.to_ascii_uppercase().as_bytes());
+    m.push(b'\n');
+    m.extend_from_slice(path_and_query.as_bytes());
+    m.push(b'\n');
+    m.extend_from_slice(timestamp.as_bytes());
+    m.push(b'\n');
+    m.extend_from_slice(body);
+    m
+}
+
+/// Lowercase hex HMAC-SHA256 (what a client sends; used by tests and tools).
+pub fn sign(secret: &str, method: &str, path_and_query: &str, timestamp: &str, body: &[u8]) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(&signing_message(method, path_and_query, timestamp, body));
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Parses the ISO-8601 timestamp (with offset; a naive one is taken as UTC).
+fn parse_timestamp(ts: &str) -> Option<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(ts) {
+        return Some(t.timestamp());
+    }
+    chrono::NaiveDateTime::parse_from_str(ts, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc().timestamp())
+}
+
+/// Verifies one HMAC-signed request: key known, not revoked, not expired; timestamp within
+/// ±5 minutes; signature right over the raw bytes; signature never seen before (recorded in
+/// the database so that every process sharing it refuses a replay).
+pub fn check_hmac(
+    c: &mut dyn Conn,
+    key: &ServerKey,
+    h: &HmacHeader<'_>,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+) -> Result<Principal, ApiError> {
+    let bad = || ApiError::unauthorized("Invalid signature");
+    let now = crate::util::now_unix();
+    let ts = parse_timestamp(h.timestamp)
+        .ok_or_else(|| ApiError::unauthorized("Invalid signature timestamp"))?;
+    if (now - ts).abs() > MAX_SKEW_SECS {
+        return Err(ApiError::unauthorized(
+            "Signature timestamp is more than 5 minutes away from the server clock",
+        ));
+    }
+    let sig = hex::decode(h.signature).map_err(|_| bad())?;
+    let row = c.query_opt(
+        "SELECT k.user_id, u.username, k.secret_enc, k.expires_at, k.revoked_at \
+         FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_id = ?1",
+        &[Val::from(h.key_id)],
+    )?;
+    let Some(row) = row else {
+        return Err(ApiError::unauthorized("Unknown API key"));
+    };
+    if row.opt_text(4)?.is_some() {
+        return Err(ApiError::unauthorized("API key revoked"));
+    }
+    if let Some(exp) = row.opt_text(3)? {
+        let expired = chrono::DateTime::parse_from_rfc3339(&exp)
+            .map(|e| e.timestamp() <= now)
+            .unwrap_or(true);
+        if expired {
+            return Err(ApiError::unauthorized("API key expired"));
+        }
+    }
+    let secret = key
+        .decrypt(&row.text(2)?, h.key_id)
+        .ok_or_else(|| ApiError::internal("cannot decrypt the API key secret (wrong server key?)"))?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| bad())?;
+    mac.update(&signing_message(method, path_and_query, h.timestamp, body));
+    mac.verify_slice(&sig).map_err(|_| bad())?;
+    let fresh = c.exec(
+        "INSERT INTO seen_signatures (signature, expires_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        &[
+            Val::Text(format!("{}:{}", h.key_id, h.signature.to_ascii_lowercase())),
+            Val::Int(now + 2 * MAX_SKEW_SECS + 60),
+        ],
+    )?;
+    if fresh == 0 {
+        return Err(ApiError::unauthorized("Signature already used (replay refused)"));
+    }
+    Ok(Principal {
+        user_id: row.int(0)?,
+        username: row.text(1)?,
+    })
+}
+
+/// Successful Basic logins, remembered briefly under a keyed hash so that each request does
+/// not pay for Argon2 again. Cleared when any password changes.
+pub struct CredentialCache {
+    salt: [u8; 32],
+    map: Mutex<HashMap<String, (Principal, Instant)>>,
+}
+
+const CACHE_TTL: Duration = Duration::from_secs(60);
+const CACHE_MAX: usize = 10_000;
+
+impl CredentialCache {
+    pub fn new() -> anyhow::Result<CredentialCache> {
+        Ok(CredentialCache {
+            salt: crate::util::random_bytes::<32>()
+                .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?,
+            map: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn key(&self, user: &str, password: &str) -> String {
+        crate::util::sha256_hex(&[&self.salt, user.as_bytes(), password.as_bytes()])
+    }
+
+    pub fn get(&self, user: &str, password: &str) -> Option<Principal> {
+        let k = self.key(user, password);
+        let map = self.map.lock().ok()?;
+        map.get(&k)
+            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+            .map(|(p, _)| p.clone())
+    }
+
+    pub fn put(&self, user: &str, password: &str, p: Principal) {
+        let k = self.key(user, password);
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= CACHE_MAX {
+                map.clear();
+            }
+            map.insert(k, (p, Instant::now()));
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.map.lock() {
+            map.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_parsing_takes_first_and_last_colon() {
+        let h = parse_hmac("gk_abc:2026-11-22T01:52:05.251312+00:00:deadbeef").unwrap();
+        assert_eq!(h.key_id, "gk_abc");
+        assert_eq!(h.timestamp, "2026-11-22T01:52:05.251312+00:00");
+        assert_eq!(h.signature, "deadbeef");
+        assert!(parse_hmac("nocolon").is_none());
+        assert!(parse_hmac(":x:y").is_none());
+    }
+
+    #[test]
+    fn timestamps() {
+        assert!(parse_timestamp("2026-11-22T01:52:05.251312+00:00").is_some());
+        assert!(parse_timestamp("2026-11-22T01:52:05+00:00").is_some());
+        assert!(parse_timestamp("yesterday").is_none());
+    }
+
+    #[test]
+    fn encryption_round_trip() {
+        let k = ServerKey::generate().unwrap();
+        let enc = k.encrypt("s3cret", "gk_1").unwrap();
+        assert!(!enc.contains("s3cret"));
+        assert_eq!(k.decrypt(&enc, "gk_1").as_deref(), Some("s3cret"));
+        assert_eq!(k.decrypt(&enc, "gk_2"), None);
+        let other = ServerKey::generate().unwrap();
+        assert_eq!(other.decrypt(&enc, "gk_1"), None);
+    }
+
+    #[test]
+    fn password_hashes() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password(&h, "correct horse"));
+        assert!(!verify_password(&h, "wrong horse"));
+    }
+}

@@ -1,0 +1,155 @@
+//! The PostgreSQL side of [`Conn`]: the `postgres` crate (tokio-postgres' blocking wrapper),
+//! used only on tokio's blocking threads.
+
+use super::{to_pg_placeholders, Conn, DbError, Dialect, Row, Val};
+use postgres::error::SqlState;
+use postgres::types::{IsNull, ToSql, Type};
+use postgres::{Client, NoTls};
+use std::collections::HashMap;
+
+pub struct PgConn {
+    client: Option<Client>,
+    statements: HashMap<String, postgres::Statement>,
+}
+
+impl PgConn {
+    pub fn connect(url: &str) -> Result<PgConn, DbError> {
+        let client = Client::connect(url, NoTls).map_err(|e| {
+            DbError::Other(format!("cannot connect to PostgreSQL: {e}"))
+        })?;
+        Ok(PgConn {
+            client: Some(client),
+            statements: HashMap::new(),
+        })
+    }
+
+    fn client(&mut self) -> Result<&mut Client, DbError> {
+        self.client
+            .as_mut()
+            .ok_or_else(|| DbError::Other("the PostgreSQL connection is closed".into()))
+    }
+
+    fn prepare(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
+        if let Some(st) = self.statements.get(sql) {
+            return Ok(st.clone());
+        }
+        let pg_sql = to_pg_placeholders(sql);
+        let st = self.client()?.prepare(&pg_sql).map_err(map_err)?;
+        if self.statements.len() > 256 {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
+}
+
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        // A blocking client owns a small runtime that must not be dropped on an async
+        // thread: drop it on a plain thread of its own.
+        if let Some(client) = self.client.take() {
+            let _ = std::thread::Builder::new()
+                .name("gryt-pg-close".into())
+                .spawn(move || drop(client));
+        }
+    }
+}
+
+fn map_err(e: postgres::Error) -> DbError {
+    match e.code() {
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION => DbError::Unique(e.to_string()),
+        Some(c)
+            if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+        {
+            DbError::Busy(e.to_string())
+        }
+        _ => {
+            let detail = e
+                .as_db_error()
+                .map(|d| d.message().to_string())
+                .unwrap_or_else(|| e.to_string());
+            DbError::Other(detail)
+        }
+    }
+}
+
+impl ToSql for Val {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Val::Null => Ok(IsNull::Yes),
+            Val::Int(i) => {
+                if *ty == Type::INT4 {
+                    i32::try_from(*i)?.to_sql(ty, out)
+                } else if *ty == Type::INT2 {
+                    i16::try_from(*i)?.to_sql(ty, out)
+                } else {
+                    i.to_sql(ty, out)
+                }
+            }
+            Val::Text(s) => s.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+fn read_row(row: &postgres::Row) -> Result<Row, DbError> {
+    let mut out = Vec::with_capacity(row.len());
+    for (i, col) in row.columns().iter().enumerate() {
+        let t = col.type_();
+        let v = if *t == Type::INT8 {
+            row.try_get::<_, Option<i64>>(i).map(|v| v.map(Val::Int))
+        } else if *t == Type::INT4 {
+            row.try_get::<_, Option<i32>>(i).map(|v| v.map(|x| Val::Int(i64::from(x))))
+        } else if *t == Type::INT2 {
+            row.try_get::<_, Option<i16>>(i).map(|v| v.map(|x| Val::Int(i64::from(x))))
+        } else if *t == Type::BOOL {
+            row.try_get::<_, Option<bool>>(i).map(|v| v.map(|x| Val::Int(i64::from(x))))
+        } else {
+            row.try_get::<_, Option<String>>(i).map(|v| v.map(Val::Text))
+        }
+        .map_err(map_err)?;
+        out.push(v.unwrap_or(Val::Null));
+    }
+    Ok(Row(out))
+}
+
+fn refs(params: &[Val]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+impl Conn for PgConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbError> {
+        let st = self.prepare(sql)?;
+        let p = refs(params);
+        self.client()?.execute(&st, &p).map_err(map_err)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, DbError> {
+        let st = self.prepare(sql)?;
+        let p = refs(params);
+        let rows = self.client()?.query(&st, &p).map_err(map_err)?;
+        rows.iter().map(read_row).collect()
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.client()?.batch_execute(sql).map_err(map_err)
+    }
+
+    fn is_healthy(&self) -> bool {
+        self.client.as_ref().is_some_and(|c| !c.is_closed())
+    }
+}

@@ -1,0 +1,164 @@
+use crate::context::Context;
+use crate::error::Result;
+use crate::ops;
+use crate::store::{self, EvolutionRecord};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+#[derive(Debug, Subcommand)]
+pub enum EvolutionCommand {
+    /// Start proving a change of a draft generation (numbered rc.N).
+    Start(StartArgs),
+    /// List evolutions, of one generation or of all.
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+    /// Show one evolution (by rc tag v1.2.0-rc.2, code name or id) and its runs.
+    Show(IdArg),
+    /// Record the result of an evolution proven outside gryt (e.g. by a CI system).
+    Complete(CompleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// The generation's version.
+    pub version: String,
+    /// The change this evolution proves, e.g. FEAT-101.
+    #[arg(long)]
+    pub change: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArg {
+    /// rc tag (v1.2.0-rc.2), code name or id.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// rc tag (v1.2.0-rc.2), code name or id.
+    pub id: String,
+    /// pass or fail
+    #[arg(long, value_parser = ["pass", "fail"])]
+    pub status: String,
+}
+
+pub fn dispatch(ctx: &Context, cmd: EvolutionCommand) -> Result<i32> {
+    match cmd {
+        EvolutionCommand::Start(a) => cmd_start(ctx, a),
+        EvolutionCommand::List(a) => cmd_list(ctx, a),
+        EvolutionCommand::Show(a) => cmd_show(ctx, a),
+        EvolutionCommand::Complete(a) => cmd_complete(ctx, a),
+    }
+}
+
+fn cmd_start(ctx: &Context, a: StartArgs) -> Result<i32> {
+    let mut ws = ctx.open()?;
+    let ev = ops::start_evolution(ctx, &mut ws, &a.version, &a.change)?;
+    if ctx.ui.json {
+        ctx.ui.json(&json!({ "evolution": ev }));
+    } else {
+        ctx.ui.info(&format!(
+            "Started evolution {} ({}) for {}, owned by {}",
+            ev.tag, ev.code_name, ev.change_id, ev.owner
+        ));
+        ctx.ui.info("Next: prove it with `gryt run PIPELINE`, or record an outside result with `gryt evolution complete`.");
+    }
+    Ok(0)
+}
+
+fn print_evolutions(ctx: &Context, evs: &[EvolutionRecord]) {
+    let mut t = ctx
+        .ui
+        .table(&["Tag", "Change", "Status", "Owner", "Code name", "Started"]);
+    for e in evs {
+        t.add_row(vec![
+            e.tag.clone(),
+            e.change_id.clone(),
+            ctx.ui.status(e.status.as_str()),
+            e.owner.clone(),
+            e.code_name.clone(),
+            e.started_at.clone(),
+        ]);
+    }
+    ctx.ui.print_table(&t);
+}
+
+fn cmd_list(ctx: &Context, a: ListArgs) -> Result<i32> {
+    let ws = ctx.open()?;
+    let gen_id = match &a.version {
+        Some(v) => Some(ops::load_generation(&ws.store.conn, v)?.generation_id),
+        None => None,
+    };
+    let evs = store::list_evolutions(&ws.store.conn, gen_id.as_deref())?;
+    if ctx.ui.json {
+        ctx.ui.json(&json!({ "evolutions": evs }));
+    } else if evs.is_empty() {
+        ctx.ui
+            .info("No evolutions yet. Start one with `gryt evolution start VERSION --change ID`.");
+    } else {
+        print_evolutions(ctx, &evs);
+    }
+    Ok(0)
+}
+
+fn cmd_show(ctx: &Context, a: IdArg) -> Result<i32> {
+    let ws = ctx.open()?;
+    let ev = ops::find_evolution(&ws.store.conn, &a.id)?;
+    let runs = store::runs_of_evolution(&ws.store.conn, &ev.evolution_id)?;
+    if ctx.ui.json {
+        ctx.ui.json(&json!({ "evolution": ev, "runs": runs }));
+        return Ok(0);
+    }
+    let ui = &ctx.ui;
+    ui.data(&format!("Evolution {} ({})", ev.tag, ev.code_name));
+    ui.data(&format!("Change:    {}", ev.change_id));
+    ui.data(&format!("Status:    {}", ui.status(ev.status.as_str())));
+    ui.data(&format!("Owner:     {}", ev.owner));
+    ui.data(&format!("Started:   {}", ev.started_at));
+    if let Some(c) = &ev.completed_at {
+        ui.data(&format!("Completed: {c}"));
+    }
+    ui.data(&format!("Id:        {}", ev.evolution_id));
+    ui.data(&format!("Sync:      {}", ui.status(&ev.sync_status)));
+    for r in &runs {
+        ui.data(&format!(
+            "Run {} of pipeline {}: {} in {} ms",
+            r.run_id,
+            r.pipeline,
+            ui.status(&r.status),
+            r.duration_ms
+        ));
+        for s in &r.steps {
+            ui.data(&format!(
+                "  {:<20} {:<9} exit {}",
+                s.name,
+                ui.status(&s.status),
+                s.exit_code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "-".into())
+            ));
+        }
+    }
+    Ok(0)
+}
+
+fn cmd_complete(ctx: &Context, a: CompleteArgs) -> Result<i32> {
+    let mut ws = ctx.open()?;
+    let ev = ops::complete_evolution(ctx, &mut ws, &a.id, &a.status)?;
+    if ctx.ui.json {
+        ctx.ui.json(&json!({ "evolution": ev }));
+    } else {
+        ctx.ui.info(&format!(
+            "Evolution {} of {}: {}",
+            ev.tag,
+            ev.change_id,
+            ctx.ui.status(ev.status.as_str())
+        ));
+    }
+    Ok(0)
+}

@@ -1,0 +1,358 @@
+use crate::context::Context;
+use crate::error::{GrytError, Result};
+use crate::ops;
+use crate::store::{self, EvolutionRecord, GenerationRecord};
+use clap::{Args, Subcommand};
+use gryt_core::generation::ensure_draft;
+use gryt_core::GateReport;
+use serde_json::json;
+
+#[derive(Debug, Subcommand)]
+pub enum GenerationCommand {
+    /// Create a draft generation (1.2.0 and v1.2.0 both store v1.2.0).
+    New(NewArgs),
+    /// List generations in version order.
+    #[command(visible_alias = "ls")]
+    List,
+    /// Show a generation, its changes and their proof.
+    Show(VersionArg),
+    /// Re-read .gryt/generations/VERSION.yaml after you edited it.
+    Update(VersionArg),
+    /// Open the contract in $EDITOR, then update.
+    Edit(VersionArg),
+    /// Add a change to a draft.
+    AddChange(AddChangeArgs),
+    /// Remove a change from a draft.
+    RemoveChange(RemoveChangeArgs),
+    /// Give a draft another version.
+    Rename(RenameArgs),
+    /// Delete a draft.
+    Delete(DeleteArgs),
+    /// Promote a generation (same as `gryt promote`).
+    Promote(super::promote::PromoteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The version, e.g. v1.2.0 or 1.2.0-rc.1.
+    pub version: String,
+    /// What this release is about.
+    #[arg(short, long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArg {
+    pub version: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AddChangeArgs {
+    pub version: String,
+    /// The change id, e.g. FEAT-101 (capital letters and digits, a dash, a number).
+    #[arg(long)]
+    pub id: String,
+    /// add | fix | refine | remove
+    #[arg(long = "type", value_name = "TYPE")]
+    pub change_type: String,
+    #[arg(long)]
+    pub title: String,
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveChangeArgs {
+    pub version: String,
+    /// The change id to remove.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    pub old: String,
+    pub new: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    pub version: String,
+    /// Delete only the local copy, never the cloud's.
+    #[arg(long)]
+    pub local_only: bool,
+}
+
+pub fn dispatch(ctx: &Context, cmd: GenerationCommand) -> Result<i32> {
+    match cmd {
+        GenerationCommand::New(a) => cmd_new(ctx, a),
+        GenerationCommand::List => cmd_list(ctx),
+        GenerationCommand::Show(a) => cmd_show(ctx, a),
+        GenerationCommand::Update(a) => cmd_update(ctx, a),
+        GenerationCommand::Edit(a) => cmd_edit(ctx, a),
+        GenerationCommand::AddChange(a) => cmd_add_change(ctx, a),
+        GenerationCommand::RemoveChange(a) => cmd_remove_change(ctx, a),
+        GenerationCommand::Rename(a) => cmd_rename(ctx, a),
+        GenerationCommand::Delete(a) => cmd_delete(ctx, a),
+        GenerationCommand::Promote(a) => super::promote::cmd_promote(ctx, a),
+    }
+}
+
+fn report_saved(ctx: &Context, rec: &GenerationRecord, what: &str) {
+    if ctx.ui.json {
+        ctx.ui.json(&json!({ "generation": rec }));
+    } else {
+        ctx.ui.info(what);
+    }
+}
+
+fn cmd_new(ctx: &Context, a: NewArgs) -> Result<i32> {
+    let mut ws = ctx.open()?;
+    let rec = ops::create_generation(ctx, &mut ws, &a.version, a.description)?;
+    report_saved(
+        ctx,
+        &rec,
+        &format!("Created generation {} (draft)", rec.version),
+    );
+    ctx.ui.info(&format!(
+        "Next: add changes with `gryt generation add-change {} --id FEAT-1 --type add --title \"...\"` or edit {}",
+        rec.version,
+        ws.repo.generation_file(&rec.version).display()
+    ));
+    Ok(0)
+}
+
+fn cmd_list(ctx: &Context) -> Result<i32> {
+    let ws = ctx.open()?;
+    let list = store::list_generations(&ws.store.conn)?;
+    if ctx.ui.json {
+        ctx.ui.json(&json!({ "generations": list }));
+        return Ok(0);
+    }
+    if list.is_empty() {
+        ctx.ui
+            .info("No generations yet. Create one with `gryt generation new v0.1.0`.");
+        return Ok(0);
+    }
+    let mut t = ctx.ui.table(&[
+        "Version",
+        "Status",
+        "Proven",
+        "Evolutions",
+        "Sync",
+        "Description",
+    ]);
+    for g in &list {
+        t.add_row(vec![
+            g.version.clone(),
+            ctx.ui.status(&g.status),
+            format!("{}/{}", g.proven, g.changes),
+            g.evolutions.to_string(),
+            ctx.ui.status(&g.sync_status),
+            g.description.clone().unwrap_or_default(),
+        ]);
+    }
+    ctx.ui.print_table(&t);
+    Ok(0)
+}
+
+/// Renders a generation's changes with their proof and the gate's verdict.
+pub fn print_gate(ctx: &Context, report: &GateReport) {
+    let mut t = ctx.ui.table(&["Change", "Title", "Proof"]);
+    for c in &report.changes {
+        let proof = if c.evolutions.is_empty() {
+            "not started".to_string()
+        } else {
+            c.evolutions
+                .iter()
+                .map(|e| {
+                    format!(
+                        "rc.{} {} ({})",
+                        e.rc,
+                        ctx.ui.status(e.status.as_str()),
+                        e.owner
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mark = if c.proven {
+            ctx.ui.status("proven")
+        } else {
+            "unproven".to_string()
+        };
+        t.add_row(vec![
+            c.change_id.clone(),
+            c.title.clone(),
+            format!("{mark}: {proof}"),
+        ]);
+    }
+    ctx.ui.print_table(&t);
+    let ready = if report.ready {
+        ctx.ui.status("yes")
+    } else {
+        ctx.ui.status("no")
+    };
+    ctx.ui.data(&format!("Ready for promotion: {ready}"));
+}
+
+fn cmd_show(ctx: &Context, a: VersionArg) -> Result<i32> {
+    let ws = ctx.open()?;
+    let rec = ops::load_generation(&ws.store.conn, &a.version)?;
+    let (evs, report) = ops::gate_of(&ws.store.conn, &rec)?;
+    if ctx.ui.json {
+        ctx.ui
+            .json(&json!({ "generation": rec, "evolutions": evs, "gate": report }));
+        return Ok(0);
+    }
+    print_generation(ctx, &rec, &evs, &report);
+    Ok(0)
+}
+
+fn print_generation(
+    ctx: &Context,
+    rec: &GenerationRecord,
+    evs: &[EvolutionRecord],
+    report: &GateReport,
+) {
+    let ui = &ctx.ui;
+    ui.data(&format!(
+        "Generation {} ({})",
+        rec.version,
+        ui.status(rec.status.as_str())
+    ));
+    if let Some(d) = &rec.description {
+        ui.data(&format!("Description: {d}"));
+    }
+    ui.data(&format!(
+        "Created:     {}{}",
+        rec.created_at,
+        rec.created_by
+            .as_deref()
+            .map(|b| format!(" by {b}"))
+            .unwrap_or_default()
+    ));
+    if let Some(p) = &rec.promoted_at {
+        ui.data(&format!(
+            "Promoted:    {p}{}",
+            rec.promoted_by
+                .as_deref()
+                .map(|b| format!(" by {b}"))
+                .unwrap_or_default()
+        ));
+    }
+    ui.data(&format!("Sync:        {}", ui.status(&rec.sync_status)));
+    ui.data(&format!("Evolutions:  {}", evs.len()));
+    if rec.changes.is_empty() {
+        ui.data("No changes yet.");
+        return;
+    }
+    print_gate(ctx, report);
+}
+
+fn cmd_update(ctx: &Context, a: VersionArg) -> Result<i32> {
+    let mut ws = ctx.open()?;
+    let rec = ops::update_from_file(ctx, &mut ws, &a.version)?;
+    report_saved(
+        ctx,
+        &rec,
+        &format!(
+            "Updated generation {} ({} changes)",
+            rec.version,
+            rec.changes.len()
+        ),
+    );
+    Ok(0)
+}
+
+fn cmd_edit(ctx: &Context, a: VersionArg) -> Result<i32> {
+    let mut ws = ctx.open()?;
+    let rec = ops::load_generation(&ws.store.conn, &a.version)?;
+    ensure_draft(&rec.version, rec.status)?;
+    let path = ws.repo.generation_file(&rec.version);
+    if !path.exists() {
+        ops::write_contract(&ws.repo, &rec.spec())?;
+    }
+    let editor = ctx.env.editor().ok_or_else(|| {
+        GrytError::error("No editor configured").hint(format!(
+            "set $EDITOR, or edit {} and run `gryt generation update {}`",
+            path.display(),
+            rec.version
+        ))
+    })?;
+    // The editor string may carry arguments (`code --wait`); the path goes as $1, never
+    // spliced into the shell text.
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("gryt-edit")
+        .arg(&path)
+        .status()
+        .map_err(|e| GrytError::error(format!("cannot start the editor '{editor}': {e}")))?;
+    if !status.success() {
+        return Err(GrytError::error(format!(
+            "The editor exited with {status}; nothing was updated"
+        ))
+        .hint(format!(
+            "run `gryt generation update {}` when the file is ready",
+            rec.version
+        )));
+    }
+    let rec = ops::update_from_file(ctx, &mut ws, &rec.version).map_err(|e| {
+        let hint = format!(
+            "fix {} and run `gryt generation update {}`",
+            path.display(),
+            rec.version
+        );
+        GrytError {
+            hint: Some(hint),
+            ..e
+        }
+    })?;
+    report_saved(
+        ctx,
+        &rec,
+        &format!(
+            "Updated generation {} ({} changes)",
+            rec.version,
+            rec.changes.len()
+        ),
+    );
+    Ok(0)
+}
+
+fn cmd_add_change(ctx: &Context, a: AddChangeArgs) -> Result<i32> {
+    let mut ws = ctx.open()?;
+    let rec = ops::add_change(
+        ctx,
+        &mut ws,
+        &a.version,
+        &a.id,
+        &a.change_type,
+        &a.title,
+        a.description,
+    )?;
+    report_saved(ctx, &rec, &format!("Added {} to {}", a.id, rec.version));
+    Ok(0)
+}
+
+fn cmd_remove_change(ctx: &Context, a: RemoveChangeArgs) -> Result<i32> {
+    let mut ws = ctx.open()?;
+    let rec = ops::remove_change(ctx, &mut ws, &a.version, &a.id)?;
+    report_saved(ctx, &rec, &format!("Removed {} from {}", a.id, rec.version));
+    Ok(0)
+}
+
+fn cmd_rename(ctx: &Context, a: RenameArgs) -> Result<i32> {
+    let mut ws = ctx.open()?;
+    let old = ops::parse_version(&a.old)?.to_string();
+    let rec = ops::rename(ctx, &mut ws, &a.old, &a.new)?;
+    report_saved(ctx, &rec, &format!("Renamed {old} to {}", rec.version));
+    Ok(0)
+}
+
+fn cmd_delete(ctx: &Context, a: DeleteArgs) -> Result<i32> {
+    let mut ws = ctx.open()?;
+    let rec = ops::delete(&mut ws, &a.version, a.local_only)?;
+    report_saved(ctx, &rec, &format!("Deleted generation {}", rec.version));
+    Ok(0)
+}

@@ -1,0 +1,38 @@
+use crate::context::Context;
+use crate::error::Result;
+use crate::repo::Repo;
+use crate::store::Store;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to create the repository (default: the current directory). Git is optional.
+    pub path: Option<PathBuf>,
+}
+
+pub fn cmd_init(ctx: &Context, args: InitArgs) -> Result<i32> {
+    let root = match args.path {
+        Some(p) if p.is_absolute() => p,
+        Some(p) => ctx.cwd.join(p),
+        None => ctx.cwd.clone(),
+    };
+    let repo = Repo::create_layout(&root)?;
+    if let Err(e) = Store::create(&repo.db_path()) {
+        // Leave nothing half-made behind.
+        let _ = std::fs::remove_dir_all(repo.gryt_dir());
+        return Err(e);
+    }
+    if ctx.ui.json {
+        ctx.ui
+            .json(&serde_json::json!({ "root": repo.root, "gryt_dir": repo.gryt_dir() }));
+    } else {
+        ctx.ui.info(&format!(
+            "Initialized gryt repository in {}",
+            repo.gryt_dir().display()
+        ));
+        ctx.ui
+            .info("Next: `gryt generation new v0.1.0` to write your first release contract.");
+    }
+    Ok(0)
+}

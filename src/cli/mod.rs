@@ -1,0 +1,73 @@
+//! Command-line parsing and dispatch. One file per command group; each file holds the
+//! argument structs (whose doc comments are the help text) and its `cmd_*` functions.
+
+pub mod config;
+pub mod evolution;
+pub mod generation;
+pub mod init;
+pub mod promote;
+pub mod run;
+
+use crate::context::Context;
+use crate::error::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// gryt: contract-based releases. A generation is a release contract (a version and the
+/// changes it must deliver); an evolution is one proof of one change; a generation is
+/// promoted once every change is proven.
+#[derive(Debug, Parser)]
+#[command(name = "gryt", version, max_term_width = 100)]
+pub struct Cli {
+    /// Run as if gryt was started in DIR.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+    /// Print machine-readable JSON (read commands and results).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only results and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a gryt repository (.gryt/) in PATH or the current directory.
+    Init(init::InitArgs),
+    /// Define and inspect release contracts.
+    #[command(subcommand, visible_alias = "gen")]
+    Generation(generation::GenerationCommand),
+    /// Start, list and complete proofs of changes.
+    #[command(subcommand, visible_alias = "evo")]
+    Evolution(evolution::EvolutionCommand),
+    /// Run a pipeline from .gryt/pipelines/ and record its result on an evolution.
+    Run(run::RunArgs),
+    /// Promote a generation whose every change is proven (final; tags it in git).
+    Promote(promote::PromoteArgs),
+    /// Show or set configuration.
+    Config(config::ConfigArgs),
+}
+
+pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
+    match command {
+        Command::Init(args) => init::cmd_init(ctx, args),
+        Command::Generation(cmd) => generation::dispatch(ctx, cmd),
+        Command::Evolution(cmd) => evolution::dispatch(ctx, cmd),
+        Command::Run(args) => run::cmd_run(ctx, args),
+        Command::Promote(args) => promote::cmd_promote(ctx, args),
+        Command::Config(args) => config::cmd_config(ctx, args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,630 @@
+//! Use cases: each opens one write transaction, loads, applies a core rule, saves and
+//! commits. Commands (cli/) parse arguments and render; they never touch SQL.
+
+use crate::context::{new_uuid, random_bits, Context, Workspace};
+use crate::error::{GrytError, Result};
+use crate::fsutil::write_atomic;
+use crate::repo::Repo;
+use crate::store::{self, EvolutionRecord, GenerationRecord};
+use gryt_core::generation::ensure_draft;
+use gryt_core::{
+    evolution, gate, ChangeId, ChangeType, EvolutionStatus, GateReport, GenerationSpec,
+    GenerationStatus, Proof, Version,
+};
+use rusqlite::Connection;
+
+pub fn parse_version(input: &str) -> Result<Version> {
+    Ok(Version::parse(input)?)
+}
+
+pub fn not_found(version: &str) -> GrytError {
+    GrytError::error(format!("Generation {version} not found"))
+        .hint("list the generations with `gryt generation list`")
+}
+
+/// Loads a generation by (normalised) version or fails with "not found".
+pub fn load_generation(conn: &Connection, input: &str) -> Result<GenerationRecord> {
+    let v = parse_version(input)?.to_string();
+    store::get_generation(conn, &v)?.ok_or_else(|| not_found(&v))
+}
+
+/// Writes the YAML contract for `spec` into `.gryt/generations/`.
+pub fn write_contract(repo: &Repo, spec: &GenerationSpec) -> Result<()> {
+    let text = crate::yaml::render_generation(spec)?;
+    std::fs::create_dir_all(repo.generations_dir()).map_err(|e| {
+        GrytError::io(
+            format!("cannot create {}", repo.generations_dir().display()),
+            e,
+        )
+    })?;
+    write_atomic(&repo.generation_file(&spec.version), text.as_bytes(), 0o644)
+}
+
+/// A new local draft holding `spec`, not yet synced.
+fn new_draft(spec: GenerationSpec, now: String, user: String) -> GenerationRecord {
+    GenerationRecord {
+        generation_id: new_uuid(),
+        version: spec.version,
+        description: spec.description,
+        status: GenerationStatus::Draft,
+        changes: spec.changes,
+        pipeline_template: spec.pipeline_template,
+        created_at: now.clone(),
+        created_by: Some(user),
+        promoted_at: None,
+        promoted_by: None,
+        updated_at: now,
+        remote_id: None,
+        sync_status: "not_synced".into(),
+        last_synced_at: None,
+        sync_error: None,
+        rev: 0,
+    }
+}
+
+pub fn create_generation(
+    ctx: &Context,
+    ws: &mut Workspace,
+    version: &str,
+    description: Option<String>,
+) -> Result<GenerationRecord> {
+    let v = parse_version(version)?;
+    let spec = GenerationSpec::new(&v, description);
+    spec.validate()?;
+    let now = ctx.now();
+    let user = ws.config.username();
+    let tx = ws.store.write()?;
+    if let Some(existing) = store::get_generation(&tx, &v.to_string())? {
+        return Err(GrytError::error(format!(
+            "Generation {} already exists ({})",
+            existing.version, existing.status
+        ))
+        .hint("pick another version, e.g. the next patch or minor release"));
+    }
+    let rec = new_draft(spec, now, user);
+    store::insert_generation(&tx, &rec)?;
+    let path = ws.repo.generation_file(&rec.version);
+    if path.exists() {
+        // A contract file from elsewhere (e.g. committed by a teammate): keep it, and
+        // tell the user how to load it instead of silently overwriting it.
+        return Err(GrytError::error(format!(
+            "{} already exists but the generation is not in the database",
+            path.display()
+        ))
+        .hint(format!(
+            "load that contract with `gryt generation update {}`, or move the file away",
+            rec.version
+        )));
+    }
+    write_contract(&ws.repo, &rec.spec())?;
+    if let Err(e) = tx.commit() {
+        let _ = std::fs::remove_file(&path);
+        return Err(e.into());
+    }
+    Ok(rec)
+}
+
+/// Applies `edit` to a draft's contract in one transaction, then rewrites its YAML.
+fn edit_spec(
+    ctx: &Context,
+    ws: &mut Workspace,
+    version: &str,
+    edit: impl FnOnce(&mut GenerationSpec) -> Result<()>,
+) -> Result<GenerationRecord> {
+    let now = ctx.now();
+    let tx = ws.store.write()?;
+    let mut rec = load_generation(&tx, version)?;
+    ensure_draft(&rec.version, rec.status)?;
+    let mut spec = rec.spec();
+    edit(&mut spec)?;
+    spec.validate()?;
+    store::update_generation_spec(&tx, &rec.generation_id, &spec, &now)?;
+    write_contract(&ws.repo, &spec)?;
+    tx.commit()?;
+    rec.description = spec.description;
+    rec.changes = spec.changes;
+    rec.pipeline_template = spec.pipeline_template;
+    Ok(rec)
+}
+
+pub fn add_change(
+    ctx: &Context,
+    ws: &mut Workspace,
+    version: &str,
+    id: &str,
+    change_type: &str,
+    title: &str,
+    description: Option<String>,
+) -> Result<GenerationRecord> {
+    let id = ChangeId::parse(id)?;
+    let t = ChangeType::parse(change_type)?;
+    edit_spec(ctx, ws, version, |spec| {
+        Ok(spec.add_change(id, t, title.to_string(), description)?)
+    })
+}
+
+pub fn remove_change(
+    ctx: &Context,
+    ws: &mut Workspace,
+    version: &str,
+    id: &str,
+) -> Result<GenerationRecord> {
+    let id = ChangeId::parse(id)?;
+    edit_spec(ctx, ws, version, |spec| {
+        spec.remove_change(&id)?;
+        Ok(())
+    })
+}
+
+/// Re-reads `.gryt/generations/VERSION.yaml` (edited by the user) into the database.
+pub fn update_from_file(
+    ctx: &Context,
+    ws: &mut Workspace,
+    version: &str,
+) -> Result<GenerationRecord> {
+    let v = parse_version(version)?.to_string();
+    let path = ws.repo.generation_file(&v);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        GrytError::error(format!("cannot read {}: {e}", path.display()))
+            .hint(format!("the contract of {v} lives in {}", path.display()))
+    })?;
+    let file_spec = crate::yaml::parse_generation(&path, &text)?;
+    let declared = Version::parse(&file_spec.version)
+        .map_err(|e| GrytError::error(format!("{}: {}", path.display(), e.message)))?;
+    if declared.to_string() != v {
+        return Err(GrytError::error(format!(
+            "{} declares version {} but its file name says {v}",
+            path.display(),
+            file_spec.version
+        ))
+        .hint(format!(
+            "set `version: {v}` in the file, or rename the generation with `gryt generation rename {v} {declared}`"
+        )));
+    }
+    let exists = store::get_generation(&ws.store.conn, &v)?;
+    match exists {
+        Some(_) => edit_spec(ctx, ws, &v, |spec| {
+            spec.description = file_spec.description;
+            spec.changes = file_spec.changes;
+            spec.pipeline_template = file_spec.pipeline_template;
+            Ok(())
+        }),
+        None => import_contract(ctx, ws, file_spec),
+    }
+}
+
+/// A contract file with no database record (e.g. committed by a teammate) becomes a
+/// new local draft.
+fn import_contract(
+    ctx: &Context,
+    ws: &mut Workspace,
+    spec: GenerationSpec,
+) -> Result<GenerationRecord> {
+    let version = spec.validate()?;
+    let now = ctx.now();
+    let tx = ws.store.write()?;
+    let spec = GenerationSpec {
+        version: version.to_string(),
+        ..spec
+    };
+    let rec = new_draft(spec, now, ws.config.username());
+    store::insert_generation(&tx, &rec)?;
+    write_contract(&ws.repo, &rec.spec())?;
+    tx.commit()?;
+    Ok(rec)
+}
+
+pub fn rename(ctx: &Context, ws: &mut Workspace, old: &str, new: &str) -> Result<GenerationRecord> {
+    let new_v = parse_version(new)?.to_string();
+    let now = ctx.now();
+    let tx = ws.store.write()?;
+    let mut rec = load_generation(&tx, old)?;
+    ensure_draft(&rec.version, rec.status)?;
+    if rec.version == new_v {
+        return Err(GrytError::error(format!(
+            "Generation is already called {new_v}"
+        )));
+    }
+    if store::get_generation(&tx, &new_v)?.is_some() {
+        return Err(
+            GrytError::error(format!("Generation {new_v} already exists"))
+                .hint("pick a version nobody uses yet"),
+        );
+    }
+    let new_path = ws.repo.generation_file(&new_v);
+    if new_path.exists() {
+        return Err(
+            GrytError::error(format!("{} already exists", new_path.display()))
+                .hint("move that file away first"),
+        );
+    }
+    store::rename_generation(&tx, &rec.generation_id, &new_v, &now)?;
+    let old_path = ws.repo.generation_file(&rec.version);
+    rec.version = new_v;
+    write_contract(&ws.repo, &rec.spec())?;
+    if let Err(e) = tx.commit() {
+        let _ = std::fs::remove_file(&new_path);
+        return Err(e.into());
+    }
+    let _ = std::fs::remove_file(old_path);
+    Ok(rec)
+}
+
+pub fn delete(ws: &mut Workspace, version: &str, _local_only: bool) -> Result<GenerationRecord> {
+    let tx = ws.store.write()?;
+    let rec = load_generation(&tx, version)?;
+    ensure_draft(&rec.version, rec.status)?;
+    store::delete_generation(&tx, &rec.generation_id)?;
+    tx.commit()?;
+    let _ = std::fs::remove_file(ws.repo.generation_file(&rec.version));
+    Ok(rec)
+}
+
+pub fn proofs(evolutions: &[EvolutionRecord]) -> Vec<Proof> {
+    evolutions
+        .iter()
+        .map(|e| Proof {
+            change_id: e.change_id.clone(),
+            rc: e.rc,
+            owner: e.owner.clone(),
+            status: e.status,
+        })
+        .collect()
+}
+
+pub fn gate_of(
+    conn: &Connection,
+    rec: &GenerationRecord,
+) -> Result<(Vec<EvolutionRecord>, GateReport)> {
+    let evs = store::list_evolutions(conn, Some(&rec.generation_id))?;
+    let report = gate(&rec.spec(), &proofs(&evs));
+    Ok((evs, report))
+}
+
+pub fn start_evolution(
+    ctx: &Context,
+    ws: &mut Workspace,
+    version: &str,
+    change: &str,
+) -> Result<EvolutionRecord> {
+    let change_id = ChangeId::parse(change)?;
+    let now = ctx.now();
+    let owner = ws.config.username();
+    let tx = ws.store.write()?;
+    let rec = load_generation(&tx, version)?;
+    ensure_draft(&rec.version, rec.status)?;
+    if rec.spec().change(&change_id).is_none() {
+        let known: Vec<String> = rec.changes.iter().map(|c| c.id.to_string()).collect();
+        let hint = if known.is_empty() {
+            format!("{} has no changes yet: add one with `gryt generation add-change {} --id {change_id} --type add --title \"...\"`", rec.version, rec.version)
+        } else {
+            format!("changes of {}: {}", rec.version, known.join(", "))
+        };
+        return Err(GrytError::error(format!(
+            "Change {change_id} is not part of generation {}",
+            rec.version
+        ))
+        .hint(hint));
+    }
+    let rc = evolution::next_rc(store::used_rcs(&tx, &rec.generation_id)?);
+    let id = new_uuid();
+    let code_name = evolution::code_name(random_bits());
+    store::insert_evolution(
+        &tx,
+        &store::NewEvolution {
+            evolution_id: &id,
+            generation_id: &rec.generation_id,
+            change_id: change_id.as_str(),
+            rc,
+            code_name: &code_name,
+            owner: &owner,
+            started_at: &now,
+        },
+    )?;
+    let ev = single_evolution(&tx, &id)?;
+    tx.commit()?;
+    Ok(ev)
+}
+
+fn single_evolution(conn: &Connection, key: &str) -> Result<EvolutionRecord> {
+    store::find_evolutions(conn, key)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| GrytError::error(format!("Evolution {key} not found")))
+}
+
+/// Finds exactly one evolution by rc tag, code name or UUID.
+pub fn find_evolution(conn: &Connection, key: &str) -> Result<EvolutionRecord> {
+    let mut found = store::find_evolutions(conn, key)?;
+    match found.len() {
+        0 => Err(GrytError::error(format!("Evolution '{key}' not found"))
+            .hint("name it by rc tag (v1.2.0-rc.2), code name or id; see `gryt evolution list`")),
+        1 => Ok(found.remove(0)),
+        _ => Err(
+            GrytError::error(format!("'{key}' names {} evolutions", found.len())).hint(format!(
+                "use one of: {}",
+                found
+                    .iter()
+                    .map(|e| e.evolution_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        ),
+    }
+}
+
+/// Checks that `ev` may be finished by `user` and is still open.
+fn check_completable(conn: &Connection, ev: &EvolutionRecord, user: &str) -> Result<()> {
+    let gen = load_generation(conn, &ev.version)?;
+    ensure_draft(&gen.version, gen.status)?;
+    if ev.owner != user {
+        return Err(GrytError::error(format!(
+            "Evolution {} belongs to {}; only its owner may change it",
+            ev.tag, ev.owner
+        ))
+        .hint(format!(
+            "start your own with `gryt evolution start {} --change {}`",
+            ev.version, ev.change_id
+        )));
+    }
+    if ev.status.is_final() {
+        return Err(GrytError::error(format!(
+            "Evolution {} is already complete ({})",
+            ev.tag, ev.status
+        ))
+        .hint(format!(
+            "start a new one with `gryt evolution start {} --change {}`",
+            ev.version, ev.change_id
+        )));
+    }
+    Ok(())
+}
+
+pub fn complete_evolution(
+    ctx: &Context,
+    ws: &mut Workspace,
+    key: &str,
+    status: &str,
+) -> Result<EvolutionRecord> {
+    let status = EvolutionStatus::parse(status)?;
+    if !status.is_final() {
+        return Err(GrytError::usage("--status must be pass or fail"));
+    }
+    let now = ctx.now();
+    let user = ws.config.username();
+    let tx = ws.store.write()?;
+    let ev = find_evolution(&tx, key)?;
+    check_completable(&tx, &ev, &user)?;
+    store::set_evolution_status(&tx, &ev.evolution_id, status, Some(&now), None)?;
+    let ev = single_evolution(&tx, &ev.evolution_id)?;
+    tx.commit()?;
+    Ok(ev)
+}
+
+/// Which evolution a pipeline run proves: the one named, else the single open
+/// evolution of this user in this workspace, else none.
+pub fn evolution_for_run(ws: &Workspace, named: Option<&str>) -> Result<Option<EvolutionRecord>> {
+    let user = ws.config.username();
+    if let Some(key) = named {
+        let ev = find_evolution(&ws.store.conn, key)?;
+        check_completable(&ws.store.conn, &ev, &user)?;
+        return Ok(Some(ev));
+    }
+    let open: Vec<EvolutionRecord> = store::list_evolutions(&ws.store.conn, None)?
+        .into_iter()
+        .filter(|e| e.owner == user && !e.status.is_final())
+        .collect();
+    let mut drafts = Vec::new();
+    for e in open {
+        let g = load_generation(&ws.store.conn, &e.version)?;
+        if g.status == GenerationStatus::Draft {
+            drafts.push(e);
+        }
+    }
+    match drafts.len() {
+        0 => Ok(None),
+        1 => Ok(drafts.pop()),
+        _ => Err(GrytError::usage(format!(
+            "{} evolutions are in progress; say which one this run proves",
+            drafts.len()
+        ))
+        .hint(format!(
+            "add --evolution with one of: {}",
+            drafts
+                .iter()
+                .map(|e| e.tag.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// The outcome of a local promotion.
+pub struct Promotion {
+    pub record: GenerationRecord,
+    pub report: GateReport,
+    pub tagged: Option<String>,
+}
+
+pub fn promote(
+    ctx: &Context,
+    ws: &mut Workspace,
+    version: &str,
+    no_tag: bool,
+) -> Result<std::result::Result<Promotion, (GateReport, GrytError)>> {
+    let now = ctx.now();
+    let user = ws.config.username();
+    let tx = ws.store.write()?;
+    let mut rec = load_generation(&tx, version)?;
+    if rec.status == GenerationStatus::Promoted {
+        return Err(GrytError::error(format!(
+            "Generation {} is already promoted{}{}",
+            rec.version,
+            rec.promoted_by
+                .as_deref()
+                .map(|b| format!(" by {b}"))
+                .unwrap_or_default(),
+            rec.promoted_at
+                .as_deref()
+                .map(|t| format!(" at {t}"))
+                .unwrap_or_default(),
+        ))
+        .hint("a promoted generation is final; release further work as a new version"));
+    }
+    let (_, report) = gate_of(&tx, &rec)?;
+    if let Err(e) = report.check() {
+        return Ok(Err((report, e.into())));
+    }
+    let git = !no_tag && crate::git::is_git_repo(&ws.repo.root);
+    let tag = rec.version.clone();
+    if git
+        && crate::git::tag_exists(&ws.repo.root, &tag)
+            .map_err(|e| GrytError::error(format!("{e:#}")))?
+    {
+        return Err(GrytError::error(format!(
+            "The git tag {tag} already exists; nothing was promoted"
+        ))
+        .hint(format!(
+            "delete or rename the tag, or promote with `gryt promote {tag} --no-tag`"
+        )));
+    }
+    if !store::promote_generation(&tx, &rec.generation_id, &user, &now)? {
+        return Err(GrytError::error(format!(
+            "Generation {} is already promoted",
+            rec.version
+        )));
+    }
+    let mut tagged = None;
+    if git {
+        let mut message = format!("Release {}\n\n", rec.version);
+        if let Some(d) = &rec.description {
+            message.push_str(d);
+            message.push_str("\n\n");
+        }
+        for c in &rec.changes {
+            message.push_str(&format!("- {} {} {}\n", c.id, c.change_type, c.title));
+        }
+        crate::git::create_annotated_tag(&ws.repo.root, &tag, &message).map_err(|e| {
+            GrytError::error(format!(
+                "Tagging {tag} failed, so nothing was promoted: {e:#}"
+            ))
+            .hint(format!(
+                "fix git, or promote without a tag: `gryt promote {tag} --no-tag`"
+            ))
+        })?;
+        tagged = Some(tag.clone());
+    }
+    if let Err(e) = tx.commit() {
+        if tagged.is_some() {
+            let _ = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&ws.repo.root)
+                .args(["tag", "-d", &tag])
+                .output();
+        }
+        return Err(e.into());
+    }
+    rec.status = GenerationStatus::Promoted;
+    rec.promoted_at = Some(now);
+    rec.promoted_by = Some(user);
+    Ok(Ok(Promotion {
+        record: rec,
+        report,
+        tagged,
+    }))
+}
+
+/// What `record_run` stored.
+pub struct RecordedRun {
+    pub run_id: String,
+    pub evolution: Option<EvolutionRecord>,
+    pub warning: Option<String>,
+}
+
+/// Stores a finished pipeline run with its steps and, when it proves an evolution that
+/// is still open, that evolution's pass or fail: one transaction.
+pub fn record_run(
+    ctx: &Context,
+    ws: &mut Workspace,
+    pipe: &crate::pipeline::Pipeline,
+    result: &crate::pipeline::RunResult,
+    ev: Option<&EvolutionRecord>,
+) -> Result<RecordedRun> {
+    use chrono::SecondsFormat;
+    let user = ws.config.username();
+    let now = ctx.now();
+    let run_id = new_uuid();
+    let tx = ws.store.write()?;
+    // Re-check inside the transaction: the generation may have been promoted meanwhile.
+    let mut warning = None;
+    let target = match ev {
+        Some(e) => {
+            let current = find_evolution(&tx, &e.evolution_id)?;
+            match check_completable(&tx, &current, &user) {
+                Ok(()) => Some(current),
+                Err(err) => {
+                    warning = Some(format!(
+                        "the run was stored but not recorded on {}: {}",
+                        e.tag, err.message
+                    ));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let config_json = serde_json::to_string(pipe).unwrap_or_default();
+    let started = result
+        .started_at
+        .to_rfc3339_opts(SecondsFormat::Micros, true);
+    let finished = result
+        .finished_at
+        .to_rfc3339_opts(SecondsFormat::Micros, true);
+    let steps: Vec<store::StepRecord<'_>> = result
+        .steps
+        .iter()
+        .map(|s| store::StepRecord {
+            name: &s.name,
+            command: &s.command,
+            status: s.status.as_str(),
+            exit_code: s.exit_code,
+            stdout: &s.stdout,
+            stderr: &s.stderr,
+            duration_ms: s.duration_ms as i64,
+            started_at: s
+                .started_at
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true)),
+        })
+        .collect();
+    store::insert_run(
+        &tx,
+        &store::RunRecord {
+            run_id: &run_id,
+            pipeline: &pipe.name,
+            evolution_id: target.as_ref().map(|e| e.evolution_id.as_str()),
+            status: result.status.as_str(),
+            started_at: &started,
+            finished_at: &finished,
+            duration_ms: result.duration_ms as i64,
+            config_json: &config_json,
+        },
+        &steps,
+    )?;
+    let evolution = match target {
+        Some(e) => {
+            let status = match result.status {
+                crate::pipeline::RunStatus::Pass => EvolutionStatus::Pass,
+                crate::pipeline::RunStatus::Fail => EvolutionStatus::Fail,
+            };
+            store::set_evolution_status(&tx, &e.evolution_id, status, Some(&now), Some(&run_id))?;
+            Some(single_evolution(&tx, &e.evolution_id)?)
+        }
+        None => None,
+    };
+    tx.commit()?;
+    Ok(RecordedRun {
+        run_id,
+        evolution,
+        warning,
+    })
+}

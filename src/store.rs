@@ -1,0 +1,657 @@
+//! The local SQLite store (`.gryt/gryt.db`): opening with checks, migrations, and the
+//! queries the ops use. Writes happen inside the caller's transaction.
+
+use crate::error::{GrytError, Result};
+use gryt_core::{Change, ChangeId, ChangeType, EvolutionStatus, GenerationSpec, GenerationStatus};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+use serde::Serialize;
+use std::path::Path;
+
+/// The embedded migrations, in order. `PRAGMA user_version` holds how many are applied.
+pub const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_initial.sql",
+    include_str!("../migrations/0001_initial.sql"),
+)];
+
+pub fn schema_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+pub struct Store {
+    pub conn: Connection,
+}
+
+fn corrupt(path: &Path, e: impl std::fmt::Display) -> GrytError {
+    GrytError::error(format!(
+        "The database {} is corrupt or not a gryt database ({e})",
+        path.display()
+    ))
+    .hint("restore it from a backup, or move it away and run `gryt sync pull` to refetch what the cloud holds")
+}
+
+impl Store {
+    /// Opens an existing database, refusing a corrupt one or one from a newer gryt
+    /// without changing it, then applies pending migrations in one transaction.
+    pub fn open(path: &Path) -> Result<Store> {
+        if !path.is_file() {
+            return Err(GrytError::error(format!(
+                "The database {} is missing",
+                path.display()
+            ))
+            .hint("the repository looks damaged: run `gryt init` in a new directory, or restore .gryt/gryt.db"));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| corrupt(path, e))?;
+        // Read-only checks first: nothing is written before we know we may.
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| corrupt(path, e))?;
+        if version > schema_version() {
+            return Err(GrytError::error(format!(
+                "The database {} was written by a newer gryt (schema {version}; this gryt knows up to {})",
+                path.display(),
+                schema_version()
+            ))
+            .hint("upgrade gryt; the database was left untouched"));
+        }
+        let mut store = Store { conn };
+        store.configure().map_err(|e| corrupt(path, e))?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Creates a new database file (which must not exist) at the current schema.
+    pub fn create(path: &Path) -> Result<Store> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| GrytError::io(format!("cannot create {}", path.display()), e))?;
+        let mut store = Store { conn };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn configure(&self) -> rusqlite::Result<()> {
+        self.conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        self.conn
+            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current < schema_version() {
+            for (name, sql) in &MIGRATIONS[current as usize..] {
+                tx.execute_batch(sql)
+                    .map_err(|e| GrytError::error(format!("migration {name} failed: {e}")))?;
+            }
+            tx.execute_batch(&format!("PRAGMA user_version = {}", schema_version()))?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Starts a write transaction (BEGIN IMMEDIATE: the write lock is taken up front,
+    /// so two gryt processes never interleave a read-modify-write).
+    pub fn write(&mut self) -> Result<rusqlite::Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}
+
+/// A generation as stored locally.
+#[derive(Debug, Clone, Serialize)]
+pub struct GenerationRecord {
+    pub generation_id: String,
+    pub version: String,
+    pub description: Option<String>,
+    pub status: GenerationStatus,
+    pub changes: Vec<Change>,
+    pub pipeline_template: Option<String>,
+    pub created_at: String,
+    pub created_by: Option<String>,
+    pub promoted_at: Option<String>,
+    pub promoted_by: Option<String>,
+    pub updated_at: String,
+    pub remote_id: Option<String>,
+    pub sync_status: String,
+    pub last_synced_at: Option<String>,
+    pub sync_error: Option<String>,
+    pub rev: i64,
+}
+
+impl GenerationRecord {
+    pub fn spec(&self) -> GenerationSpec {
+        GenerationSpec {
+            version: self.version.clone(),
+            description: self.description.clone(),
+            changes: self.changes.clone(),
+            pipeline_template: self.pipeline_template.clone(),
+        }
+    }
+}
+
+const GEN_COLS: &str =
+    "generation_id, version, description, status, pipeline_template, created_at, \
+    created_by, promoted_at, promoted_by, updated_at, remote_id, sync_status, last_synced_at, \
+    sync_error, rev";
+
+fn bad_row(what: &str) -> rusqlite::Error {
+    rusqlite::Error::InvalidColumnType(0, what.to_string(), rusqlite::types::Type::Text)
+}
+
+fn gen_from_row(r: &Row<'_>) -> rusqlite::Result<GenerationRecord> {
+    let status: String = r.get(3)?;
+    Ok(GenerationRecord {
+        generation_id: r.get(0)?,
+        version: r.get(1)?,
+        description: r.get(2)?,
+        status: GenerationStatus::parse(&status).map_err(|_| bad_row("status"))?,
+        changes: Vec::new(),
+        pipeline_template: r.get(4)?,
+        created_at: r.get(5)?,
+        created_by: r.get(6)?,
+        promoted_at: r.get(7)?,
+        promoted_by: r.get(8)?,
+        updated_at: r.get(9)?,
+        remote_id: r.get(10)?,
+        sync_status: r.get(11)?,
+        last_synced_at: r.get(12)?,
+        sync_error: r.get(13)?,
+        rev: r.get(14)?,
+    })
+}
+
+pub fn load_changes(conn: &Connection, generation_id: &str) -> Result<Vec<Change>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT change_id, type, title, description, assignee FROM changes \
+         WHERE generation_id = ?1 ORDER BY position",
+    )?;
+    let rows = stmt.query_map([generation_id], |r| {
+        let id: String = r.get(0)?;
+        let t: String = r.get(1)?;
+        Ok(Change {
+            id: ChangeId::parse(&id).map_err(|_| bad_row("change_id"))?,
+            change_type: ChangeType::parse(&t).map_err(|_| bad_row("type"))?,
+            title: r.get(2)?,
+            description: r.get(3)?,
+            assignee: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub fn get_generation(conn: &Connection, version: &str) -> Result<Option<GenerationRecord>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {GEN_COLS} FROM generations WHERE version = ?1"
+    ))?;
+    let rec = stmt.query_row([version], gen_from_row).optional()?;
+    match rec {
+        Some(mut g) => {
+            g.changes = load_changes(conn, &g.generation_id)?;
+            Ok(Some(g))
+        }
+        None => Ok(None),
+    }
+}
+
+/// One line of `gryt generation list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct GenerationSummary {
+    pub generation_id: String,
+    pub version: String,
+    pub description: Option<String>,
+    pub status: String,
+    pub changes: i64,
+    pub proven: i64,
+    pub evolutions: i64,
+    pub created_at: String,
+    pub promoted_at: Option<String>,
+    pub sync_status: String,
+}
+
+pub fn list_generations(conn: &Connection) -> Result<Vec<GenerationSummary>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT g.generation_id, g.version, g.description, g.status, \
+           (SELECT COUNT(*) FROM changes c WHERE c.generation_id = g.generation_id), \
+           (SELECT COUNT(*) FROM changes c WHERE c.generation_id = g.generation_id AND EXISTS \
+              (SELECT 1 FROM evolutions e WHERE e.generation_id = c.generation_id \
+                 AND e.change_id = c.change_id AND e.status = 'pass')), \
+           (SELECT COUNT(*) FROM evolutions e WHERE e.generation_id = g.generation_id), \
+           g.created_at, g.promoted_at, g.sync_status \
+         FROM generations g",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(GenerationSummary {
+            generation_id: r.get(0)?,
+            version: r.get(1)?,
+            description: r.get(2)?,
+            status: r.get(3)?,
+            changes: r.get(4)?,
+            proven: r.get(5)?,
+            evolutions: r.get(6)?,
+            created_at: r.get(7)?,
+            promoted_at: r.get(8)?,
+            sync_status: r.get(9)?,
+        })
+    })?;
+    let mut list = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    // Semver order; a version that somehow fails to parse sorts last by text.
+    list.sort_by(|a, b| {
+        match (
+            gryt_core::Version::parse(&a.version),
+            gryt_core::Version::parse(&b.version),
+        ) {
+            (Ok(x), Ok(y)) => x.cmp(&y),
+            (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+            (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+            (Err(_), Err(_)) => a.version.cmp(&b.version),
+        }
+    });
+    Ok(list)
+}
+
+pub fn insert_generation(conn: &Connection, g: &GenerationRecord) -> Result<()> {
+    conn.execute(
+        &format!("INSERT INTO generations ({GEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
+        params![
+            g.generation_id,
+            g.version,
+            g.description,
+            g.status.as_str(),
+            g.pipeline_template,
+            g.created_at,
+            g.created_by,
+            g.promoted_at,
+            g.promoted_by,
+            g.updated_at,
+            g.remote_id,
+            g.sync_status,
+            g.last_synced_at,
+            g.sync_error,
+            g.rev
+        ],
+    )?;
+    replace_changes(conn, &g.generation_id, &g.changes)
+}
+
+pub fn replace_changes(conn: &Connection, generation_id: &str, changes: &[Change]) -> Result<()> {
+    conn.execute(
+        "DELETE FROM changes WHERE generation_id = ?1",
+        [generation_id],
+    )?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO changes (generation_id, position, change_id, type, title, description, assignee) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for (i, c) in changes.iter().enumerate() {
+        stmt.execute(params![
+            generation_id,
+            i as i64,
+            c.id.as_str(),
+            c.change_type.as_str(),
+            c.title,
+            c.description,
+            c.assignee
+        ])?;
+    }
+    Ok(())
+}
+
+/// Saves an edited contract (description, changes, template) and marks it pending sync.
+pub fn update_generation_spec(
+    conn: &Connection,
+    generation_id: &str,
+    spec: &GenerationSpec,
+    now: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE generations SET description = ?2, pipeline_template = ?3, updated_at = ?4, \
+         sync_status = CASE WHEN sync_status = 'conflict' THEN 'conflict' ELSE 'not_synced' END \
+         WHERE generation_id = ?1",
+        params![generation_id, spec.description, spec.pipeline_template, now],
+    )?;
+    replace_changes(conn, generation_id, &spec.changes)
+}
+
+pub fn rename_generation(
+    conn: &Connection,
+    generation_id: &str,
+    new_version: &str,
+    now: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE generations SET version = ?2, updated_at = ?3, \
+         sync_status = CASE WHEN sync_status = 'conflict' THEN 'conflict' ELSE 'not_synced' END \
+         WHERE generation_id = ?1",
+        params![generation_id, new_version, now],
+    )?;
+    Ok(())
+}
+
+pub fn delete_generation(conn: &Connection, generation_id: &str) -> Result<()> {
+    conn.execute(
+        "DELETE FROM pipeline_runs WHERE evolution_id IN \
+         (SELECT evolution_id FROM evolutions WHERE generation_id = ?1)",
+        [generation_id],
+    )?;
+    conn.execute(
+        "DELETE FROM generations WHERE generation_id = ?1",
+        [generation_id],
+    )?;
+    Ok(())
+}
+
+/// The single conditional update of a promotion: it only succeeds on a draft.
+pub fn promote_generation(
+    conn: &Connection,
+    generation_id: &str,
+    by: &str,
+    now: &str,
+) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE generations SET status = 'promoted', promoted_at = ?2, promoted_by = ?3, \
+         updated_at = ?2, sync_status = 'not_synced' WHERE generation_id = ?1 AND status = 'draft'",
+        params![generation_id, now, by],
+    )?;
+    Ok(n == 1)
+}
+
+/// An evolution as stored locally, with its generation's version.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvolutionRecord {
+    pub evolution_id: String,
+    pub generation_id: String,
+    pub version: String,
+    pub change_id: String,
+    pub rc: u32,
+    pub rc_provisional: bool,
+    pub tag: String,
+    pub code_name: String,
+    pub owner: String,
+    pub status: EvolutionStatus,
+    pub started_at: String,
+    pub completed_at: Option<String>,
+    pub pipeline_run_id: Option<String>,
+    pub remote_id: Option<String>,
+    pub sync_status: String,
+}
+
+const EVO_SELECT: &str = "SELECT e.evolution_id, e.generation_id, g.version, e.change_id, e.rc, \
+    e.rc_provisional, e.code_name, e.owner, e.status, e.started_at, e.completed_at, \
+    e.pipeline_run_id, e.remote_id, e.sync_status \
+    FROM evolutions e JOIN generations g ON g.generation_id = e.generation_id";
+
+fn evo_from_row(r: &Row<'_>) -> rusqlite::Result<EvolutionRecord> {
+    let version: String = r.get(2)?;
+    let rc: u32 = r.get(4)?;
+    let status: String = r.get(8)?;
+    Ok(EvolutionRecord {
+        evolution_id: r.get(0)?,
+        generation_id: r.get(1)?,
+        tag: format!("{version}-rc.{rc}"),
+        version,
+        change_id: r.get(3)?,
+        rc,
+        rc_provisional: r.get(5)?,
+        code_name: r.get(6)?,
+        owner: r.get(7)?,
+        status: EvolutionStatus::parse(&status).map_err(|_| bad_row("status"))?,
+        started_at: r.get(9)?,
+        completed_at: r.get(10)?,
+        pipeline_run_id: r.get(11)?,
+        remote_id: r.get(12)?,
+        sync_status: r.get(13)?,
+    })
+}
+
+pub fn list_evolutions(
+    conn: &Connection,
+    generation_id: Option<&str>,
+) -> Result<Vec<EvolutionRecord>> {
+    let mut out = Vec::new();
+    match generation_id {
+        Some(id) => {
+            let mut stmt = conn.prepare_cached(&format!(
+                "{EVO_SELECT} WHERE e.generation_id = ?1 ORDER BY e.rc, e.started_at"
+            ))?;
+            for r in stmt.query_map([id], evo_from_row)? {
+                out.push(r?);
+            }
+        }
+        None => {
+            let mut stmt =
+                conn.prepare_cached(&format!("{EVO_SELECT} ORDER BY e.started_at, e.rc"))?;
+            for r in stmt.query_map([], evo_from_row)? {
+                out.push(r?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Finds evolutions by UUID, code name, or rc tag (`v1.2.0-rc.2`).
+pub fn find_evolutions(conn: &Connection, key: &str) -> Result<Vec<EvolutionRecord>> {
+    let mut out = Vec::new();
+    if let Some(tag) = gryt_core::RcTag::parse(key) {
+        let mut stmt =
+            conn.prepare_cached(&format!("{EVO_SELECT} WHERE g.version = ?1 AND e.rc = ?2"))?;
+        for r in stmt.query_map(params![tag.version, tag.rc], evo_from_row)? {
+            out.push(r?);
+        }
+        return Ok(out);
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "{EVO_SELECT} WHERE e.evolution_id = ?1 OR e.code_name = ?1 OR e.remote_id = ?1"
+    ))?;
+    for r in stmt.query_map([key], evo_from_row)? {
+        out.push(r?);
+    }
+    Ok(out)
+}
+
+pub fn used_rcs(conn: &Connection, generation_id: &str) -> Result<Vec<u32>> {
+    let mut stmt = conn.prepare_cached("SELECT rc FROM evolutions WHERE generation_id = ?1")?;
+    let rows = stmt.query_map([generation_id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<u32>>>()?)
+}
+
+pub struct NewEvolution<'a> {
+    pub evolution_id: &'a str,
+    pub generation_id: &'a str,
+    pub change_id: &'a str,
+    pub rc: u32,
+    pub code_name: &'a str,
+    pub owner: &'a str,
+    pub started_at: &'a str,
+}
+
+pub fn insert_evolution(conn: &Connection, e: &NewEvolution<'_>) -> Result<()> {
+    conn.execute(
+        "INSERT INTO evolutions (evolution_id, generation_id, change_id, rc, code_name, owner, status, started_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
+        params![e.evolution_id, e.generation_id, e.change_id, e.rc, e.code_name, e.owner, e.started_at],
+    )?;
+    Ok(())
+}
+
+pub fn set_evolution_status(
+    conn: &Connection,
+    evolution_id: &str,
+    status: EvolutionStatus,
+    completed_at: Option<&str>,
+    pipeline_run_id: Option<&str>,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE evolutions SET status = ?2, completed_at = ?3, \
+         pipeline_run_id = COALESCE(?4, pipeline_run_id), \
+         sync_status = CASE WHEN sync_status = 'conflict' THEN 'conflict' ELSE 'not_synced' END \
+         WHERE evolution_id = ?1",
+        params![evolution_id, status.as_str(), completed_at, pipeline_run_id],
+    )?;
+    Ok(())
+}
+
+/// A pipeline run to store, with its steps.
+pub struct RunRecord<'a> {
+    pub run_id: &'a str,
+    pub pipeline: &'a str,
+    pub evolution_id: Option<&'a str>,
+    pub status: &'a str,
+    pub started_at: &'a str,
+    pub finished_at: &'a str,
+    pub duration_ms: i64,
+    pub config_json: &'a str,
+}
+
+pub struct StepRecord<'a> {
+    pub name: &'a str,
+    pub command: &'a str,
+    pub status: &'a str,
+    pub exit_code: Option<i32>,
+    pub stdout: &'a str,
+    pub stderr: &'a str,
+    pub duration_ms: i64,
+    pub started_at: Option<String>,
+}
+
+pub fn insert_run(conn: &Connection, run: &RunRecord<'_>, steps: &[StepRecord<'_>]) -> Result<()> {
+    conn.execute(
+        "INSERT INTO pipeline_runs (run_id, pipeline, evolution_id, status, started_at, finished_at, duration_ms, config_json) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![run.run_id, run.pipeline, run.evolution_id, run.status, run.started_at, run.finished_at, run.duration_ms, run.config_json],
+    )?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO step_outputs (run_id, position, name, command, status, exit_code, stdout, stderr, duration_ms, started_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    for (i, s) in steps.iter().enumerate() {
+        stmt.execute(params![
+            run.run_id,
+            i as i64,
+            s.name,
+            s.command,
+            s.status,
+            s.exit_code,
+            s.stdout,
+            s.stderr,
+            s.duration_ms,
+            s.started_at
+        ])?;
+    }
+    Ok(())
+}
+
+/// A stored pipeline run, for display.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunView {
+    pub run_id: String,
+    pub pipeline: String,
+    pub evolution_id: Option<String>,
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: i64,
+    pub steps: Vec<StepView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepView {
+    pub name: String,
+    pub command: String,
+    pub status: String,
+    pub exit_code: Option<i32>,
+    pub duration_ms: i64,
+}
+
+pub fn runs_of_evolution(conn: &Connection, evolution_id: &str) -> Result<Vec<RunView>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT run_id, pipeline, evolution_id, status, started_at, finished_at, duration_ms \
+         FROM pipeline_runs WHERE evolution_id = ?1 ORDER BY started_at",
+    )?;
+    let mut runs = stmt
+        .query_map([evolution_id], |r| {
+            Ok(RunView {
+                run_id: r.get(0)?,
+                pipeline: r.get(1)?,
+                evolution_id: r.get(2)?,
+                status: r.get(3)?,
+                started_at: r.get(4)?,
+                finished_at: r.get(5)?,
+                duration_ms: r.get(6)?,
+                steps: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut steps = conn.prepare_cached(
+        "SELECT name, command, status, exit_code, duration_ms FROM step_outputs \
+         WHERE run_id = ?1 ORDER BY position",
+    )?;
+    for run in &mut runs {
+        run.steps = steps
+            .query_map([&run.run_id], |r| {
+                Ok(StepView {
+                    name: r.get(0)?,
+                    command: r.get(1)?,
+                    status: r.get(2)?,
+                    exit_code: r.get(3)?,
+                    duration_ms: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+    }
+    Ok(runs)
+}
+
+pub fn set_metadata(conn: &Connection, key: &str, value: &str, now: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO sync_metadata (key, value, updated_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        params![key, value, now],
+    )?;
+    Ok(())
+}
+
+pub fn get_metadata(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT value FROM sync_metadata WHERE key = ?1",
+            [key],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every file under migrations/ must be registered, in order (no forgotten files).
+    #[test]
+    fn every_migration_is_registered() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let registered: Vec<&str> = MIGRATIONS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(files, registered);
+        for (i, name) in registered.iter().enumerate() {
+            assert!(name.starts_with(&format!("{:04}_", i + 1)), "{name}");
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Every YAML call of the CLI lives here (serde_yaml is deprecated upstream; one module
+//! keeps it swappable). Errors name the file, line and column.
+
+use crate::error::{GrytError, Result};
+use gryt_core::{Change, ChangeId, ChangeType, GenerationSpec};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn located(path: &Path, e: &serde_yaml::Error) -> GrytError {
+    let msg = e.to_string();
+    // serde_yaml appends " at line L column C"; we put the location first instead.
+    let msg = match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    match e.location() {
+        Some(loc) => GrytError::error(format!(
+            "{}:{}:{}: {msg}",
+            path.display(),
+            loc.line(),
+            loc.column()
+        )),
+        None => GrytError::error(format!("{}: {msg}", path.display())),
+    }
+}
+
+/// A change as written in a contract file. The reference tool's per-change `status`,
+/// `pipeline` and `pipelines` keys are accepted and ignored so its contracts load.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeFile {
+    id: ChangeId,
+    #[serde(rename = "type")]
+    change_type: ChangeType,
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    assignee: Option<String>,
+    #[serde(default, rename = "status")]
+    _status: Option<serde_yaml::Value>,
+    #[serde(default, rename = "pipeline")]
+    _pipeline: Option<serde_yaml::Value>,
+    #[serde(default, rename = "pipelines")]
+    _pipelines: Option<serde_yaml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenerationFile {
+    version: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    changes: Option<Vec<ChangeFile>>,
+    #[serde(default)]
+    pipeline_template: Option<String>,
+}
+
+/// Parses a generation contract. Validation of the rules is the caller's (core's) job.
+pub fn parse_generation(path: &Path, text: &str) -> Result<GenerationSpec> {
+    if text.trim().is_empty() {
+        return Err(
+            GrytError::error(format!("{}: the file is empty", path.display()))
+                .hint("a contract needs at least `version: vX.Y.Z`"),
+        );
+    }
+    let file: GenerationFile = serde_yaml::from_str(text).map_err(|e| located(path, &e))?;
+    Ok(GenerationSpec {
+        version: file.version,
+        description: file.description,
+        changes: file
+            .changes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| Change {
+                id: c.id,
+                change_type: c.change_type,
+                title: c.title,
+                description: c.description,
+                assignee: c.assignee,
+            })
+            .collect(),
+        pipeline_template: file.pipeline_template,
+    })
+}
+
+#[derive(Serialize)]
+struct ChangeOut<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    change_type: &'a str,
+    title: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    assignee: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct GenerationOut<'a> {
+    version: &'a str,
+    description: Option<&'a str>,
+    changes: Vec<ChangeOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pipeline_template: Option<&'a str>,
+}
+
+/// Renders a contract in the reference tool's layout.
+pub fn render_generation(spec: &GenerationSpec) -> Result<String> {
+    let out = GenerationOut {
+        version: &spec.version,
+        description: spec.description.as_deref(),
+        changes: spec
+            .changes
+            .iter()
+            .map(|c| ChangeOut {
+                id: c.id.as_str(),
+                change_type: c.change_type.as_str(),
+                title: &c.title,
+                description: c.description.as_deref(),
+                assignee: c.assignee.as_deref(),
+            })
+            .collect(),
+        pipeline_template: spec.pipeline_template.as_deref(),
+    };
+    serde_yaml::to_string(&out).map_err(|e| GrytError::error(format!("cannot render YAML: {e}")))
+}
+
+/// Config files: a mapping of key to scalar (strings, numbers and booleans accepted).
+pub fn parse_config(path: &Path, text: &str) -> Result<BTreeMap<String, String>> {
+    if text.trim().is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| located(path, &e))?;
+    let map = match value {
+        serde_yaml::Value::Null => return Ok(BTreeMap::new()),
+        serde_yaml::Value::Mapping(m) => m,
+        _ => {
+            return Err(GrytError::error(format!(
+                "{}: a config file must be a mapping of `key: value` lines",
+                path.display()
+            )))
+        }
+    };
+    let mut out = BTreeMap::new();
+    for (k, v) in map {
+        let key = match k {
+            serde_yaml::Value::String(s) => s,
+            _ => {
+                return Err(GrytError::error(format!(
+                    "{}: config keys must be strings",
+                    path.display()
+                )))
+            }
+        };
+        let value = match v {
+            serde_yaml::Value::String(s) => s,
+            serde_yaml::Value::Number(n) => n.to_string(),
+            serde_yaml::Value::Bool(b) => b.to_string(),
+            serde_yaml::Value::Null => continue,
+            _ => {
+                return Err(GrytError::error(format!(
+                    "{}: the value of '{key}' must be a single value",
+                    path.display()
+                )))
+            }
+        };
+        out.insert(key, value);
+    }
+    Ok(out)
+}
+
+pub fn render_config(map: &BTreeMap<String, String>) -> Result<String> {
+    if map.is_empty() {
+        return Ok(String::new());
+    }
+    serde_yaml::to_string(map).map_err(|e| GrytError::error(format!("cannot render YAML: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_contract_loads() {
+        let text = r#"
+version: v2.0.0
+description: "Q1 Major Release"
+changes:
+  - type: add
+    id: FEAT-101
+    title: "OAuth2 login"
+    assignee: developer-a
+  - type: fix
+    id: BUG-50
+    title: "Session timeout"
+    description: null
+    status: pending
+    pipelines: []
+"#;
+        let spec = parse_generation(Path::new("v2.0.0.yaml"), text).unwrap();
+        assert_eq!(spec.version, "v2.0.0");
+        assert_eq!(spec.changes.len(), 2);
+        assert_eq!(spec.changes[0].assignee.as_deref(), Some("developer-a"));
+        let again = parse_generation(Path::new("x"), &render_generation(&spec).unwrap()).unwrap();
+        assert_eq!(again, spec);
+    }
+
+    #[test]
+    fn errors_carry_location() {
+        let cases = [
+            (
+                "version: v1.0.0\nchanges:\n  - id: feat-1\n    type: add\n    title: t\n",
+                "x.yaml:3:",
+                "Invalid change id",
+            ),
+            (
+                "version: v1.0.0\nchanges:\n  - id: FEAT-1\n    type: feature\n    title: t\n",
+                "x.yaml:4:",
+                "Unknown change type",
+            ),
+            ("version: v1.0.0\nchanges: [\n", "x.yaml:", ""),
+            (
+                "version: v1.0.0\ncolour: red\n",
+                "x.yaml:2:",
+                "unknown field",
+            ),
+            ("changes: []\n", "x.yaml", "missing field `version`"),
+        ];
+        for (text, prefix, needle) in cases {
+            let e = parse_generation(Path::new("x.yaml"), text).unwrap_err();
+            assert!(e.message.starts_with(prefix), "{text}: {}", e.message);
+            assert!(e.message.contains(needle), "{text}: {}", e.message);
+        }
+    }
+}
