@@ -61,7 +61,7 @@ CREATE TABLE evolutions (
     base_json       TEXT,
     rev             INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX evolutions_by_generation ON evolutions (generation_id, rc);
+CREATE INDEX evolutions_by_generation ON evolutions (generation_id, change_id, status);
 CREATE INDEX evolutions_by_code_name ON evolutions (code_name);
 
 CREATE TABLE pipeline_runs (

@@ -59,7 +59,7 @@ impl Env {
     }
 
     pub fn color_allowed(&self) -> bool {
-        self.get("NO_COLOR").is_none() && self.vars.get("NO_COLOR").is_none()
+        !self.vars.contains_key("NO_COLOR")
     }
 
     pub fn editor(&self) -> Option<String> {
@@ -261,12 +261,6 @@ impl Config {
 
     pub fn username(&self) -> String {
         self.get("username").unwrap_or("local").to_string()
-    }
-
-    pub fn execution_mode(&self) -> ExecutionMode {
-        self.get("execution_mode")
-            .and_then(ExecutionMode::parse)
-            .unwrap_or(ExecutionMode::Hybrid)
     }
 }
 

@@ -12,8 +12,11 @@ pub enum Kind {
     Error,
     /// The command line itself is wrong.
     Usage,
+    // Attention and Unreachable are the sync commands' outcomes (docs/cli.md).
+    #[allow(dead_code)]
     /// Sync needs attention: behind, conflict, version taken.
     Attention,
+    #[allow(dead_code)]
     /// The cloud could not be reached; work was kept pending.
     Unreachable,
 }

@@ -214,3 +214,169 @@ fn is_identity_error(stderr: &str) -> bool {
     .iter()
     .any(|needle| stderr.contains(needle))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A unique temporary directory, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new() -> Self {
+            static COUNTER: AtomicUsize = AtomicUsize::new(0);
+            let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            let dir = std::env::temp_dir()
+                .join(format!("gryt-git-test-{}-{n}-{nanos}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Runs git in `dir` isolated from the user's and system's configuration.
+    fn git_ok(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    const IDENTITY: [&str; 4] = ["-c", "user.name=Test", "-c", "user.email=test@example.com"];
+
+    /// A repository with one commit; `with_identity` also stores the identity in its config.
+    fn repo(with_identity: bool) -> TempDir {
+        let dir = TempDir::new();
+        git_ok(dir.path(), &["init", "-q"]);
+        if with_identity {
+            git_ok(dir.path(), &["config", "user.name", "Test"]);
+            git_ok(dir.path(), &["config", "user.email", "test@example.com"]);
+        }
+        let mut commit = IDENTITY.to_vec();
+        commit.extend(["commit", "-q", "--allow-empty", "-m", "initial"]);
+        git_ok(dir.path(), &commit);
+        dir
+    }
+
+    #[test]
+    fn detects_repositories() {
+        let r = repo(true);
+        assert!(is_git_repo(r.path()));
+        std::fs::create_dir_all(r.path().join("sub/dir")).unwrap();
+        assert!(is_git_repo(&r.path().join("sub/dir")));
+        let plain = TempDir::new();
+        assert!(!is_git_repo(plain.path()));
+        assert!(!is_git_repo(&plain.path().join("missing")));
+    }
+
+    #[test]
+    fn creates_an_annotated_tag_once() {
+        let r = repo(true);
+        assert!(!tag_exists(r.path(), "v1.0.0").unwrap());
+        let message = "Release v1.0.0\n\n- FEAT-1 (add): first\n# not a comment\n--option-like\n";
+        create_annotated_tag(r.path(), "v1.0.0", message).unwrap();
+        assert!(tag_exists(r.path(), "v1.0.0").unwrap());
+        assert_eq!(
+            git_ok(r.path(), &["cat-file", "-t", "v1.0.0"]).trim(),
+            "tag"
+        );
+        let body = git_ok(
+            r.path(),
+            &["for-each-ref", "--format=%(contents)", "refs/tags/v1.0.0"],
+        );
+        assert_eq!(body.trim_end(), message.trim_end());
+
+        let err = create_annotated_tag(r.path(), "v1.0.0", "again").unwrap_err();
+        let git_err = err.downcast_ref::<GitError>().unwrap();
+        assert!(git_err.message.contains("already exists"), "{err}");
+        assert!(git_err.hint.is_some());
+    }
+
+    #[test]
+    fn tag_names_are_checked() {
+        let r = repo(true);
+        for bad in ["", "-d", "a..b", "a b", "v1~1", "x:y"] {
+            assert!(tag_exists(r.path(), bad).is_err(), "{bad}");
+            assert!(create_annotated_tag(r.path(), bad, "m").is_err(), "{bad}");
+        }
+        assert!(create_annotated_tag(r.path(), "v1.2.0-rc.1", "m").is_ok());
+    }
+
+    #[test]
+    fn repository_without_commits_is_refused() {
+        let dir = TempDir::new();
+        git_ok(dir.path(), &["init", "-q"]);
+        let err = create_annotated_tag(dir.path(), "v1.0.0", "m").unwrap_err();
+        assert!(err.to_string().contains("no commits yet"), "{err}");
+    }
+
+    #[test]
+    fn outside_a_repository_is_refused() {
+        let dir = TempDir::new();
+        let err = create_annotated_tag(dir.path(), "v1.0.0", "m").unwrap_err();
+        assert!(
+            err.to_string().contains("not inside a git repository"),
+            "{err}"
+        );
+        assert!(tag_exists(dir.path(), "v1.0.0").is_err());
+    }
+
+    #[test]
+    fn missing_identity_is_explained() {
+        let r = repo(false);
+        let env = [
+            ("GIT_CONFIG_GLOBAL", "/dev/null"),
+            ("GIT_CONFIG_NOSYSTEM", "1"),
+            ("GIT_CONFIG_COUNT", "1"),
+            ("GIT_CONFIG_KEY_0", "user.useConfigOnly"),
+            ("GIT_CONFIG_VALUE_0", "true"),
+            ("GIT_COMMITTER_NAME", ""),
+            ("GIT_COMMITTER_EMAIL", ""),
+            ("EMAIL", ""),
+        ];
+        let err = create_annotated_tag_with_env(r.path(), "v1.0.0", "m", &env).unwrap_err();
+        let git_err = err.downcast_ref::<GitError>().unwrap();
+        assert!(
+            git_err.message.contains("does not know who you are"),
+            "{err}"
+        );
+        assert!(git_err.hint.as_deref().unwrap().contains("user.email"));
+        assert!(!tag_exists(r.path(), "v1.0.0").unwrap());
+    }
+
+    #[test]
+    fn identity_errors_are_recognised() {
+        assert!(is_identity_error(
+            "*** Please tell me who you are.\n\nRun\n\n  git config --global user.email"
+        ));
+        assert!(is_identity_error(
+            "fatal: no email was given and auto-detection is disabled"
+        ));
+        assert!(!is_identity_error("fatal: tag 'v1' already exists"));
+    }
+}

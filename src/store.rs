@@ -59,7 +59,9 @@ impl Store {
         }
         let mut store = Store { conn };
         store.configure().map_err(|e| corrupt(path, e))?;
-        store.migrate()?;
+        if version < schema_version() {
+            store.migrate()?;
+        }
         Ok(store)
     }
 
@@ -223,15 +225,21 @@ pub struct GenerationSummary {
 }
 
 pub fn list_generations(conn: &Connection) -> Result<Vec<GenerationSummary>> {
+    // Aggregates by GROUP BY once per table rather than correlated subqueries per row.
     let mut stmt = conn.prepare_cached(
         "SELECT g.generation_id, g.version, g.description, g.status, \
-           (SELECT COUNT(*) FROM changes c WHERE c.generation_id = g.generation_id), \
-           (SELECT COUNT(*) FROM changes c WHERE c.generation_id = g.generation_id AND EXISTS \
-              (SELECT 1 FROM evolutions e WHERE e.generation_id = c.generation_id \
-                 AND e.change_id = c.change_id AND e.status = 'pass')), \
-           (SELECT COUNT(*) FROM evolutions e WHERE e.generation_id = g.generation_id), \
+           COALESCE(c.n, 0), COALESCE(p.n, 0), COALESCE(e.n, 0), \
            g.created_at, g.promoted_at, g.sync_status \
-         FROM generations g",
+         FROM generations g \
+         LEFT JOIN (SELECT generation_id, COUNT(*) AS n FROM changes GROUP BY generation_id) c \
+           ON c.generation_id = g.generation_id \
+         LEFT JOIN (SELECT generation_id, COUNT(*) AS n FROM evolutions GROUP BY generation_id) e \
+           ON e.generation_id = g.generation_id \
+         LEFT JOIN (SELECT ch.generation_id, COUNT(*) AS n FROM changes ch WHERE EXISTS \
+              (SELECT 1 FROM evolutions ev WHERE ev.generation_id = ch.generation_id \
+                 AND ev.change_id = ch.change_id AND ev.status = 'pass') \
+            GROUP BY ch.generation_id) p \
+           ON p.generation_id = g.generation_id",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(GenerationSummary {
@@ -249,16 +257,9 @@ pub fn list_generations(conn: &Connection) -> Result<Vec<GenerationSummary>> {
     })?;
     let mut list = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     // Semver order; a version that somehow fails to parse sorts last by text.
-    list.sort_by(|a, b| {
-        match (
-            gryt_core::Version::parse(&a.version),
-            gryt_core::Version::parse(&b.version),
-        ) {
-            (Ok(x), Ok(y)) => x.cmp(&y),
-            (Ok(_), Err(_)) => std::cmp::Ordering::Less,
-            (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
-            (Err(_), Err(_)) => a.version.cmp(&b.version),
-        }
+    list.sort_by_cached_key(|g| match gryt_core::Version::parse(&g.version) {
+        Ok(v) => (0, Some(v), String::new()),
+        Err(_) => (1, None, g.version.clone()),
     });
     Ok(list)
 }
@@ -613,25 +614,6 @@ pub fn runs_of_evolution(conn: &Connection, evolution_id: &str) -> Result<Vec<Ru
             .collect::<rusqlite::Result<Vec<_>>>()?;
     }
     Ok(runs)
-}
-
-pub fn set_metadata(conn: &Connection, key: &str, value: &str, now: &str) -> Result<()> {
-    conn.execute(
-        "INSERT INTO sync_metadata (key, value, updated_at) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        params![key, value, now],
-    )?;
-    Ok(())
-}
-
-pub fn get_metadata(conn: &Connection, key: &str) -> Result<Option<String>> {
-    Ok(conn
-        .query_row(
-            "SELECT value FROM sync_metadata WHERE key = ?1",
-            [key],
-            |r| r.get(0),
-        )
-        .optional()?)
 }
 
 #[cfg(test)]

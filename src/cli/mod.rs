@@ -2,6 +2,7 @@
 //! argument structs (whose doc comments are the help text) and its `cmd_*` functions.
 
 pub mod config;
+pub mod demo;
 pub mod evolution;
 pub mod generation;
 pub mod init;
@@ -48,6 +49,8 @@ pub enum Command {
     Promote(promote::PromoteArgs),
     /// Show or set configuration.
     Config(config::ConfigArgs),
+    /// Walk through gryt end to end in a temporary directory, printing every command.
+    Demo(demo::DemoArgs),
 }
 
 pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
@@ -58,6 +61,7 @@ pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Run(args) => run::cmd_run(ctx, args),
         Command::Promote(args) => promote::cmd_promote(ctx, args),
         Command::Config(args) => config::cmd_config(ctx, args),
+        Command::Demo(args) => demo::cmd_demo(ctx, args),
     }
 }
 
