@@ -259,6 +259,12 @@ impl Config {
         self.values.iter().map(|(k, (v, s))| (*k, v.as_str(), *s))
     }
 
+    pub fn execution_mode(&self) -> ExecutionMode {
+        self.get("execution_mode")
+            .and_then(ExecutionMode::parse)
+            .unwrap_or(ExecutionMode::Hybrid)
+    }
+
     pub fn username(&self) -> String {
         self.get("username").unwrap_or("local").to_string()
     }

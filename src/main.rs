@@ -2,6 +2,7 @@
 //! turns its outcome into the documented exit code.
 
 mod cli;
+mod cloud;
 mod config;
 mod context;
 mod error;
@@ -9,6 +10,7 @@ mod fsutil;
 mod git;
 mod ops;
 mod pipeline;
+mod remote;
 mod repo;
 mod store;
 mod ui;

@@ -57,6 +57,16 @@ impl Store {
             ))
             .hint("upgrade gryt; the database was left untouched"));
         }
+        if version == 0 {
+            // Schema 0 with tables in it is some other program's database: migrating it
+            // would write gryt's tables into it.
+            let objects: i64 = conn
+                .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
+                .map_err(|e| corrupt(path, e))?;
+            if objects > 0 {
+                return Err(corrupt(path, "it holds tables but no gryt schema version"));
+            }
+        }
         let mut store = Store { conn };
         store.configure().map_err(|e| corrupt(path, e))?;
         if version < schema_version() {

@@ -1,5 +1,5 @@
 use crate::context::Context;
-use crate::error::Result;
+use crate::error::{GrytError, Result};
 use crate::repo::Repo;
 use crate::store::Store;
 use clap::Args;
@@ -12,6 +12,13 @@ pub struct InitArgs {
 }
 
 pub fn cmd_init(ctx: &Context, args: InitArgs) -> Result<i32> {
+    // Like `git -C DIR`, the directory given with -C must exist (PATH may be new).
+    if !ctx.cwd.is_dir() {
+        return Err(GrytError::error(format!(
+            "cannot use directory {}: it does not exist",
+            ctx.cwd.display()
+        )));
+    }
     let root = match args.path {
         Some(p) if p.is_absolute() => p,
         Some(p) => ctx.cwd.join(p),

@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch. One file per command group; each file holds the
 //! argument structs (whose doc comments are the help text) and its `cmd_*` functions.
 
+pub mod cloud;
 pub mod config;
 pub mod demo;
 pub mod evolution;
@@ -8,6 +9,8 @@ pub mod generation;
 pub mod init;
 pub mod promote;
 pub mod run;
+pub mod sync;
+pub mod team;
 
 use crate::context::Context;
 use crate::error::Result;
@@ -49,6 +52,17 @@ pub enum Command {
     Promote(promote::PromoteArgs),
     /// Show or set configuration.
     Config(config::ConfigArgs),
+    /// Accounts on the gryt server: signup, login, logout, whoami, API keys.
+    #[command(subcommand)]
+    Cloud(cloud::CloudCommand),
+    /// Teams on the gryt server.
+    #[command(subcommand)]
+    Team(team::TeamCommand),
+    /// Sync with the gryt server: pull, push, status, push-evolutions, log, resolve, watch.
+    #[command(subcommand)]
+    Sync(sync::SyncCommand),
+    /// Run gryt's self-hostable sync server, or administer its database.
+    Server(gryt_server::cli::ServerArgs),
     /// Walk through gryt end to end in a temporary directory, printing every command.
     Demo(demo::DemoArgs),
 }
@@ -62,6 +76,11 @@ pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
         Command::Promote(args) => promote::cmd_promote(ctx, args),
         Command::Config(args) => config::cmd_config(ctx, args),
         Command::Demo(args) => demo::cmd_demo(ctx, args),
+        Command::Cloud(cmd) => cloud::dispatch(ctx, cmd),
+        Command::Team(cmd) => team::dispatch(ctx, cmd),
+        Command::Sync(cmd) => sync::dispatch(ctx, cmd),
+        Command::Server(args) => gryt_server::cli::run(args)
+            .map_err(|e| crate::error::GrytError::error(format!("{e:#}"))),
     }
 }
 

@@ -44,10 +44,29 @@ impl fmt::Display for ChangeId {
     }
 }
 
+/// Deserializes a string through `parse`, validating inside the string visitor so that
+/// format errors (e.g. serde_yaml's line and column) point at the value itself, not at
+/// the mapping that holds it.
+struct ParseVisitor<T>(&'static str, fn(&str) -> Result<T>);
+
+impl<T> serde::de::Visitor<'_> for ParseVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<T, E> {
+        (self.1)(v).map_err(E::custom)
+    }
+}
+
 impl<'de> Deserialize<'de> for ChangeId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        ChangeId::parse(&s).map_err(serde::de::Error::custom)
+        d.deserialize_str(ParseVisitor(
+            "a change id such as FEAT-101",
+            ChangeId::parse,
+        ))
     }
 }
 
@@ -101,8 +120,10 @@ impl fmt::Display for ChangeType {
 
 impl<'de> Deserialize<'de> for ChangeType {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        ChangeType::parse(&s).map_err(serde::de::Error::custom)
+        d.deserialize_str(ParseVisitor(
+            "a change type: add, fix, refine or remove",
+            ChangeType::parse,
+        ))
     }
 }
 

@@ -51,9 +51,9 @@ impl ServerKey {
     }
 
     pub fn generate() -> anyhow::Result<ServerKey> {
-        Ok(ServerKey(crate::util::random_bytes::<32>().map_err(|e| {
-            anyhow::anyhow!("no randomness for the server key: {e}")
-        })?))
+        Ok(ServerKey(crate::util::random_bytes::<32>().map_err(
+            |e| anyhow::anyhow!("no randomness for the server key: {e}"),
+        )?))
     }
 
     /// Loads the key file, or creates it with mode 0600 when it does not exist.
@@ -106,7 +106,13 @@ impl ServerKey {
         let (nonce, ct) = raw.split_at(24);
         let cipher = XChaCha20Poly1305::new((&self.0).into());
         let plain = cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: aad.as_bytes() })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: aad.as_bytes(),
+                },
+            )
             .ok()?;
         String::from_utf8(plain).ok()
     }
@@ -182,7 +188,9 @@ pub fn validate_password(password: &str) -> Result<(), ApiError> {
         return Err(ApiError::invalid("A password needs at least 8 characters"));
     }
     if n > 1024 {
-        return Err(ApiError::invalid("A password may be at most 1024 characters"));
+        return Err(ApiError::invalid(
+            "A password may be at most 1024 characters",
+        ));
     }
     Ok(())
 }
@@ -203,7 +211,11 @@ pub fn validate_username(name: &str) -> Result<(), ApiError> {
 }
 
 /// Checks a username and password against the database (blocking: Argon2 is slow on purpose).
-pub fn check_basic(c: &mut dyn Conn, username: &str, password: &str) -> Result<Principal, ApiError> {
+pub fn check_basic(
+    c: &mut dyn Conn,
+    username: &str,
+    password: &str,
+) -> Result<Principal, ApiError> {
     let row = c.query_opt(
         "SELECT id, password_hash FROM users WHERE username = ?1",
         &[Val::from(username)],
@@ -250,8 +262,14 @@ pub fn parse_hmac(value: &str) -> Option<HmacHeader<'_>> {
 }
 
 /// The message the reference client signs.
-pub fn signing_message(method: &str, path_and_query: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(method.len() + path_and_query.len() + timestamp.len() + body.len() + 3);
+pub fn signing_message(
+    method: &str,
+    path_and_query: &str,
+    timestamp: &str,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut m =
+        Vec::with_capacity(method.len() + path_and_query.len() + timestamp.len() + body.len() + 3);
     m.extend_from_slice(method.to_ascii_uppercase().as_bytes());
     m.push(b'\n');
     m.extend_from_slice(path_and_query.as_bytes());
@@ -263,8 +281,14 @@ pub fn signing_message(method: &str, path_and_query: &str, timestamp: &str, body
 }
 
 /// Lowercase hex HMAC-SHA256 (what a client sends; used by tests and tools).
-pub fn sign(secret: &str, method: &str, path_and_query: &str, timestamp: &str, body: &[u8]) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+pub fn sign(
+    secret: &str,
+    method: &str,
+    path_and_query: &str,
+    timestamp: &str,
+    body: &[u8],
+) -> String {
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()) else {
         return String::new();
     };
     mac.update(&signing_message(method, path_and_query, timestamp, body));
@@ -321,10 +345,10 @@ pub fn check_hmac(
             return Err(ApiError::unauthorized("API key expired"));
         }
     }
-    let secret = key
-        .decrypt(&row.text(2)?, h.key_id)
-        .ok_or_else(|| ApiError::internal("cannot decrypt the API key secret (wrong server key?)"))?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| bad())?;
+    let secret = key.decrypt(&row.text(2)?, h.key_id).ok_or_else(|| {
+        ApiError::internal("cannot decrypt the API key secret (wrong server key?)")
+    })?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).map_err(|_| bad())?;
     mac.update(&signing_message(method, path_and_query, h.timestamp, body));
     mac.verify_slice(&sig).map_err(|_| bad())?;
     let fresh = c.exec(
@@ -335,7 +359,9 @@ pub fn check_hmac(
         ],
     )?;
     if fresh == 0 {
-        return Err(ApiError::unauthorized("Signature already used (replay refused)"));
+        return Err(ApiError::unauthorized(
+            "Signature already used (replay refused)",
+        ));
     }
     Ok(Principal {
         user_id: row.int(0)?,

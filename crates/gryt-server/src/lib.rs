@@ -1,1 +1,145 @@
-//! gryt-server
+//! gryt-server: a self-hostable sync server for gryt (axum on tokio), on SQLite or
+//! PostgreSQL, that speaks the Gryt Cloud API v1 plus gryt's extensions and enforces every
+//! sync rule itself. See docs/api.md.
+//!
+//! Entry points: [`serve`] on a listener you bound, [`TestServer`] for tests and demos,
+//! [`admin`] for user and API-key administration, and [`cli`] for `gryt server`.
+
+pub mod accounts;
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod db;
+pub mod error;
+pub mod idem;
+pub mod logic;
+mod testserver;
+pub mod util;
+
+pub use auth::ServerKey;
+pub use testserver::TestServer;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::compression::CompressionLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// How to run a server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// `sqlite:PATH` or `postgres://...`.
+    pub database: String,
+    /// Allow `POST /api/v1/accounts/create` without authentication.
+    pub allow_signup: bool,
+    /// The key that encrypts API key secrets at rest. When `None`, it is read from
+    /// `key_file` (created with mode 0600 on first start).
+    pub server_key: Option<ServerKey>,
+    /// Where the server key lives; default: next to a SQLite database (`PATH.key`), or
+    /// `<data dir>/gryt/server.key` for PostgreSQL.
+    pub key_file: Option<PathBuf>,
+    /// Largest accepted request body in bytes (413 beyond it).
+    pub body_limit: usize,
+    /// Requests taking longer than this are answered 408.
+    pub request_timeout: Duration,
+}
+
+pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+impl ServerConfig {
+    pub fn new(database: impl Into<String>) -> ServerConfig {
+        ServerConfig {
+            database: database.into(),
+            allow_signup: false,
+            server_key: None,
+            key_file: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// The key file used when no key is given.
+    pub fn default_key_file(&self) -> Option<PathBuf> {
+        if let Some(p) = &self.key_file {
+            return Some(p.clone());
+        }
+        if let Some(path) = self.database.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            return Some(PathBuf::from(format!("{path}.key")));
+        }
+        dirs::data_dir().map(|d| d.join("gryt").join("server.key"))
+    }
+
+    /// The server key: given, or loaded from (or created in) the key file.
+    pub fn resolve_key(&self) -> anyhow::Result<ServerKey> {
+        if let Some(k) = &self.server_key {
+            return Ok(k.clone());
+        }
+        let path = self.default_key_file().ok_or_else(|| {
+            anyhow::anyhow!("no place for the server key: set GRYT_SERVER_KEY or --key-file")
+        })?;
+        ServerKey::load_or_create(&path)
+    }
+}
+
+/// Opens the database (running migrations) and builds the application state.
+pub async fn build(config: &ServerConfig) -> anyhow::Result<app::Shared> {
+    let db = db::Db::open(&config.database).await?;
+    let key = config.resolve_key()?;
+    Ok(Arc::new(app::App {
+        db,
+        key,
+        cache: auth::CredentialCache::new()?,
+        allow_signup: config.allow_signup,
+        body_limit: config.body_limit,
+    }))
+}
+
+/// Serves the API on `listener` until `shutdown` completes; in-flight requests finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = build(&config).await?;
+    run(listener, state, &config, shutdown).await
+}
+
+/// Serves an already built state (see [`build`]).
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: app::Shared,
+    config: &ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let sweeper = {
+        let db = state.db.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(300));
+            loop {
+                tick.tick().await;
+                let r = db
+                    .run(|c| db::transaction(c, db::TxMode::Write, idem::sweep))
+                    .await;
+                if let Err(e) = r {
+                    tracing::warn!("sweeping expired keys failed: {}", e.detail);
+                }
+            }
+        })
+    };
+    let router = app::router(state)
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http());
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    sweeper.abort();
+    result.map_err(|e| anyhow::anyhow!("server error: {e}"))
+}

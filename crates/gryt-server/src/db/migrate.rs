@@ -1,7 +1,7 @@
 //! Per-dialect migrations embedded in the binary, applied in order, append-only. A database
 //! whose schema is newer than this server knows is refused.
 
-use super::{transaction, Conn, DbError, Dialect, TxMode, Val};
+use super::{transaction, Conn, Dialect, TxMode, Val};
 
 struct Migration {
     version: i64,
@@ -45,7 +45,10 @@ pub fn migrate(conn: &mut dyn Conn, dialect: Dialect) -> anyhow::Result<()> {
             c.exec("SELECT pg_advisory_xact_lock(7469727401)", &[])?;
         }
         let current = c
-            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                &[],
+            )?
             .int(0)?;
         let latest = latest_version();
         if current > latest {
@@ -59,8 +62,9 @@ pub fn migrate(conn: &mut dyn Conn, dialect: Dialect) -> anyhow::Result<()> {
                 Dialect::Sqlite => m.sqlite,
                 Dialect::Postgres => m.postgres,
             };
-            c.batch(sql)
-                .map_err(|e| anyhow::anyhow!("migration {:04}_{} failed: {e}", m.version, m.name))?;
+            c.batch(sql).map_err(|e| {
+                anyhow::anyhow!("migration {:04}_{} failed: {e}", m.version, m.name)
+            })?;
             c.exec(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
                 &[

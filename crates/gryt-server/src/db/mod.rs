@@ -62,27 +62,35 @@ impl Row {
     pub fn int(&self, i: usize) -> Result<i64, DbError> {
         match self.0.get(i) {
             Some(Val::Int(v)) => Ok(*v),
-            other => Err(DbError::Other(format!("column {i}: expected an integer, got {other:?}"))),
+            other => Err(DbError::Other(format!(
+                "column {i}: expected an integer, got {other:?}"
+            ))),
         }
     }
     pub fn text(&self, i: usize) -> Result<String, DbError> {
         match self.0.get(i) {
             Some(Val::Text(v)) => Ok(v.clone()),
-            other => Err(DbError::Other(format!("column {i}: expected text, got {other:?}"))),
+            other => Err(DbError::Other(format!(
+                "column {i}: expected text, got {other:?}"
+            ))),
         }
     }
     pub fn opt_text(&self, i: usize) -> Result<Option<String>, DbError> {
         match self.0.get(i) {
             Some(Val::Text(v)) => Ok(Some(v.clone())),
             Some(Val::Null) => Ok(None),
-            other => Err(DbError::Other(format!("column {i}: expected text, got {other:?}"))),
+            other => Err(DbError::Other(format!(
+                "column {i}: expected text, got {other:?}"
+            ))),
         }
     }
     pub fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError> {
         match self.0.get(i) {
             Some(Val::Int(v)) => Ok(Some(*v)),
             Some(Val::Null) => Ok(None),
-            other => Err(DbError::Other(format!("column {i}: expected an integer, got {other:?}"))),
+            other => Err(DbError::Other(format!(
+                "column {i}: expected an integer, got {other:?}"
+            ))),
         }
     }
 }

@@ -14,9 +14,8 @@ pub struct PgConn {
 
 impl PgConn {
     pub fn connect(url: &str) -> Result<PgConn, DbError> {
-        let client = Client::connect(url, NoTls).map_err(|e| {
-            DbError::Other(format!("cannot connect to PostgreSQL: {e}"))
-        })?;
+        let client = Client::connect(url, NoTls)
+            .map_err(|e| DbError::Other(format!("cannot connect to PostgreSQL: {e}")))?;
         Ok(PgConn {
             client: Some(client),
             statements: HashMap::new(),
@@ -109,13 +108,17 @@ fn read_row(row: &postgres::Row) -> Result<Row, DbError> {
         let v = if *t == Type::INT8 {
             row.try_get::<_, Option<i64>>(i).map(|v| v.map(Val::Int))
         } else if *t == Type::INT4 {
-            row.try_get::<_, Option<i32>>(i).map(|v| v.map(|x| Val::Int(i64::from(x))))
+            row.try_get::<_, Option<i32>>(i)
+                .map(|v| v.map(|x| Val::Int(i64::from(x))))
         } else if *t == Type::INT2 {
-            row.try_get::<_, Option<i16>>(i).map(|v| v.map(|x| Val::Int(i64::from(x))))
+            row.try_get::<_, Option<i16>>(i)
+                .map(|v| v.map(|x| Val::Int(i64::from(x))))
         } else if *t == Type::BOOL {
-            row.try_get::<_, Option<bool>>(i).map(|v| v.map(|x| Val::Int(i64::from(x))))
+            row.try_get::<_, Option<bool>>(i)
+                .map(|v| v.map(|x| Val::Int(i64::from(x))))
         } else {
-            row.try_get::<_, Option<String>>(i).map(|v| v.map(Val::Text))
+            row.try_get::<_, Option<String>>(i)
+                .map(|v| v.map(Val::Text))
         }
         .map_err(map_err)?;
         out.push(v.unwrap_or(Val::Null));

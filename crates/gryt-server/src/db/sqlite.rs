@@ -34,7 +34,8 @@ impl SqliteConn {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(map_err)?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(map_err)?;
         conn.execute_batch(
             "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
         )
@@ -76,7 +77,9 @@ fn read_row(row: &rusqlite::Row<'_>, n: usize) -> rusqlite::Result<Row> {
             ValueRef::Null => Val::Null,
             ValueRef::Integer(v) => Val::Int(v),
             ValueRef::Real(v) => Val::Int(v as i64),
-            ValueRef::Text(t) | ValueRef::Blob(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                Val::Text(String::from_utf8_lossy(t).into_owned())
+            }
         });
     }
     Ok(Row(out))
@@ -99,7 +102,9 @@ impl Conn for SqliteConn {
         let mut st = self.conn.prepare_cached(sql).map_err(map_err)?;
         let n = st.column_count();
         let rows = st
-            .query_map(rusqlite::params_from_iter(params.iter()), |r| read_row(r, n))
+            .query_map(rusqlite::params_from_iter(params.iter()), |r| {
+                read_row(r, n)
+            })
             .map_err(map_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
     }

@@ -1,0 +1,399 @@
+//! Users, API keys and teams (also used by the administration commands).
+
+use crate::auth::{hash_password, validate_password, validate_username, Principal, ServerKey};
+use crate::db::{Conn, Val};
+use crate::error::{ApiError, Resp};
+use crate::util::now_rfc3339;
+use gryt_core::wire::{ApiKeyCreated, ApiKeyInfo, Data, Team, TeamMember};
+use serde_json::json;
+
+/// Creates a user and their personal scope. `password_hash` comes from [`hash_password`]
+/// (computed before the transaction: Argon2 is slow on purpose).
+pub fn create_user(c: &mut dyn Conn, username: &str, password_hash: &str) -> Result<i64, ApiError> {
+    validate_username(username)?;
+    if c.query_opt(
+        "SELECT id FROM users WHERE username = ?1",
+        &[Val::from(username)],
+    )?
+    .is_some()
+    {
+        return Err(ApiError::conflict(
+            "already_exists",
+            format!("User {username} already exists"),
+        ));
+    }
+    let id = c
+        .query_one(
+            "INSERT INTO users (username, password_hash, created_at) VALUES (?1, ?2, ?3) RETURNING id",
+            &[Val::from(username), Val::from(password_hash), Val::from(now_rfc3339())],
+        )?
+        .int(0)?;
+    c.exec(
+        "INSERT INTO scopes (user_id, seq) VALUES (?1, 0)",
+        &[Val::Int(id)],
+    )?;
+    Ok(id)
+}
+
+pub fn signup_resp(id: i64, username: &str) -> Result<Resp, ApiError> {
+    Resp::json(
+        201,
+        &json!({"data": {"id": id, "username": username}, "message": format!("Account {username} created")}),
+    )
+}
+
+pub fn user_id(c: &mut dyn Conn, username: &str) -> Result<Option<i64>, ApiError> {
+    Ok(
+        match c.query_opt(
+            "SELECT id FROM users WHERE username = ?1",
+            &[Val::from(username)],
+        )? {
+            Some(r) => Some(r.int(0)?),
+            None => None,
+        },
+    )
+}
+
+pub fn password_hash_of(c: &mut dyn Conn, user_id: i64) -> Result<String, ApiError> {
+    Ok(c.query_one(
+        "SELECT password_hash FROM users WHERE id = ?1",
+        &[Val::Int(user_id)],
+    )?
+    .text(0)?)
+}
+
+pub fn set_password_hash(c: &mut dyn Conn, user_id: i64, hash: &str) -> Result<(), ApiError> {
+    c.exec(
+        "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+        &[Val::from(hash), Val::Int(user_id)],
+    )?;
+    Ok(())
+}
+
+pub fn validate_new_password(p: &str) -> Result<String, ApiError> {
+    validate_password(p)?;
+    hash_password(p)
+}
+
+/// Creates an API key; the secret is returned once and stored only encrypted.
+pub fn create_api_key(
+    c: &mut dyn Conn,
+    key: &ServerKey,
+    user_id: i64,
+    name: &str,
+    expires_in_days: Option<i64>,
+) -> Result<ApiKeyCreated, ApiError> {
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid("An API key name is 1 to 100 characters"));
+    }
+    let expires_at = match expires_in_days {
+        None => None,
+        Some(d) if (1..=3650).contains(&d) => Some(
+            (chrono::Utc::now() + chrono::Duration::days(d))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        ),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "expires_in_days must be between 1 and 3650",
+            ))
+        }
+    };
+    let id_bytes =
+        crate::util::random_bytes::<8>().map_err(|_| ApiError::internal("no randomness"))?;
+    let secret_bytes =
+        crate::util::random_bytes::<32>().map_err(|_| ApiError::internal("no randomness"))?;
+    let key_id = format!("gk_{}", hex::encode(id_bytes));
+    let secret = hex::encode(secret_bytes);
+    let enc = key.encrypt(&secret, &key_id)?;
+    let created_at = now_rfc3339();
+    c.exec(
+        "INSERT INTO api_keys (key_id, user_id, name, secret_enc, created_at, expires_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        &[
+            Val::from(&key_id),
+            Val::Int(user_id),
+            Val::from(name),
+            Val::from(enc),
+            Val::from(&created_at),
+            Val::from(expires_at.clone()),
+        ],
+    )?;
+    Ok(ApiKeyCreated {
+        key_id,
+        secret,
+        name: name.to_string(),
+        created_at,
+        expires_at,
+    })
+}
+
+pub fn list_api_keys(c: &mut dyn Conn, user: &Principal) -> Result<Resp, ApiError> {
+    let rows = c.query(
+        "SELECT key_id, name, created_at, expires_at, revoked_at FROM api_keys WHERE user_id = ?1 ORDER BY created_at",
+        &[Val::Int(user.user_id)],
+    )?;
+    let mut keys = Vec::new();
+    for r in rows {
+        keys.push(ApiKeyInfo {
+            key_id: r.text(0)?,
+            name: r.text(1)?,
+            created_at: r.text(2)?,
+            expires_at: r.opt_text(3)?,
+            revoked_at: r.opt_text(4)?,
+        });
+    }
+    Resp::json(200, &json!({"data": {"api_keys": keys}}))
+}
+
+/// Revokes a key; `owner` limits it to that user's keys (None: the administrator).
+pub fn revoke_api_key(
+    c: &mut dyn Conn,
+    key_id: &str,
+    owner: Option<i64>,
+) -> Result<Resp, ApiError> {
+    let r = c.query_opt(
+        "SELECT user_id, revoked_at FROM api_keys WHERE key_id = ?1",
+        &[Val::from(key_id)],
+    )?;
+    let not_found = || {
+        ApiError::not_found(format!(
+            "API key {} not found",
+            key_id.chars().take(64).collect::<String>()
+        ))
+    };
+    let Some(r) = r else { return Err(not_found()) };
+    if owner.is_some_and(|o| r.int(0).ok() != Some(o)) {
+        return Err(not_found());
+    }
+    if r.opt_text(1)?.is_none() {
+        c.exec(
+            "UPDATE api_keys SET revoked_at = ?1 WHERE key_id = ?2",
+            &[Val::from(now_rfc3339()), Val::from(key_id)],
+        )?;
+    }
+    Resp::json(
+        200,
+        &json!({"data": {"key_id": key_id, "revoked": true}, "message": "API key revoked"}),
+    )
+}
+
+// ---------------------------------------------------------------- teams
+
+fn team_row(c: &mut dyn Conn, user: &Principal, team_id: &str) -> Result<(i64, i64), ApiError> {
+    let r = c.query_opt(
+        "SELECT t.id, t.owner_id FROM teams t JOIN team_members m ON m.team_pk = t.id AND m.user_id = ?2 \
+         WHERE t.team_id = ?1 AND t.deleted = 0",
+        &[Val::from(team_id), Val::Int(user.user_id)],
+    )?;
+    match r {
+        Some(r) => Ok((r.int(0)?, r.int(1)?)),
+        None => Err(ApiError::not_found(format!(
+            "Team {} not found",
+            team_id.chars().take(64).collect::<String>()
+        ))),
+    }
+}
+
+fn team_info(c: &mut dyn Conn, pk: i64) -> Result<Team, ApiError> {
+    let r = c.query_one(
+        "SELECT t.team_id, t.name, t.description, u.username, t.created_at, \
+         (SELECT COUNT(*) FROM team_members m WHERE m.team_pk = t.id) \
+         FROM teams t JOIN users u ON u.id = t.owner_id WHERE t.id = ?1",
+        &[Val::Int(pk)],
+    )?;
+    Ok(Team {
+        team_id: r.text(0)?,
+        name: r.text(1)?,
+        description: r.opt_text(2)?,
+        owner: r.text(3)?,
+        created_at: r.text(4)?,
+        member_count: r.int(5)?,
+    })
+}
+
+pub fn create_team(
+    c: &mut dyn Conn,
+    user: &Principal,
+    name: &str,
+    description: Option<String>,
+) -> Result<Resp, ApiError> {
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid("A team name is 1 to 100 characters"));
+    }
+    if description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 1000)
+    {
+        return Err(ApiError::invalid(
+            "A team description may be at most 1000 characters",
+        ));
+    }
+    if c.query_opt(
+        "SELECT id FROM teams WHERE name = ?1 AND deleted = 0",
+        &[Val::from(name)],
+    )?
+    .is_some()
+    {
+        return Err(ApiError::conflict(
+            "already_exists",
+            format!("Team {name} already exists"),
+        ));
+    }
+    let team_id = uuid::Uuid::new_v4().to_string();
+    let now = now_rfc3339();
+    let pk = c
+        .query_one(
+            "INSERT INTO teams (team_id, name, description, owner_id, created_at, deleted) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 0) RETURNING id",
+            &[
+                Val::from(&team_id),
+                Val::from(name),
+                Val::from(description),
+                Val::Int(user.user_id),
+                Val::from(&now),
+            ],
+        )?
+        .int(0)?;
+    c.exec(
+        "INSERT INTO team_members (team_pk, user_id, role, added_at) VALUES (?1, ?2, 'owner', ?3)",
+        &[Val::Int(pk), Val::Int(user.user_id), Val::from(&now)],
+    )?;
+    c.exec(
+        "INSERT INTO scopes (team_pk, seq) VALUES (?1, 0)",
+        &[Val::Int(pk)],
+    )?;
+    let t = team_info(c, pk)?;
+    Resp::json(
+        201,
+        &json!({"team_id": team_id, "data": t, "message": format!("Team {name} created")}),
+    )
+}
+
+pub fn list_teams(c: &mut dyn Conn, user: &Principal) -> Result<Resp, ApiError> {
+    let rows = c.query(
+        "SELECT t.id FROM teams t JOIN team_members m ON m.team_pk = t.id \
+         WHERE m.user_id = ?1 AND t.deleted = 0 ORDER BY t.id",
+        &[Val::Int(user.user_id)],
+    )?;
+    let mut teams = Vec::new();
+    for r in rows {
+        teams.push(team_info(c, r.int(0)?)?);
+    }
+    Resp::json(200, &json!({"data": {"teams": teams}}))
+}
+
+pub fn get_team(c: &mut dyn Conn, user: &Principal, team_id: &str) -> Result<Resp, ApiError> {
+    let (pk, _) = team_row(c, user, team_id)?;
+    let t = team_info(c, pk)?;
+    Resp::json(200, &Data { data: t })
+}
+
+pub fn delete_team(c: &mut dyn Conn, user: &Principal, team_id: &str) -> Result<Resp, ApiError> {
+    let (pk, owner) = team_row(c, user, team_id)?;
+    if owner != user.user_id {
+        return Err(ApiError::forbidden("Only the team's owner may delete it"));
+    }
+    c.exec(
+        "UPDATE teams SET deleted = 1 WHERE id = ?1",
+        &[Val::Int(pk)],
+    )?;
+    Resp::json(
+        200,
+        &json!({"data": {"team_id": team_id, "deleted": true}, "message": "Team deleted"}),
+    )
+}
+
+pub fn list_members(c: &mut dyn Conn, user: &Principal, team_id: &str) -> Result<Resp, ApiError> {
+    let (pk, _) = team_row(c, user, team_id)?;
+    let rows = c.query(
+        "SELECT u.username, m.role, m.added_at FROM team_members m JOIN users u ON u.id = m.user_id \
+         WHERE m.team_pk = ?1 ORDER BY m.added_at, u.username",
+        &[Val::Int(pk)],
+    )?;
+    let mut members = Vec::new();
+    for r in rows {
+        members.push(TeamMember {
+            username: r.text(0)?,
+            role: r.text(1)?,
+            added_at: r.text(2)?,
+        });
+    }
+    Resp::json(200, &json!({"data": {"members": members}}))
+}
+
+pub fn add_member(
+    c: &mut dyn Conn,
+    user: &Principal,
+    team_id: &str,
+    username: &str,
+) -> Result<Resp, ApiError> {
+    let (pk, owner) = team_row(c, user, team_id)?;
+    if owner != user.user_id {
+        return Err(ApiError::forbidden("Only the team's owner may add members"));
+    }
+    let uid = user_id(c, username)?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "User {} not found",
+            username.chars().take(64).collect::<String>()
+        ))
+    })?;
+    if c.query_opt(
+        "SELECT role FROM team_members WHERE team_pk = ?1 AND user_id = ?2",
+        &[Val::Int(pk), Val::Int(uid)],
+    )?
+    .is_some()
+    {
+        return Err(ApiError::conflict(
+            "already_exists",
+            format!("User {username} is already a member (already exists)"),
+        ));
+    }
+    let now = now_rfc3339();
+    c.exec(
+        "INSERT INTO team_members (team_pk, user_id, role, added_at) VALUES (?1, ?2, 'member', ?3)",
+        &[Val::Int(pk), Val::Int(uid), Val::from(&now)],
+    )?;
+    Resp::json(
+        201,
+        &json!({"data": {"username": username, "role": "member", "added_at": now}, "message": format!("Added {username}")}),
+    )
+}
+
+pub fn remove_member(
+    c: &mut dyn Conn,
+    user: &Principal,
+    team_id: &str,
+    username: &str,
+) -> Result<Resp, ApiError> {
+    let (pk, owner) = team_row(c, user, team_id)?;
+    let uid = user_id(c, username)?;
+    let is_self = uid == Some(user.user_id);
+    if owner != user.user_id && !is_self {
+        return Err(ApiError::forbidden(
+            "Only the team's owner may remove other members",
+        ));
+    }
+    if uid == Some(owner) {
+        return Err(ApiError::conflict(
+            "owner",
+            "The team's owner cannot leave the team; delete it instead",
+        ));
+    }
+    let n = match uid {
+        Some(uid) => c.exec(
+            "DELETE FROM team_members WHERE team_pk = ?1 AND user_id = ?2",
+            &[Val::Int(pk), Val::Int(uid)],
+        )?,
+        None => 0,
+    };
+    if n == 0 {
+        return Err(ApiError::not_found(format!(
+            "{} is not a member of this team",
+            username.chars().take(64).collect::<String>()
+        )));
+    }
+    Resp::json(
+        200,
+        &json!({"data": {"username": username, "removed": true}, "message": format!("Removed {username}")}),
+    )
+}

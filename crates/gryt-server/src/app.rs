@@ -1,0 +1,796 @@
+//! HTTP: the router, the authenticating extractor, idempotent mutation, every handler.
+
+use crate::accounts;
+use crate::auth::{self, CredentialCache, Principal, ServerKey};
+use crate::db::{transaction, Conn, Db, TxMode};
+use crate::error::{ApiError, Resp};
+use crate::idem::{self, Claim};
+use crate::logic::{self, ListFilter};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine;
+use gryt_core::wire::{
+    ApiKeyCreate, BatchOp, BatchRequest, BatchResponse, BatchResult, ChangePasswordRequest, Data,
+    EvolutionCreate, EvolutionPatch, GenerationCreate, GenerationPatch, MemberAdd, SignupRequest,
+    TeamCreate,
+};
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Everything a handler needs.
+pub struct App {
+    pub db: Db,
+    pub key: ServerKey,
+    pub cache: CredentialCache,
+    pub allow_signup: bool,
+    pub body_limit: usize,
+}
+
+pub type Shared = Arc<App>;
+
+/// Maximum operations in one batch request.
+pub const MAX_BATCH: usize = 500;
+
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("A JSON request body is required"));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => ApiError::invalid(format!("Invalid request body: {e}")),
+            _ => ApiError::bad_request(format!("Malformed JSON: {e}")),
+        }
+    })
+}
+
+fn parse_if_match(h: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(v) = h.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let s = v
+        .to_str()
+        .map_err(|_| ApiError::bad_request("If-Match is not readable"))?
+        .trim();
+    if s == "*" {
+        return Ok(None);
+    }
+    let s = s.strip_prefix("W/").unwrap_or(s).trim_matches('"');
+    s.parse::<i64>()
+        .map(Some)
+        .map_err(|_| ApiError::bad_request("If-Match must be a record's ETag, such as \"3\""))
+}
+
+/// An authenticated request with its raw body (HMAC is verified over these exact bytes).
+pub struct Authed {
+    pub user: Principal,
+    pub body: Bytes,
+    pub method: String,
+    pub path_q: String,
+    pub idem: Option<String>,
+    pub if_match: Option<i64>,
+}
+
+impl Authed {
+    fn request_hash(&self) -> String {
+        crate::util::sha256_hex(&[self.method.as_bytes(), self.path_q.as_bytes(), &self.body])
+    }
+}
+
+/// The raw body, bounded by the configured limit (413 beyond it). An oversized body is
+/// still drained (up to four times the limit) so the client gets to read the 413.
+async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("The request body is larger than the limit of {limit} bytes"),
+        )
+    };
+    let mut body = req.into_body();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(ApiError::bad_request("The request body could not be read"));
+        };
+        if let Some(d) = frame.data_ref() {
+            seen = seen.saturating_add(d.len());
+            if seen <= limit {
+                buf.extend_from_slice(d);
+            } else if seen > limit.saturating_mul(4) {
+                break;
+            }
+        }
+    }
+    if seen > limit {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(buf))
+}
+
+impl FromRequest<Shared> for Authed {
+    type Rejection = Resp;
+
+    async fn from_request(req: Request, app: &Shared) -> Result<Self, Resp> {
+        let method = req.method().as_str().to_string();
+        let path_q = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| req.uri().path().to_string());
+        let headers = req.headers().clone();
+        let idem = match headers.get("idempotency-key") {
+            Some(v) => {
+                let k = v
+                    .to_str()
+                    .map_err(|_| {
+                        ApiError::bad_request("Idempotency-Key is not readable").to_resp()
+                    })?
+                    .to_string();
+                idem::validate_key(&k).map_err(|e| e.to_resp())?;
+                Some(k)
+            }
+            None => None,
+        };
+        let if_match = parse_if_match(&headers).map_err(|e| e.to_resp())?;
+        let body = read_body(req, app.body_limit)
+            .await
+            .map_err(|e| e.to_resp())?;
+        let user = authenticate(app, &headers, &method, &path_q, &body)
+            .await
+            .map_err(|e| e.to_resp())?;
+        Ok(Authed {
+            user,
+            body,
+            method,
+            path_q,
+            idem,
+            if_match,
+        })
+    }
+}
+
+async fn authenticate(
+    app: &Shared,
+    headers: &HeaderMap,
+    method: &str,
+    path_q: &str,
+    body: &Bytes,
+) -> Result<Principal, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::unauthorized(
+            "Authentication required: HTTP Basic or an HMAC-signed request",
+        ));
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("Unreadable Authorization header"))?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("hmac") {
+        let h = auth::parse_hmac(rest).ok_or_else(|| {
+            ApiError::unauthorized(
+                "Malformed HMAC header: expected HMAC key_id:timestamp:signature",
+            )
+        })?;
+        let (key_id, ts, sig) = (
+            h.key_id.to_string(),
+            h.timestamp.to_string(),
+            h.signature.to_string(),
+        );
+        let key = app.key.clone();
+        let (method, path_q, body) = (method.to_string(), path_q.to_string(), body.clone());
+        app.db
+            .run(move |c| {
+                let h = auth::HmacHeader {
+                    key_id: &key_id,
+                    timestamp: &ts,
+                    signature: &sig,
+                };
+                auth::check_hmac(c, &key, &h, &method, &path_q, &body)
+            })
+            .await
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .map_err(|_| ApiError::unauthorized("Malformed Basic credentials"))?;
+        let text = String::from_utf8(raw)
+            .map_err(|_| ApiError::unauthorized("Malformed Basic credentials"))?;
+        let (user, pass) = text
+            .split_once(':')
+            .ok_or_else(|| ApiError::unauthorized("Malformed Basic credentials"))?;
+        if let Some(p) = app.cache.get(user, pass) {
+            return Ok(p);
+        }
+        let (u, p) = (user.to_string(), pass.to_string());
+        let principal = app.db.run(move |c| auth::check_basic(c, &u, &p)).await?;
+        app.cache.put(user, pass, principal.clone());
+        Ok(principal)
+    } else {
+        Err(ApiError::unauthorized(
+            "Unsupported authorization scheme: use Basic or HMAC",
+        ))
+    }
+}
+
+impl App {
+    /// Runs a read in one read transaction (one snapshot).
+    async fn read<F>(&self, user: &Principal, f: F) -> Resp
+    where
+        F: FnOnce(&mut dyn Conn, &Principal) -> Result<Resp, ApiError> + Send + 'static,
+    {
+        let user = user.clone();
+        self.db
+            .run(move |c| transaction(c, TxMode::Read, |c| f(c, &user)))
+            .await
+            .unwrap_or_else(|e| e.to_resp())
+    }
+
+    /// Runs a write in one transaction, honouring an idempotency key.
+    async fn mutate<F>(&self, user: &Principal, key: Option<String>, hash: String, f: F) -> Resp
+    where
+        F: FnOnce(&mut dyn Conn, &Principal) -> Result<Resp, ApiError> + Send + 'static,
+    {
+        let user = user.clone();
+        let uid = user.user_id;
+        let Some(key) = key else {
+            return self
+                .db
+                .run(move |c| transaction(c, TxMode::Write, |c| f(c, &user)))
+                .await
+                .unwrap_or_else(|e| e.to_resp());
+        };
+        let k = key.clone();
+        let claimed = self
+            .db
+            .run(move |c| transaction(c, TxMode::Write, |c| idem::claim(c, uid, &k, &hash)))
+            .await;
+        match claimed {
+            Err(e) => return e.to_resp(),
+            Ok(Claim::Replay(r)) => return r,
+            Ok(Claim::Fresh) => {}
+        }
+        let k = key.clone();
+        let result = self
+            .db
+            .run(move |c| {
+                transaction(c, TxMode::Write, |c| {
+                    let r = f(c, &user)?;
+                    idem::finish(c, uid, &k, &r)?;
+                    Ok::<Resp, ApiError>(r)
+                })
+            })
+            .await;
+        match result {
+            Ok(r) => r,
+            Err(e) => {
+                let resp = e.to_resp();
+                let stored = resp.clone();
+                let server_side = e.status.is_server_error();
+                let _ = self
+                    .db
+                    .run(move |c| {
+                        transaction(c, TxMode::Write, |c| {
+                            if server_side {
+                                idem::release(c, uid, &key)
+                            } else {
+                                idem::finish(c, uid, &key, &stored)
+                            }
+                        })
+                    })
+                    .await;
+                resp
+            }
+        }
+    }
+
+    async fn mutate_req<F>(&self, req: &Authed, f: F) -> Resp
+    where
+        F: FnOnce(&mut dyn Conn, &Principal) -> Result<Resp, ApiError> + Send + 'static,
+    {
+        self.mutate(&req.user, req.idem.clone(), req.request_hash(), f)
+            .await
+    }
+}
+
+fn query_map(uri: &Uri) -> Result<HashMap<String, String>, ApiError> {
+    Query::<HashMap<String, String>>::try_from_uri(uri)
+        .map(|q| q.0)
+        .map_err(|e| ApiError::bad_request(format!("Bad query string: {e}")))
+}
+
+macro_rules! tryr {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return ApiError::from(e).to_resp(),
+        }
+    };
+}
+
+// ---------------------------------------------------------------- handlers
+
+async fn healthz() -> Resp {
+    Resp {
+        status: 200,
+        body: r#"{"status":"ok"}"#.to_string(),
+        etag: None,
+    }
+}
+
+async fn list_generations(State(app): State<Shared>, uri: Uri, req: Authed) -> Resp {
+    let q = tryr!(query_map(&uri));
+    let f = ListFilter {
+        team_id: q.get("team_id").cloned(),
+        project: q.get("project").cloned(),
+        version: q.get("version").cloned(),
+    };
+    app.read(&req.user, move |c, u| logic::list_generations(c, u, &f))
+        .await
+}
+
+async fn create_generation(State(app): State<Shared>, req: Authed) -> Resp {
+    let body: GenerationCreate = tryr!(parse_json(&req.body));
+    app.mutate_req(&req, move |c, u| logic::create_generation(c, u, body))
+        .await
+}
+
+async fn get_generation(State(app): State<Shared>, Path(id): Path<String>, req: Authed) -> Resp {
+    let id = tryr!(logic::parse_id(&id, "Generation"));
+    app.read(&req.user, move |c, u| logic::get_generation(c, u, id))
+        .await
+}
+
+async fn patch_generation(State(app): State<Shared>, Path(id): Path<String>, req: Authed) -> Resp {
+    let id = tryr!(logic::parse_id(&id, "Generation"));
+    let body: GenerationPatch = tryr!(parse_json(&req.body));
+    let m = req.if_match;
+    app.mutate_req(&req, move |c, u| logic::patch_generation(c, u, id, m, body))
+        .await
+}
+
+async fn delete_generation(State(app): State<Shared>, Path(id): Path<String>, req: Authed) -> Resp {
+    let id = tryr!(logic::parse_id(&id, "Generation"));
+    let m = req.if_match;
+    app.mutate_req(&req, move |c, u| logic::delete_generation(c, u, id, m))
+        .await
+}
+
+async fn promote_generation(
+    State(app): State<Shared>,
+    Path(id): Path<String>,
+    req: Authed,
+) -> Resp {
+    let id = tryr!(logic::parse_id(&id, "Generation"));
+    let m = req.if_match;
+    app.mutate_req(&req, move |c, u| logic::promote_generation(c, u, id, m))
+        .await
+}
+
+async fn list_evolutions(State(app): State<Shared>, uri: Uri, req: Authed) -> Resp {
+    let q = tryr!(query_map(&uri));
+    let g = q.get("generation_id").cloned();
+    app.read(&req.user, move |c, u| {
+        logic::list_evolutions(c, u, g.as_deref())
+    })
+    .await
+}
+
+async fn create_evolution(State(app): State<Shared>, req: Authed) -> Resp {
+    let body: EvolutionCreate = tryr!(parse_json(&req.body));
+    app.mutate_req(&req, move |c, u| logic::create_evolution(c, u, body))
+        .await
+}
+
+async fn get_evolution(State(app): State<Shared>, Path(id): Path<String>, req: Authed) -> Resp {
+    let id = tryr!(logic::parse_id(&id, "Evolution"));
+    app.read(&req.user, move |c, u| logic::get_evolution(c, u, id))
+        .await
+}
+
+async fn patch_evolution(State(app): State<Shared>, Path(id): Path<String>, req: Authed) -> Resp {
+    let id = tryr!(logic::parse_id(&id, "Evolution"));
+    let body: EvolutionPatch = tryr!(parse_json(&req.body));
+    let m = req.if_match;
+    app.mutate_req(&req, move |c, u| logic::patch_evolution(c, u, id, m, body))
+        .await
+}
+
+async fn delete_evolution(State(app): State<Shared>, Path(id): Path<String>, req: Authed) -> Resp {
+    let id = tryr!(logic::parse_id(&id, "Evolution"));
+    let m = req.if_match;
+    app.mutate_req(&req, move |c, u| logic::delete_evolution(c, u, id, m))
+        .await
+}
+
+async fn push_pipeline_run(State(app): State<Shared>, req: Authed) -> Resp {
+    let body: serde_json::Value = tryr!(parse_json(&req.body));
+    if !body.is_object() {
+        return ApiError::invalid("The body must be a JSON object").to_resp();
+    }
+    app.mutate_req(&req, move |c, u| logic::push_pipeline_run(c, u, body))
+        .await
+}
+
+async fn get_pipeline_run(State(app): State<Shared>, Path(id): Path<String>, req: Authed) -> Resp {
+    app.read(&req.user, move |c, u| logic::get_pipeline_run(c, u, &id))
+        .await
+}
+
+async fn sync_head(
+    State(app): State<Shared>,
+    uri: Uri,
+    headers: HeaderMap,
+    req: Authed,
+) -> Response {
+    let q = match query_map(&uri) {
+        Ok(q) => q,
+        Err(e) => return e.into_response(),
+    };
+    let team = q.get("team_id").cloned();
+    let user = req.user.clone();
+    let head = app
+        .db
+        .run(move |c| logic::sync_head(c, &user, team.as_deref()))
+        .await;
+    let head = match head {
+        Ok(h) => h,
+        Err(e) => return e.into_response(),
+    };
+    let etag = format!("\"{head}\"");
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag)
+        });
+    if matches {
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            r.headers_mut().insert(header::ETAG, v);
+        }
+        return r;
+    }
+    match logic::sync_head_resp(head) {
+        Ok(r) => Resp {
+            etag: Some(etag),
+            ..r
+        }
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn sync_changes(State(app): State<Shared>, uri: Uri, req: Authed) -> Resp {
+    let q = tryr!(query_map(&uri));
+    let num = |name: &str, default: i64| -> Result<i64, ApiError> {
+        match q.get(name) {
+            None => Ok(default),
+            Some(v) => v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                ApiError::bad_request(format!("{name} must be a non-negative integer"))
+            }),
+        }
+    };
+    let since = tryr!(num("since", 0));
+    let limit = tryr!(num("limit", 500));
+    let team = q.get("team_id").cloned();
+    let project = q.get("project").cloned();
+    app.read(&req.user, move |c, u| {
+        logic::sync_changes(c, u, team.as_deref(), project.as_deref(), since, limit)
+    })
+    .await
+}
+
+/// One unit of work run inside a write transaction.
+type WriteFn = Box<dyn FnOnce(&mut dyn Conn, &Principal) -> Result<Resp, ApiError> + Send>;
+
+fn batch_op_fn(op: BatchOp) -> Result<WriteFn, ApiError> {
+    let body = op.body.clone().unwrap_or(serde_json::Value::Null);
+    let id = || {
+        op.id
+            .ok_or_else(|| ApiError::invalid(format!("{} needs an id", op.op)))
+    };
+    let from_value = |v: serde_json::Value| -> Result<serde_json::Value, ApiError> {
+        if v.is_null() {
+            Err(ApiError::invalid(format!("{} needs a body", op.op)))
+        } else {
+            Ok(v)
+        }
+    };
+    let decode = |v: serde_json::Value| -> Result<Vec<u8>, ApiError> {
+        serde_json::to_vec(&v).map_err(|e| ApiError::internal(e.to_string()))
+    };
+    let m = op.if_match;
+    Ok(match op.op.as_str() {
+        "create_generation" => {
+            let b: GenerationCreate = parse_json(&decode(from_value(body)?)?)?;
+            Box::new(move |c, u| logic::create_generation(c, u, b))
+        }
+        "update_generation" => {
+            let id = id()?;
+            let b: GenerationPatch = parse_json(&decode(from_value(body)?)?)?;
+            Box::new(move |c, u| logic::patch_generation(c, u, id, m, b))
+        }
+        "delete_generation" => {
+            let id = id()?;
+            Box::new(move |c, u| logic::delete_generation(c, u, id, m))
+        }
+        "promote_generation" => {
+            let id = id()?;
+            Box::new(move |c, u| logic::promote_generation(c, u, id, m))
+        }
+        "create_evolution" => {
+            let b: EvolutionCreate = parse_json(&decode(from_value(body)?)?)?;
+            Box::new(move |c, u| logic::create_evolution(c, u, b))
+        }
+        "update_evolution" => {
+            let id = id()?;
+            let b: EvolutionPatch = parse_json(&decode(from_value(body)?)?)?;
+            Box::new(move |c, u| logic::patch_evolution(c, u, id, m, b))
+        }
+        "delete_evolution" => {
+            let id = id()?;
+            Box::new(move |c, u| logic::delete_evolution(c, u, id, m))
+        }
+        other => {
+            return Err(ApiError::invalid(format!(
+                "Unknown batch operation '{}'",
+                other.chars().take(40).collect::<String>()
+            )))
+        }
+    })
+}
+
+async fn sync_batch(State(app): State<Shared>, req: Authed) -> Resp {
+    let batch: BatchRequest = tryr!(parse_json(&req.body));
+    if batch.operations.len() > MAX_BATCH {
+        return ApiError::invalid(format!("A batch may hold at most {MAX_BATCH} operations"))
+            .to_resp();
+    }
+    let mut results = Vec::with_capacity(batch.operations.len());
+    for op in batch.operations {
+        let key = op.idempotency_key.clone();
+        if let Some(k) = &key {
+            if let Err(e) = idem::validate_key(k) {
+                results.push(result_of(e.to_resp()));
+                continue;
+            }
+        }
+        let hash = crate::util::sha256_hex(&[
+            b"batch",
+            serde_json::to_string(&op).unwrap_or_default().as_bytes(),
+        ]);
+        let resp = match batch_op_fn(op) {
+            Ok(f) => app.mutate(&req.user, key, hash, f).await,
+            Err(e) => e.to_resp(),
+        };
+        results.push(result_of(resp));
+    }
+    Resp::json(
+        200,
+        &Data {
+            data: BatchResponse { results },
+        },
+    )
+    .unwrap_or_else(|e| e.to_resp())
+}
+
+fn result_of(r: Resp) -> BatchResult {
+    BatchResult {
+        status: r.status,
+        body: serde_json::from_str(&r.body).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+async fn signup(State(app): State<Shared>, req: Request) -> Resp {
+    if !app.allow_signup {
+        return ApiError::forbidden(
+            "Signup is disabled on this server; an administrator adds users with `gryt server user add`",
+        )
+        .to_resp();
+    }
+    let body = tryr!(read_body(req, app.body_limit).await);
+    let s: SignupRequest = tryr!(parse_json(&body));
+    tryr!(auth::validate_username(&s.username));
+    tryr!(auth::validate_password(&s.password));
+    let pw = s.password.clone();
+    let hash = match tokio::task::spawn_blocking(move || auth::hash_password(&pw)).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => return e.to_resp(),
+        Err(_) => return ApiError::internal("hashing failed").to_resp(),
+    };
+    let name = s.username.clone();
+    app.db
+        .run(move |c| {
+            transaction(c, TxMode::Write, |c| {
+                let id = accounts::create_user(c, &name, &hash)?;
+                accounts::signup_resp(id, &name)
+            })
+        })
+        .await
+        .unwrap_or_else(|e| e.to_resp())
+}
+
+async fn change_password(State(app): State<Shared>, req: Authed) -> Resp {
+    let body: ChangePasswordRequest = tryr!(parse_json(&req.body));
+    tryr!(auth::validate_password(&body.new_password));
+    let uid = req.user.user_id;
+    let stored = tryr!(
+        app.db
+            .run(move |c| accounts::password_hash_of(c, uid))
+            .await
+    );
+    let (cur, new) = (body.current_password.clone(), body.new_password.clone());
+    let checked = tokio::task::spawn_blocking(move || {
+        if auth::verify_password(&stored, &cur) {
+            auth::hash_password(&new).map(Some)
+        } else {
+            Ok(None)
+        }
+    })
+    .await;
+    let hash = match checked {
+        Ok(Ok(Some(h))) => h,
+        Ok(Ok(None)) => {
+            return ApiError::forbidden("The current password is not correct").to_resp()
+        }
+        Ok(Err(e)) => return e.to_resp(),
+        Err(_) => return ApiError::internal("hashing failed").to_resp(),
+    };
+    let r = app
+        .mutate_req(&req, move |c, u| {
+            accounts::set_password_hash(c, u.user_id, &hash)?;
+            Resp::json(200, &serde_json::json!({"data": {"username": u.username}, "message": "Password changed"}))
+        })
+        .await;
+    app.cache.clear();
+    r
+}
+
+async fn create_api_key(State(app): State<Shared>, req: Authed) -> Resp {
+    let body: ApiKeyCreate = tryr!(parse_json(&req.body));
+    let key = app.key.clone();
+    app.mutate_req(&req, move |c, u| {
+        let k = accounts::create_api_key(c, &key, u.user_id, &body.name, body.expires_in_days)?;
+        Resp::json(201, &Data { data: k })
+    })
+    .await
+}
+
+async fn list_api_keys(State(app): State<Shared>, req: Authed) -> Resp {
+    app.read(&req.user, accounts::list_api_keys).await
+}
+
+async fn revoke_api_key(
+    State(app): State<Shared>,
+    Path(key_id): Path<String>,
+    req: Authed,
+) -> Resp {
+    app.mutate_req(&req, move |c, u| {
+        accounts::revoke_api_key(c, &key_id, Some(u.user_id))
+    })
+    .await
+}
+
+async fn create_team(State(app): State<Shared>, req: Authed) -> Resp {
+    let body: TeamCreate = tryr!(parse_json(&req.body));
+    app.mutate_req(&req, move |c, u| {
+        accounts::create_team(c, u, &body.name, body.description)
+    })
+    .await
+}
+
+async fn list_teams(State(app): State<Shared>, req: Authed) -> Resp {
+    app.read(&req.user, accounts::list_teams).await
+}
+
+async fn get_team(State(app): State<Shared>, Path(id): Path<String>, req: Authed) -> Resp {
+    app.read(&req.user, move |c, u| accounts::get_team(c, u, &id))
+        .await
+}
+
+async fn delete_team(State(app): State<Shared>, Path(id): Path<String>, req: Authed) -> Resp {
+    app.mutate_req(&req, move |c, u| accounts::delete_team(c, u, &id))
+        .await
+}
+
+async fn list_members(State(app): State<Shared>, Path(id): Path<String>, req: Authed) -> Resp {
+    app.read(&req.user, move |c, u| accounts::list_members(c, u, &id))
+        .await
+}
+
+async fn add_member(State(app): State<Shared>, Path(id): Path<String>, req: Authed) -> Resp {
+    let body: MemberAdd = tryr!(parse_json(&req.body));
+    app.mutate_req(&req, move |c, u| {
+        accounts::add_member(c, u, &id, &body.username)
+    })
+    .await
+}
+
+async fn remove_member(
+    State(app): State<Shared>,
+    Path((id, username)): Path<(String, String)>,
+    req: Authed,
+) -> Resp {
+    app.mutate_req(&req, move |c, u| {
+        accounts::remove_member(c, u, &id, &username)
+    })
+    .await
+}
+
+async fn not_found(uri: Uri) -> Resp {
+    ApiError::not_found(format!(
+        "No route for {}",
+        uri.path().chars().take(200).collect::<String>()
+    ))
+    .to_resp()
+}
+
+async fn method_not_allowed() -> Resp {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method not allowed on this route",
+    )
+    .to_resp()
+}
+
+/// Every route of the API.
+pub fn router(app: Shared) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/api/v1/generations",
+            get(list_generations).post(create_generation),
+        )
+        .route(
+            "/api/v1/generations/{id}",
+            get(get_generation)
+                .patch(patch_generation)
+                .delete(delete_generation),
+        )
+        .route("/api/v1/generations/{id}/promote", post(promote_generation))
+        .route(
+            "/api/v1/evolutions",
+            get(list_evolutions).post(create_evolution),
+        )
+        .route(
+            "/api/v1/evolutions/{id}",
+            get(get_evolution)
+                .patch(patch_evolution)
+                .delete(delete_evolution),
+        )
+        .route("/api/v1/pipeline-runs", post(push_pipeline_run))
+        .route("/api/v1/pipeline-runs/{pipeline_id}", get(get_pipeline_run))
+        .route("/api/v1/accounts/create", post(signup))
+        .route("/api/v1/accounts/change-password", post(change_password))
+        .route("/api/v1/api-keys", get(list_api_keys).post(create_api_key))
+        .route(
+            "/api/v1/api-keys/{key_id}",
+            axum::routing::delete(revoke_api_key),
+        )
+        .route("/api/v1/teams", get(list_teams).post(create_team))
+        .route("/api/v1/teams/{id}", get(get_team).delete(delete_team))
+        .route(
+            "/api/v1/teams/{id}/members",
+            get(list_members).post(add_member),
+        )
+        .route(
+            "/api/v1/teams/{id}/members/{username}",
+            axum::routing::delete(remove_member),
+        )
+        .route("/api/v1/sync/head", get(sync_head))
+        .route("/api/v1/sync/changes", get(sync_changes))
+        .route("/api/v1/sync/batch", post(sync_batch))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(app)
+}

@@ -1,0 +1,190 @@
+//! `gryt server`: the clap arguments the CLI mounts, and [`run`].
+
+use crate::{ServerConfig, ServerKey};
+use clap::{Args, Subcommand};
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+/// Run gryt's sync server, or administer its database.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Database URL: sqlite:PATH or postgres://USER@HOST:PORT/DB
+    /// [default: sqlite:<data dir>/gryt/server.db]
+    #[arg(long, value_name = "URL", env = "GRYT_SERVER_DATABASE", global = true)]
+    pub database: Option<String>,
+    /// Allow anyone to create an account with POST /api/v1/accounts/create.
+    #[arg(long)]
+    pub allow_signup: bool,
+    /// File holding the key that encrypts API key secrets (created 0600 if missing)
+    /// [default: next to a SQLite database, or <data dir>/gryt/server.key].
+    #[arg(long, value_name = "PATH", env = "GRYT_SERVER_KEY_FILE", global = true)]
+    pub key_file: Option<PathBuf>,
+    /// The server key itself, 64 hex characters (only from the environment).
+    #[arg(
+        long,
+        env = "GRYT_SERVER_KEY",
+        hide = true,
+        hide_env_values = true,
+        global = true
+    )]
+    pub server_key: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<ServerCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys (for HMAC-signed requests).
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from the first line of standard input.
+    Add {
+        name: String,
+        /// Read the password from standard input (required: never on the command line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key for USER; prints the key id and the secret once.
+    Create {
+        user: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_name = "N")]
+        expires_in_days: Option<i64>,
+    },
+    /// Revoke an API key.
+    Revoke { key_id: String },
+}
+
+fn default_database() -> anyhow::Result<String> {
+    let dir =
+        dirs::data_dir().ok_or_else(|| anyhow::anyhow!("no user data folder; pass --database"))?;
+    Ok(format!(
+        "sqlite:{}",
+        dir.join("gryt").join("server.db").display()
+    ))
+}
+
+fn config_of(args: &ServerArgs) -> anyhow::Result<ServerConfig> {
+    let database = match &args.database {
+        Some(d) => d.clone(),
+        None => default_database()?,
+    };
+    let mut config = ServerConfig::new(database);
+    config.allow_signup = args.allow_signup;
+    config.key_file = args.key_file.clone();
+    if let Some(k) = &args.server_key {
+        config.server_key =
+            Some(ServerKey::from_hex(k).map_err(|e| anyhow::anyhow!("GRYT_SERVER_KEY: {e}"))?);
+    }
+    Ok(config)
+}
+
+/// Runs `gryt server ...`; returns the exit code. Errors come back as `Err` with a message
+/// meant for "Error: ..." (the caller prints it and exits non-zero).
+pub fn run(args: ServerArgs) -> anyhow::Result<i32> {
+    let config = config_of(&args)?;
+    let mut out = std::io::stdout().lock();
+    match args.command {
+        Some(ServerCommand::User(UserCommand::Add {
+            name,
+            password_stdin,
+        })) => {
+            if !password_stdin {
+                anyhow::bail!("pass --password-stdin and give the password on standard input");
+            }
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            let password = line.trim_end_matches(['\n', '\r']);
+            crate::admin::add_user(&config, &name, password)?;
+            writeln!(out, "added user {name}")?;
+            Ok(0)
+        }
+        Some(ServerCommand::ApiKey(ApiKeyCommand::Create {
+            user,
+            name,
+            expires_in_days,
+        })) => {
+            let k = crate::admin::create_api_key(&config, &user, &name, expires_in_days)?;
+            writeln!(out, "key id: {}", k.key_id)?;
+            writeln!(out, "secret: {}", k.secret)?;
+            if let Some(e) = &k.expires_at {
+                writeln!(out, "expires: {e}")?;
+            }
+            writeln!(out, "The secret is shown only now; store it safely.")?;
+            Ok(0)
+        }
+        Some(ServerCommand::ApiKey(ApiKeyCommand::Revoke { key_id })) => {
+            crate::admin::revoke_api_key(&config, &key_id)?;
+            writeln!(out, "revoked {key_id}")?;
+            Ok(0)
+        }
+        None => {
+            drop(out);
+            serve_blocking(&args.listen, config)
+        }
+    }
+}
+
+fn serve_blocking(listen: &str, config: ServerConfig) -> anyhow::Result<i32> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("GRYT_LOG")
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_writer(std::io::stderr)
+            .try_init();
+        let state = crate::build(&config).await?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr()?;
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "listening on http://{addr}")?;
+            out.flush()?;
+        }
+        crate::run(listener, state, &config, shutdown_signal()).await?;
+        Ok(0)
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

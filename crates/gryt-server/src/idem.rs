@@ -1,0 +1,123 @@
+//! Idempotency keys: a mutating request that carries `Idempotency-Key` is remembered for
+//! 24 hours per user. The same key and body answer the stored response; the same key with
+//! another body answers 422; a duplicate that arrives while the first is still running 409.
+//! The stored answer of a success is written in the same transaction as the write itself.
+
+use crate::db::{Conn, Val};
+use crate::error::{ApiError, Resp};
+use axum::http::StatusCode;
+
+pub const KEEP_SECS: i64 = 24 * 3600;
+/// A claim older than this whose request never finished (a crashed process) may be taken over.
+const ABANDONED_SECS: i64 = 300;
+
+pub enum Claim {
+    /// Go ahead: the key is ours.
+    Fresh,
+    /// This exact request already ran: answer this.
+    Replay(Resp),
+}
+
+pub fn validate_key(key: &str) -> Result<(), ApiError> {
+    let ok = !key.is_empty() && key.len() <= 200 && key.bytes().all(|b| (0x21..0x7f).contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "Idempotency-Key must be 1 to 200 visible ASCII characters",
+        ))
+    }
+}
+
+/// Claims `key` for this request (its own short transaction).
+pub fn claim(c: &mut dyn Conn, user_id: i64, key: &str, hash: &str) -> Result<Claim, ApiError> {
+    let now = crate::util::now_unix();
+    let inserted = c.exec(
+        "INSERT INTO idempotency (user_id, idem_key, request_hash, state, created_at) \
+         VALUES (?1, ?2, ?3, 'pending', ?4) ON CONFLICT DO NOTHING",
+        &[
+            Val::Int(user_id),
+            Val::from(key),
+            Val::from(hash),
+            Val::Int(now),
+        ],
+    )?;
+    if inserted == 1 {
+        return Ok(Claim::Fresh);
+    }
+    let r = c.query_one(
+        "SELECT request_hash, state, status, body, etag, created_at FROM idempotency \
+         WHERE user_id = ?1 AND idem_key = ?2",
+        &[Val::Int(user_id), Val::from(key)],
+    )?;
+    let created = r.int(5)?;
+    let state = r.text(1)?;
+    let expired = now - created > KEEP_SECS;
+    let abandoned = state == "pending" && now - created > ABANDONED_SECS;
+    if expired || abandoned {
+        c.exec(
+            "UPDATE idempotency SET request_hash = ?1, state = 'pending', status = NULL, body = NULL, \
+             etag = NULL, created_at = ?2 WHERE user_id = ?3 AND idem_key = ?4",
+            &[Val::from(hash), Val::Int(now), Val::Int(user_id), Val::from(key)],
+        )?;
+        return Ok(Claim::Fresh);
+    }
+    if r.text(0)? != hash {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_mismatch",
+            "This Idempotency-Key was already used with a different request",
+        ));
+    }
+    if state == "pending" {
+        return Err(ApiError::conflict(
+            "idempotency_in_flight",
+            "A request with this Idempotency-Key is still being processed; retry later",
+        ));
+    }
+    let status = u16::try_from(r.opt_int(2)?.unwrap_or(500)).unwrap_or(500);
+    Ok(Claim::Replay(Resp {
+        status,
+        body: r.opt_text(3)?.unwrap_or_default(),
+        etag: r.opt_text(4)?,
+    }))
+}
+
+/// Records the final answer for the key.
+pub fn finish(c: &mut dyn Conn, user_id: i64, key: &str, resp: &Resp) -> Result<(), ApiError> {
+    c.exec(
+        "UPDATE idempotency SET state = 'done', status = ?1, body = ?2, etag = ?3 \
+         WHERE user_id = ?4 AND idem_key = ?5",
+        &[
+            Val::Int(i64::from(resp.status)),
+            Val::from(&resp.body),
+            Val::from(resp.etag.clone()),
+            Val::Int(user_id),
+            Val::from(key),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Forgets a claim whose request failed on the server's side (so a retry runs again).
+pub fn release(c: &mut dyn Conn, user_id: i64, key: &str) -> Result<(), ApiError> {
+    c.exec(
+        "DELETE FROM idempotency WHERE user_id = ?1 AND idem_key = ?2 AND state = 'pending'",
+        &[Val::Int(user_id), Val::from(key)],
+    )?;
+    Ok(())
+}
+
+/// Drops expired keys and signatures (called periodically).
+pub fn sweep(c: &mut dyn Conn) -> Result<(), ApiError> {
+    let now = crate::util::now_unix();
+    c.exec(
+        "DELETE FROM idempotency WHERE created_at < ?1",
+        &[Val::Int(now - KEEP_SECS)],
+    )?;
+    c.exec(
+        "DELETE FROM seen_signatures WHERE expires_at < ?1",
+        &[Val::Int(now)],
+    )?;
+    Ok(())
+}
