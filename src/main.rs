@@ -1,6 +1,7 @@
 //! gryt: contract-based releases. `main` parses the command line, runs the command and
 //! turns its outcome into the documented exit code.
 
+mod autosync;
 mod cli;
 mod cloud;
 mod config;
@@ -13,6 +14,8 @@ mod pipeline;
 mod remote;
 mod repo;
 mod store;
+mod sync;
+mod syncstore;
 mod ui;
 mod yaml;
 

@@ -62,6 +62,21 @@ fn new_draft(spec: GenerationSpec, now: String, user: String) -> GenerationRecor
     }
 }
 
+/// Like [`write_contract`] without forcing the file to disk: for contracts rewritten from
+/// the database by a pull (the database is the source of truth), where thousands of
+/// fsyncs would dominate.
+pub fn write_contract_fast(repo: &Repo, spec: &GenerationSpec) -> Result<()> {
+    let text = crate::yaml::render_generation(spec)?;
+    let path = repo.generation_file(&spec.version);
+    let tmp = repo
+        .generations_dir()
+        .join(format!(".{}.tmp{}", spec.version, std::process::id()));
+    std::fs::create_dir_all(repo.generations_dir())
+        .and_then(|()| std::fs::write(&tmp, text.as_bytes()))
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| GrytError::io(format!("cannot write {}", path.display()), e))
+}
+
 pub fn create_generation(
     ctx: &Context,
     ws: &mut Workspace,
@@ -250,10 +265,24 @@ pub fn rename(ctx: &Context, ws: &mut Workspace, old: &str, new: &str) -> Result
     Ok(rec)
 }
 
-pub fn delete(ws: &mut Workspace, version: &str, _local_only: bool) -> Result<GenerationRecord> {
+pub fn delete(
+    ctx: &Context,
+    ws: &mut Workspace,
+    version: &str,
+    local_only: bool,
+) -> Result<GenerationRecord> {
+    let now = ctx.now();
     let tx = ws.store.write()?;
     let rec = load_generation(&tx, version)?;
     ensure_draft(&rec.version, rec.status)?;
+    if let (Some(rid), false) = (&rec.remote_id, local_only) {
+        // The server must learn of the deletion: journal it (with its key) for the next push.
+        tx.execute(
+            "INSERT OR REPLACE INTO pending_deletes (remote_id, kind, label, rev, push_key, created_at) \
+             VALUES (?1, 'generation', ?2, ?3, ?4, ?5)",
+            rusqlite::params![rid, rec.version, rec.rev, new_uuid(), now],
+        )?;
+    }
     store::delete_generation(&tx, &rec.generation_id)?;
     tx.commit()?;
     let _ = std::fs::remove_file(ws.repo.generation_file(&rec.version));
@@ -439,6 +468,43 @@ pub fn evolution_for_run(ws: &Workspace, named: Option<&str>) -> Result<Option<E
     }
 }
 
+/// Whether a promotion will tag (inside a git repository, unless `--no-tag`); refuses
+/// before anything is promoted when the tag already exists.
+pub fn will_tag(repo: &Repo, tag: &str, no_tag: bool) -> Result<bool> {
+    let git = !no_tag && crate::git::is_git_repo(&repo.root);
+    if git
+        && crate::git::tag_exists(&repo.root, tag)
+            .map_err(|e| GrytError::error(format!("{e:#}")))?
+    {
+        return Err(GrytError::error(format!(
+            "The git tag {tag} already exists; nothing was promoted"
+        ))
+        .hint(format!(
+            "delete or rename the tag, or promote with `gryt promote {tag} --no-tag`"
+        )));
+    }
+    Ok(git)
+}
+
+/// Creates the annotated tag of a promoted release listing its changes; returns the tag.
+pub fn tag_release(repo: &Repo, rec: &GenerationRecord) -> Result<String> {
+    let tag = rec.version.clone();
+    let mut message = format!("Release {}\n\n", rec.version);
+    if let Some(d) = &rec.description {
+        message.push_str(d);
+        message.push_str("\n\n");
+    }
+    for c in &rec.changes {
+        message.push_str(&format!("- {} {} {}\n", c.id, c.change_type, c.title));
+    }
+    crate::git::create_annotated_tag(&repo.root, &tag, &message).map_err(|e| {
+        GrytError::error(format!("Tagging {tag} failed: {e:#}")).hint(format!(
+            "fix git, or promote without a tag: `gryt promote {tag} --no-tag`"
+        ))
+    })?;
+    Ok(tag)
+}
+
 /// The outcome of a local promotion.
 pub struct Promotion {
     pub record: GenerationRecord,
@@ -475,45 +541,19 @@ pub fn promote(
     if let Err(e) = report.check() {
         return Ok(Err((report, e.into())));
     }
-    let git = !no_tag && crate::git::is_git_repo(&ws.repo.root);
+    let git = will_tag(&ws.repo, &rec.version, no_tag)?;
     let tag = rec.version.clone();
-    if git
-        && crate::git::tag_exists(&ws.repo.root, &tag)
-            .map_err(|e| GrytError::error(format!("{e:#}")))?
-    {
-        return Err(GrytError::error(format!(
-            "The git tag {tag} already exists; nothing was promoted"
-        ))
-        .hint(format!(
-            "delete or rename the tag, or promote with `gryt promote {tag} --no-tag`"
-        )));
-    }
     if !store::promote_generation(&tx, &rec.generation_id, &user, &now)? {
         return Err(GrytError::error(format!(
             "Generation {} is already promoted",
             rec.version
         )));
     }
-    let mut tagged = None;
-    if git {
-        let mut message = format!("Release {}\n\n", rec.version);
-        if let Some(d) = &rec.description {
-            message.push_str(d);
-            message.push_str("\n\n");
-        }
-        for c in &rec.changes {
-            message.push_str(&format!("- {} {} {}\n", c.id, c.change_type, c.title));
-        }
-        crate::git::create_annotated_tag(&ws.repo.root, &tag, &message).map_err(|e| {
-            GrytError::error(format!(
-                "Tagging {tag} failed, so nothing was promoted: {e:#}"
-            ))
-            .hint(format!(
-                "fix git, or promote without a tag: `gryt promote {tag} --no-tag`"
-            ))
-        })?;
-        tagged = Some(tag.clone());
-    }
+    let tagged = if git {
+        Some(tag_release(&ws.repo, &rec)?)
+    } else {
+        None
+    };
     if let Err(e) = tx.commit() {
         if tagged.is_some() {
             let _ = std::process::Command::new("git")

@@ -8,10 +8,13 @@ use serde::Serialize;
 use std::path::Path;
 
 /// The embedded migrations, in order. `PRAGMA user_version` holds how many are applied.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_initial.sql",
-    include_str!("../migrations/0001_initial.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_initial.sql",
+        include_str!("../migrations/0001_initial.sql"),
+    ),
+    ("0002_sync.sql", include_str!("../migrations/0002_sync.sql")),
+];
 
 pub fn schema_version() -> i64 {
     MIGRATIONS.len() as i64
@@ -329,7 +332,7 @@ pub fn update_generation_spec(
     now: &str,
 ) -> Result<()> {
     conn.execute(
-        "UPDATE generations SET description = ?2, pipeline_template = ?3, updated_at = ?4, \
+        "UPDATE generations SET description = ?2, pipeline_template = ?3, updated_at = ?4, push_key = NULL, \
          sync_status = CASE WHEN sync_status = 'conflict' THEN 'conflict' ELSE 'not_synced' END \
          WHERE generation_id = ?1",
         params![generation_id, spec.description, spec.pipeline_template, now],
@@ -344,8 +347,11 @@ pub fn rename_generation(
     now: &str,
 ) -> Result<()> {
     conn.execute(
-        "UPDATE generations SET version = ?2, updated_at = ?3, \
-         sync_status = CASE WHEN sync_status = 'conflict' THEN 'conflict' ELSE 'not_synced' END \
+        "UPDATE generations SET version = ?2, updated_at = ?3, push_key = NULL, \
+         sync_status = CASE WHEN sync_status = 'conflict' AND conflict_kinds NOT LIKE '%version exists in the cloud%' \
+           THEN 'conflict' ELSE 'not_synced' END, \
+         conflict_json = CASE WHEN conflict_kinds LIKE '%version exists in the cloud%' THEN NULL ELSE conflict_json END, \
+         conflict_kinds = CASE WHEN conflict_kinds LIKE '%version exists in the cloud%' THEN NULL ELSE conflict_kinds END \
          WHERE generation_id = ?1",
         params![generation_id, new_version, now],
     )?;
@@ -374,8 +380,8 @@ pub fn promote_generation(
 ) -> Result<bool> {
     let n = conn.execute(
         "UPDATE generations SET status = 'promoted', promoted_at = ?2, promoted_by = ?3, \
-         updated_at = ?2, sync_status = 'not_synced' WHERE generation_id = ?1 AND status = 'draft'",
-        params![generation_id, now, by],
+         updated_at = ?2, promote_key = ?4 WHERE generation_id = ?1 AND status = 'draft'",
+        params![generation_id, now, by, uuid::Uuid::new_v4().to_string()],
     )?;
     Ok(n == 1)
 }
@@ -506,7 +512,7 @@ pub fn set_evolution_status(
     pipeline_run_id: Option<&str>,
 ) -> Result<()> {
     conn.execute(
-        "UPDATE evolutions SET status = ?2, completed_at = ?3, \
+        "UPDATE evolutions SET status = ?2, completed_at = ?3, push_key = NULL, \
          pipeline_run_id = COALESCE(?4, pipeline_run_id), \
          sync_status = CASE WHEN sync_status = 'conflict' THEN 'conflict' ELSE 'not_synced' END \
          WHERE evolution_id = ?1",

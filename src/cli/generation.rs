@@ -352,7 +352,7 @@ fn cmd_rename(ctx: &Context, a: RenameArgs) -> Result<i32> {
 
 fn cmd_delete(ctx: &Context, a: DeleteArgs) -> Result<i32> {
     let mut ws = ctx.open()?;
-    let rec = ops::delete(&mut ws, &a.version, a.local_only)?;
+    let rec = ops::delete(ctx, &mut ws, &a.version, a.local_only)?;
     report_saved(ctx, &rec, &format!("Deleted generation {}", rec.version));
     Ok(0)
 }

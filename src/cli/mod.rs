@@ -67,7 +67,43 @@ pub enum Command {
     Demo(demo::DemoArgs),
 }
 
+/// What automatic sync a command needs (see autosync.rs).
+fn hook_of(command: &Command) -> crate::autosync::Hook {
+    use crate::autosync::Hook;
+    use evolution::EvolutionCommand as E;
+    use generation::GenerationCommand as G;
+    let read = Hook {
+        pre_pull: true,
+        writes: false,
+        evolution_result: false,
+    };
+    let write = Hook {
+        pre_pull: true,
+        writes: true,
+        evolution_result: false,
+    };
+    match command {
+        Command::Generation(G::List | G::Show(_)) => read,
+        Command::Generation(G::Promote(_)) => Hook::NONE,
+        Command::Generation(_) => write,
+        Command::Evolution(E::List(_) | E::Show(_)) => read,
+        Command::Evolution(E::Start(_)) => write,
+        Command::Evolution(E::Complete(_)) | Command::Run(_) => Hook {
+            evolution_result: true,
+            ..write
+        },
+        _ => Hook::NONE,
+    }
+}
+
 pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
+    let hook = hook_of(&command);
+    crate::autosync::before(ctx, hook);
+    let result = run_command(ctx, command);
+    crate::autosync::after(ctx, hook, result)
+}
+
+fn run_command(ctx: &Context, command: Command) -> Result<i32> {
     match command {
         Command::Init(args) => init::cmd_init(ctx, args),
         Command::Generation(cmd) => generation::dispatch(ctx, cmd),

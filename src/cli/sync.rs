@@ -1,14 +1,562 @@
-//! `gryt sync ...` (being written).
-use crate::context::Context;
-use crate::error::Result;
-use clap::Subcommand;
+//! `gryt sync ...`: pull, push, push-evolutions, status, log, resolve, watch.
+
+use crate::cloud::Cloud;
+use crate::context::{Context, Workspace};
+use crate::error::{GrytError, Kind, Result};
+use crate::sync::{self, Filter};
+use crate::syncstore as ss;
+use clap::{Args, Subcommand};
+use serde_json::json;
 
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
-    /// Pull what changed on the server.
-    Pull,
+    /// Fetch what changed on the server and merge it (never loses local work).
+    Pull(PullArgs),
+    /// Send pending local work (pulls first; exit 3 on a conflict or a taken version).
+    Push(PushArgs),
+    /// Send the evolutions of one generation.
+    PushEvolutions(VersionArgs),
+    /// What is pending, in conflict, behind; with VERSION, each change and its proof.
+    Status(StatusArgs),
+    /// The history of syncs.
+    Log(LogArgs),
+    /// Settle a conflict: keep your copy (--ours) or the server's (--theirs).
+    Resolve(ResolveArgs),
+    /// Stay in the foreground: pull when the server moves, deliver pending work.
+    Watch(WatchArgs),
 }
 
-pub fn dispatch(_ctx: &Context, _cmd: SyncCommand) -> Result<i32> {
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Only versions matching this glob (repeatable), e.g. 'v2.*'.
+    #[arg(long, value_name = "GLOB")]
+    pub only: Vec<String>,
+    /// Skip versions matching this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push only this generation (and its evolutions).
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    pub version: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// How many entries, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("side").required(true).args(["ours", "theirs"])))]
+pub struct ResolveArgs {
+    pub version: String,
+    /// Keep the local copy; it is pushed on top of the server's.
+    #[arg(long)]
+    pub ours: bool,
+    /// Take the server's copy; local edits of this generation are dropped.
+    #[arg(long)]
+    pub theirs: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Seconds between checks of the server's head.
+    #[arg(long, default_value_t = 5)]
+    pub interval: u64,
+    /// Stop after this many rounds (default: run until interrupted).
+    #[arg(long)]
+    pub max_rounds: Option<u64>,
+}
+
+pub fn dispatch(ctx: &Context, cmd: SyncCommand) -> Result<i32> {
+    match cmd {
+        SyncCommand::Pull(a) => cmd_pull(ctx, a),
+        SyncCommand::Push(a) => cmd_push(ctx, a.version.as_deref()),
+        SyncCommand::PushEvolutions(a) => cmd_push(ctx, Some(&a.version)),
+        SyncCommand::Status(a) => cmd_status(ctx, a),
+        SyncCommand::Log(a) => cmd_log(ctx, a),
+        SyncCommand::Resolve(a) => cmd_resolve(ctx, a),
+        SyncCommand::Watch(a) => cmd_watch(ctx, a),
+    }
+}
+
+/// The configured cloud, or a clear error saying how to configure one.
+pub fn require_cloud(ws: &Workspace) -> Result<Cloud> {
+    Cloud::from_config(&ws.config)?.ok_or_else(|| {
+        GrytError::error("No gryt server is configured")
+            .hint("log in with `gryt cloud login --url URL`, or set `gryt config gryt_url URL`")
+    })
+}
+
+/// A progress bar on stderr, drawn only on a terminal and only once an operation has
+/// taken more than a second.
+pub struct Bar {
+    bar: Option<indicatif::ProgressBar>,
+    start: std::time::Instant,
+    enabled: bool,
+    label: &'static str,
+}
+
+impl Bar {
+    pub fn new(ctx: &Context, label: &'static str) -> Bar {
+        use std::io::IsTerminal;
+        Bar {
+            bar: None,
+            start: std::time::Instant::now(),
+            enabled: !ctx.ui.quiet && std::io::stderr().is_terminal(),
+            label,
+        }
+    }
+    pub fn tick(&mut self, done: u64, total: u64) {
+        if !self.enabled || self.start.elapsed() < std::time::Duration::from_secs(1) {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::new(total);
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec}")
+            {
+                b.set_style(style);
+            }
+            b.set_message(self.label);
+            b
+        });
+        bar.set_length(total.max(done));
+        bar.set_position(done);
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn print_conflicts(ctx: &Context, conflicts: &[sync::ConflictReport]) {
+    for c in conflicts {
+        let kinds: Vec<String> = c
+            .conflicts
+            .iter()
+            .map(|k| format!("{} ({})", k.item, k.kind.as_str()))
+            .collect();
+        ctx.ui.info(&format!(
+            "  {} {}: {}",
+            ctx.ui.status("conflict"),
+            c.version,
+            kinds.join(", ")
+        ));
+    }
+}
+
+fn cmd_pull(ctx: &Context, a: PullArgs) -> Result<i32> {
+    let mut ws = ctx.open()?;
+    let cloud = require_cloud(&ws)?;
+    let filter = Filter {
+        only: a.only,
+        exclude: a.exclude,
+    };
+    let mut bar = Bar::new(ctx, "pull");
+    let r = sync::pull(ctx, &mut ws, &cloud, &filter, &mut |d, t| bar.tick(d, t))?;
+    drop(bar);
+    if ctx.ui.json {
+        ctx.ui.json(&json!({ "pull": r }));
+    } else if r.up_to_date_before {
+        ctx.ui.info("Already up to date.");
+    } else {
+        ctx.ui.info(&format!(
+            "Pulled: {} new, {} updated, {} merged with local edits, {} deleted, {} evolutions ({} pages, now at {} of {}).",
+            r.inserted, r.updated, r.merged, r.deleted, r.evolutions, r.pages, r.cursor, r.head
+        ));
+        print_conflicts(ctx, &r.conflicts);
+    }
+    if !r.conflicts.is_empty() {
+        return Err(GrytError::new(Kind::Attention, format!("{} generation(s) in conflict; your local copies were kept", r.conflicts.len()))
+            .hint("see `gryt sync status`, then `gryt sync resolve VERSION --ours` or `--theirs`, or rename a taken version"));
+    }
     Ok(0)
+}
+
+fn cmd_push(ctx: &Context, version: Option<&str>) -> Result<i32> {
+    let mut ws = ctx.open()?;
+    let cloud = require_cloud(&ws)?;
+    let version = match version {
+        Some(v) => Some(crate::ops::load_generation(&ws.store.conn, v)?.version),
+        None => None,
+    };
+    let mut bar = Bar::new(ctx, "push");
+    let r = sync::push(ctx, &mut ws, &cloud, version.as_deref(), &mut |d, t| {
+        bar.tick(d, t)
+    })?;
+    drop(bar);
+    if ctx.ui.json {
+        ctx.ui.json(&json!({ "push": r }));
+    } else {
+        ctx.ui.info(&format!(
+            "Pushed: {} created, {} updated, {} deleted, {} promoted, {} evolutions ({} requests).",
+            r.created, r.updated, r.deleted, r.promoted, r.evolutions, r.requests
+        ));
+        print_conflicts(ctx, &r.conflicts);
+    }
+    sync::push_verdict(&r)?;
+    Ok(0)
+}
+
+fn freshness(age_secs: i64) -> &'static str {
+    if age_secs < 60 {
+        "synced"
+    } else if age_secs < 300 {
+        "recent"
+    } else {
+        "stale"
+    }
+}
+
+fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
+    let mut ws = ctx.open()?;
+    let cloud = Cloud::from_config(&ws.config)?;
+    if let Some(v) = a.version {
+        // Bring the latest proofs first when the server can be reached.
+        let mut offline = None;
+        if let Some(c) = &cloud {
+            if let Err(e) = sync::pull(ctx, &mut ws, c, &Filter::default(), &mut |_, _| {}) {
+                offline = Some(e.message);
+            }
+        }
+        let rec = crate::ops::load_generation(&ws.store.conn, &v)?;
+        let (evs, report) = crate::ops::gate_of(&ws.store.conn, &rec)?;
+        if ctx.ui.json {
+            ctx.ui.json(&json!({ "generation": rec, "evolutions": evs, "gate": report, "offline": offline }));
+            return Ok(0);
+        }
+        ctx.ui.data(&format!(
+            "Generation: {} ({}), sync {}",
+            rec.version,
+            ctx.ui.status(rec.status.as_str()),
+            ctx.ui.status(&rec.sync_status)
+        ));
+        if let Some(o) = offline {
+            ctx.ui.warn(&format!("showing local state only: {o}"));
+        }
+        super::generation::print_gate(ctx, &report);
+        return Ok(0);
+    }
+    let conn = &ws.store.conn;
+    let head = cloud.as_ref().map(sync::head);
+    let cursor = sync::cursor(conn)?;
+    let rows: Vec<(String, String, String, Option<String>, Option<String>)> = conn
+        .prepare("SELECT version, status, sync_status, remote_id, sync_error FROM generations")?
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut local_only = Vec::new();
+    let mut synced = Vec::new();
+    let mut pending = Vec::new();
+    for (v, _status, s, rid, err) in &rows {
+        match (s.as_str(), rid) {
+            ("synced", _) => synced.push(v.clone()),
+            ("conflict", _) => {}
+            (_, None) => {
+                local_only.push(v.clone());
+                pending.push(json!({ "version": v, "what": "create", "error": err }));
+            }
+            (_, Some(_)) => pending.push(json!({ "version": v, "what": "update", "error": err })),
+        }
+    }
+    let evo_pending: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM evolutions WHERE sync_status != 'synced'",
+        [],
+        |r| r.get(0),
+    )?;
+    let deletes: Vec<String> = conn
+        .prepare("SELECT label FROM pending_deletes")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let conflicts = ss::conflicts(conn)?;
+    let last_ok = ss::get_meta(conn, "last_successful_sync")?;
+    let age = last_ok
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| (ctx.env.now() - t.with_timezone(&chrono::Utc)).num_seconds());
+    let (behind, offline) = match &head {
+        Some(Ok(h)) => (Some(*h > cursor), None),
+        Some(Err(e)) => (None, Some(format!("{e:?}"))),
+        None => (None, None),
+    };
+    if ctx.ui.json {
+        ctx.ui.json(&json!({
+            "cloud": cloud.as_ref().map(|c| c.remote.base.clone()),
+            "head": head.as_ref().and_then(|h| h.as_ref().ok()),
+            "cursor": cursor,
+            "behind": behind,
+            "offline": offline.is_some(),
+            "last_successful_sync": last_ok,
+            "freshness": age.map(freshness),
+            "local_only": local_only,
+            "synced": synced,
+            "pending": pending,
+            "pending_evolutions": evo_pending,
+            "pending_deletes": deletes,
+            "conflicts": conflicts.iter().map(|c| json!({ "version": c.version, "conflicts": c.kinds })).collect::<Vec<_>>(),
+        }));
+    } else {
+        let ui = &ctx.ui;
+        match &cloud {
+            Some(c) => ui.data(&format!(
+                "Cloud: {} (project {}{})",
+                c.remote.base,
+                c.project,
+                c.team
+                    .as_deref()
+                    .map(|t| format!(", team {t}"))
+                    .unwrap_or_default()
+            )),
+            None => ui.data("Cloud: none configured (local mode)"),
+        }
+        match (&head, behind) {
+            (Some(Ok(h)), Some(true)) => ui.data(&format!(
+                "Workspace: behind (server at {h}, pulled up to {cursor}); run `gryt sync pull`"
+            )),
+            (Some(Ok(_)), _) => ui.data("Workspace: up to date with the server"),
+            (Some(Err(_)), _) => ui.data("Workspace: unknown (server unreachable)"),
+            _ => {}
+        }
+        match (&last_ok, age) {
+            (Some(t), Some(a)) => ui.data(&format!(
+                "Last successful sync: {t} ({a} s ago, {})",
+                freshness(a)
+            )),
+            _ => ui.data("Last successful sync: never"),
+        }
+        ui.data(&format!("Synced: {}", synced.len()));
+        ui.data(&format!(
+            "Local only: {}{}",
+            local_only.len(),
+            if local_only.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", local_only.join(", "))
+            }
+        ));
+        ui.data(&format!(
+            "Pending push: {} generation(s), {} evolution(s), {} deletion(s)",
+            pending.len(),
+            evo_pending,
+            deletes.len()
+        ));
+        for p in &pending {
+            let err = p["error"]
+                .as_str()
+                .map(|e| format!(" — last error: {e}"))
+                .unwrap_or_default();
+            ui.data(&format!(
+                "  {} {}{err}",
+                p["what"].as_str().unwrap_or(""),
+                p["version"].as_str().unwrap_or("")
+            ));
+        }
+        ui.data(&format!("Conflicts: {}", conflicts.len()));
+        for c in &conflicts {
+            let kinds: Vec<String> = c
+                .kinds
+                .iter()
+                .map(|k| format!("{} ({})", k.item, k.kind.as_str()))
+                .collect();
+            ui.data(&format!("  {}: {}", c.version, kinds.join(", ")));
+        }
+    }
+    if !conflicts.is_empty() || behind == Some(true) {
+        return Ok(3);
+    }
+    Ok(0)
+}
+
+fn cmd_log(ctx: &Context, a: LogArgs) -> Result<i32> {
+    let ws = ctx.open()?;
+    let rows: Vec<(String, String, i64, i64, i64, Option<String>, Option<String>)> = ws
+        .store
+        .conn
+        .prepare("SELECT at, direction, records, conflicts, requests, error, detail FROM sync_log ORDER BY id DESC LIMIT ?1")?
+        .query_map([a.limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if ctx.ui.json {
+        let list: Vec<_> = rows
+            .iter()
+            .map(|(at, d, n, c, q, e, x)| json!({ "at": at, "direction": d, "records": n, "conflicts": c, "requests": q, "error": e, "detail": x }))
+            .collect();
+        ctx.ui.json(&json!({ "log": list }));
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        ctx.ui.info("No syncs yet.");
+        return Ok(0);
+    }
+    let mut t = ctx.ui.table(&[
+        "When",
+        "Direction",
+        "Records",
+        "Conflicts",
+        "Error",
+        "Detail",
+    ]);
+    for (at, d, n, c, _, e, x) in rows {
+        t.add_row(vec![
+            at,
+            d,
+            n.to_string(),
+            c.to_string(),
+            e.unwrap_or_default(),
+            x.unwrap_or_default(),
+        ]);
+    }
+    ctx.ui.print_table(&t);
+    Ok(0)
+}
+
+fn cmd_resolve(ctx: &Context, a: ResolveArgs) -> Result<i32> {
+    let mut ws = ctx.open()?;
+    let now = ctx.now();
+    let v = crate::ops::parse_version(&a.version)?.to_string();
+    let tx = ws.store.write()?;
+    let row = ss::conflicts(&tx)?
+        .into_iter()
+        .find(|c| c.version == v)
+        .ok_or_else(|| {
+            GrytError::error(format!("Generation {v} is not in conflict"))
+                .hint("`gryt sync status` lists the conflicts")
+        })?;
+    let version_taken = row.kinds.iter().any(|k| k.item == sync::VERSION_EXISTS);
+    let mut write = None;
+    let mut remove = None;
+    match (a.theirs, &row.remote) {
+        (true, _) if version_taken => {
+            // The server's generation of this version wins: drop ours, refetch theirs.
+            ss::delete_local_generation(&tx, &row.generation_id)?;
+            ss::set_meta(&tx, "resync", "1", &now)?;
+            remove = Some(v.clone());
+        }
+        (true, Some(g)) if g.deleted => {
+            ss::delete_local_generation(&tx, &row.generation_id)?;
+            remove = Some(v.clone());
+        }
+        (true, Some(g)) => {
+            let c = ss::content_of_wire(g)?;
+            ss::take_remote(&tx, &row.generation_id, g, &c, &now)?;
+            remove = Some(v.clone());
+            write = Some(c.version.clone());
+        }
+        (false, _) if version_taken => {
+            return Err(GrytError::error(format!("Version {v} is taken in the cloud; yours cannot be pushed under it"))
+                .hint(format!("rename yours with `gryt generation rename {v} NEW`, or take theirs with `gryt sync resolve {v} --theirs`")));
+        }
+        (false, Some(g)) if g.deleted => {
+            return Err(GrytError::error(format!("The server deleted {v}; your edits cannot be pushed onto it"))
+                .hint(format!("take the deletion with `gryt sync resolve {v} --theirs`, or save your work under a new version first")));
+        }
+        (false, Some(g)) if g.status == "promoted" => {
+            return Err(GrytError::error(format!("{v} was promoted on the server; it can no longer change"))
+                .hint(format!("take theirs with `gryt sync resolve {v} --theirs`, and release your changes as a new version")));
+        }
+        (false, Some(g)) => {
+            let base = ss::content_of_wire(g)?;
+            ss::rebase(&tx, &row.generation_id, g, &base, None, &now)?;
+        }
+        (_, None) => {
+            return Err(GrytError::error(format!(
+                "The server's copy of {v} is not known; pull again"
+            ))
+            .hint("`gryt sync pull`"));
+        }
+    }
+    tx.commit()?;
+    if let Some(r) = remove {
+        let _ = std::fs::remove_file(ws.repo.generation_file(&r));
+    }
+    if let Some(w) = write {
+        if let Some(rec) = crate::store::get_generation(&ws.store.conn, &w)? {
+            crate::ops::write_contract(&ws.repo, &rec.spec())?;
+        }
+    }
+    let side = if a.theirs {
+        "the server's copy"
+    } else {
+        "your copy (push it with `gryt sync push`)"
+    };
+    ctx.ui.info(&format!("Resolved {v}: kept {side}."));
+    Ok(0)
+}
+
+fn cmd_watch(ctx: &Context, a: WatchArgs) -> Result<i32> {
+    let mut ws = ctx.open()?;
+    let cloud = require_cloud(&ws)?;
+    let mut failures: u32 = 0;
+    let mut rounds = 0u64;
+    let mut last_head = None;
+    ctx.ui
+        .info(&format!("Watching {} (Ctrl-C to stop)", cloud.remote.base));
+    loop {
+        rounds += 1;
+        let outcome = (|| -> Result<()> {
+            let h = sync::head(&cloud)?;
+            let pending = has_pending(&ws)?;
+            if last_head != Some(h) || pending {
+                let r = sync::push(ctx, &mut ws, &cloud, None, &mut |_, _| {})?;
+                if r.records() > 0 || r.pull.as_ref().is_some_and(|p| p.records() > 0) {
+                    ctx.ui.info(&format!(
+                        "{}: pulled {}, pushed {}",
+                        ctx.now(),
+                        r.pull.as_ref().map(|p| p.records()).unwrap_or(0),
+                        r.records()
+                    ));
+                }
+                sync::push_verdict(&r)?;
+                last_head = Some(sync::head(&cloud)?);
+            }
+            Ok(())
+        })();
+        let wait = match outcome {
+            Ok(()) => {
+                failures = 0;
+                std::time::Duration::from_secs(a.interval)
+            }
+            Err(e) if e.kind == Kind::Unreachable => {
+                failures += 1;
+                let w = crate::remote::backoff(failures, 1_000, 60_000);
+                ctx.ui
+                    .warn(&format!("{} — retrying in {} ms", e.message, w.as_millis()));
+                w
+            }
+            Err(e) => return Err(e),
+        };
+        if a.max_rounds.is_some_and(|m| rounds >= m) {
+            return Ok(0);
+        }
+        std::thread::sleep(wait);
+    }
+}
+
+pub fn has_pending(ws: &Workspace) -> Result<bool> {
+    let n: i64 = ws.store.conn.query_row(
+        "SELECT (SELECT COUNT(*) FROM generations WHERE sync_status IN ('not_synced', 'failed') OR promote_key IS NOT NULL) \
+         + (SELECT COUNT(*) FROM evolutions WHERE sync_status IN ('not_synced', 'failed')) \
+         + (SELECT COUNT(*) FROM pending_deletes)",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
 }

@@ -1,0 +1,1192 @@
+//! Sync with the gryt server: pull (delta through the change feed, three-way merge),
+//! push (batches with If-Match and stored Idempotency-Keys, pull-merge-retry on a stale
+//! base) and cloud-first promotion. See docs/sync.md.
+
+use crate::cloud::Cloud;
+use crate::context::{new_uuid, Context, Workspace};
+use crate::error::{GrytError, Kind, Result};
+use crate::remote::RemoteError;
+use crate::store::{self, GenerationRecord};
+use crate::syncstore::{self as ss, content_of, content_of_wire};
+use gryt_core::merge::{merge_generation, Conflict, ConflictKind, GenerationContent, Merge};
+use gryt_core::wire::{
+    self, BatchOp, BatchRequest, BatchResponse, Data, FeedRecord, SyncChanges, SyncHead,
+};
+use gryt_core::GenerationStatus;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+pub const PAGE: i64 = 1000;
+pub const BATCH: usize = 500;
+const CURSOR: &str = "cursor";
+const RESYNC: &str = "resync";
+const LAST_PULL: &str = "last_pull";
+const LAST_PUSH: &str = "last_push";
+const LAST_OK: &str = "last_successful_sync";
+
+/// Which versions a pull applies (`--only` / `--exclude` globs).
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub only: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.only.is_empty() && self.exclude.is_empty()
+    }
+    pub fn allows(&self, version: &str) -> bool {
+        (self.only.is_empty() || self.only.iter().any(|g| glob(g, version)))
+            && !self.exclude.iter().any(|g| glob(g, version))
+    }
+}
+
+/// `*` matches any run of characters, `?` one character.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ConflictReport {
+    pub version: String,
+    pub conflicts: Vec<Conflict>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct PullReport {
+    pub inserted: u64,
+    pub updated: u64,
+    pub merged: u64,
+    pub deleted: u64,
+    pub evolutions: u64,
+    pub conflicts: Vec<ConflictReport>,
+    pub pages: u64,
+    pub head: i64,
+    pub cursor: i64,
+    pub up_to_date_before: bool,
+}
+
+impl PullReport {
+    pub fn records(&self) -> u64 {
+        self.inserted + self.updated + self.merged + self.deleted + self.evolutions
+    }
+}
+
+/// Progress callback: (records done, records expected).
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+fn garbage(e: &str) -> GrytError {
+    GrytError::error(format!("Bad answer from the server: {e}"))
+}
+
+/// Reads the feed head of the workspace's scope.
+pub fn head(cloud: &Cloud) -> std::result::Result<i64, RemoteError> {
+    let q = format!("/api/v1/sync/head{}", cloud.scope_query(true));
+    let h: Data<SyncHead> = cloud.remote.call("GET", &q, None, &[])?;
+    Ok(h.data.head)
+}
+
+pub fn cursor(conn: &rusqlite::Connection) -> Result<i64> {
+    Ok(ss::get_meta(conn, CURSOR)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Pulls everything the server has that this workspace has not seen, page by page, each
+/// page applied together with its cursor in one transaction.
+pub fn pull(
+    ctx: &Context,
+    ws: &mut Workspace,
+    cloud: &Cloud,
+    filter: &Filter,
+    progress: Progress<'_>,
+) -> Result<PullReport> {
+    let mut report = PullReport::default();
+    let resync = ss::get_meta(&ws.store.conn, RESYNC)?.is_some();
+    let mut since = if resync { 0 } else { cursor(&ws.store.conn)? };
+    let start = since;
+    let head = head(cloud)?;
+    report.head = head;
+    if head == since && !resync {
+        report.up_to_date_before = true;
+        report.cursor = since;
+        note_pull(ctx, ws, &report, None)?;
+        return Ok(report);
+    }
+    if head < since {
+        // The server's feed is behind our cursor (a restored or different server): start over.
+        since = 0;
+    }
+    let mut done = 0u64;
+    loop {
+        let q = format!(
+            "/api/v1/sync/changes?since={since}&limit={PAGE}{}",
+            cloud.scope_query(false)
+        );
+        let page: Data<SyncChanges> = cloud.remote.call("GET", &q, None, &[])?;
+        let page = page.data;
+        report.pages += 1;
+        if page.items.is_empty() && page.next < page.head {
+            return Err(garbage(&format!(
+                "an empty page of the change feed at {since} before its head {}",
+                page.head
+            )));
+        }
+        if page.next <= since && page.next < page.head {
+            return Err(garbage("the change feed did not move forward"));
+        }
+        let touched = apply_page(ctx, ws, &page, filter, &mut report)?;
+        write_contracts(ws, &touched);
+        done += page.items.len() as u64;
+        progress(done, (page.head - start).max(0) as u64);
+        since = page.next;
+        if since >= page.head {
+            break;
+        }
+    }
+    report.cursor = since;
+    if resync
+        && filter.is_empty()
+        && report
+            .conflicts
+            .iter()
+            .all(|c| !is_version_conflict(&c.conflicts))
+    {
+        let now = ctx.now();
+        ss::del_meta(&ws.store.conn, RESYNC)?;
+        ss::set_meta(&ws.store.conn, LAST_OK, &now, &now)?;
+    }
+    note_pull(ctx, ws, &report, None)?;
+    Ok(report)
+}
+
+fn is_version_conflict(c: &[Conflict]) -> bool {
+    c.iter().any(|c| c.item == VERSION_EXISTS)
+}
+
+pub const VERSION_EXISTS: &str = "version exists in the cloud";
+
+fn note_pull(ctx: &Context, ws: &mut Workspace, r: &PullReport, error: Option<&str>) -> Result<()> {
+    let now = ctx.now();
+    let tx = ws.store.write()?;
+    ss::set_meta(&tx, LAST_PULL, &now, &now)?;
+    if error.is_none() && r.conflicts.is_empty() {
+        ss::set_meta(&tx, LAST_OK, &now, &now)?;
+    }
+    if !r.up_to_date_before || error.is_some() {
+        ss::log(
+            &tx,
+            &now,
+            &ss::LogEntry {
+                direction: "pull",
+                records: r.records() as i64,
+                conflicts: r.conflicts.len() as i64,
+                requests: 0,
+                bytes: 0,
+                error,
+                detail: Some(&format!("cursor {} of head {}", r.cursor, r.head)),
+            },
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Versions whose contract file must be rewritten (or removed) after a commit.
+#[derive(Default)]
+struct Touched {
+    write: BTreeSet<String>,
+    remove: BTreeSet<String>,
+}
+
+fn write_contracts(ws: &Workspace, t: &Touched) {
+    for v in &t.remove {
+        if !t.write.contains(v) {
+            let _ = std::fs::remove_file(ws.repo.generation_file(v));
+        }
+    }
+    for v in &t.write {
+        if let Ok(Some(rec)) = store::get_generation(&ws.store.conn, v) {
+            // The database is the source of truth; the YAML is its committable view.
+            let _ = crate::ops::write_contract_fast(&ws.repo, &rec.spec());
+        }
+    }
+}
+
+fn apply_page(
+    ctx: &Context,
+    ws: &mut Workspace,
+    page: &SyncChanges,
+    filter: &Filter,
+    report: &mut PullReport,
+) -> Result<Touched> {
+    let now = ctx.now();
+    let mut touched = Touched::default();
+    let mut gens_with_new_rcs = BTreeSet::new();
+    let tx = ws.store.write()?;
+    for item in &page.items {
+        match item {
+            FeedRecord::Generation(g) => {
+                if !filter.allows(&g.version) {
+                    ss::set_meta(&tx, RESYNC, "1", &now)?;
+                    continue;
+                }
+                apply_generation(&tx, g, &now, report, &mut touched)?;
+            }
+            FeedRecord::Evolution(e) => {
+                if !filter.allows(&e.version) {
+                    continue;
+                }
+                if let Some(g) = apply_evolution(&tx, e, &now, report)? {
+                    gens_with_new_rcs.insert(g);
+                }
+            }
+        }
+    }
+    for g in gens_with_new_rcs {
+        ss::renumber_provisional(&tx, &g)?;
+    }
+    ss::set_meta(&tx, CURSOR, &page.next.to_string(), &now)?;
+    tx.commit()?;
+    Ok(touched)
+}
+
+fn apply_generation(
+    tx: &rusqlite::Connection,
+    g: &wire::Generation,
+    now: &str,
+    report: &mut PullReport,
+    touched: &mut Touched,
+) -> Result<()> {
+    let remote = if g.deleted {
+        None
+    } else {
+        Some(content_of_wire(g)?)
+    };
+    let local = match ss::local_by_uuid(tx, &g.generation_id)? {
+        Some(l) => Some(l),
+        None => ss::local_by_remote_id(tx, g.id)?,
+    };
+    let Some(local) = local else {
+        let Some(remote) = remote else {
+            return Ok(()); // a tombstone of something we never had
+        };
+        if let Some(same_version) = ss::local_by_version(tx, &remote.version)? {
+            let dirty = same_version.rec.sync_status != "synced";
+            if same_version.rec.remote_id.is_some() && !dirty {
+                // A synced record of that version was replaced on the server: follow it.
+                ss::delete_local_generation(tx, &same_version.rec.generation_id)?;
+            } else {
+                // Someone else's generation holds the version: never overwrite local work.
+                let c = vec![Conflict {
+                    kind: ConflictKind::AddAdd,
+                    item: VERSION_EXISTS.into(),
+                }];
+                ss::set_conflict(tx, &same_version.rec.generation_id, Some(g), &c)?;
+                ss::set_meta(tx, RESYNC, "1", now)?;
+                report.conflicts.push(ConflictReport {
+                    version: remote.version.clone(),
+                    conflicts: c,
+                });
+                return Ok(());
+            }
+        }
+        ss::insert_remote(tx, g, &remote, now)?;
+        touched.write.insert(remote.version.clone());
+        report.inserted += 1;
+        return Ok(());
+    };
+    let id = local.rec.generation_id.clone();
+    let old_version = local.rec.version.clone();
+    let local_content = content_of(&local.rec);
+    // A record with our client UUID that we never saw acknowledged is our own lost create:
+    // what the server holds is what we sent, so it is the base.
+    let base = if local.rec.remote_id.is_none() {
+        remote.clone()
+    } else {
+        local.base.clone()
+    };
+    let dirty = local.rec.sync_status != "synced";
+    let outcome = merge_generation(base.as_ref(), Some(&local_content), dirty, remote.as_ref());
+    match (outcome, remote) {
+        (Merge::TakeRemote, None) => {
+            ss::delete_local_generation(tx, &id)?;
+            touched.remove.insert(old_version);
+            report.deleted += 1;
+        }
+        (Merge::TakeRemote, Some(r)) => {
+            ss::take_remote(tx, &id, g, &r, now)?;
+            touched.remove.insert(old_version);
+            touched.write.insert(r.version.clone());
+            report.updated += 1;
+        }
+        (Merge::KeepLocal, Some(r)) => {
+            ss::rebase(tx, &id, g, &r, None, now)?;
+            report.merged += 1;
+        }
+        (Merge::Merged(m), Some(r)) => {
+            ss::rebase(tx, &id, g, &r, Some(&m), now)?;
+            touched.remove.insert(old_version);
+            touched.write.insert(m.version.clone());
+            report.merged += 1;
+        }
+        (Merge::Conflict(c), _) => {
+            ss::set_conflict(tx, &id, Some(g), &c)?;
+            report.conflicts.push(ConflictReport {
+                version: old_version,
+                conflicts: c,
+            });
+        }
+        (Merge::KeepLocal | Merge::Merged(_), None) => {
+            // merge_generation never keeps local work against a tombstone without a conflict.
+            let c = vec![Conflict {
+                kind: ConflictKind::DeleteModify,
+                item: "generation".into(),
+            }];
+            ss::set_conflict(tx, &id, Some(g), &c)?;
+            report.conflicts.push(ConflictReport {
+                version: old_version,
+                conflicts: c,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Applies one evolution; returns the local generation id when rc numbers may have moved.
+fn apply_evolution(
+    tx: &rusqlite::Connection,
+    e: &wire::Evolution,
+    now: &str,
+    report: &mut PullReport,
+) -> Result<Option<String>> {
+    let Some(local_gen) = ss::generation_of_evolution(tx, e)? else {
+        // Its generation is not here (filtered, or in a version conflict): a resync brings it.
+        ss::set_meta(tx, RESYNC, "1", now)?;
+        return Ok(None);
+    };
+    match ss::local_evolution(tx, e)? {
+        None if e.deleted => {}
+        None => {
+            ss::insert_remote_evolution(tx, &local_gen, e, now)?;
+            report.evolutions += 1;
+        }
+        Some(l) if e.deleted => {
+            if !l.dirty {
+                ss::delete_local_evolution(tx, &l.evolution_id)?;
+                report.evolutions += 1;
+            }
+        }
+        Some(l) if l.dirty => ss::adopt_evolution_ids(tx, &l.evolution_id, e)?,
+        Some(l) => {
+            ss::take_remote_evolution(tx, &l.evolution_id, e, now)?;
+            report.evolutions += 1;
+        }
+    }
+    Ok(Some(local_gen))
+}
+
+// ---------------------------------------------------------------- push
+
+#[derive(Debug, Default, Serialize)]
+pub struct PushReport {
+    pub created: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    pub promoted: u64,
+    pub evolutions: u64,
+    pub failed: Vec<(String, String)>,
+    pub version_taken: Vec<String>,
+    pub conflicts: Vec<ConflictReport>,
+    pub requests: u64,
+    pub pull: Option<PullReport>,
+    /// Feed positions of the writes this push made (to move the cursor past our own writes).
+    #[serde(skip)]
+    pub seqs: Vec<i64>,
+}
+
+impl PushReport {
+    pub fn records(&self) -> u64 {
+        self.created + self.updated + self.deleted + self.promoted + self.evolutions
+    }
+}
+
+/// What one batch operation was for, to apply its result.
+enum Pending {
+    CreateGen {
+        local_id: String,
+        sent: GenerationContent,
+    },
+    UpdateGen {
+        local_id: String,
+        sent: GenerationContent,
+    },
+    DeleteGen {
+        remote_id: String,
+    },
+    PromoteGen {
+        local_id: String,
+    },
+    CreateEvo {
+        local_id: String,
+        sent_status: String,
+    },
+    UpdateEvo {
+        local_id: String,
+        sent_status: String,
+    },
+}
+
+struct Op {
+    op: BatchOp,
+    pending: Pending,
+    label: String,
+}
+
+fn key_for(
+    tx: &rusqlite::Connection,
+    table: &str,
+    column: &str,
+    id_col: &str,
+    id: &str,
+    existing: Option<String>,
+) -> Result<String> {
+    if let Some(k) = existing {
+        return Ok(k);
+    }
+    let k = new_uuid();
+    tx.execute(
+        &format!("UPDATE {table} SET {column} = ?2 WHERE {id_col} = ?1"),
+        rusqlite::params![id, k],
+    )?;
+    Ok(k)
+}
+
+fn to_value(v: &impl Serialize) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// Which pending generations to push (all, or one version).
+fn pending_generations(
+    conn: &rusqlite::Connection,
+    version: Option<&str>,
+) -> Result<Vec<(GenerationRecord, Option<String>, Option<String>)>> {
+    let mut stmt = conn.prepare(
+        "SELECT version, push_key, promote_key FROM generations \
+         WHERE (sync_status IN ('not_synced', 'failed') OR promote_key IS NOT NULL) \
+           AND (?1 IS NULL OR version = ?1)",
+    )?;
+    let rows: Vec<(String, Option<String>, Option<String>)> = stmt
+        .query_map([version], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::new();
+    for (v, k, p) in rows {
+        if let Some(rec) = store::get_generation(conn, &v)? {
+            out.push((rec, k, p));
+        }
+    }
+    Ok(out)
+}
+
+fn sync_status_of(conn: &rusqlite::Connection, local_id: &str) -> Result<String> {
+    Ok(conn.query_row(
+        "SELECT sync_status FROM generations WHERE generation_id = ?1",
+        [local_id],
+        |r| r.get(0),
+    )?)
+}
+
+/// Builds the operations of one push stage, storing every Idempotency-Key before sending.
+fn plan_generations(
+    ctx: &Context,
+    ws: &mut Workspace,
+    cloud: &Cloud,
+    version: Option<&str>,
+) -> Result<Vec<Op>> {
+    let _ = ctx;
+    let tx = ws.store.write()?;
+    let mut ops = Vec::new();
+    // Deletions of synced drafts.
+    if version.is_none() {
+        let dels: Vec<(String, String, String, i64, String)> = tx
+            .prepare("SELECT remote_id, kind, label, rev, push_key FROM pending_deletes ORDER BY created_at")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (rid, kind, label, rev, key) in dels {
+            let Ok(id) = rid.parse::<i64>() else { continue };
+            ops.push(Op {
+                op: BatchOp {
+                    op: format!("delete_{kind}"),
+                    id: Some(id),
+                    if_match: Some(rev),
+                    idempotency_key: Some(key),
+                    body: None,
+                },
+                pending: Pending::DeleteGen { remote_id: rid },
+                label,
+            });
+        }
+    }
+    for (rec, key, _) in pending_generations(&tx, version)? {
+        if rec.sync_status != "not_synced" && rec.sync_status != "failed" {
+            continue;
+        }
+        let sent = content_of(&rec);
+        let key = key_for(
+            &tx,
+            "generations",
+            "push_key",
+            "generation_id",
+            &rec.generation_id,
+            key,
+        )?;
+        let label = rec.version.clone();
+        match &rec.remote_id {
+            None => {
+                let body = wire::GenerationCreate {
+                    generation_id: rec.generation_id.clone(),
+                    version: rec.version.clone(),
+                    description: rec.description.clone(),
+                    changes: ss::wire_changes(&rec.changes),
+                    pipeline_template: rec.pipeline_template.clone(),
+                    status: Some("draft".into()),
+                    created_at: Some(rec.created_at.clone()),
+                    team_id: cloud.team.clone(),
+                    project: Some(cloud.project.clone()),
+                };
+                ops.push(Op {
+                    op: BatchOp {
+                        op: "create_generation".into(),
+                        id: None,
+                        if_match: None,
+                        idempotency_key: Some(key),
+                        body: Some(to_value(&body)),
+                    },
+                    pending: Pending::CreateGen {
+                        local_id: rec.generation_id.clone(),
+                        sent,
+                    },
+                    label,
+                });
+            }
+            Some(rid) => {
+                let Ok(id) = rid.parse::<i64>() else { continue };
+                let body = wire::GenerationPatch {
+                    generation_id: None,
+                    version: Some(rec.version.clone()),
+                    description: rec.description.clone().or(Some(String::new())),
+                    changes: Some(ss::wire_changes(&rec.changes)),
+                    pipeline_template: rec.pipeline_template.clone(),
+                    status: None,
+                };
+                ops.push(Op {
+                    op: BatchOp {
+                        op: "update_generation".into(),
+                        id: Some(id),
+                        if_match: Some(rec.rev),
+                        idempotency_key: Some(key),
+                        body: Some(to_value(&body)),
+                    },
+                    pending: Pending::UpdateGen {
+                        local_id: rec.generation_id.clone(),
+                        sent,
+                    },
+                    label,
+                });
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(ops)
+}
+
+fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>> {
+    let tx = ws.store.write()?;
+    let rows: Vec<(String, Option<String>, Option<String>, String, String, String, Option<String>, Option<String>, Option<String>, String, String, i64, String)> = tx
+        .prepare(
+            "SELECT e.evolution_id, g.remote_id, e.remote_id, e.change_id, e.code_name, e.status, \
+                    e.pipeline_run_id, e.completed_at, e.push_key, e.started_at, g.version, e.rev, e.owner \
+             FROM evolutions e JOIN generations g ON g.generation_id = e.generation_id \
+             WHERE e.sync_status IN ('not_synced', 'failed') AND g.remote_id IS NOT NULL \
+               AND g.sync_status != 'conflict' AND (?1 IS NULL OR g.version = ?1) \
+             ORDER BY e.started_at",
+        )?
+        .query_map([version], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut ops = Vec::new();
+    for (
+        eid,
+        gen_rid,
+        evo_rid,
+        change,
+        code,
+        status,
+        run,
+        completed,
+        key,
+        started,
+        gversion,
+        rev,
+        owner,
+    ) in rows
+    {
+        let Some(gen_rid) = gen_rid else { continue };
+        let key = key_for(&tx, "evolutions", "push_key", "evolution_id", &eid, key)?;
+        let label = format!("{gversion} {change} ({code})");
+        match evo_rid {
+            None => {
+                let body = wire::EvolutionCreate {
+                    evolution_id: eid.clone(),
+                    generation_id: wire::IdRef::Str(gen_rid),
+                    change_id: change,
+                    code_name: Some(code),
+                    tag: None,
+                    status: Some(status.clone()),
+                    pipeline_run_id: run,
+                    started_at: Some(started),
+                    completed_at: completed,
+                    created_by: Some(owner),
+                };
+                ops.push(Op {
+                    op: BatchOp {
+                        op: "create_evolution".into(),
+                        id: None,
+                        if_match: None,
+                        idempotency_key: Some(key),
+                        body: Some(to_value(&body)),
+                    },
+                    pending: Pending::CreateEvo {
+                        local_id: eid,
+                        sent_status: status,
+                    },
+                    label,
+                });
+            }
+            Some(rid) => {
+                let Ok(id) = rid.parse::<i64>() else { continue };
+                let body = wire::EvolutionPatch {
+                    status: Some(status.clone()),
+                    pipeline_run_id: run,
+                    started_at: None,
+                    completed_at: completed,
+                };
+                ops.push(Op {
+                    op: BatchOp {
+                        op: "update_evolution".into(),
+                        id: Some(id),
+                        if_match: Some(rev),
+                        idempotency_key: Some(key),
+                        body: Some(to_value(&body)),
+                    },
+                    pending: Pending::UpdateEvo {
+                        local_id: eid,
+                        sent_status: status,
+                    },
+                    label,
+                });
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(ops)
+}
+
+fn plan_promotions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>> {
+    let tx = ws.store.write()?;
+    let mut ops = Vec::new();
+    for (rec, _, promote_key) in pending_generations(&tx, version)? {
+        let (Some(key), Some(rid)) = (promote_key, rec.remote_id.as_ref()) else {
+            continue;
+        };
+        if rec.sync_status == "conflict" {
+            continue;
+        }
+        let Ok(id) = rid.parse::<i64>() else { continue };
+        ops.push(Op {
+            op: BatchOp {
+                op: "promote_generation".into(),
+                id: Some(id),
+                if_match: None,
+                idempotency_key: Some(key),
+                body: None,
+            },
+            pending: Pending::PromoteGen {
+                local_id: rec.generation_id.clone(),
+            },
+            label: rec.version.clone(),
+        });
+    }
+    tx.commit()?;
+    Ok(ops)
+}
+
+/// Sends operations in batches and applies each result. Returns whether any write was
+/// refused as stale (412), which calls for pull, merge and one more round.
+fn send(
+    ctx: &Context,
+    ws: &mut Workspace,
+    cloud: &Cloud,
+    ops: Vec<Op>,
+    report: &mut PushReport,
+    progress: Progress<'_>,
+    total: u64,
+) -> Result<bool> {
+    let mut stale = false;
+    let mut ops = ops;
+    let mut done = 0u64;
+    while !ops.is_empty() {
+        let rest = ops.split_off(ops.len().min(BATCH));
+        let chunk = std::mem::replace(&mut ops, rest);
+        let req = BatchRequest {
+            operations: chunk.iter().map(|o| o.op.clone()).collect(),
+        };
+        let body = serde_json::to_vec(&req)
+            .map_err(|e| GrytError::error(format!("cannot encode a batch: {e}")))?;
+        let resp: Data<BatchResponse> =
+            cloud
+                .remote
+                .call("POST", "/api/v1/sync/batch", Some(&body), &[])?;
+        report.requests += 1;
+        if resp.data.results.len() != chunk.len() {
+            return Err(garbage(
+                "the batch answer does not have one result per operation",
+            ));
+        }
+        let now = ctx.now();
+        let tx = ws.store.write()?;
+        for (op, res) in chunk.iter().zip(resp.data.results.iter()) {
+            stale |= apply_result(&tx, op, res, &now, report)?;
+        }
+        tx.commit()?;
+        done += chunk.len() as u64;
+        progress(done, total);
+    }
+    Ok(stale)
+}
+
+fn detail_of(v: &serde_json::Value) -> String {
+    v.get("detail")
+        .and_then(|d| d.as_str())
+        .unwrap_or("no detail")
+        .to_string()
+}
+
+fn code_of(v: &serde_json::Value) -> &str {
+    v.get("code").and_then(|d| d.as_str()).unwrap_or("")
+}
+
+fn apply_result(
+    tx: &rusqlite::Connection,
+    op: &Op,
+    res: &wire::BatchResult,
+    now: &str,
+    report: &mut PushReport,
+) -> Result<bool> {
+    let ok = (200..300).contains(&res.status);
+    let data = res
+        .body
+        .get("data")
+        .cloned()
+        .unwrap_or(serde_json::Value::Null);
+    match &op.pending {
+        Pending::CreateGen { local_id, sent } | Pending::UpdateGen { local_id, sent } if ok => {
+            let g: wire::Generation = serde_json::from_value(data)
+                .map_err(|e| garbage(&format!("a generation in a batch answer: {e}")))?;
+            let remote = content_of_wire(&g)?;
+            report.seqs.push(g.seq);
+            let still_same = store::get_generation(tx, &sent.version)?
+                .map(|r| content_of(&r))
+                .as_ref()
+                == Some(sent);
+            if still_same && sync_status_of(tx, local_id)? != "conflict" {
+                ss::take_remote(tx, local_id, &g, &remote, now)?;
+            } else {
+                ss::rebase(tx, local_id, &g, &remote, None, now)?;
+            }
+            if matches!(op.pending, Pending::CreateGen { .. }) {
+                report.created += 1
+            } else {
+                report.updated += 1
+            }
+            Ok(false)
+        }
+        Pending::DeleteGen { remote_id } if ok || res.status == 404 => {
+            tx.execute(
+                "DELETE FROM pending_deletes WHERE remote_id = ?1",
+                [remote_id],
+            )?;
+            report.deleted += 1;
+            Ok(false)
+        }
+        Pending::PromoteGen { local_id } if ok => {
+            let g: wire::Generation = serde_json::from_value(data)
+                .map_err(|e| garbage(&format!("a generation in a batch answer: {e}")))?;
+            let remote = content_of_wire(&g)?;
+            report.seqs.push(g.seq);
+            ss::take_remote(tx, local_id, &g, &remote, now)?;
+            report.promoted += 1;
+            Ok(false)
+        }
+        Pending::CreateEvo {
+            local_id,
+            sent_status,
+        }
+        | Pending::UpdateEvo {
+            local_id,
+            sent_status,
+        } if ok => {
+            let e: wire::Evolution = serde_json::from_value(data)
+                .map_err(|e| garbage(&format!("an evolution in a batch answer: {e}")))?;
+            report.seqs.push(e.seq);
+            let current: Option<String> = tx
+                .query_row(
+                    "SELECT status FROM evolutions WHERE evolution_id = ?1",
+                    [local_id],
+                    |r| r.get(0),
+                )
+                .ok();
+            if current.as_deref() == Some(sent_status.as_str()) {
+                ss::take_remote_evolution(tx, local_id, &e, now)?;
+            } else {
+                ss::adopt_evolution_ids(tx, local_id, &e)?;
+            }
+            report.evolutions += 1;
+            Ok(false)
+        }
+        _ if res.status == 412 => Ok(true),
+        Pending::CreateGen { local_id, .. }
+            if res.status == 409 && code_of(&res.body) == "already_exists" =>
+        {
+            let c = vec![Conflict {
+                kind: ConflictKind::AddAdd,
+                item: VERSION_EXISTS.into(),
+            }];
+            ss::set_conflict(tx, local_id, None, &c)?;
+            report.version_taken.push(op.label.clone());
+            Ok(false)
+        }
+        Pending::UpdateGen { .. } | Pending::PromoteGen { .. } if res.status == 409 => {
+            // Promoted (or taken) on the server meanwhile: the pull that follows shows it.
+            report.failed.push((op.label.clone(), detail_of(&res.body)));
+            Ok(true)
+        }
+        _ => {
+            let detail = detail_of(&res.body);
+            let (table, col) = match &op.pending {
+                Pending::CreateGen { local_id, .. }
+                | Pending::UpdateGen { local_id, .. }
+                | Pending::PromoteGen { local_id } => ("generations", local_id.as_str()),
+                Pending::CreateEvo { local_id, .. } | Pending::UpdateEvo { local_id, .. } => {
+                    ("evolutions", local_id.as_str())
+                }
+                Pending::DeleteGen { .. } => ("", ""),
+            };
+            if !table.is_empty() {
+                let id_col = if table == "generations" {
+                    "generation_id"
+                } else {
+                    "evolution_id"
+                };
+                tx.execute(
+                    &format!("UPDATE {table} SET sync_error = ?2, sync_status = CASE WHEN sync_status = 'conflict' THEN 'conflict' ELSE 'failed' END WHERE {id_col} = ?1"),
+                    rusqlite::params![col, format!("HTTP {}: {detail}", res.status)],
+                )?;
+            }
+            report
+                .failed
+                .push((op.label.clone(), format!("HTTP {}: {detail}", res.status)));
+            Ok(false)
+        }
+    }
+}
+
+/// Pushes pending work: pull first, then deletions and generations, then evolutions, then
+/// promotions made while offline; on a stale base it pulls, merges and tries once more.
+pub fn push(
+    ctx: &Context,
+    ws: &mut Workspace,
+    cloud: &Cloud,
+    version: Option<&str>,
+    progress: Progress<'_>,
+) -> Result<PushReport> {
+    let mut report = PushReport::default();
+    let mut noop = |_: u64, _: u64| {};
+    report.pull = Some(pull(ctx, ws, cloud, &Filter::default(), &mut noop)?);
+    for round in 0..2 {
+        let gens = plan_generations(ctx, ws, cloud, version)?;
+        let total = gens.len() as u64;
+        let mut stale = send(ctx, ws, cloud, gens, &mut report, progress, total)?;
+        let evos = plan_evolutions(ws, version)?;
+        let total = evos.len() as u64;
+        stale |= send(ctx, ws, cloud, evos, &mut report, progress, total)?;
+        let proms = plan_promotions(ws, version)?;
+        let total = proms.len() as u64;
+        stale |= send(ctx, ws, cloud, proms, &mut report, progress, total)?;
+        if !stale || round == 1 {
+            break;
+        }
+        let p = pull(ctx, ws, cloud, &Filter::default(), &mut noop)?;
+        if let Some(prev) = report.pull.as_mut() {
+            prev.conflicts.extend(p.conflicts);
+        }
+    }
+    let now = ctx.now();
+    advance_past_own_writes(ctx, ws, &mut report.seqs)?;
+    report.conflicts = ss::conflicts(&ws.store.conn)?
+        .into_iter()
+        .filter(|c| version.is_none_or(|v| v == c.version))
+        .map(|c| ConflictReport {
+            version: c.version,
+            conflicts: c.kinds,
+        })
+        .collect();
+    let tx = ws.store.write()?;
+    ss::set_meta(&tx, LAST_PUSH, &now, &now)?;
+    if report.failed.is_empty() && report.conflicts.is_empty() && report.version_taken.is_empty() {
+        ss::set_meta(&tx, LAST_OK, &now, &now)?;
+    }
+    ss::log(
+        &tx,
+        &now,
+        &ss::LogEntry {
+            direction: "push",
+            records: report.records() as i64,
+            conflicts: report.conflicts.len() as i64,
+            requests: report.requests as i64,
+            bytes: 0,
+            error: report.failed.first().map(|f| f.1.as_str()),
+            detail: None,
+        },
+    )?;
+    tx.commit()?;
+    Ok(report)
+}
+
+/// Sends the pending evolutions of generations the server already has (hybrid mode's
+/// automatic sync of evolution results), without a pull.
+pub fn push_evolutions(ctx: &Context, ws: &mut Workspace, cloud: &Cloud) -> Result<PushReport> {
+    let mut report = PushReport::default();
+    let ops = plan_evolutions(ws, None)?;
+    if ops.is_empty() {
+        return Ok(report);
+    }
+    let total = ops.len() as u64;
+    send(ctx, ws, cloud, ops, &mut report, &mut |_, _| {}, total)?;
+    advance_past_own_writes(ctx, ws, &mut report.seqs)?;
+    Ok(report)
+}
+
+/// Our own writes need not be pulled back: when they are exactly the feed entries right
+/// after the cursor (nobody else wrote in between), the cursor moves past them.
+fn advance_past_own_writes(ctx: &Context, ws: &mut Workspace, seqs: &mut [i64]) -> Result<()> {
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    seqs.sort_unstable();
+    let tx = ws.store.write()?;
+    let cur = cursor(&tx)?;
+    let contiguous = seqs
+        .iter()
+        .enumerate()
+        .all(|(i, s)| *s == cur + 1 + i as i64);
+    if contiguous {
+        let now = ctx.now();
+        ss::set_meta(&tx, CURSOR, &(cur + seqs.len() as i64).to_string(), &now)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Exit-code verdict of a push: conflicts and taken versions need attention (3).
+pub fn push_verdict(report: &PushReport) -> Result<()> {
+    if !report.version_taken.is_empty() {
+        let v = &report.version_taken[0];
+        return Err(GrytError::new(
+            Kind::Attention,
+            format!("Version {} exists in the cloud: someone else created it", report.version_taken.join(", ")),
+        )
+        .hint(format!("rename yours (`gryt generation rename {v} NEW`) or drop it (`gryt generation delete {v} --local-only`), then push again")));
+    }
+    if !report.conflicts.is_empty() {
+        let list: Vec<String> = report.conflicts.iter().map(|c| c.version.clone()).collect();
+        return Err(GrytError::new(
+            Kind::Attention,
+            format!("Sync conflicts need attention: {}", list.join(", ")),
+        )
+        .hint(format!(
+            "see `gryt sync status`, then `gryt sync resolve {} --ours` or `--theirs`",
+            list[0]
+        )));
+    }
+    if let Some((label, detail)) = report.failed.first() {
+        return Err(GrytError::error(format!(
+            "{} record(s) were refused by the server; first: {label}: {detail}",
+            report.failed.len()
+        )));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- promotion
+
+/// The outcome of a cloud-first promotion.
+pub enum CloudPromotion {
+    Promoted(GenerationRecord),
+    /// Someone else promoted first (or the gate failed on the server).
+    Refused(GrytError),
+}
+
+/// Cloud-first promotion: pull, gate, push the generation and its evolutions, then the
+/// atomic promotion on the server with a stored Idempotency-Key; only then the local record.
+pub fn promote(
+    ctx: &Context,
+    ws: &mut Workspace,
+    cloud: &Cloud,
+    version: &str,
+) -> Result<CloudPromotion> {
+    let mut noop = |_: u64, _: u64| {};
+    let v = crate::ops::parse_version(version)?.to_string();
+    pull(ctx, ws, cloud, &Filter::default(), &mut noop)?;
+    let rec = crate::ops::load_generation(&ws.store.conn, &v)?;
+    if rec.status == GenerationStatus::Promoted {
+        return Ok(CloudPromotion::Refused(
+            GrytError::new(
+                Kind::Attention,
+                format!(
+                    "Generation {v} is already promoted{}",
+                    rec.promoted_by
+                        .as_deref()
+                        .map(|b| format!(" by {b}"))
+                        .unwrap_or_default()
+                ),
+            )
+            .hint("a promoted generation is final; release further work as a new version"),
+        ));
+    }
+    let (_, report) = crate::ops::gate_of(&ws.store.conn, &rec)?;
+    report.check()?;
+    let pushed = push(ctx, ws, cloud, Some(&v), &mut noop)?;
+    push_verdict(&pushed)?;
+    let rec = crate::ops::load_generation(&ws.store.conn, &v)?;
+    let Some(rid) = rec.remote_id.clone() else {
+        return Err(GrytError::error(format!(
+            "Generation {v} did not reach the server"
+        )));
+    };
+    // The key is stored before the request: a retry after a lost answer gets the original
+    // success instead of a second promotion attempt.
+    let key = {
+        let tx = ws.store.write()?;
+        let existing: Option<String> = tx.query_row(
+            "SELECT promote_key FROM generations WHERE generation_id = ?1",
+            [&rec.generation_id],
+            |r| r.get(0),
+        )?;
+        let k = key_for(
+            &tx,
+            "generations",
+            "promote_key",
+            "generation_id",
+            &rec.generation_id,
+            existing,
+        )?;
+        tx.commit()?;
+        k
+    };
+    let path = format!("/api/v1/generations/{rid}/promote");
+    let resp = cloud
+        .remote
+        .send("POST", &path, None, &[("Idempotency-Key", &key)])?;
+    let now = ctx.now();
+    if (200..300).contains(&resp.status) {
+        let g: Data<wire::Generation> = crate::remote::decode(&resp.body)?;
+        let content = content_of_wire(&g.data)?;
+        let tx = ws.store.write()?;
+        ss::take_remote(&tx, &rec.generation_id, &g.data, &content, &now)?;
+        ss::log(
+            &tx,
+            &now,
+            &ss::LogEntry {
+                direction: "promote",
+                records: 1,
+                conflicts: 0,
+                requests: 1,
+                bytes: 0,
+                error: None,
+                detail: Some(&v),
+            },
+        )?;
+        tx.commit()?;
+        let rec = crate::ops::load_generation(&ws.store.conn, &v)?;
+        crate::ops::write_contract_fast(&ws.repo, &rec.spec())?;
+        return Ok(CloudPromotion::Promoted(rec));
+    }
+    let err = crate::remote::http_error(&resp);
+    {
+        let tx = ws.store.write()?;
+        tx.execute(
+            "UPDATE generations SET promote_key = NULL WHERE generation_id = ?1",
+            [&rec.generation_id],
+        )?;
+        ss::log(
+            &tx,
+            &now,
+            &ss::LogEntry {
+                direction: "promote",
+                records: 0,
+                conflicts: 0,
+                requests: 1,
+                bytes: 0,
+                error: Some(&err_text(&err)),
+                detail: Some(&v),
+            },
+        )?;
+        tx.commit()?;
+    }
+    match err {
+        RemoteError::Http {
+            status: 409,
+            detail,
+            ..
+        } => {
+            // Lost the race (or promoted earlier by someone): bring the winner's record here.
+            let _ = pull(ctx, ws, cloud, &Filter::default(), &mut noop);
+            Ok(CloudPromotion::Refused(
+                GrytError::new(Kind::Attention, detail)
+                    .hint("the first promotion wins; release your work as a new version"),
+            ))
+        }
+        other => Err(other.into()),
+    }
+}
+
+fn err_text(e: &RemoteError) -> String {
+    match e {
+        RemoteError::Http { status, detail, .. } => format!("HTTP {status}: {detail}"),
+        RemoteError::Unreachable(m) | RemoteError::Garbage(m) => m.clone(),
+    }
+}

@@ -1,0 +1,439 @@
+//! The SQL of sync: finding records by their client or server ids, applying the server's
+//! copies, the base (last synced copy), conflicts, the journal of pending work and the log.
+//! Every function runs inside the caller's transaction.
+
+use crate::error::{GrytError, Result};
+use crate::store::{self, GenerationRecord};
+use gryt_core::merge::{Conflict, GenerationContent};
+use gryt_core::wire;
+use gryt_core::{Change, ChangeId, ChangeType, GenerationStatus};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// The mergeable content of a local record.
+pub fn content_of(rec: &GenerationRecord) -> GenerationContent {
+    GenerationContent {
+        version: rec.version.clone(),
+        description: rec.description.clone(),
+        pipeline_template: rec.pipeline_template.clone(),
+        status: rec.status,
+        changes: rec.changes.clone(),
+    }
+}
+
+/// The mergeable content of a server record; a record breaking our rules is garbage.
+pub fn content_of_wire(g: &wire::Generation) -> Result<GenerationContent> {
+    let bad = |what: String| {
+        GrytError::error(format!(
+            "Bad answer from the server: generation {} has {what}",
+            g.version.chars().take(64).collect::<String>()
+        ))
+    };
+    let version = gryt_core::Version::parse(&g.version)
+        .map_err(|e| bad(e.message))?
+        .to_string();
+    let status = GenerationStatus::parse(&g.status).map_err(|e| bad(e.message))?;
+    let mut changes = Vec::with_capacity(g.changes.len());
+    for c in &g.changes {
+        changes.push(Change {
+            id: ChangeId::parse(&c.id).map_err(|e| bad(e.message))?,
+            change_type: ChangeType::parse(&c.change_type).map_err(|e| bad(e.message))?,
+            title: c.title.clone(),
+            description: c.description.clone(),
+            assignee: c.assignee.clone(),
+        });
+    }
+    Ok(GenerationContent {
+        version,
+        description: g.description.clone(),
+        pipeline_template: g.pipeline_template.clone(),
+        status,
+        changes,
+    })
+}
+
+pub fn wire_changes(changes: &[Change]) -> Vec<wire::WireChange> {
+    changes
+        .iter()
+        .map(|c| wire::WireChange {
+            id: c.id.to_string(),
+            change_type: c.change_type.as_str().to_string(),
+            title: c.title.clone(),
+            description: c.description.clone(),
+            status: None,
+            pipeline: None,
+            pipelines: None,
+            assignee: c.assignee.clone(),
+        })
+        .collect()
+}
+
+/// A local generation with its sync columns.
+pub struct Local {
+    pub rec: GenerationRecord,
+    pub base: Option<GenerationContent>,
+    pub conflict: bool,
+}
+
+fn local_by(conn: &Connection, column: &str, value: &str) -> Result<Option<Local>> {
+    let row: Option<(String, Option<String>)> = conn
+        .prepare_cached(&format!(
+            "SELECT version, base_json FROM generations WHERE {column} = ?1"
+        ))?
+        .query_row([value], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((version, base_json)) = row else {
+        return Ok(None);
+    };
+    let Some(rec) = store::get_generation(conn, &version)? else {
+        return Ok(None);
+    };
+    let base = base_json.and_then(|j| serde_json::from_str(&j).ok());
+    let conflict = rec.sync_status == "conflict";
+    Ok(Some(Local {
+        rec,
+        base,
+        conflict,
+    }))
+}
+
+pub fn local_by_uuid(conn: &Connection, uuid: &str) -> Result<Option<Local>> {
+    local_by(conn, "generation_id", uuid)
+}
+
+pub fn local_by_remote_id(conn: &Connection, id: i64) -> Result<Option<Local>> {
+    local_by(conn, "remote_id", &id.to_string())
+}
+
+pub fn local_by_version(conn: &Connection, version: &str) -> Result<Option<Local>> {
+    local_by(conn, "version", version)
+}
+
+fn json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// Makes the local record equal to the server's copy, which becomes the new base.
+pub fn take_remote(
+    conn: &Connection,
+    local_id: &str,
+    g: &wire::Generation,
+    c: &GenerationContent,
+    now: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE generations SET version = ?2, description = ?3, pipeline_template = ?4, \
+         status = CASE WHEN status = 'promoted' THEN 'promoted' ELSE ?5 END, \
+         promoted_at = COALESCE(?6, promoted_at), promoted_by = COALESCE(?7, promoted_by), remote_id = ?8, rev = ?9, base_json = ?10, \
+         sync_status = 'synced', last_synced_at = ?11, sync_error = NULL, push_key = NULL, \
+         conflict_json = NULL, conflict_kinds = NULL, team_id = ?12, project = ?13, \
+         promote_key = CASE WHEN ?5 = 'promoted' THEN NULL ELSE promote_key END \
+         WHERE generation_id = ?1",
+        params![
+            local_id,
+            c.version,
+            c.description,
+            c.pipeline_template,
+            c.status.as_str(),
+            g.promoted_at,
+            g.promoted_by,
+            g.id.to_string(),
+            g.rev,
+            json(c),
+            now,
+            g.team_id,
+            g.project
+        ],
+    )?;
+    store::replace_changes(conn, local_id, &c.changes)
+}
+
+/// Inserts a generation first seen on the server.
+pub fn insert_remote(
+    conn: &Connection,
+    g: &wire::Generation,
+    c: &GenerationContent,
+    now: &str,
+) -> Result<()> {
+    let rec = GenerationRecord {
+        generation_id: g.generation_id.clone(),
+        version: c.version.clone(),
+        description: c.description.clone(),
+        status: c.status,
+        changes: c.changes.clone(),
+        pipeline_template: c.pipeline_template.clone(),
+        created_at: g.created_at.clone(),
+        created_by: Some(g.created_by.clone()),
+        promoted_at: g.promoted_at.clone(),
+        promoted_by: g.promoted_by.clone(),
+        updated_at: now.to_string(),
+        remote_id: Some(g.id.to_string()),
+        sync_status: "synced".into(),
+        last_synced_at: Some(now.to_string()),
+        sync_error: None,
+        rev: g.rev,
+    };
+    store::insert_generation(conn, &rec)?;
+    conn.execute(
+        "UPDATE generations SET base_json = ?2, team_id = ?3, project = ?4 WHERE generation_id = ?1",
+        params![g.generation_id, json(c), g.team_id, g.project],
+    )?;
+    Ok(())
+}
+
+/// Records the server's copy as the new base while keeping local edits pending.
+pub fn rebase(
+    conn: &Connection,
+    local_id: &str,
+    g: &wire::Generation,
+    base: &GenerationContent,
+    merged: Option<&GenerationContent>,
+    now: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE generations SET remote_id = ?2, rev = ?3, base_json = ?4, last_synced_at = ?5, \
+         sync_status = 'not_synced', conflict_json = NULL, conflict_kinds = NULL WHERE generation_id = ?1",
+        params![local_id, g.id.to_string(), g.rev, json(base), now],
+    )?;
+    if let Some(m) = merged {
+        conn.execute(
+            "UPDATE generations SET version = ?2, description = ?3, pipeline_template = ?4, \
+             push_key = NULL, updated_at = ?5 WHERE generation_id = ?1",
+            params![local_id, m.version, m.description, m.pipeline_template, now],
+        )?;
+        store::replace_changes(conn, local_id, &m.changes)?;
+    }
+    Ok(())
+}
+
+/// Marks a conflict, keeping the local copy and the server's copy side by side.
+pub fn set_conflict(
+    conn: &Connection,
+    local_id: &str,
+    remote: Option<&wire::Generation>,
+    conflicts: &[Conflict],
+) -> Result<()> {
+    conn.execute(
+        "UPDATE generations SET sync_status = 'conflict', conflict_json = ?2, conflict_kinds = ?3 \
+         WHERE generation_id = ?1",
+        params![local_id, remote.map(json), json(&conflicts)],
+    )?;
+    Ok(())
+}
+
+pub struct ConflictRow {
+    pub version: String,
+    pub generation_id: String,
+    pub remote: Option<wire::Generation>,
+    pub kinds: Vec<Conflict>,
+}
+
+pub fn conflicts(conn: &Connection) -> Result<Vec<ConflictRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT version, generation_id, conflict_json, conflict_kinds FROM generations \
+         WHERE sync_status = 'conflict' ORDER BY version",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let remote: Option<String> = r.get(2)?;
+        let kinds: Option<String> = r.get(3)?;
+        Ok(ConflictRow {
+            version: r.get(0)?,
+            generation_id: r.get(1)?,
+            remote: remote.and_then(|j| serde_json::from_str(&j).ok()),
+            kinds: kinds
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .unwrap_or_default(),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+pub fn delete_local_generation(conn: &Connection, local_id: &str) -> Result<()> {
+    store::delete_generation(conn, local_id)
+}
+
+// ---- evolutions ----
+
+pub struct LocalEvolution {
+    pub evolution_id: String,
+    pub dirty: bool,
+}
+
+pub fn local_evolution(conn: &Connection, e: &wire::Evolution) -> Result<Option<LocalEvolution>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT evolution_id, sync_status FROM evolutions WHERE evolution_id = ?1 OR remote_id = ?2",
+        )?
+        .query_row(params![e.evolution_id, e.id.to_string()], |r| {
+            let s: String = r.get(1)?;
+            Ok(LocalEvolution {
+                evolution_id: r.get(0)?,
+                dirty: s != "synced",
+            })
+        })
+        .optional()?)
+}
+
+/// The local generation id an evolution from the server belongs to.
+pub fn generation_of_evolution(conn: &Connection, e: &wire::Evolution) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT generation_id FROM generations WHERE generation_id = ?1 OR remote_id = ?2",
+        )?
+        .query_row(params![e.generation_uuid, e.generation_id], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn insert_remote_evolution(
+    conn: &Connection,
+    local_gen: &str,
+    e: &wire::Evolution,
+    now: &str,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO evolutions (evolution_id, generation_id, change_id, rc, rc_provisional, code_name, \
+         owner, status, started_at, completed_at, pipeline_run_id, remote_id, sync_status, \
+         last_synced_at, rev) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'synced', ?12, ?13)",
+        params![
+            e.evolution_id,
+            local_gen,
+            e.change_id,
+            e.rc,
+            e.code_name,
+            e.created_by,
+            evo_status(&e.status),
+            e.started_at.clone().unwrap_or_else(|| e.created_at.clone()),
+            e.completed_at,
+            e.pipeline_run_id,
+            e.id.to_string(),
+            now,
+            e.rev
+        ],
+    )?;
+    Ok(())
+}
+
+fn evo_status(s: &str) -> &'static str {
+    gryt_core::EvolutionStatus::parse(s)
+        .map(|s| s.as_str())
+        .unwrap_or("pending")
+}
+
+/// Takes the server's copy of an evolution (not edited locally).
+pub fn take_remote_evolution(
+    conn: &Connection,
+    local_id: &str,
+    e: &wire::Evolution,
+    now: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE evolutions SET rc = ?2, rc_provisional = 0, status = ?3, completed_at = ?4, \
+         pipeline_run_id = ?5, remote_id = ?6, rev = ?7, sync_status = 'synced', last_synced_at = ?8, \
+         sync_error = NULL, push_key = NULL, code_name = ?9, owner = ?10 WHERE evolution_id = ?1",
+        params![
+            local_id,
+            e.rc,
+            evo_status(&e.status),
+            e.completed_at,
+            e.pipeline_run_id,
+            e.id.to_string(),
+            e.rev,
+            now,
+            e.code_name,
+            e.created_by
+        ],
+    )?;
+    Ok(())
+}
+
+/// Adopts the server's id, rc and rev for a locally edited evolution; it stays pending.
+pub fn adopt_evolution_ids(conn: &Connection, local_id: &str, e: &wire::Evolution) -> Result<()> {
+    conn.execute(
+        "UPDATE evolutions SET rc = ?2, rc_provisional = 0, remote_id = ?3, rev = ?4 WHERE evolution_id = ?1",
+        params![local_id, e.rc, e.id.to_string(), e.rev],
+    )?;
+    Ok(())
+}
+
+pub fn delete_local_evolution(conn: &Connection, local_id: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE pipeline_runs SET evolution_id = NULL WHERE evolution_id = ?1",
+        [local_id],
+    )?;
+    conn.execute("DELETE FROM evolutions WHERE evolution_id = ?1", [local_id])?;
+    Ok(())
+}
+
+/// Provisional local rc numbers that collide with numbers the server gave move up past them.
+pub fn renumber_provisional(conn: &Connection, local_gen: &str) -> Result<()> {
+    let clashing: Vec<String> = conn
+        .prepare_cached(
+            "SELECT p.evolution_id FROM evolutions p WHERE p.generation_id = ?1 AND p.rc_provisional = 1 \
+             AND EXISTS (SELECT 1 FROM evolutions f WHERE f.generation_id = p.generation_id \
+               AND f.rc_provisional = 0 AND f.rc = p.rc) ORDER BY p.rc",
+        )?
+        .query_map([local_gen], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for id in clashing {
+        let next: i64 = conn.query_row(
+            "SELECT COALESCE(MAX(rc), 0) + 1 FROM evolutions WHERE generation_id = ?1",
+            [local_gen],
+            |r| r.get(0),
+        )?;
+        conn.execute(
+            "UPDATE evolutions SET rc = ?2 WHERE evolution_id = ?1",
+            params![id, next],
+        )?;
+    }
+    Ok(())
+}
+
+// ---- metadata and log ----
+
+pub fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM sync_metadata WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn set_meta(conn: &Connection, key: &str, value: &str, now: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO sync_metadata (key, value, updated_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )?
+    .execute(params![key, value, now])?;
+    Ok(())
+}
+
+pub fn del_meta(conn: &Connection, key: &str) -> Result<()> {
+    conn.execute("DELETE FROM sync_metadata WHERE key = ?1", [key])?;
+    Ok(())
+}
+
+pub struct LogEntry<'a> {
+    pub direction: &'a str,
+    pub records: i64,
+    pub conflicts: i64,
+    pub requests: i64,
+    pub bytes: i64,
+    pub error: Option<&'a str>,
+    pub detail: Option<&'a str>,
+}
+
+pub fn log(conn: &Connection, at: &str, e: &LogEntry<'_>) -> Result<()> {
+    conn.execute(
+        "INSERT INTO sync_log (at, direction, records, conflicts, requests, bytes, error, detail) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            at,
+            e.direction,
+            e.records,
+            e.conflicts,
+            e.requests,
+            e.bytes,
+            e.error,
+            e.detail
+        ],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! End-to-end tests of the local workflow: the real `gryt` binary in temporary
+//! directories with a cleared environment (see `cli/harness.rs`).
+//!
+//! One integration test binary: every file under `tests/cli/` is a module listed here, and
+//! `every_test_file_is_registered` fails when one is forgotten.
+
+mod cli {
+    pub mod harness;
+
+    mod bad_input;
+    mod config;
+    mod evolution;
+    mod generation;
+    mod init;
+    mod output;
+    mod promote;
+    mod run;
+}
+
+#[test]
+fn every_test_file_is_registered() {
+    let this = include_str!("cli.rs");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli");
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("read tests/cli") {
+        let path = entry.expect("dir entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+            missing.push(format!("{} (not a .rs file)", path.display()));
+            continue;
+        }
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8 file name");
+        let registered = this.lines().any(|l| {
+            let l = l.trim();
+            l == format!("mod {stem};") || l == format!("pub mod {stem};")
+        });
+        if !registered {
+            missing.push(path.display().to_string());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "files under tests/cli/ not registered as `mod NAME;` in tests/cli.rs: {missing:?}"
+    );
+}
+
+#[test]
+fn every_migration_is_embedded_in_order() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let store = std::fs::read_to_string(root.join("src/store.rs")).expect("read src/store.rs");
+    let mut names: Vec<String> = std::fs::read_dir(root.join("migrations"))
+        .expect("read migrations/")
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    let mut last = 0;
+    for (i, name) in names.iter().enumerate() {
+        assert!(
+            name.ends_with(".sql"),
+            "migrations/{name} is not a .sql file"
+        );
+        assert_eq!(
+            name.get(..5),
+            Some(format!("{:04}_", i + 1).as_str()),
+            "migrations/ must be numbered 0001_, 0002_, ... without gaps: {names:?}"
+        );
+        let at = store
+            .find(&format!("\"{name}\""))
+            .unwrap_or_else(|| panic!("migrations/{name} is not listed in src/store.rs"));
+        assert!(
+            at > last,
+            "migrations/{name} is listed out of order in src/store.rs"
+        );
+        last = at;
+    }
+}

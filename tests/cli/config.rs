@@ -1,0 +1,213 @@
+//! `gryt config`: layers, precedence, and secrets kept out of the repository.
+
+use super::harness::{read, write, TestEnv, USER};
+use std::os::unix::fs::PermissionsExt;
+
+#[test]
+fn set_get_and_list_in_the_repository() {
+    let t = TestEnv::init();
+    // Defaults.
+    t.run(&["config", "execution_mode"])
+        .clean()
+        .stdout_has("hybrid");
+    t.run(&["config", "username"]).clean().stdout_has(USER);
+    let j = t.run(&["config", "project", "--json"]).clean().json();
+    assert_eq!(j["value"], "default");
+    assert_eq!(j["source"], "default");
+    t.run(&["config", "team"])
+        .err(1, &["team is not set"])
+        .hint("gryt config team");
+    // Set in .gryt/config.
+    t.run(&["config", "team", "platform"])
+        .clean()
+        .stdout_has("Set team in");
+    t.run(&["config", "execution_mode", "local"]).clean();
+    let repo_cfg = read(&t.gryt_dir().join("config"));
+    assert!(repo_cfg.contains("team: platform"), "{repo_cfg}");
+    assert!(repo_cfg.contains("execution_mode: local"), "{repo_cfg}");
+    t.run(&["config", "team"]).clean();
+    assert_eq!(t.run(&["config", "team"]).stdout, "platform\n");
+    let j = t.run(&["config", "--json"]).clean().json();
+    assert_eq!(j["config"]["team"]["value"], "platform");
+    assert_eq!(j["config"]["team"]["source"], "repository");
+    assert_eq!(j["config"]["execution_mode"]["value"], "local");
+    assert_eq!(j["config"]["project"]["source"], "default");
+    let out = t.run(&["config"]);
+    out.clean();
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.contains("team") && l.contains("platform") && l.contains("repository")),
+        "{out:?}"
+    );
+    // Unset.
+    t.run(&["config", "team", "--unset"]).clean();
+    t.run(&["config", "team"]).err(1, &["team is not set"]);
+}
+
+#[test]
+fn global_repository_and_environment_precedence() {
+    let t = TestEnv::init();
+    t.run(&["config", "--global", "project", "from-global"])
+        .clean();
+    let global = read(&t.config_dir().join("config"));
+    assert!(global.contains("project: from-global"), "{global}");
+    assert!(!read(&t.gryt_dir().join("config")).contains("project"));
+    let get = |vars: &[(&str, &str)]| {
+        let j = t
+            .run_env(vars, &["config", "project", "--json"])
+            .clean()
+            .json();
+        (
+            j["value"].as_str().expect("value").to_string(),
+            j["source"].as_str().expect("source").to_string(),
+        )
+    };
+    assert_eq!(get(&[]), ("from-global".into(), "global".into()));
+    t.run(&["config", "project", "from-repo"]).clean();
+    assert_eq!(get(&[]), ("from-repo".into(), "repository".into()));
+    assert_eq!(
+        get(&[("GRYT_PROJECT", "from-env")]),
+        ("from-env".into(), "environment".into())
+    );
+    // Outside any repository only the global layer and the environment apply.
+    let outside = t.home().join("elsewhere");
+    std::fs::create_dir(&outside).expect("mkdir");
+    let j = t
+        .run_in(&outside, &["config", "project", "--json"])
+        .clean()
+        .json();
+    assert_eq!(j["value"], "from-global");
+    t.run_in(&outside, &["config", "team", "x"])
+        .err(1, &["Not inside a gryt repository"])
+        .hint("--global");
+    // GRYT_USERNAME decides the owner of new evolutions.
+    t.run(&["generation", "new", "v1.0.0"]).clean();
+    t.run(&[
+        "generation",
+        "add-change",
+        "v1.0.0",
+        "--id",
+        "FEAT-1",
+        "--type",
+        "add",
+        "--title",
+        "x",
+    ])
+    .clean();
+    t.run(&["config", "username", "carol"]).clean();
+    let j = t
+        .run_env(
+            &[("GRYT_USERNAME", "dave")],
+            &[
+                "evolution",
+                "start",
+                "v1.0.0",
+                "--change",
+                "FEAT-1",
+                "--json",
+            ],
+        )
+        .clean()
+        .json();
+    assert_eq!(j["evolution"]["owner"], "dave");
+}
+
+#[test]
+fn secrets_go_to_the_credentials_file_only() {
+    let t = TestEnv::init();
+    let repo_cfg_before = read(&t.gryt_dir().join("config"));
+    t.run(&["config", "api_key_secret", "s3cr3t-value"]).clean();
+    t.run(&["config", "--global", "password", "hunter2"])
+        .clean();
+    let creds = t.config_dir().join("credentials");
+    let text = read(&creds);
+    assert!(
+        text.contains("s3cr3t-value") && text.contains("hunter2"),
+        "{text}"
+    );
+    let mode = std::fs::metadata(&creds)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "credentials mode {mode:o}");
+    assert_eq!(read(&t.gryt_dir().join("config")), repo_cfg_before);
+    for (path, bytes) in t.files() {
+        let s = String::from_utf8_lossy(&bytes);
+        assert!(
+            !s.contains("s3cr3t") && !s.contains("hunter2"),
+            ".gryt/{path}"
+        );
+    }
+    if t.config_dir().join("config").exists() {
+        assert!(!read(&t.config_dir().join("config")).contains("hunter2"));
+    }
+    // Shown masked.
+    let out = t.run(&["config", "api_key_secret"]);
+    out.clean().stdout_has("********");
+    assert!(!out.stdout.contains("s3cr3t"), "{out:?}");
+    let out = t.run(&["config", "--json"]);
+    out.clean();
+    assert!(
+        !out.stdout.contains("s3cr3t") && !out.stdout.contains("hunter2"),
+        "{out:?}"
+    );
+    assert_eq!(out.json()["config"]["password"]["source"], "credentials");
+}
+
+#[test]
+fn a_secret_written_into_the_repository_config_is_refused() {
+    let t = TestEnv::init();
+    t.run(&["generation", "new", "v1.0.0"]).clean();
+    let before = t.snapshot();
+    let cfg = t.gryt_dir().join("config");
+    let original = read(&cfg);
+    write(&cfg, &format!("{original}api_key_secret: leaked\n"));
+    for args in [
+        &["generation", "list"][..],
+        &["config", "api_key_secret"],
+        &["config"],
+        &["generation", "new", "v2.0.0"],
+    ] {
+        t.run(args)
+            .err(1, &[".gryt/config", "api_key_secret"])
+            .hint("credentials file");
+    }
+    write(&cfg, &original);
+    before.assert_same(&t.snapshot(), "commands refused by the secret check");
+}
+
+#[test]
+fn bad_config_input() {
+    let t = TestEnv::init();
+    let cfg = t.gryt_dir().join("config");
+    let before = t.snapshot();
+    for (args, code, needle) in [
+        (
+            &["config", "colour", "red"][..],
+            2,
+            "Unknown configuration key 'colour'",
+        ),
+        (
+            &["config", "execution_mode", "turbo"],
+            2,
+            "Invalid execution_mode 'turbo'",
+        ),
+        (&["config", "gryt_url", "ftp://x"], 2, "Invalid gryt_url"),
+        (&["config", "--unset"], 2, "--unset needs a KEY"),
+        (&["config", "team", "a", "--unset"], 2, "--unset"),
+    ] {
+        t.run(args).err(code, &[needle]);
+    }
+    before.assert_same(&t.snapshot(), "bad config input");
+    // Broken values already in a file are reported with the file.
+    write(&cfg, "execution_mode: turbo\n");
+    t.run(&["generation", "list"])
+        .err(1, &["Invalid execution_mode 'turbo'"]);
+    write(&cfg, "colour: red\n");
+    t.run(&["generation", "list"])
+        .err(1, &["Unknown configuration key 'colour'", ".gryt/config"]);
+    write(&cfg, "team: [\n");
+    t.run(&["generation", "list"]).err(1, &[".gryt/config:"]);
+}

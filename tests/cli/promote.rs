@@ -1,0 +1,176 @@
+//! `gryt promote`: the gate, the annotated git tag, and immutability afterwards.
+
+use super::harness::{add_change, prove_all, repo_with_draft, TestEnv, NOW_STORED, USER};
+
+/// A git repository holding a gryt repository with v1.2.0 (FEAT-101, BUG-7).
+fn git_repo_with_draft() -> TestEnv {
+    let t = TestEnv::init_git();
+    t.run(&["generation", "new", "v1.2.0", "-d", "Spring release"])
+        .clean();
+    add_change(&t, "v1.2.0", "FEAT-101", "add", "OAuth2 login");
+    add_change(&t, "v1.2.0", "BUG-7", "fix", "Session timeout");
+    t
+}
+
+#[test]
+fn promotion_is_refused_while_a_change_is_unproven() {
+    let t = repo_with_draft();
+    t.run(&["evolution", "start", "v1.2.0", "--change", "FEAT-101"])
+        .clean();
+    t.run(&["evolution", "complete", "v1.2.0-rc.1", "--status", "pass"])
+        .clean();
+    t.run(&["evolution", "start", "v1.2.0", "--change", "BUG-7"])
+        .clean();
+    t.run(&["evolution", "complete", "v1.2.0-rc.2", "--status", "fail"])
+        .clean();
+    let out = t.refused(&["promote", "v1.2.0"], 1, &["BUG-7"]);
+    // The gate table comes first, on stdout.
+    out.stdout_has("Change")
+        .stdout_has("Proof")
+        .stdout_has("proven: rc.1 pass (alice)")
+        .stdout_has("unproven: rc.2 fail (alice)")
+        .stdout_has("Ready for promotion: no");
+    let out = t.refused(&["promote", "v1.2.0", "--json"], 1, &["BUG-7"]);
+    let j = out.json();
+    assert_eq!(j["gate"]["ready"], false);
+    assert_eq!(j["gate"]["changes"][1]["proven"], false);
+    // A generation without changes has nothing proven either.
+    t.run(&["generation", "new", "v2.0.0"]).clean();
+    t.refused(&["promote", "v2.0.0"], 1, &["v2.0.0"]);
+}
+
+#[test]
+fn promotion_without_git() {
+    let t = repo_with_draft();
+    prove_all(&t, "v1.2.0");
+    let out = t.run(&["promote", "v1.2.0"]);
+    out.clean()
+        .stdout_has("proven: rc.1 pass (alice)")
+        .stdout_has("Ready for promotion: yes")
+        .stdout_has("Promoted v1.2.0: it is final and immutable.");
+    assert!(!out.stdout.contains("Tagged"), "{out:?}");
+    let j = t
+        .run(&["generation", "show", "v1.2.0", "--json"])
+        .clean()
+        .json();
+    assert_eq!(j["generation"]["status"], "promoted");
+    assert_eq!(j["generation"]["promoted_at"], NOW_STORED);
+    assert_eq!(j["generation"]["promoted_by"], USER);
+    t.run(&["generation", "show", "v1.2.0"])
+        .clean()
+        .stdout_has("Generation v1.2.0 (promoted)")
+        .stdout_has(&format!("Promoted:    {NOW_STORED} by {USER}"));
+    let list = t.run(&["generation", "list", "--json"]).clean().json();
+    assert_eq!(list["generations"][0]["status"], "promoted");
+    assert_eq!(list["generations"][0]["proven"], 2);
+}
+
+#[test]
+fn promotion_in_git_creates_an_annotated_tag_listing_the_changes() {
+    let t = git_repo_with_draft();
+    prove_all(&t, "v1.2.0");
+    let out = t.run(&["generation", "promote", "1.2.0", "--json"]);
+    let j = out.clean().json();
+    assert_eq!(j["tag"], "v1.2.0");
+    assert_eq!(j["generation"]["status"], "promoted");
+    assert_eq!(j["gate"]["ready"], true);
+    assert_eq!(t.git(&["cat-file", "-t", "v1.2.0"]).trim(), "tag");
+    let message = t.git(&["tag", "-l", "--format=%(contents)", "v1.2.0"]);
+    assert!(message.starts_with("Release v1.2.0\n"), "{message}");
+    assert!(message.contains("Spring release"), "{message}");
+    assert!(message.contains("- FEAT-101 add OAuth2 login"), "{message}");
+    assert!(message.contains("- BUG-7 fix Session timeout"), "{message}");
+    // The tag points at HEAD.
+    assert_eq!(
+        t.git(&["rev-parse", "v1.2.0^{commit}"]),
+        t.git(&["rev-parse", "HEAD"])
+    );
+}
+
+#[test]
+fn promotion_in_git_text_output_and_no_tag() {
+    let t = git_repo_with_draft();
+    prove_all(&t, "v1.2.0");
+    t.run(&["promote", "v1.2.0"])
+        .clean()
+        .stdout_has("Tagged v1.2.0 (annotated) in git.");
+    t.run(&["generation", "new", "v1.3.0"]).clean();
+    add_change(&t, "v1.3.0", "FEAT-1", "add", "x");
+    prove_all(&t, "v1.3.0");
+    let out = t.run(&["promote", "v1.3.0", "--no-tag"]);
+    out.clean().stdout_has("Promoted v1.3.0");
+    assert!(!out.stdout.contains("Tagged"), "{out:?}");
+    assert_eq!(t.git(&["tag", "-l"]), "v1.2.0\n");
+}
+
+#[test]
+fn an_existing_git_tag_blocks_promotion() {
+    let t = git_repo_with_draft();
+    prove_all(&t, "v1.2.0");
+    t.git(&["tag", "v1.2.0"]);
+    t.refused(
+        &["promote", "v1.2.0"],
+        1,
+        &["git tag v1.2.0 already exists"],
+    )
+    .hint("--no-tag");
+    t.run(&["promote", "v1.2.0", "--no-tag"]).clean();
+}
+
+#[test]
+fn a_promoted_generation_is_immutable() {
+    let t = git_repo_with_draft();
+    prove_all(&t, "v1.2.0");
+    t.run(&["promote", "v1.2.0"]).clean();
+    let script = t.home().join("editor");
+    super::harness::write_script(
+        &script,
+        "#!/bin/sh\necho 'description: changed' >> \"$1\"\n",
+    );
+    let editor = script.to_str().expect("utf-8").to_string();
+    let cases: &[&[&str]] = &[
+        &["generation", "update", "v1.2.0"],
+        &[
+            "generation",
+            "add-change",
+            "v1.2.0",
+            "--id",
+            "FEAT-9",
+            "--type",
+            "add",
+            "--title",
+            "x",
+        ],
+        &["generation", "remove-change", "v1.2.0", "BUG-7"],
+        &["generation", "rename", "v1.2.0", "v1.2.1"],
+        &["generation", "delete", "v1.2.0"],
+        &["generation", "delete", "v1.2.0", "--local-only"],
+        &["evolution", "start", "v1.2.0", "--change", "FEAT-101"],
+        &["promote", "v1.2.0"],
+        &["promote", "v1.2.0", "--no-tag"],
+        &["generation", "promote", "v1.2.0"],
+    ];
+    for args in cases {
+        t.refused(args, 1, &["v1.2.0"]);
+    }
+    let before = t.snapshot();
+    t.run_env(&[("EDITOR", &editor)], &["generation", "edit", "v1.2.0"])
+        .err(1, &["v1.2.0", "immutable"]);
+    before.assert_same(&t.snapshot(), "edit of a promoted generation");
+    // Editing the file by hand and running update is refused too, and the file is not
+    // accepted into the database.
+    let original = t.read_contract("v1.2.0");
+    t.write_contract("v1.2.0", &original.replace("Spring release", "Changed"));
+    let before = t.snapshot();
+    t.run(&["generation", "update", "v1.2.0"])
+        .err(1, &["immutable"]);
+    before.assert_same(&t.snapshot(), "update of a promoted generation");
+    let j = t
+        .run(&["generation", "show", "v1.2.0", "--json"])
+        .clean()
+        .json();
+    assert_eq!(j["generation"]["description"], "Spring release");
+    // Second promotion names who promoted it and when.
+    t.run(&["promote", "v1.2.0"])
+        .err(1, &["already promoted", "by alice"]);
+}
