@@ -1023,7 +1023,14 @@ fn advance_past_own_writes(ctx: &Context, ws: &mut Workspace, seqs: &mut [i64]) 
 
 /// Exit-code verdict of a push: conflicts and taken versions need attention (3).
 pub fn push_verdict(report: &PushReport) -> Result<()> {
-    if !report.version_taken.is_empty() {
+    let mut taken: Vec<String> = report.version_taken.clone();
+    for c in &report.conflicts {
+        if is_version_conflict(&c.conflicts) && !taken.contains(&c.version) {
+            taken.push(c.version.clone());
+        }
+    }
+    if !taken.is_empty() {
+        let report = PushReport { version_taken: taken, ..Default::default() };
         let v = &report.version_taken[0];
         return Err(GrytError::new(
             Kind::Attention,
