@@ -174,7 +174,7 @@ fn cmd_pull(ctx: &Context, a: PullArgs) -> Result<i32> {
     let r = sync::pull(ctx, &mut ws, &cloud, &filter, &mut |d, t| bar.tick(d, t))?;
     drop(bar);
     if ctx.ui.json {
-        ctx.ui.json(&json!({ "pull": r }));
+        ctx.ui.json(&json!({ "pull": r, "requests": cloud.remote.requests.get(), "bytes": cloud.remote.bytes.get() }));
     } else if r.up_to_date_before {
         ctx.ui.info("Already up to date.");
     } else {
@@ -204,7 +204,7 @@ fn cmd_push(ctx: &Context, version: Option<&str>) -> Result<i32> {
     })?;
     drop(bar);
     if ctx.ui.json {
-        ctx.ui.json(&json!({ "push": r }));
+        ctx.ui.json(&json!({ "push": r, "requests": cloud.remote.requests.get(), "bytes": cloud.remote.bytes.get() }));
     } else {
         ctx.ui.info(&format!(
             "Pushed: {} created, {} updated, {} deleted, {} promoted, {} evolutions ({} requests).",
