@@ -611,19 +611,16 @@ fn cmd_whoami(ctx: &Context) -> Result<i32> {
             source_name(config.source("username"))
         ));
         ctx.ui.data(&format!("Auth:    {detail}"));
-        ctx.ui.data(&format!(
-            "Status:  {}",
-            ctx.ui.status(match state {
-                "accepted" => "yes",
-                _ => "no",
-            }) + match state {
-                "accepted" => " (the server accepts the credentials)",
-                "refused" => " (the server refuses the credentials)",
-                "unreachable" => " (the server cannot be reached)",
-                "not logged in" => " (no credentials)",
-                _ => " (the server's answer was not understood)",
-            }
-        ));
+        let code = if state == "accepted" { "32" } else { "31" };
+        let why = match state {
+            "accepted" => "the server accepts the credentials",
+            "refused" => "the server refuses the credentials",
+            "unreachable" => "the server cannot be reached",
+            "not logged in" => "no credentials are configured",
+            _ => "the server's answer was not understood",
+        };
+        ctx.ui
+            .data(&format!("Status:  {} ({why})", ctx.ui.paint(state, code)));
     }
     match problem {
         Some(e) => Err(e),
