@@ -329,6 +329,19 @@ fn apply_generation(
         local.base.clone()
     };
     let dirty = local.rec.sync_status != "synced";
+    if remote.is_none() && !dirty && ss::has_unsynced_evolutions(tx, &id)? {
+        // Unpushed proofs are local work too: a deletion must not drop them silently.
+        let c = vec![Conflict {
+            kind: ConflictKind::DeleteModify,
+            item: "unpushed evolutions".into(),
+        }];
+        ss::set_conflict(tx, &id, Some(g), &c)?;
+        report.conflicts.push(ConflictReport {
+            version: old_version,
+            conflicts: c,
+        });
+        return Ok(());
+    }
     let outcome = merge_generation(base.as_ref(), Some(&local_content), dirty, remote.as_ref());
     match (outcome, remote) {
         (Merge::TakeRemote, None) => {
@@ -1030,7 +1043,10 @@ pub fn push_verdict(report: &PushReport) -> Result<()> {
         }
     }
     if !taken.is_empty() {
-        let report = PushReport { version_taken: taken, ..Default::default() };
+        let report = PushReport {
+            version_taken: taken,
+            ..Default::default()
+        };
         let v = &report.version_taken[0];
         return Err(GrytError::new(
             Kind::Attention,

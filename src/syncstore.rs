@@ -247,6 +247,15 @@ pub fn conflicts(conn: &Connection) -> Result<Vec<ConflictRow>> {
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// Whether a local generation has evolutions the server has not seen in their current state.
+pub fn has_unsynced_evolutions(conn: &Connection, local_gen: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM evolutions WHERE generation_id = ?1 AND sync_status != 'synced')",
+        )?
+        .query_row([local_gen], |r| r.get(0))?)
+}
+
 pub fn delete_local_generation(conn: &Connection, local_id: &str) -> Result<()> {
     store::delete_generation(conn, local_id)
 }

@@ -1,0 +1,96 @@
+//! Must show 6: a draft deleted in one workspace disappears from another at its next pull;
+//! if that workspace had edited it, it gets a delete-modify conflict instead.
+
+use super::harness::team_of;
+
+#[test]
+fn a_deleted_draft_disappears_on_pull_or_conflicts_when_edited() {
+    let (cloud, team, devs) = team_of(&["alice", "bob"]);
+    let (a, b) = (&devs[0], &devs[1]);
+    for v in ["v6.0.0", "v6.1.0"] {
+        a.run(&["generation", "new", v]).ok();
+        a.add_change(v, "FEAT-1", "add", "Work");
+    }
+    a.run(&["sync", "push"]).ok().stdout_has("2 created");
+    b.run(&["sync", "pull"]).ok().stdout_has("2 new");
+    assert!(b.contract_path("v6.0.0").exists());
+
+    // Untouched by Bob: deleted on Alice's push, gone from Bob after his pull.
+    a.run(&["generation", "delete", "v6.0.0"]).ok();
+    let st = a.sync_status();
+    assert_eq!(
+        st["pending_deletes"],
+        serde_json::json!(["v6.0.0"]),
+        "{st:#}"
+    );
+    a.run(&["sync", "push"]).ok().stdout_has("1 deleted");
+    assert_eq!(cloud.generations("alice", &team).len(), 1);
+    b.run(&["sync", "pull"]).ok().stdout_has("1 deleted");
+    b.run(&["generation", "show", "v6.0.0"])
+        .fails(1, &["v6.0.0"]);
+    assert!(!b.contract_path("v6.0.0").exists());
+
+    // Edited by Bob: a delete-modify conflict, his copy kept.
+    b.add_change("v6.1.0", "BUG-2", "fix", "Bob's fix");
+    a.run(&["generation", "delete", "v6.1.0"]).ok();
+    a.run(&["sync", "push"]).ok().stdout_has("1 deleted");
+    assert_eq!(cloud.generations("alice", &team).len(), 0);
+    let out = b.run(&["sync", "pull"]);
+    out.fails(3, &["conflict"]).stdout_has("delete-modify");
+    let mine = b.show("v6.1.0");
+    assert_eq!(
+        mine["generation"]["changes"].as_array().map(Vec::len),
+        Some(2),
+        "{mine:#}"
+    );
+    let st = b.sync_status();
+    assert_eq!(st["conflicts"][0]["version"], "v6.1.0", "{st:#}");
+    assert_eq!(
+        st["conflicts"][0]["conflicts"][0]["kind"], "delete-modify",
+        "{st:#}"
+    );
+    let out = b.run(&["sync", "status"]);
+    assert_eq!(out.code, 3, "{out:?}");
+    // The deletion is not silently undone by a push.
+    b.run(&["sync", "push"]).fails(3, &["v6.1.0"]);
+    assert_eq!(cloud.generations("alice", &team).len(), 0);
+    // Keeping ours onto a deleted record is refused with a way out; theirs deletes it.
+    b.run(&["sync", "resolve", "v6.1.0", "--ours"])
+        .fails(1, &["deleted"]);
+    b.run(&["sync", "resolve", "v6.1.0", "--theirs"]).ok();
+    b.run(&["generation", "show", "v6.1.0"])
+        .fails(1, &["v6.1.0"]);
+    assert!(!b.contract_path("v6.1.0").exists());
+    b.run(&["sync", "status"]).ok().stdout_has("Conflicts: 0");
+}
+
+#[test]
+fn a_deleted_draft_with_unpushed_local_evolutions_is_a_conflict_not_a_loss() {
+    let (cloud, team, devs) = team_of(&["alice", "bob"]);
+    let (a, b) = (&devs[0], &devs[1]);
+    a.run(&["generation", "new", "v6.2.0"]).ok();
+    a.add_change("v6.2.0", "FEAT-1", "add", "Work");
+    a.run(&["sync", "push"]).ok();
+    b.run(&["sync", "pull"]).ok();
+    // Bob proves the change without syncing it: the generation itself is untouched.
+    b.run(&["config", "execution_mode", "local"]).ok();
+    let tag = b.prove("v6.2.0", "FEAT-1");
+    a.run(&["generation", "delete", "v6.2.0"]).ok();
+    a.run(&["sync", "push"]).ok().stdout_has("1 deleted");
+    assert_eq!(cloud.generations("alice", &team).len(), 0);
+
+    let out = b.run(&["sync", "pull"]);
+    out.fails(3, &["conflict"]).stdout_has("delete-modify");
+    let ev = b.json(&["evolution", "show", &tag]);
+    assert_eq!(ev["evolution"]["status"], "pass", "{ev:#}");
+    b.run(&["generation", "show", "v6.2.0"]).ok();
+    let st = b.sync_status();
+    assert_eq!(
+        st["conflicts"][0]["conflicts"][0]["kind"], "delete-modify",
+        "{st:#}"
+    );
+    // Taking the deletion drops the proofs, by the user's choice.
+    b.run(&["sync", "resolve", "v6.2.0", "--theirs"]).ok();
+    b.run(&["evolution", "show", &tag]).fails(1, &[&tag]);
+    b.run(&["sync", "status"]).ok().stdout_has("Conflicts: 0");
+}
