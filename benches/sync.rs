@@ -22,12 +22,15 @@ struct Dev {
 
 impl Dev {
     fn new(root: &Path, name: &str, url: &str, password: &str) -> Dev {
-        let dev = Dev { dir: root.join(format!("ws-{name}")), config: root.join(format!("cfg-{name}")) };
+        let dev = Dev {
+            dir: root.join(format!("ws-{name}")),
+            config: root.join(format!("cfg-{name}")),
+        };
         std::fs::create_dir_all(&dev.dir).unwrap();
         dev.ok(&["init", "-q"]);
         dev.ok(&["config", "--global", "gryt_url", url]);
         dev.ok(&["config", "--global", "password", password]);
-        dev.ok(&["config", "--global", "username", name]);
+        dev.ok(&["config", "--global", "username", "bench"]);
         dev
     }
     fn cmd(&self, args: &[&str]) -> Command {
@@ -41,7 +44,11 @@ impl Dev {
     }
     fn ok(&self, args: &[&str]) -> String {
         let out = self.cmd(args).output().unwrap();
-        assert!(out.status.success(), "gryt {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "gryt {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
     /// Runs a `--json` sync command, returning (wall time, its JSON).
@@ -117,11 +124,19 @@ fn max_rss_kib(dev: &Dev, args: &[&str]) -> Option<u64> {
         return None;
     }
     let mut c = Command::new("/usr/bin/time");
-    c.arg("-f").arg("MAXRSS %M").arg(env!("CARGO_BIN_EXE_gryt")).args(args);
-    c.current_dir(&dev.dir).env("GRYT_CONFIG_DIR", &dev.config).stdin(Stdio::null()).stdout(Stdio::null());
+    c.arg("-f")
+        .arg("MAXRSS %M")
+        .arg(env!("CARGO_BIN_EXE_gryt"))
+        .args(args);
+    c.current_dir(&dev.dir)
+        .env("GRYT_CONFIG_DIR", &dev.config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
     let out = c.output().ok()?;
     let err = String::from_utf8_lossy(&out.stderr);
-    err.lines().find_map(|l| l.strip_prefix("MAXRSS ")).and_then(|v| v.trim().parse().ok())
+    err.lines()
+        .find_map(|l| l.strip_prefix("MAXRSS "))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 fn ms(d: Duration) -> String {
@@ -129,6 +144,7 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let root = std::env::temp_dir().join(format!("gryt-sync-bench-{}", std::process::id()));
     std::fs::create_dir_all(&root).unwrap();
     let server = gryt_server::TestServer::start(gryt_server::ServerConfig::new(format!(
@@ -139,15 +155,25 @@ fn main() {
     server.add_user("bench", "bench-password-1").unwrap();
     let api = Api {
         url: server.url(),
-        http: reqwest::blocking::Client::builder().timeout(Duration::from_secs(600)).build().unwrap(),
+        http: reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(600))
+            .build()
+            .unwrap(),
         user: "bench".into(),
         password: "bench-password-1".into(),
     };
-    println!("server {} (SQLite), binary {}", server.url(), env!("CARGO_BIN_EXE_gryt"));
+    println!(
+        "server {} (SQLite), binary {}",
+        server.url(),
+        env!("CARGO_BIN_EXE_gryt")
+    );
 
     let t = Instant::now();
     seed(&api, 0, 10_000, 2);
-    println!("seeded 10,000 generations (5 changes each) and 20,000 evolutions in {}", ms(t.elapsed()));
+    println!(
+        "seeded 10,000 generations (5 changes each) and 20,000 evolutions in {}",
+        ms(t.elapsed())
+    );
 
     let dev = Dev::new(&root, "bench", &server.url(), "bench-password-1");
     let (wall, v) = dev.timed_json(&["sync", "pull", "--json"]);

@@ -35,7 +35,6 @@ impl std::fmt::Debug for Auth {
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
-    pub etag: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -45,29 +44,9 @@ pub enum RemoteError {
     /// No connection, a timeout, or a transient status that outlived the retries.
     Unreachable(String),
     /// The server answered with an error status.
-    Http {
-        status: u16,
-        detail: String,
-        body: Option<ErrorBody>,
-    },
+    Http { status: u16, detail: String },
     /// The server answered something that is not the API (HTML, bad JSON, too large).
     Garbage(String),
-}
-
-impl RemoteError {
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            RemoteError::Http { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-
-    pub fn code(&self) -> &str {
-        match self {
-            RemoteError::Http { body: Some(b), .. } => &b.code,
-            _ => "",
-        }
-    }
 }
 
 pub struct Remote {
@@ -193,11 +172,6 @@ impl Remote {
             RemoteError::Unreachable(format!("cannot reach {}: {}", self.base, root_cause(&e)))
         })?;
         let status = resp.status().as_u16();
-        let etag = resp
-            .headers()
-            .get("etag")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
         let retry_after = resp
             .headers()
             .get("retry-after")
@@ -214,14 +188,7 @@ impl Remote {
             )));
         }
         self.bytes.set(self.bytes.get() + buf.len() as u64);
-        Ok((
-            Response {
-                status,
-                etag,
-                body: buf,
-            },
-            retry_after,
-        ))
+        Ok((Response { status, body: buf }, retry_after))
     }
 
     /// Sends with retries of transient failures; returns any final answer (2xx or error
@@ -305,7 +272,6 @@ pub fn http_error(r: &Response) -> RemoteError {
     RemoteError::Http {
         status: r.status,
         detail,
-        body,
     }
 }
 

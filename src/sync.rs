@@ -501,11 +501,18 @@ fn to_value(v: &impl Serialize) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
+/// A generation with work waiting for the server, and the keys of that work.
+struct PendingGen {
+    rec: GenerationRecord,
+    push_key: Option<String>,
+    promote_key: Option<String>,
+}
+
 /// Which pending generations to push (all, or one version).
 fn pending_generations(
     conn: &rusqlite::Connection,
     version: Option<&str>,
-) -> Result<Vec<(GenerationRecord, Option<String>, Option<String>)>> {
+) -> Result<Vec<PendingGen>> {
     let mut stmt = conn.prepare(
         "SELECT version, push_key, promote_key FROM generations \
          WHERE (sync_status IN ('not_synced', 'failed') OR promote_key IS NOT NULL) \
@@ -515,9 +522,13 @@ fn pending_generations(
         .query_map([version], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::new();
-    for (v, k, p) in rows {
+    for (v, push_key, promote_key) in rows {
         if let Some(rec) = store::get_generation(conn, &v)? {
-            out.push((rec, k, p));
+            out.push(PendingGen {
+                rec,
+                push_key,
+                promote_key,
+            });
         }
     }
     Ok(out)
@@ -562,7 +573,10 @@ fn plan_generations(
             });
         }
     }
-    for (rec, key, _) in pending_generations(&tx, version)? {
+    for PendingGen {
+        rec, push_key: key, ..
+    } in pending_generations(&tx, version)?
+    {
         if rec.sync_status != "not_synced" && rec.sync_status != "failed" {
             continue;
         }
@@ -635,9 +649,26 @@ fn plan_generations(
     Ok(ops)
 }
 
+/// A pending evolution as push needs it.
+struct EvoRow {
+    eid: String,
+    gen_rid: Option<String>,
+    evo_rid: Option<String>,
+    change: String,
+    code: String,
+    status: String,
+    run: Option<String>,
+    completed: Option<String>,
+    key: Option<String>,
+    started: String,
+    gversion: String,
+    rev: i64,
+    owner: String,
+}
+
 fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>> {
     let tx = ws.store.write()?;
-    let rows: Vec<(String, Option<String>, Option<String>, String, String, String, Option<String>, Option<String>, Option<String>, String, String, i64, String)> = tx
+    let rows: Vec<EvoRow> = tx
         .prepare(
             "SELECT e.evolution_id, g.remote_id, e.remote_id, e.change_id, e.code_name, e.status, \
                     e.pipeline_run_id, e.completed_at, e.push_key, e.started_at, g.version, e.rev, e.owner \
@@ -647,11 +678,25 @@ fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>>
              ORDER BY e.started_at",
         )?
         .query_map([version], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?))
+            Ok(EvoRow {
+                eid: r.get(0)?,
+                gen_rid: r.get(1)?,
+                evo_rid: r.get(2)?,
+                change: r.get(3)?,
+                code: r.get(4)?,
+                status: r.get(5)?,
+                run: r.get(6)?,
+                completed: r.get(7)?,
+                key: r.get(8)?,
+                started: r.get(9)?,
+                gversion: r.get(10)?,
+                rev: r.get(11)?,
+                owner: r.get(12)?,
+            })
         })?
         .collect::<rusqlite::Result<_>>()?;
     let mut ops = Vec::new();
-    for (
+    for EvoRow {
         eid,
         gen_rid,
         evo_rid,
@@ -665,7 +710,7 @@ fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>>
         gversion,
         rev,
         owner,
-    ) in rows
+    } in rows
     {
         let Some(gen_rid) = gen_rid else { continue };
         let key = key_for(&tx, "evolutions", "push_key", "evolution_id", &eid, key)?;
@@ -731,7 +776,10 @@ fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>>
 fn plan_promotions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>> {
     let tx = ws.store.write()?;
     let mut ops = Vec::new();
-    for (rec, _, promote_key) in pending_generations(&tx, version)? {
+    for PendingGen {
+        rec, promote_key, ..
+    } in pending_generations(&tx, version)?
+    {
         let (Some(key), Some(rid)) = (promote_key, rec.remote_id.as_ref()) else {
             continue;
         };
@@ -1078,7 +1126,7 @@ pub fn push_verdict(report: &PushReport) -> Result<()> {
 
 /// The outcome of a cloud-first promotion.
 pub enum CloudPromotion {
-    Promoted(GenerationRecord),
+    Promoted(Box<GenerationRecord>),
     /// Someone else promoted first (or the gate failed on the server).
     Refused(GrytError),
 }
@@ -1166,7 +1214,7 @@ pub fn promote(
         tx.commit()?;
         let rec = crate::ops::load_generation(&ws.store.conn, &v)?;
         crate::ops::write_contract_fast(&ws.repo, &rec.spec())?;
-        return Ok(CloudPromotion::Promoted(rec));
+        return Ok(CloudPromotion::Promoted(Box::new(rec)));
     }
     let err = crate::remote::http_error(&resp);
     {

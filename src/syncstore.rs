@@ -71,7 +71,6 @@ pub fn wire_changes(changes: &[Change]) -> Vec<wire::WireChange> {
 pub struct Local {
     pub rec: GenerationRecord,
     pub base: Option<GenerationContent>,
-    pub conflict: bool,
 }
 
 fn local_by(conn: &Connection, column: &str, value: &str) -> Result<Option<Local>> {
@@ -88,12 +87,7 @@ fn local_by(conn: &Connection, column: &str, value: &str) -> Result<Option<Local
         return Ok(None);
     };
     let base = base_json.and_then(|j| serde_json::from_str(&j).ok());
-    let conflict = rec.sync_status == "conflict";
-    Ok(Some(Local {
-        rec,
-        base,
-        conflict,
-    }))
+    Ok(Some(Local { rec, base }))
 }
 
 pub fn local_by_uuid(conn: &Connection, uuid: &str) -> Result<Option<Local>> {

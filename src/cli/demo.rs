@@ -217,7 +217,13 @@ fn run_local(d: &Demo<'_>) -> Result<()> {
 /// Creates a team on the demo server as `owner` and adds `members`.
 fn make_team(url: &str, owner: &str, password: &str, members: &[&str]) -> Result<String> {
     use crate::remote::{Auth, Remote};
-    let r = Remote::new(url, Auth::Basic { username: owner.into(), password: password.into() })?;
+    let r = Remote::new(
+        url,
+        Auth::Basic {
+            username: owner.into(),
+            password: password.into(),
+        },
+    )?;
     let body = serde_json::to_vec(&serde_json::json!({ "name": "release-team" }))
         .map_err(|e| GrytError::error(e.to_string()))?;
     let v: serde_json::Value = r.call("POST", "/api/v1/teams", Some(&body), &[])?;
@@ -229,7 +235,12 @@ fn make_team(url: &str, owner: &str, password: &str, members: &[&str]) -> Result
     for m in members {
         let body = serde_json::to_vec(&serde_json::json!({ "username": m }))
             .map_err(|e| GrytError::error(e.to_string()))?;
-        let _: serde_json::Value = r.call("POST", &format!("/api/v1/teams/{team}/members"), Some(&body), &[])?;
+        let _: serde_json::Value = r.call(
+            "POST",
+            &format!("/api/v1/teams/{team}/members"),
+            Some(&body),
+            &[],
+        )?;
     }
     Ok(team)
 }
@@ -238,8 +249,10 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
     let ui = &d.ctx.ui;
     ui.data("\n== Team sync: an embedded gryt server (SQLite in a temporary file) and three developers ==");
     let dir = d.root.join("server");
-    std::fs::create_dir_all(&dir).map_err(|e| GrytError::io("cannot create the server directory", e))?;
-    let config = gryt_server::ServerConfig::new(format!("sqlite:{}", dir.join("server.db").display()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| GrytError::io("cannot create the server directory", e))?;
+    let config =
+        gryt_server::ServerConfig::new(format!("sqlite:{}", dir.join("server.db").display()));
     let mut server = gryt_server::TestServer::start(config.clone())
         .map_err(|e| GrytError::error(format!("cannot start the demo server: {e:#}")))?;
     ui.data(&format!("server listening on {}", server.url()));
@@ -249,14 +262,30 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
             .add_user(p, &format!("{p}-demo-password"))
             .map_err(|e| GrytError::error(format!("cannot add user {p}: {e:#}")))?;
     }
-    let team = make_team(&server.url(), "lead", "lead-demo-password", &["alice", "bob"])?;
+    let team = make_team(
+        &server.url(),
+        "lead",
+        "lead-demo-password",
+        &["alice", "bob"],
+    )?;
     ui.data(&format!("team {team}: lead, alice, bob"));
     let ws = |p: &str| d.root.join(format!("ws-{p}"));
     let setup = |p: &str, url: &str| -> Result<()> {
-        std::fs::create_dir_all(ws(p)).map_err(|e| GrytError::io("cannot create a workspace", e))?;
+        std::fs::create_dir_all(ws(p))
+            .map_err(|e| GrytError::io("cannot create a workspace", e))?;
         d.step(p, &ws(p), &["init", "-q"], 0)?;
         d.step(p, &ws(p), &["config", "--global", "gryt_url", url], 0)?;
-        d.step(p, &ws(p), &["config", "--global", "password", &format!("{p}-demo-password")], 0)?;
+        d.step(
+            p,
+            &ws(p),
+            &[
+                "config",
+                "--global",
+                "password",
+                &format!("{p}-demo-password"),
+            ],
+            0,
+        )?;
         d.step(p, &ws(p), &["config", "team", &team], 0)?;
         d.write(
             &ws(p).join(".gryt/pipelines/ci.yaml"),
@@ -268,7 +297,9 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
     }
     let (lead, alice, bob) = (ws("lead"), ws("alice"), ws("bob"));
 
-    ui.data("\n-- Coordinated release: the lead writes the contract, each developer proves a change --");
+    ui.data(
+        "\n-- Coordinated release: the lead writes the contract, each developer proves a change --",
+    );
     d.write(
         &lead.join(".gryt/generations/v3.0.0.yaml"),
         "version: v3.0.0\ndescription: Coordinated release\nchanges:\n  - id: FEAT-201\n    type: add\n    title: SSO login\n    assignee: alice\n  - id: BUG-77\n    type: fix\n    title: Cache eviction\n    assignee: bob\n",
@@ -276,46 +307,128 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
     d.step("lead", &lead, &["generation", "update", "v3.0.0"], 0)?;
     d.step("lead", &lead, &["sync", "push"], 0)?;
     d.step("alice", &alice, &["sync", "pull"], 0)?;
-    d.step("alice", &alice, &["evolution", "start", "v3.0.0", "--change", "FEAT-201"], 0)?;
+    d.step(
+        "alice",
+        &alice,
+        &["evolution", "start", "v3.0.0", "--change", "FEAT-201"],
+        0,
+    )?;
     d.step("alice", &alice, &["run", "ci"], 0)?;
     d.step("bob", &bob, &["sync", "pull"], 0)?;
-    d.step("bob", &bob, &["evolution", "start", "v3.0.0", "--change", "BUG-77"], 0)?;
+    d.step(
+        "bob",
+        &bob,
+        &["evolution", "start", "v3.0.0", "--change", "BUG-77"],
+        0,
+    )?;
     d.step("bob", &bob, &["run", "ci"], 0)?;
     d.step("lead", &lead, &["sync", "status", "v3.0.0"], 0)?;
     d.step("lead", &lead, &["promote", "v3.0.0", "--no-tag"], 0)?;
     d.step("bob", &bob, &["promote", "v3.0.0", "--no-tag"], 3)?;
     d.step("alice", &alice, &["sync", "pull"], 0)?;
-    d.step("alice", &alice, &["generation", "add-change", "v3.0.0", "--id", "FEAT-202", "--type", "add", "--title", "too late"], 1)?;
+    d.step(
+        "alice",
+        &alice,
+        &[
+            "generation",
+            "add-change",
+            "v3.0.0",
+            "--id",
+            "FEAT-202",
+            "--type",
+            "add",
+            "--title",
+            "too late",
+        ],
+        1,
+    )?;
 
     ui.data("\n-- Same version twice: the first push wins, the second is told and renames --");
-    d.step("alice", &alice, &["generation", "new", "v3.1.0", "-d", "alice's idea"], 0)?;
-    d.step("bob", &bob, &["generation", "new", "v3.1.0", "-d", "bob's idea"], 0)?;
+    d.step(
+        "alice",
+        &alice,
+        &["generation", "new", "v3.1.0", "-d", "alice's idea"],
+        0,
+    )?;
+    d.step(
+        "bob",
+        &bob,
+        &["generation", "new", "v3.1.0", "-d", "bob's idea"],
+        0,
+    )?;
     d.step("alice", &alice, &["sync", "push"], 0)?;
     d.step("bob", &bob, &["sync", "push"], 3)?;
-    d.step("bob", &bob, &["generation", "rename", "v3.1.0", "v3.2.0"], 0)?;
+    d.step(
+        "bob",
+        &bob,
+        &["generation", "rename", "v3.1.0", "v3.2.0"],
+        0,
+    )?;
     d.step("bob", &bob, &["sync", "push"], 0)?;
 
     ui.data("\n-- Pull never loses local work: both edit the same draft --");
     d.step("alice", &alice, &["sync", "pull"], 0)?;
-    d.step("alice", &alice, &["generation", "add-change", "v3.2.0", "--id", "FEAT-301", "--type", "add", "--title", "Export to CSV"], 0)?;
-    d.step("bob", &bob, &["generation", "add-change", "v3.2.0", "--id", "BUG-88", "--type", "fix", "--title", "Date parsing"], 0)?;
+    d.step(
+        "alice",
+        &alice,
+        &[
+            "generation",
+            "add-change",
+            "v3.2.0",
+            "--id",
+            "FEAT-301",
+            "--type",
+            "add",
+            "--title",
+            "Export to CSV",
+        ],
+        0,
+    )?;
+    d.step(
+        "bob",
+        &bob,
+        &[
+            "generation",
+            "add-change",
+            "v3.2.0",
+            "--id",
+            "BUG-88",
+            "--type",
+            "fix",
+            "--title",
+            "Date parsing",
+        ],
+        0,
+    )?;
     d.step("bob", &bob, &["sync", "push"], 0)?;
     d.step("alice", &alice, &["sync", "pull"], 0)?;
     d.step("alice", &alice, &["generation", "show", "v3.2.0"], 0)?;
     d.step("alice", &alice, &["sync", "push"], 0)?;
 
-    ui.data("\n-- Offline: the server stops; cloud mode keeps work pending and delivers it later --");
+    ui.data(
+        "\n-- Offline: the server stops; cloud mode keeps work pending and delivers it later --",
+    );
     d.step("alice", &alice, &["config", "execution_mode", "cloud"], 0)?;
     server
         .stop()
         .map_err(|e| GrytError::error(format!("cannot stop the demo server: {e:#}")))?;
-    d.step("alice", &alice, &["generation", "new", "v3.3.0", "-d", "written on a plane"], 4)?;
+    d.step(
+        "alice",
+        &alice,
+        &["generation", "new", "v3.3.0", "-d", "written on a plane"],
+        4,
+    )?;
     d.step("alice", &alice, &["sync", "status"], 0)?;
     server = gryt_server::TestServer::start(config)
         .map_err(|e| GrytError::error(format!("cannot restart the demo server: {e:#}")))?;
     ui.data(&format!("server restarted on {}", server.url()));
     for p in people {
-        d.step(p, &ws(p), &["config", "--global", "gryt_url", &server.url()], 0)?;
+        d.step(
+            p,
+            &ws(p),
+            &["config", "--global", "gryt_url", &server.url()],
+            0,
+        )?;
     }
     d.step("alice", &alice, &["sync", "push"], 0)?;
     d.step("lead", &lead, &["sync", "pull"], 0)?;

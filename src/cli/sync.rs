@@ -258,16 +258,15 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
     let conn = &ws.store.conn;
     let head = cloud.as_ref().map(sync::head);
     let cursor = sync::cursor(conn)?;
-    let rows: Vec<(String, String, String, Option<String>, Option<String>)> = conn
-        .prepare("SELECT version, status, sync_status, remote_id, sync_error FROM generations")?
-        .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?
+    type Row = (String, String, Option<String>, Option<String>);
+    let rows: Vec<Row> = conn
+        .prepare("SELECT version, sync_status, remote_id, sync_error FROM generations")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut local_only = Vec::new();
     let mut synced = Vec::new();
     let mut pending = Vec::new();
-    for (v, _status, s, rid, err) in &rows {
+    for (v, s, rid, err) in &rows {
         match (s.as_str(), rid) {
             ("synced", _) => synced.push(v.clone()),
             ("conflict", _) => {}
@@ -388,7 +387,17 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
 
 fn cmd_log(ctx: &Context, a: LogArgs) -> Result<i32> {
     let ws = ctx.open()?;
-    let rows: Vec<(String, String, i64, i64, i64, Option<String>, Option<String>)> = ws
+    /// at, direction, records, conflicts, requests, error, detail
+    type LogRow = (
+        String,
+        String,
+        i64,
+        i64,
+        i64,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<LogRow> = ws
         .store
         .conn
         .prepare("SELECT at, direction, records, conflicts, requests, error, detail FROM sync_log ORDER BY id DESC LIMIT ?1")?

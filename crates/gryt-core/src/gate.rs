@@ -137,7 +137,9 @@ mod tests {
     #[test]
     fn gate_cases() {
         use EvolutionStatus::*;
-        let cases: Vec<(&str, Vec<&str>, Vec<Proof>, bool, Vec<&str>)> = vec![
+        /// name, change ids, evolutions, ready, unproven
+        type Case<'a> = (&'a str, Vec<&'a str>, Vec<Proof>, bool, Vec<&'a str>);
+        let cases: Vec<Case> = vec![
             ("no changes", vec![], vec![], false, vec![]),
             ("unproven", vec!["FEAT-1"], vec![], false, vec!["FEAT-1"]),
             (
