@@ -227,6 +227,8 @@ fn main() {
 
     // Push 1,000 new generations from a second workspace.
     let pusher = Dev::new(&root, "pusher", &server.url(), "bench-password-1");
+    // An up-to-date workspace, so the push's own pull-first is the one-request kind.
+    pusher.ok(&["sync", "pull", "-q"]);
     let db = pusher.dir.join(".gryt/gryt.db");
     {
         let conn = rusqlite::Connection::open(&db).unwrap();

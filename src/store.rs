@@ -278,9 +278,8 @@ pub fn list_generations(conn: &Connection) -> Result<Vec<GenerationSummary>> {
 }
 
 pub fn insert_generation(conn: &Connection, g: &GenerationRecord) -> Result<()> {
-    conn.execute(
-        &format!("INSERT INTO generations ({GEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
-        params![
+    conn.prepare_cached(&format!("INSERT INTO generations ({GEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"))?
+        .execute(params![
             g.generation_id,
             g.version,
             g.description,
@@ -296,16 +295,17 @@ pub fn insert_generation(conn: &Connection, g: &GenerationRecord) -> Result<()> 
             g.last_synced_at,
             g.sync_error,
             g.rev
-        ],
-    )?;
-    replace_changes(conn, &g.generation_id, &g.changes)
+        ])?;
+    insert_changes(conn, &g.generation_id, &g.changes)
 }
 
 pub fn replace_changes(conn: &Connection, generation_id: &str, changes: &[Change]) -> Result<()> {
-    conn.execute(
-        "DELETE FROM changes WHERE generation_id = ?1",
-        [generation_id],
-    )?;
+    conn.prepare_cached("DELETE FROM changes WHERE generation_id = ?1")?
+        .execute([generation_id])?;
+    insert_changes(conn, generation_id, changes)
+}
+
+fn insert_changes(conn: &Connection, generation_id: &str, changes: &[Change]) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO changes (generation_id, position, change_id, type, title, description, assignee) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

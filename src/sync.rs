@@ -140,6 +140,9 @@ pub fn pull(
         since = 0;
     }
     let mut done = 0u64;
+    // Evolutions that arrive before their generation (the feed lists each record once, at
+    // its latest write) wait here until the generation's page is applied.
+    let mut state = PullState::default();
     loop {
         let q = format!(
             "/api/v1/sync/changes?since={since}&limit={PAGE}{}",
@@ -157,7 +160,7 @@ pub fn pull(
         if page.next <= since && page.next < page.head {
             return Err(garbage("the change feed did not move forward"));
         }
-        let touched = apply_page(ctx, ws, &page, filter, &mut report)?;
+        let touched = apply_page(ctx, ws, &page, filter, &mut report, &mut state)?;
         write_contracts(ws, &touched);
         done += page.items.len() as u64;
         progress(done, (page.head - start).max(0) as u64);
@@ -167,16 +170,14 @@ pub fn pull(
         }
     }
     report.cursor = since;
-    if resync
-        && filter.is_empty()
-        && report
-            .conflicts
-            .iter()
-            .all(|c| !is_version_conflict(&c.conflicts))
-    {
-        let now = ctx.now();
+    // Anything skipped (a filter, a taken version, an evolution whose generation never
+    // came) keeps the resync mark, so the next full pull brings it; otherwise it is cleared.
+    let needs_resync = state.needs_resync || !state.deferred.is_empty() || !filter.is_empty();
+    let now = ctx.now();
+    if needs_resync {
+        ss::set_meta(&ws.store.conn, RESYNC, "1", &now)?;
+    } else {
         ss::del_meta(&ws.store.conn, RESYNC)?;
-        ss::set_meta(&ws.store.conn, LAST_OK, &now, &now)?;
     }
     note_pull(ctx, ws, &report, None)?;
     Ok(report)
@@ -235,22 +236,32 @@ fn write_contracts(ws: &Workspace, t: &Touched) {
     }
 }
 
+/// What a pull carries from page to page.
+#[derive(Default)]
+struct PullState {
+    deferred: Vec<wire::Evolution>,
+    needs_resync: bool,
+}
+
 fn apply_page(
     ctx: &Context,
     ws: &mut Workspace,
     page: &SyncChanges,
     filter: &Filter,
     report: &mut PullReport,
+    state: &mut PullState,
 ) -> Result<Touched> {
     let now = ctx.now();
     let mut touched = Touched::default();
     let mut gens_with_new_rcs = BTreeSet::new();
     let tx = ws.store.write()?;
+    let conflicts_before = report.conflicts.len();
+    let mut waiting = std::mem::take(&mut state.deferred);
     for item in &page.items {
         match item {
             FeedRecord::Generation(g) => {
                 if !filter.allows(&g.version) {
-                    ss::set_meta(&tx, RESYNC, "1", &now)?;
+                    state.needs_resync = true;
                     continue;
                 }
                 apply_generation(&tx, g, &now, report, &mut touched)?;
@@ -259,11 +270,34 @@ fn apply_page(
                 if !filter.allows(&e.version) {
                     continue;
                 }
-                if let Some(g) = apply_evolution(&tx, e, &now, report)? {
-                    gens_with_new_rcs.insert(g);
+                match apply_evolution(&tx, e, &now, report)? {
+                    Some(g) => {
+                        gens_with_new_rcs.insert(g);
+                    }
+                    None => waiting.push(e.clone()),
                 }
             }
         }
+    }
+    // Retry the evolutions that were waiting for a generation this page may have brought.
+    for e in waiting {
+        match apply_evolution(&tx, &e, &now, report)? {
+            Some(g) => {
+                gens_with_new_rcs.insert(g);
+            }
+            None => state.deferred.push(e),
+        }
+    }
+    if report.conflicts[conflicts_before..]
+        .iter()
+        .any(|c| is_version_conflict(&c.conflicts))
+    {
+        state.needs_resync = true;
+    }
+    if state.needs_resync || !state.deferred.is_empty() {
+        // Should the process die before the pull ends, the next pull starts over instead
+        // of losing what waits in memory.
+        ss::set_meta(&tx, RESYNC, "1", &now)?;
     }
     for g in gens_with_new_rcs {
         ss::renumber_provisional(&tx, &g)?;
@@ -396,8 +430,7 @@ fn apply_evolution(
     report: &mut PullReport,
 ) -> Result<Option<String>> {
     let Some(local_gen) = ss::generation_of_evolution(tx, e)? else {
-        // Its generation is not here (filtered, or in a version conflict): a resync brings it.
-        ss::set_meta(tx, RESYNC, "1", now)?;
+        // Its generation is not here (yet): the caller keeps it waiting.
         return Ok(None);
     };
     match ss::local_evolution(tx, e)? {

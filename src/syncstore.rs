@@ -167,10 +167,10 @@ pub fn insert_remote(
         rev: g.rev,
     };
     store::insert_generation(conn, &rec)?;
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE generations SET base_json = ?2, team_id = ?3, project = ?4 WHERE generation_id = ?1",
-        params![g.generation_id, json(c), g.team_id, g.project],
-    )?;
+    )?
+    .execute(params![g.generation_id, json(c), g.team_id, g.project])?;
     Ok(())
 }
 
@@ -292,11 +292,12 @@ pub fn insert_remote_evolution(
     e: &wire::Evolution,
     now: &str,
 ) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO evolutions (evolution_id, generation_id, change_id, rc, rc_provisional, code_name, \
          owner, status, started_at, completed_at, pipeline_run_id, remote_id, sync_status, \
          last_synced_at, rev) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'synced', ?12, ?13)",
-        params![
+    )?
+    .execute(params![
             e.evolution_id,
             local_gen,
             e.change_id,
@@ -310,8 +311,7 @@ pub fn insert_remote_evolution(
             e.id.to_string(),
             now,
             e.rev
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 

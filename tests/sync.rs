@@ -12,6 +12,7 @@ mod sync {
     mod auth_and_config;
     mod coordinated_release;
     mod deleted_draft;
+    mod feed_order;
     mod offline;
     mod promotion_race;
     mod pull_keeps_local_work;
