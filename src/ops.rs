@@ -180,8 +180,9 @@ pub fn update_from_file(
     let v = parse_version(version)?.to_string();
     let path = ws.repo.generation_file(&v);
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        GrytError::error(format!("cannot read {}: {e}", path.display()))
-            .hint(format!("the contract of {v} lives in {}", path.display()))
+        GrytError::error(format!("cannot read {}: {e}", path.display())).hint(format!(
+            "write the contract file with `gryt generation export {v}` (or `gryt generation edit {v}`), edit it, then update"
+        ))
     })?;
     let file_spec = crate::yaml::parse_generation(&path, &text)?;
     let declared = Version::parse(&file_spec.version)

@@ -215,23 +215,35 @@ fn note_pull(ctx: &Context, ws: &mut Workspace, r: &PullReport, error: Option<&s
     Ok(())
 }
 
-/// Versions whose contract file must be rewritten (or removed) after a commit.
+/// Contract files a page may have made stale: (version before, version after or `None`
+/// when deleted). A pull keeps the files that exist current and removes deleted ones; it
+/// does not create files for generations nobody opened here (`gryt generation edit` or
+/// `gryt generation export` writes them), so a first pull of thousands of generations does
+/// not litter the repository or wait on the file system.
 #[derive(Default)]
 struct Touched {
-    write: BTreeSet<String>,
-    remove: BTreeSet<String>,
+    moved: Vec<(String, Option<String>)>,
 }
 
 fn write_contracts(ws: &Workspace, t: &Touched) {
-    for v in &t.remove {
-        if !t.write.contains(v) {
-            let _ = std::fs::remove_file(ws.repo.generation_file(v));
+    for (old, new) in &t.moved {
+        let old_path = ws.repo.generation_file(old);
+        if !old_path.exists() {
+            continue;
         }
-    }
-    for v in &t.write {
-        if let Ok(Some(rec)) = store::get_generation(&ws.store.conn, v) {
-            // The database is the source of truth; the YAML is its committable view.
-            let _ = crate::ops::write_contract_fast(&ws.repo, &rec.spec());
+        match new {
+            None => {
+                let _ = std::fs::remove_file(&old_path);
+            }
+            Some(new) => {
+                if new != old {
+                    let _ = std::fs::remove_file(&old_path);
+                }
+                if let Ok(Some(rec)) = store::get_generation(&ws.store.conn, new) {
+                    // The database is the source of truth; the YAML is its editable view.
+                    let _ = crate::ops::write_contract_fast(&ws.repo, &rec.spec());
+                }
+            }
         }
     }
 }
@@ -348,7 +360,6 @@ fn apply_generation(
             }
         }
         ss::insert_remote(tx, g, &remote, now)?;
-        touched.write.insert(remote.version.clone());
         report.inserted += 1;
         return Ok(());
     };
@@ -380,13 +391,12 @@ fn apply_generation(
     match (outcome, remote) {
         (Merge::TakeRemote, None) => {
             ss::delete_local_generation(tx, &id)?;
-            touched.remove.insert(old_version);
+            touched.moved.push((old_version, None));
             report.deleted += 1;
         }
         (Merge::TakeRemote, Some(r)) => {
             ss::take_remote(tx, &id, g, &r, now)?;
-            touched.remove.insert(old_version);
-            touched.write.insert(r.version.clone());
+            touched.moved.push((old_version, Some(r.version.clone())));
             report.updated += 1;
         }
         (Merge::KeepLocal, Some(r)) => {
@@ -395,8 +405,7 @@ fn apply_generation(
         }
         (Merge::Merged(m), Some(r)) => {
             ss::rebase(tx, &id, g, &r, Some(&m), now)?;
-            touched.remove.insert(old_version);
-            touched.write.insert(m.version.clone());
+            touched.moved.push((old_version, Some(m.version.clone())));
             report.merged += 1;
         }
         (Merge::Conflict(c), _) => {

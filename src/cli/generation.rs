@@ -18,6 +18,9 @@ pub enum GenerationCommand {
     Show(VersionArg),
     /// Re-read .gryt/generations/VERSION.yaml after you edited it.
     Update(VersionArg),
+    /// Write the contract file .gryt/generations/VERSION.yaml (every generation's, without
+    /// VERSION) from the database, e.g. for a generation that came from a pull.
+    Export(ExportArgs),
     /// Open the contract in $EDITOR, then update.
     Edit(VersionArg),
     /// Add a change to a draft.
@@ -44,6 +47,11 @@ pub struct NewArgs {
 #[derive(Debug, Args)]
 pub struct VersionArg {
     pub version: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +96,7 @@ pub fn dispatch(ctx: &Context, cmd: GenerationCommand) -> Result<i32> {
         GenerationCommand::List => cmd_list(ctx),
         GenerationCommand::Show(a) => cmd_show(ctx, a),
         GenerationCommand::Update(a) => cmd_update(ctx, a),
+        GenerationCommand::Export(a) => cmd_export(ctx, a),
         GenerationCommand::Edit(a) => cmd_edit(ctx, a),
         GenerationCommand::AddChange(a) => cmd_add_change(ctx, a),
         GenerationCommand::RemoveChange(a) => cmd_remove_change(ctx, a),
@@ -261,6 +270,32 @@ fn cmd_update(ctx: &Context, a: VersionArg) -> Result<i32> {
             rec.changes.len()
         ),
     );
+    Ok(0)
+}
+
+fn cmd_export(ctx: &Context, a: ExportArgs) -> Result<i32> {
+    let ws = ctx.open()?;
+    let versions: Vec<String> = match &a.version {
+        Some(v) => vec![ops::load_generation(&ws.store.conn, v)?.version],
+        None => store::list_generations(&ws.store.conn)?
+            .into_iter()
+            .map(|g| g.version)
+            .collect(),
+    };
+    let mut written = Vec::new();
+    for v in &versions {
+        if let Some(rec) = store::get_generation(&ws.store.conn, v)? {
+            ops::write_contract(&ws.repo, &rec.spec())?;
+            written.push(ws.repo.generation_file(v));
+        }
+    }
+    if ctx.ui.json {
+        ctx.ui.json(&json!({ "written": written }));
+    } else {
+        for p in &written {
+            ctx.ui.info(&format!("Wrote {}", p.display()));
+        }
+    }
     Ok(0)
 }
 

@@ -83,7 +83,7 @@ fn hook_of(command: &Command) -> crate::autosync::Hook {
         evolution_result: false,
     };
     match command {
-        Command::Generation(G::List | G::Show(_)) => read,
+        Command::Generation(G::List | G::Show(_) | G::Export(_)) => read,
         Command::Generation(G::Promote(_)) => Hook::NONE,
         Command::Generation(_) => write,
         Command::Evolution(E::List(_) | E::Show(_)) => read,

@@ -13,6 +13,9 @@ fn a_deleted_draft_disappears_on_pull_or_conflicts_when_edited() {
     }
     a.run(&["sync", "push"]).ok().stdout_has("2 created");
     b.run(&["sync", "pull"]).ok().stdout_has("2 new");
+    // A pull creates no contract files; Bob writes the one he wants to look at.
+    assert!(!b.contract_path("v6.0.0").exists());
+    b.run(&["generation", "export", "v6.0.0"]).ok();
     assert!(b.contract_path("v6.0.0").exists());
 
     // Untouched by Bob: deleted on Alice's push, gone from Bob after his pull.
