@@ -175,6 +175,25 @@ fn main() {
         ms(t.elapsed())
     );
 
+    // The server's share of a first pull: fetching every page, applying nothing.
+    let t = Instant::now();
+    let mut since = 0;
+    loop {
+        let page: Value = api
+            .http
+            .get(format!("{}/api/v1/sync/changes?since={since}&limit=1000", api.url))
+            .basic_auth(&api.user, Some(&api.password))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        since = page["data"]["next"].as_i64().unwrap();
+        if since >= page["data"]["head"].as_i64().unwrap() {
+            break;
+        }
+    }
+    println!("fetching the whole feed without applying it: {}", ms(t.elapsed()));
+
     let dev = Dev::new(&root, "bench", &server.url(), "bench-password-1");
     let (wall, v) = dev.timed_json(&["sync", "pull", "--json"]);
     let full_bytes = v["bytes"].as_u64().unwrap();
