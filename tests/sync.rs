@@ -18,6 +18,7 @@ mod sync {
     mod promotion_race;
     mod pull_keeps_local_work;
     mod same_version;
+    mod watch_and_log;
 }
 
 #[test]

@@ -163,6 +163,28 @@ fn print_conflicts(ctx: &Context, conflicts: &[sync::ConflictReport]) {
     }
 }
 
+/// A sync that failed (offline, refused) still leaves a line in `gryt sync log`.
+fn log_failure<T>(ctx: &Context, ws: &mut Workspace, direction: &str, r: Result<T>) -> Result<T> {
+    if let Err(e) = &r {
+        let now = ctx.now();
+        if let Ok(tx) = ws.store.write() {
+            let entry = ss::LogEntry {
+                direction,
+                records: 0,
+                conflicts: 0,
+                requests: 0,
+                bytes: 0,
+                error: Some(&e.message),
+                detail: None,
+            };
+            if ss::log(&tx, &now, &entry).is_ok() {
+                let _ = tx.commit();
+            }
+        }
+    }
+    r
+}
+
 fn cmd_pull(ctx: &Context, a: PullArgs) -> Result<i32> {
     let mut ws = ctx.open()?;
     let cloud = require_cloud(&ws)?;
@@ -171,8 +193,9 @@ fn cmd_pull(ctx: &Context, a: PullArgs) -> Result<i32> {
         exclude: a.exclude,
     };
     let mut bar = Bar::new(ctx, "pull");
-    let r = sync::pull(ctx, &mut ws, &cloud, &filter, &mut |d, t| bar.tick(d, t))?;
+    let r = sync::pull(ctx, &mut ws, &cloud, &filter, &mut |d, t| bar.tick(d, t));
     drop(bar);
+    let r = log_failure(ctx, &mut ws, "pull", r)?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "pull": r, "requests": cloud.remote.requests.get(), "bytes": cloud.remote.bytes.get() }));
     } else if r.up_to_date_before {
@@ -201,8 +224,9 @@ fn cmd_push(ctx: &Context, version: Option<&str>) -> Result<i32> {
     let mut bar = Bar::new(ctx, "push");
     let r = sync::push(ctx, &mut ws, &cloud, version.as_deref(), &mut |d, t| {
         bar.tick(d, t)
-    })?;
+    });
     drop(bar);
+    let r = log_failure(ctx, &mut ws, "push", r)?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "push": r, "requests": cloud.remote.requests.get(), "bytes": cloud.remote.bytes.get() }));
     } else {
