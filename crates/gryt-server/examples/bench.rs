@@ -31,7 +31,9 @@ impl Conn {
     async fn open(addr: SocketAddr) -> Conn {
         let s = TcpStream::connect(addr).await.unwrap();
         s.set_nodelay(true).unwrap();
-        Conn { s: BufReader::new(s) }
+        Conn {
+            s: BufReader::new(s),
+        }
     }
 
     async fn call(&mut self, method: &str, path: &str, auth: &str, body: &str) -> (u16, Vec<u8>) {
@@ -69,12 +71,25 @@ fn basic(user: &str) -> String {
     )
 }
 
-fn hmac_auth(key_id: &str, secret: &str, method: &str, path: &str, body: &str, n: u64) -> String {
-    let ts = chrono::Utc::now() + chrono::Duration::microseconds(i64::try_from(n % 1000).unwrap());
+/// Strictly increasing microsecond timestamps: every signature differs, as real clients' do.
+static LAST_MICROS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+fn hmac_auth(key_id: &str, secret: &str, method: &str, path: &str, body: &str, _n: u64) -> String {
+    let now = chrono::Utc::now().timestamp_micros();
+    let prev = LAST_MICROS.fetch_max(now, Ordering::SeqCst);
+    let micros = if prev >= now {
+        LAST_MICROS.fetch_add(1, Ordering::SeqCst) + 1
+    } else {
+        now
+    };
+    let ts = chrono::DateTime::from_timestamp_micros(micros).unwrap();
     let ts = ts.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string();
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{method}\n{path}\n{ts}\n{body}").as_bytes());
-    format!("HMAC {key_id}:{ts}:{}", hex::encode(mac.finalize().into_bytes()))
+    format!(
+        "HMAC {key_id}:{ts}:{}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 fn gen_body(version: &str) -> String {
@@ -85,7 +100,13 @@ fn gen_body(version: &str) -> String {
 }
 
 /// Many connections hammering one route for `secs`; returns requests per second.
-async fn throughput(addr: SocketAddr, conns: usize, secs: u64, path: &'static str, auth: Arc<dyn Fn(u64) -> String + Send + Sync>) -> f64 {
+async fn throughput(
+    addr: SocketAddr,
+    conns: usize,
+    secs: u64,
+    path: &'static str,
+    auth: Arc<dyn Fn(u64) -> String + Send + Sync>,
+) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -132,18 +153,37 @@ async fn bench(label: &str, config: ServerConfig) {
     // 1,000 generations through the batch route (2 requests of 500).
     for b in 0..2 {
         let ops: Vec<String> = (0..500)
-            .map(|i| format!(r#"{{"op": "create_generation", "body": {}}}"#, gen_body(&format!("v{b}.{i}.0"))))
+            .map(|i| {
+                format!(
+                    r#"{{"op": "create_generation", "body": {}}}"#,
+                    gen_body(&format!("v{b}.{i}.0"))
+                )
+            })
             .collect();
         let body = format!(r#"{{"operations": [{}]}}"#, ops.join(","));
         let t = Instant::now();
-        let (status, _) = c.call("POST", "/api/v1/sync/batch", &auth_basic, &body).await;
+        let (status, _) = c
+            .call("POST", "/api/v1/sync/batch", &auth_basic, &body)
+            .await;
         assert_eq!(status, 200);
-        println!("[{label}] batch push of 500 generations: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+        println!(
+            "[{label}] batch push of 500 generations: {:.1} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
     }
 
     let ab = auth_basic.clone();
-    let head_basic = throughput(addr, 32, 5, "/api/v1/sync/head", Arc::new(move |_| ab.clone())).await;
-    println!("[{label}] GET /api/v1/sync/head, Basic (cached), 32 connections: {head_basic:.0} req/s");
+    let head_basic = throughput(
+        addr,
+        32,
+        5,
+        "/api/v1/sync/head",
+        Arc::new(move |_| ab.clone()),
+    )
+    .await;
+    println!(
+        "[{label}] GET /api/v1/sync/head, Basic (cached), 32 connections: {head_basic:.0} req/s"
+    );
     let (kid, sec) = (key.key_id.clone(), key.secret.clone());
     let head_hmac = throughput(
         addr,
@@ -158,7 +198,14 @@ async fn bench(label: &str, config: ServerConfig) {
     let mut lat = Vec::new();
     for _ in 0..50 {
         let t = Instant::now();
-        let (status, body) = c.call("GET", "/api/v1/sync/changes?since=0&limit=1000", &auth_basic, "").await;
+        let (status, body) = c
+            .call(
+                "GET",
+                "/api/v1/sync/changes?since=0&limit=1000",
+                &auth_basic,
+                "",
+            )
+            .await;
         lat.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(status, 200);
         assert!(body.len() > 100_000);
@@ -172,7 +219,14 @@ async fn bench(label: &str, config: ServerConfig) {
     );
     let pages = {
         let ab = auth_basic.clone();
-        throughput(addr, 4, 5, "/api/v1/sync/changes?since=0&limit=1000", Arc::new(move |_| ab.clone())).await
+        throughput(
+            addr,
+            4,
+            5,
+            "/api/v1/sync/changes?since=0&limit=1000",
+            Arc::new(move |_| ab.clone()),
+        )
+        .await
     };
     println!("[{label}] GET /api/v1/sync/changes 1,000 records, 4 connections: {pages:.0} pages/s");
 
@@ -180,7 +234,14 @@ async fn bench(label: &str, config: ServerConfig) {
     const PROMOS: usize = 300;
     let mut ids = Vec::new();
     for i in 0..PROMOS {
-        let (s, b) = c.call("POST", "/api/v1/generations", &auth_basic, &gen_body(&format!("v9.{i}.0"))).await;
+        let (s, b) = c
+            .call(
+                "POST",
+                "/api/v1/generations",
+                &auth_basic,
+                &gen_body(&format!("v9.{i}.0")),
+            )
+            .await;
         assert_eq!(s, 201);
         let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
         let gid = v["data"]["id"].as_i64().unwrap();
@@ -205,7 +266,14 @@ async fn bench(label: &str, config: ServerConfig) {
                 if i >= ids.len() {
                     break;
                 }
-                let (s, _) = conn.call("POST", &format!("/api/v1/generations/{}/promote", ids[i]), &auth, "").await;
+                let (s, _) = conn
+                    .call(
+                        "POST",
+                        &format!("/api/v1/generations/{}/promote", ids[i]),
+                        &auth,
+                        "",
+                    )
+                    .await;
                 assert_eq!(s, 200);
             }
         }));
@@ -214,7 +282,9 @@ async fn bench(label: &str, config: ServerConfig) {
         t.await.unwrap();
     }
     let rate = PROMOS as f64 / t.elapsed().as_secs_f64();
-    println!("[{label}] POST .../promote ({PROMOS} generations, 4 connections): {rate:.0} promotions/s");
+    println!(
+        "[{label}] POST .../promote ({PROMOS} generations, 4 connections): {rate:.0} promotions/s"
+    );
     drop(c);
     server.stop().unwrap();
 }
@@ -229,7 +299,12 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut sqlite = ServerConfig::new(format!("sqlite:{}", dir.join("bench.db").display()));
     sqlite.server_key = Some(ServerKey::generate().unwrap());
-    println!("cores: {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    println!(
+        "cores: {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
     rt.block_on(bench("sqlite", sqlite));
     let _ = std::fs::remove_dir_all(&dir);
     if let Ok(admin) = std::env::var("GRYT_BENCH_POSTGRES") {
@@ -247,7 +322,8 @@ fn main() {
         rt.block_on(bench("postgres", pg));
         std::thread::spawn(move || {
             let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-            c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
+            c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .unwrap();
         })
         .join()
         .unwrap();

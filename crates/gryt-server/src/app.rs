@@ -27,6 +27,9 @@ pub struct App {
     pub db: Db,
     pub key: ServerKey,
     pub cache: CredentialCache,
+    pub replay: auth::ReplayLog,
+    /// Bounds concurrent Argon2 computations.
+    pub hashing: tokio::sync::Semaphore,
     pub allow_signup: bool,
     pub body_limit: usize,
 }
@@ -187,7 +190,8 @@ async fn authenticate(
         );
         let key = app.key.clone();
         let (method, path_q, body) = (method.to_string(), path_q.to_string(), body.clone());
-        app.db
+        let verified = app
+            .db
             .run(move |c| {
                 let h = auth::HmacHeader {
                     key_id: &key_id,
@@ -196,7 +200,11 @@ async fn authenticate(
                 };
                 auth::check_hmac(c, &key, &h, &method, &path_q, &body)
             })
-            .await
+            .await?;
+        app.replay
+            .record(verified.signature_id, verified.expires_at)
+            .await?;
+        Ok(verified.principal)
     } else if scheme.eq_ignore_ascii_case("basic") {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(rest)
@@ -209,8 +217,19 @@ async fn authenticate(
         if let Some(p) = app.cache.get(user, pass) {
             return Ok(p);
         }
+        let u = user.to_string();
+        let found = app.db.run(move |c| auth::lookup_user(c, &u)).await?;
+        // Argon2 runs off the database pool, at most a few at a time (19 MiB each), so
+        // password guessing cannot starve the database of connections or the host of memory.
+        let _slot = app
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal("shutting down"))?;
         let (u, p) = (user.to_string(), pass.to_string());
-        let principal = app.db.run(move |c| auth::check_basic(c, &u, &p)).await?;
+        let principal = tokio::task::spawn_blocking(move || auth::check_basic(found, &u, &p))
+            .await
+            .map_err(|_| ApiError::internal("password check failed"))??;
         app.cache.put(user, pass, principal.clone());
         Ok(principal)
     } else {
@@ -243,14 +262,14 @@ impl App {
         let Some(key) = key else {
             return self
                 .db
-                .run(move |c| transaction(c, TxMode::Write, |c| f(c, &user)))
+                .run_write(move |c| transaction(c, TxMode::Write, |c| f(c, &user)))
                 .await
                 .unwrap_or_else(|e| e.to_resp());
         };
         let k = key.clone();
         let claimed = self
             .db
-            .run(move |c| transaction(c, TxMode::Write, |c| idem::claim(c, uid, &k, &hash)))
+            .run_write(move |c| transaction(c, TxMode::Write, |c| idem::claim(c, uid, &k, &hash)))
             .await;
         match claimed {
             Err(e) => return e.to_resp(),
@@ -260,7 +279,7 @@ impl App {
         let k = key.clone();
         let result = self
             .db
-            .run(move |c| {
+            .run_write(move |c| {
                 transaction(c, TxMode::Write, |c| {
                     let r = f(c, &user)?;
                     idem::finish(c, uid, &k, &r)?;
@@ -276,7 +295,7 @@ impl App {
                 let server_side = e.status.is_server_error();
                 let _ = self
                     .db
-                    .run(move |c| {
+                    .run_write(move |c| {
                         transaction(c, TxMode::Write, |c| {
                             if server_side {
                                 idem::release(c, uid, &key)
@@ -317,11 +336,23 @@ macro_rules! tryr {
 
 // ---------------------------------------------------------------- handlers
 
-async fn healthz() -> Resp {
-    Resp {
-        status: 200,
-        body: r#"{"status":"ok"}"#.to_string(),
-        etag: None,
+async fn healthz(State(app): State<Shared>) -> Resp {
+    let ok = app
+        .db
+        .run(|c| c.query("SELECT 1", &[]).map_err(ApiError::from))
+        .await;
+    match ok {
+        Ok(_) => Resp {
+            status: 200,
+            body: r#"{"status":"ok"}"#.to_string(),
+            etag: None,
+        },
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The database does not answer",
+        )
+        .to_resp(),
     }
 }
 
@@ -549,38 +580,115 @@ fn batch_op_fn(op: BatchOp) -> Result<WriteFn, ApiError> {
     })
 }
 
+/// One prepared batch operation: its key, request hash and work (or why it cannot run).
+struct Prepared {
+    key: Option<String>,
+    hash: String,
+    work: Result<WriteFn, ApiError>,
+}
+
+/// Runs every operation in ONE write transaction (one commit for the whole push), each
+/// inside its own savepoint: a failed operation is rolled back alone and answers what the
+/// single route would; the others stay.
+fn run_batch(
+    c: &mut dyn Conn,
+    user: &Principal,
+    ops: Vec<Prepared>,
+) -> Result<Vec<Resp>, ApiError> {
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        let work = match op.work {
+            Ok(w) => w,
+            Err(e) => {
+                out.push(e.to_resp());
+                continue;
+            }
+        };
+        c.batch("SAVEPOINT gryt_op")?;
+        if let Some(key) = &op.key {
+            match idem::claim(c, user.user_id, key, &op.hash) {
+                Ok(Claim::Fresh) => {}
+                Ok(Claim::Replay(r)) => {
+                    c.batch("RELEASE SAVEPOINT gryt_op")?;
+                    out.push(r);
+                    continue;
+                }
+                Err(e) => {
+                    c.batch("ROLLBACK TO SAVEPOINT gryt_op; RELEASE SAVEPOINT gryt_op")?;
+                    if e.status.is_server_error() {
+                        return Err(e);
+                    }
+                    out.push(e.to_resp());
+                    continue;
+                }
+            }
+        }
+        match work(c, user) {
+            Ok(r) => {
+                if let Some(key) = &op.key {
+                    idem::finish(c, user.user_id, key, &r)?;
+                }
+                c.batch("RELEASE SAVEPOINT gryt_op")?;
+                out.push(r);
+            }
+            Err(e) => {
+                c.batch("ROLLBACK TO SAVEPOINT gryt_op; RELEASE SAVEPOINT gryt_op")?;
+                if e.status.is_server_error() {
+                    return Err(e);
+                }
+                let r = e.to_resp();
+                if let Some(key) = &op.key {
+                    // Remember the refusal too, as the single route does.
+                    if let Claim::Fresh = idem::claim(c, user.user_id, key, &op.hash)? {
+                        idem::finish(c, user.user_id, key, &r)?;
+                    }
+                }
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
+}
+
 async fn sync_batch(State(app): State<Shared>, req: Authed) -> Resp {
     let batch: BatchRequest = tryr!(parse_json(&req.body));
     if batch.operations.len() > MAX_BATCH {
         return ApiError::invalid(format!("A batch may hold at most {MAX_BATCH} operations"))
             .to_resp();
     }
-    let mut results = Vec::with_capacity(batch.operations.len());
-    for op in batch.operations {
-        let key = op.idempotency_key.clone();
-        if let Some(k) = &key {
-            if let Err(e) = idem::validate_key(k) {
-                results.push(result_of(e.to_resp()));
-                continue;
-            }
-        }
-        let hash = crate::util::sha256_hex(&[
-            b"batch",
-            serde_json::to_string(&op).unwrap_or_default().as_bytes(),
-        ]);
-        let resp = match batch_op_fn(op) {
-            Ok(f) => app.mutate(&req.user, key, hash, f).await,
-            Err(e) => e.to_resp(),
-        };
-        results.push(result_of(resp));
+    let ops: Vec<Prepared> = batch
+        .operations
+        .into_iter()
+        .map(|op| {
+            let key = op.idempotency_key.clone();
+            let hash = crate::util::sha256_hex(&[
+                b"batch",
+                serde_json::to_string(&op).unwrap_or_default().as_bytes(),
+            ]);
+            let work = match &key {
+                Some(k) => idem::validate_key(k).and_then(|()| batch_op_fn(op)),
+                None => batch_op_fn(op),
+            };
+            Prepared { key, hash, work }
+        })
+        .collect();
+    let user = req.user.clone();
+    let results = app
+        .db
+        .run_write(move |c| transaction(c, TxMode::Write, |c| run_batch(c, &user, ops)))
+        .await;
+    match results {
+        Ok(rs) => Resp::json(
+            200,
+            &Data {
+                data: BatchResponse {
+                    results: rs.into_iter().map(result_of).collect(),
+                },
+            },
+        )
+        .unwrap_or_else(|e| e.to_resp()),
+        Err(e) => e.to_resp(),
     }
-    Resp::json(
-        200,
-        &Data {
-            data: BatchResponse { results },
-        },
-    )
-    .unwrap_or_else(|e| e.to_resp())
 }
 
 fn result_of(r: Resp) -> BatchResult {
@@ -602,6 +710,9 @@ async fn signup(State(app): State<Shared>, req: Request) -> Resp {
     tryr!(auth::validate_username(&s.username));
     tryr!(auth::validate_password(&s.password));
     let pw = s.password.clone();
+    let Ok(_slot) = app.hashing.acquire().await else {
+        return ApiError::internal("shutting down").to_resp();
+    };
     let hash = match tokio::task::spawn_blocking(move || auth::hash_password(&pw)).await {
         Ok(Ok(h)) => h,
         Ok(Err(e)) => return e.to_resp(),
@@ -609,7 +720,7 @@ async fn signup(State(app): State<Shared>, req: Request) -> Resp {
     };
     let name = s.username.clone();
     app.db
-        .run(move |c| {
+        .run_write(move |c| {
             transaction(c, TxMode::Write, |c| {
                 let id = accounts::create_user(c, &name, &hash)?;
                 accounts::signup_resp(id, &name)
@@ -629,6 +740,9 @@ async fn change_password(State(app): State<Shared>, req: Authed) -> Resp {
             .await
     );
     let (cur, new) = (body.current_password.clone(), body.new_password.clone());
+    let Ok(slot) = app.hashing.acquire().await else {
+        return ApiError::internal("shutting down").to_resp();
+    };
     let checked = tokio::task::spawn_blocking(move || {
         if auth::verify_password(&stored, &cur) {
             auth::hash_password(&new).map(Some)
@@ -645,6 +759,7 @@ async fn change_password(State(app): State<Shared>, req: Authed) -> Resp {
         Ok(Err(e)) => return e.to_resp(),
         Err(_) => return ApiError::internal("hashing failed").to_resp(),
     };
+    drop(slot);
     let r = app
         .mutate_req(&req, move |c, u| {
             accounts::set_password_hash(c, u.user_id, &hash)?;
@@ -743,6 +858,21 @@ async fn method_not_allowed() -> Resp {
     .to_resp()
 }
 
+/// Gives framework-made error answers (a timeout's 408, ...) our problem+json body.
+pub async fn problem_for_bare_errors(r: Response) -> Response {
+    let status = r.status();
+    if (status.is_client_error() || status.is_server_error())
+        && !r.headers().contains_key(header::CONTENT_TYPE)
+    {
+        let detail = match status {
+            StatusCode::REQUEST_TIMEOUT => "The request took too long and was stopped".to_string(),
+            other => other.canonical_reason().unwrap_or("Error").to_string(),
+        };
+        return ApiError::new(status, "http", detail).into_response();
+    }
+    r
+}
+
 /// Every route of the API.
 pub fn router(app: Shared) -> Router {
     Router::new()
@@ -793,4 +923,58 @@ pub fn router(app: Shared) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bare_framework_errors_get_a_problem_body() {
+        let bare = StatusCode::REQUEST_TIMEOUT.into_response();
+        let r = problem_for_bare_errors(bare).await;
+        assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let body = axum::body::to_bytes(r.into_body(), 10_000).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["status"], 408);
+        assert!(v["detail"].as_str().unwrap().contains("too long"));
+        // Our own answers pass through untouched.
+        let ours = ApiError::not_found("x").into_response();
+        let r = problem_for_bare_errors(ours).await;
+        let body = axum::body::to_bytes(r.into_body(), 10_000).await.unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("\"detail\":\"x\""));
+    }
+
+    #[test]
+    fn json_errors_are_400_or_422() {
+        let e = parse_json::<GenerationCreate>(b"{oops").err().unwrap();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        let e = parse_json::<GenerationCreate>(br#"{"version": 3}"#)
+            .err()
+            .unwrap();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let e = parse_json::<GenerationCreate>(b"  ").err().unwrap();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn if_match_values() {
+        let mut h = HeaderMap::new();
+        assert_eq!(parse_if_match(&h).unwrap(), None);
+        for (v, want) in [
+            ("\"3\"", Some(3)),
+            ("W/\"4\"", Some(4)),
+            ("5", Some(5)),
+            ("*", None),
+        ] {
+            h.insert(header::IF_MATCH, HeaderValue::from_static(v));
+            assert_eq!(parse_if_match(&h).unwrap(), want, "{v}");
+        }
+        h.insert(header::IF_MATCH, HeaderValue::from_static("\"abc\""));
+        assert!(parse_if_match(&h).is_err());
+    }
 }

@@ -210,32 +210,40 @@ pub fn validate_username(name: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Checks a username and password against the database (blocking: Argon2 is slow on purpose).
-pub fn check_basic(
-    c: &mut dyn Conn,
-    username: &str,
-    password: &str,
-) -> Result<Principal, ApiError> {
+/// The user's id and password hash, if the user exists (a quick read).
+pub fn lookup_user(c: &mut dyn Conn, username: &str) -> Result<Option<(i64, String)>, ApiError> {
     let row = c.query_opt(
         "SELECT id, password_hash FROM users WHERE username = ?1",
         &[Val::from(username)],
     )?;
     match row {
-        Some(r) => {
-            let id = r.int(0)?;
-            let hash = r.text(1)?;
+        Some(r) => Ok(Some((r.int(0)?, r.text(1)?))),
+        None => Ok(None),
+    }
+}
+
+/// Verifies a password for a looked-up user (blocking: Argon2 is slow on purpose). An
+/// unknown user costs the same hash, so timing does not tell which users exist.
+pub fn check_basic(
+    user: Option<(i64, String)>,
+    username: &str,
+    password: &str,
+) -> Result<Principal, ApiError> {
+    let refused = || ApiError::unauthorized("Invalid username or password");
+    match user {
+        Some((id, hash)) => {
             if verify_password(&hash, password) {
                 Ok(Principal {
                     user_id: id,
                     username: username.to_string(),
                 })
             } else {
-                Err(ApiError::unauthorized("Invalid username or password"))
+                Err(refused())
             }
         }
         None => {
             let _ = verify_password(dummy_hash(), password);
-            Err(ApiError::unauthorized("Invalid username or password"))
+            Err(refused())
         }
     }
 }
@@ -305,9 +313,16 @@ fn parse_timestamp(ts: &str) -> Option<i64> {
         .map(|t| t.and_utc().timestamp())
 }
 
-/// Verifies one HMAC-signed request: key known, not revoked, not expired; timestamp within
-/// ±5 minutes; signature right over the raw bytes; signature never seen before (recorded in
-/// the database so that every process sharing it refuses a replay).
+/// A verified signature that still has to be recorded as seen (see [`ReplayLog`]).
+pub struct Verified {
+    pub principal: Principal,
+    pub signature_id: String,
+    pub expires_at: i64,
+}
+
+/// Verifies one HMAC-signed request (reads only): key known, not revoked, not expired;
+/// timestamp within ±5 minutes; signature right over the raw bytes. The caller then records
+/// the signature with [`ReplayLog::record`], which refuses one already seen.
 pub fn check_hmac(
     c: &mut dyn Conn,
     key: &ServerKey,
@@ -315,7 +330,7 @@ pub fn check_hmac(
     method: &str,
     path_and_query: &str,
     body: &[u8],
-) -> Result<Principal, ApiError> {
+) -> Result<Verified, ApiError> {
     let bad = || ApiError::unauthorized("Invalid signature");
     let now = crate::util::now_unix();
     let ts = parse_timestamp(h.timestamp)
@@ -351,22 +366,94 @@ pub fn check_hmac(
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).map_err(|_| bad())?;
     mac.update(&signing_message(method, path_and_query, h.timestamp, body));
     mac.verify_slice(&sig).map_err(|_| bad())?;
-    let fresh = c.exec(
-        "INSERT INTO seen_signatures (signature, expires_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-        &[
-            Val::Text(format!("{}:{}", h.key_id, h.signature.to_ascii_lowercase())),
-            Val::Int(now + 2 * MAX_SKEW_SECS + 60),
-        ],
-    )?;
-    if fresh == 0 {
-        return Err(ApiError::unauthorized(
-            "Signature already used (replay refused)",
-        ));
-    }
-    Ok(Principal {
-        user_id: row.int(0)?,
-        username: row.text(1)?,
+    Ok(Verified {
+        principal: Principal {
+            user_id: row.int(0)?,
+            username: row.text(1)?,
+        },
+        signature_id: format!("{}:{}", h.key_id, h.signature.to_ascii_lowercase()),
+        expires_at: now + 2 * MAX_SKEW_SECS + 60,
     })
+}
+
+type ReplayItem = (
+    String,
+    i64,
+    tokio::sync::oneshot::Sender<Result<bool, ApiError>>,
+);
+
+/// Records seen signatures in the database, so every process sharing it refuses a replay.
+/// Concurrent requests are recorded together in one transaction (group commit): one write
+/// per batch instead of one per request.
+#[derive(Clone)]
+pub struct ReplayLog {
+    tx: tokio::sync::mpsc::Sender<ReplayItem>,
+}
+
+impl ReplayLog {
+    /// Starts the recorder task on the current runtime.
+    pub fn start(db: crate::db::Db) -> ReplayLog {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<ReplayItem>(4096);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < 512 {
+                    match rx.try_recv() {
+                        Ok(item) => batch.push(item),
+                        Err(_) => break,
+                    }
+                }
+                let items: Vec<(String, i64)> =
+                    batch.iter().map(|(s, e, _)| (s.clone(), *e)).collect();
+                let result = db
+                    .run_write(move |c| {
+                        crate::db::transaction(c, crate::db::TxMode::Write, |c| {
+                            let mut fresh = Vec::with_capacity(items.len());
+                            for (sig, exp) in &items {
+                                let n = c.exec(
+                                    "INSERT INTO seen_signatures (signature, expires_at) \
+                                     VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                                    &[Val::from(sig), Val::Int(*exp)],
+                                )?;
+                                fresh.push(n == 1);
+                            }
+                            Ok::<_, ApiError>(fresh)
+                        })
+                    })
+                    .await;
+                match result {
+                    Ok(fresh) => {
+                        for ((_, _, reply), f) in batch.into_iter().zip(fresh) {
+                            let _ = reply.send(Ok(f));
+                        }
+                    }
+                    Err(e) => {
+                        for (_, _, reply) in batch {
+                            let _ = reply.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        ReplayLog { tx }
+    }
+
+    /// Records a signature; `Err` 401 when it was already seen.
+    pub async fn record(&self, signature_id: String, expires_at: i64) -> Result<(), ApiError> {
+        let (reply, wait) = tokio::sync::oneshot::channel();
+        self.tx
+            .send((signature_id, expires_at, reply))
+            .await
+            .map_err(|_| ApiError::internal("the replay log has stopped"))?;
+        match wait.await {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(ApiError::unauthorized(
+                "Signature already used (replay refused)",
+            )),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(ApiError::internal("the replay log has stopped")),
+        }
+    }
 }
 
 /// Successful Basic logins, remembered briefly under a keyed hash so that each request does

@@ -188,3 +188,75 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Debug, Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: ServerArgs,
+    }
+
+    #[test]
+    fn arguments() {
+        Wrapper::command().debug_assert();
+        let w = Wrapper::try_parse_from([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            "sqlite:/tmp/x.db",
+            "--allow-signup",
+        ])
+        .unwrap();
+        assert_eq!(w.args.listen, "127.0.0.1:0");
+        assert!(w.args.allow_signup);
+        let w = Wrapper::try_parse_from([
+            "server",
+            "api-key",
+            "create",
+            "alice",
+            "--name",
+            "ci",
+            "--expires-in-days",
+            "7",
+        ])
+        .unwrap();
+        assert!(matches!(
+            w.args.command,
+            Some(ServerCommand::ApiKey(ApiKeyCommand::Create {
+                expires_in_days: Some(7),
+                ..
+            }))
+        ));
+        let w =
+            Wrapper::try_parse_from(["server", "user", "add", "bob", "--password-stdin"]).unwrap();
+        assert!(matches!(
+            w.args.command,
+            Some(ServerCommand::User(UserCommand::Add {
+                password_stdin: true,
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn bad_database_urls_are_errors() {
+        let w = Wrapper::try_parse_from([
+            "server",
+            "--database",
+            "mysql://x",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .unwrap();
+        let e = run(w.args).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("unsupported database URL"),
+            "{e:#}"
+        );
+    }
+}

@@ -121,3 +121,47 @@ pub fn sweep(c: &mut dyn Conn) -> Result<(), ApiError> {
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{transaction, Db, TxMode};
+
+    #[test]
+    fn claims() {
+        let dir = std::env::temp_dir().join(format!("gryt-idem-{}", uuid::Uuid::new_v4().simple()));
+        let db = Db::open_blocking(&format!("sqlite:{}", dir.join("t.db").display())).unwrap();
+        let claim_tx = |key: &str, hash: &str| {
+            db.run_blocking(|c| transaction(c, TxMode::Write, |c| claim(c, 1, key, hash)))
+        };
+        assert!(matches!(claim_tx("k", "h1"), Ok(Claim::Fresh)));
+        // A duplicate while the first is in flight.
+        let e = claim_tx("k", "h1").err().unwrap();
+        assert_eq!(e.code, "idempotency_in_flight");
+        assert_eq!(e.status, StatusCode::CONFLICT);
+        // Another request with the same key.
+        let e = claim_tx("k", "h2").err().unwrap();
+        assert_eq!(e.code, "idempotency_mismatch");
+        // Finished: the stored answer comes back.
+        let resp = Resp {
+            status: 201,
+            body: "{\"data\":1}".into(),
+            etag: Some("\"1\"".into()),
+        };
+        db.run_blocking(|c| finish(c, 1, "k", &resp)).unwrap();
+        match claim_tx("k", "h1") {
+            Ok(Claim::Replay(r)) => assert_eq!(r, resp),
+            _ => panic!("expected a replay"),
+        }
+        // Keys are per user.
+        let other = db.run_blocking(|c| claim(c, 2, "k", "h9"));
+        assert!(matches!(other, Ok(Claim::Fresh)));
+        // A released claim runs again.
+        db.run_blocking(|c| release(c, 2, "k")).unwrap();
+        assert!(matches!(
+            db.run_blocking(|c| claim(c, 2, "k", "h9")),
+            Ok(Claim::Fresh)
+        ));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

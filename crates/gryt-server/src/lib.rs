@@ -90,9 +90,11 @@ pub async fn build(config: &ServerConfig) -> anyhow::Result<app::Shared> {
     let db = db::Db::open(&config.database).await?;
     let key = config.resolve_key()?;
     Ok(Arc::new(app::App {
+        replay: auth::ReplayLog::start(db.clone()),
         db,
         key,
         cache: auth::CredentialCache::new()?,
+        hashing: tokio::sync::Semaphore::new(4),
         allow_signup: config.allow_signup,
         body_limit: config.body_limit,
     }))
@@ -130,11 +132,13 @@ pub async fn run(
             }
         })
     };
+    // Outermost last: trace, compression, problem bodies for bare errors, timeout, routes.
     let router = app::router(state)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
         ))
+        .layer(axum::middleware::map_response(app::problem_for_bare_errors))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http());
     let result = axum::serve(listener, router)

@@ -848,19 +848,29 @@ pub fn delete_evolution(
 
 // ---------------------------------------------------------------- change feed
 
+/// The scope's head in one statement (this is the cheap "anything new?" call).
 pub fn sync_head(
     c: &mut dyn Conn,
     user: &Principal,
     team_id: Option<&str>,
 ) -> Result<i64, ApiError> {
-    let scope = resolve_scope(c, user, team_id)?;
-    Ok(c.query_one(
-        "SELECT seq FROM scopes WHERE id = ?1",
-        &[Val::Int(scope.id)],
-    )?
-    .int(0)?)
+    let row = match team_id {
+        None => c.query_opt(
+            "SELECT seq FROM scopes WHERE user_id = ?1",
+            &[Val::Int(user.user_id)],
+        )?,
+        Some(t) => c.query_opt(
+            "SELECT s.seq FROM teams t JOIN scopes s ON s.team_pk = t.id \
+             JOIN team_members m ON m.team_pk = t.id AND m.user_id = ?2 \
+             WHERE t.team_id = ?1 AND t.deleted = 0",
+            &[Val::from(t), Val::Int(user.user_id)],
+        )?,
+    };
+    match row {
+        Some(r) => Ok(r.int(0)?),
+        None => Err(not_member_team(team_id.unwrap_or("?"))),
+    }
 }
-
 pub fn sync_head_resp(head: i64) -> Result<Resp, ApiError> {
     Resp::json(
         200,
@@ -888,43 +898,44 @@ pub fn sync_changes(
         )?
         .int(0)?;
     let limit = limit.clamp(1, MAX_PAGE);
-    let project = project.map(str::to_string);
-    let mut items: Vec<FeedRecord> = Vec::new();
-    let gsql = format!(
-        "SELECT {GEN_COLS} FROM generations WHERE scope_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4"
-    );
-    let params = [
+    let mut params = vec![
         Val::Int(scope.id),
         Val::Int(since),
         Val::Int(head),
         Val::Int(limit),
     ];
+    let (gfilter, efilter) = match project {
+        Some(p) => {
+            params.push(Val::from(p));
+            (" AND project = ?5", " AND g.project = ?5")
+        }
+        None => ("", ""),
+    };
+    let mut items: Vec<FeedRecord> = Vec::new();
+    let gsql = format!(
+        "SELECT {GEN_COLS} FROM generations WHERE scope_id = ?1 AND seq > ?2 AND seq <= ?3{gfilter} \
+         ORDER BY seq LIMIT ?4"
+    );
     for r in c.query(&gsql, &params)? {
         let (g, _) = row_to_generation(&r)?;
         items.push(FeedRecord::Generation(g));
     }
     let esql = format!(
         "SELECT {EVO_COLS} FROM evolutions e JOIN generations g ON g.id = e.generation_pk \
-         WHERE e.scope_id = ?1 AND e.seq > ?2 AND e.seq <= ?3 ORDER BY e.seq LIMIT ?4"
+         WHERE e.scope_id = ?1 AND e.seq > ?2 AND e.seq <= ?3{efilter} ORDER BY e.seq LIMIT ?4"
     );
     for r in c.query(&esql, &params)? {
         items.push(FeedRecord::Evolution(row_to_evolution(&r)?.0));
     }
+    // Both lists are in seq order; merged, the first `limit` are this page. When fewer than
+    // `limit` records exist up to `head`, the page reaches the head.
     items.sort_by_key(FeedRecord::seq);
-    let next = if items.len() as i64 > limit {
+    let next = if items.len() as i64 >= limit {
         items.truncate(limit as usize);
-        items.last().map(FeedRecord::seq).unwrap_or(head)
-    } else if items.len() as i64 == limit {
         items.last().map(FeedRecord::seq).unwrap_or(head)
     } else {
         head
     };
-    if let Some(p) = project {
-        items.retain(|i| match i {
-            FeedRecord::Generation(g) => g.project == p,
-            FeedRecord::Evolution(e) => e.project == p,
-        });
-    }
     Resp::json(
         200,
         &Data {

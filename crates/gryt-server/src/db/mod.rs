@@ -178,6 +178,9 @@ struct PoolInner {
     permits: Semaphore,
     factory: Box<Factory>,
     dialect: Dialect,
+    /// SQLite has one writer at a time: writers queue here (fairly, without sleeping in
+    /// SQLite's busy handler) instead of contending for the file lock. None on PostgreSQL.
+    write_gate: Option<Semaphore>,
 }
 
 /// A small pool of blocking connections; every use runs on tokio's blocking threads so the
@@ -197,31 +200,37 @@ impl Db {
     }
 
     pub fn open_blocking(url: &str) -> anyhow::Result<Db> {
-        let (factory, dialect, size): (Box<Factory>, Dialect, usize) =
-            if let Some(path) = url.strip_prefix("sqlite:") {
-                let path = path.strip_prefix("//").unwrap_or(path).to_string();
-                if path.is_empty() {
-                    anyhow::bail!("the database URL 'sqlite:' names no file");
-                }
-                sqlite::prepare_file(&path)?;
-                (
-                    Box::new(move || sqlite::SqliteConn::open(&path).map(|c| Box::new(c) as _)),
-                    Dialect::Sqlite,
-                    4,
-                )
-            } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                let url = url.to_string();
-                (
-                    Box::new(move || pg::PgConn::connect(&url).map(|c| Box::new(c) as _)),
-                    Dialect::Postgres,
-                    8,
-                )
-            } else {
+        let (factory, dialect, size): (Box<Factory>, Dialect, usize) = if let Some(path) =
+            url.strip_prefix("sqlite:")
+        {
+            let path = path.strip_prefix("//").unwrap_or(path).to_string();
+            if path.is_empty() {
+                anyhow::bail!("the database URL 'sqlite:' names no file");
+            }
+            if path == ":memory:" || path.contains("mode=memory") {
                 anyhow::bail!(
-                    "unsupported database URL '{}': use sqlite:PATH or postgres://...",
-                    url.chars().take(80).collect::<String>()
-                );
-            };
+                        "an in-memory SQLite database cannot be shared by the server's connections; name a file"
+                    );
+            }
+            sqlite::prepare_file(&path)?;
+            (
+                Box::new(move || sqlite::SqliteConn::open(&path).map(|c| Box::new(c) as _)),
+                Dialect::Sqlite,
+                4,
+            )
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let url = url.to_string();
+            (
+                Box::new(move || pg::PgConn::connect(&url).map(|c| Box::new(c) as _)),
+                Dialect::Postgres,
+                8,
+            )
+        } else {
+            anyhow::bail!(
+                "unsupported database URL '{}': use sqlite:PATH or postgres://...",
+                url.chars().take(80).collect::<String>()
+            );
+        };
         let mut first = factory().map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
         migrate::migrate(first.as_mut(), dialect)?;
         Ok(Db {
@@ -230,6 +239,7 @@ impl Db {
                 permits: Semaphore::new(size),
                 factory,
                 dialect,
+                write_gate: (dialect == Dialect::Sqlite).then(|| Semaphore::new(1)),
             }),
         })
     }
@@ -278,6 +288,26 @@ impl Db {
             Ok(r) => r,
             Err(e) => Err(DbError::Other(format!("database task failed: {e}")).into()),
         }
+    }
+
+    /// Like [`Db::run`] for work that writes: on SQLite, writers of this process take turns.
+    pub async fn run_write<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let _turn = match &self.inner.write_gate {
+            Some(gate) => Some(
+                gate.acquire()
+                    .await
+                    .map_err(|_| DbError::Other("the database pool is closed".into()))?,
+            ),
+            None => None,
+        };
+        self.run(f).await
     }
 
     /// Runs `f` with a connection directly on this thread (for the admin CLI).

@@ -14,8 +14,12 @@ pub struct PgConn {
 
 impl PgConn {
     pub fn connect(url: &str) -> Result<PgConn, DbError> {
-        let client = Client::connect(url, NoTls)
-            .map_err(|e| DbError::Other(format!("cannot connect to PostgreSQL: {e}")))?;
+        let client = Client::connect(url, NoTls).map_err(|e| {
+            let cause = std::error::Error::source(&e)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            DbError::Other(format!("cannot connect to PostgreSQL: {e}{cause}"))
+        })?;
         Ok(PgConn {
             client: Some(client),
             statements: HashMap::new(),

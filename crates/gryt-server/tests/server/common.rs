@@ -66,9 +66,15 @@ pub fn backends() -> Vec<&'static str> {
     if std::env::var("GRYT_TEST_POSTGRES").is_ok() {
         v.push("postgres");
     } else {
-        eprintln!("note: GRYT_TEST_POSTGRES is not set; skipping the PostgreSQL run");
+        note("GRYT_TEST_POSTGRES is not set; skipping the PostgreSQL run");
     }
     v
+}
+
+/// A note on the real stderr (not captured by the test harness, so it is always shown).
+pub fn note(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "note: {msg}");
 }
 
 pub fn pg_admin_url() -> Option<String> {
@@ -79,6 +85,8 @@ pub fn pg_admin_url() -> Option<String> {
 pub struct Env {
     pub servers: Vec<TestServer>,
     pub config: ServerConfig,
+    /// The server key, as 64 hex characters (for a second process).
+    pub key_hex: String,
     _backend: Backend,
     _dir: Option<tempfile::TempDir>,
 }
@@ -94,7 +102,8 @@ impl Env {
 
     /// One server (or `n` sharing the database) on the named backend.
     pub fn start(backend: &str, n: usize) -> Env {
-        let key = ServerKey::generate().unwrap();
+        let key_hex = hex::encode(uuid::Uuid::new_v4().as_bytes().repeat(2));
+        let key = ServerKey::from_hex(&key_hex).unwrap();
         let (config, b, dir) = match backend {
             "sqlite" => {
                 let dir = tempfile::tempdir().unwrap();
@@ -121,6 +130,7 @@ impl Env {
         Env {
             servers,
             config,
+            key_hex,
             _backend: b,
             _dir: dir,
         }

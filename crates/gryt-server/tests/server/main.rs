@@ -2,7 +2,12 @@
 //! that no file in tests/server/ is left out). Each story runs on SQLite and, when
 //! `GRYT_TEST_POSTGRES` names a PostgreSQL server, on PostgreSQL in a fresh database.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr,
+    clippy::print_stdout
+)]
 
 mod common;
 mod feed;

@@ -62,7 +62,7 @@ async fn promotion_race_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promotion_race_postgres() {
     if pg_admin_url().is_none() {
-        eprintln!("note: GRYT_TEST_POSTGRES is not set; skipping the PostgreSQL promotion race");
+        note("GRYT_TEST_POSTGRES is not set; skipping the PostgreSQL promotion race");
         return;
     }
     let env = Env::start("postgres", 1);
@@ -70,14 +70,72 @@ async fn promotion_race_postgres() {
     race(&[api], ROUNDS).await;
 }
 
+/// Two server processes sharing one PostgreSQL: this test process runs one server, and a
+/// second OS process (this same test binary, re-run as `child_server`) runs the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn promotion_race_two_servers_one_postgres() {
+async fn promotion_race_two_processes_one_postgres() {
+    use std::io::BufRead;
     if pg_admin_url().is_none() {
-        eprintln!("note: GRYT_TEST_POSTGRES is not set; skipping the two-server promotion race");
+        note("GRYT_TEST_POSTGRES is not set; skipping the two-process promotion race");
         return;
     }
-    let env = Env::start("postgres", 2);
+    let env = Env::start("postgres", 1);
+    let key_hex = env.key_hex.clone();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "race::child_server",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("GRYT_CHILD_DATABASE", &env.config.database)
+        .env("GRYT_CHILD_KEY", &key_hex)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (url_tx, url_rx) = std::sync::mpsc::channel::<String>();
+    // Read the child's output to its end (so it never writes into a closed pipe).
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            // libtest may print "test race::child_server ... " on the same line first.
+            if let Some((_, u)) = line.split_once("listening on ") {
+                let _ = url_tx.send(u.trim().to_string());
+            }
+        }
+    });
+    let url = url_rx
+        .recv()
+        .expect("the child server never said where it listens");
+    assert_ne!(child.id(), std::process::id());
     let a = env.user_with_key("racer");
-    let b = a.with_base(&env.servers[1].url());
+    let b = a.with_base(&url);
+    assert_eq!(b.get("/healthz").await.status, 200);
     race(&[a, b], ROUNDS).await;
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    reader.join().unwrap();
+}
+
+/// Not a test on its own: the second server process of the test above.
+#[test]
+#[ignore = "run as a child process by promotion_race_two_processes_one_postgres"]
+fn child_server() {
+    use std::io::{BufRead, Write};
+    let Ok(database) = std::env::var("GRYT_CHILD_DATABASE") else {
+        return;
+    };
+    let key = std::env::var("GRYT_CHILD_KEY").unwrap();
+    let mut config = gryt_server::ServerConfig::new(database);
+    config.server_key = Some(gryt_server::ServerKey::from_hex(&key).unwrap());
+    let server = gryt_server::TestServer::start(config).unwrap();
+    println!("listening on {}", server.url());
+    std::io::stdout().flush().unwrap();
+    // Serve until the parent closes our standard input.
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    server.stop().unwrap();
 }

@@ -390,6 +390,20 @@ async fn story_on(backend: &str) {
         )
         .await;
     assert_eq!(other.status, 201, "{:?}", other.body);
+    let web = alice
+        .get("/api/v1/sync/changes?since=0&limit=1&project=web")
+        .await;
+    let items = web.body["data"]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["record"]["project"], "web");
+    let rest = alice
+        .get(&format!(
+            "/api/v1/sync/changes?since={}&project=web",
+            web.body["data"]["next"]
+        ))
+        .await;
+    assert!(rest.body["data"]["items"].as_array().unwrap().is_empty());
+    assert_eq!(rest.body["data"]["next"], rest.body["data"]["head"]);
 
     // Bad requests: clear detail, nothing changed.
     let before = alice.get("/api/v1/sync/head").await.body["data"]["head"].clone();
@@ -481,7 +495,14 @@ async fn story_on(backend: &str) {
         {"op": "create_generation", "body": serde_json::from_str::<Value>(&generation_body(&new_uuid(), "v3.0.0", &[("FEAT-1", "a")], "draft")).unwrap()},
         {"op": "nonsense"}
     ]});
+    let h1 = alice.get("/api/v1/sync/head").await.body["data"]["head"]
+        .as_i64()
+        .unwrap();
     let br = alice.post("/api/v1/sync/batch", &batch.to_string()).await;
+    let h2 = alice.get("/api/v1/sync/head").await.body["data"]["head"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(h2, h1 + 1, "only the successful operation reached the feed");
     assert_eq!(br.status, 200, "{:?}", br.body);
     let res = br.body["data"]["results"].as_array().unwrap();
     assert_eq!(res[0]["status"], 201);
