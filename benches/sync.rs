@@ -181,7 +181,10 @@ fn main() {
     loop {
         let page: Value = api
             .http
-            .get(format!("{}/api/v1/sync/changes?since={since}&limit=1000", api.url))
+            .get(format!(
+                "{}/api/v1/sync/changes?since={since}&limit=1000",
+                api.url
+            ))
             .basic_auth(&api.user, Some(&api.password))
             .send()
             .unwrap()
@@ -192,7 +195,10 @@ fn main() {
             break;
         }
     }
-    println!("fetching the whole feed without applying it: {}", ms(t.elapsed()));
+    println!(
+        "fetching the whole feed without applying it: {}",
+        ms(t.elapsed())
+    );
 
     let dev = Dev::new(&root, "bench", &server.url(), "bench-password-1");
     let (wall, v) = dev.timed_json(&["sync", "pull", "--json"]);
