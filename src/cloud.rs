@@ -31,7 +31,7 @@ impl Cloud {
             },
         };
         Ok(Some(Cloud {
-            remote: Remote::new(url, auth)?,
+            remote: Remote::with_limits(url, auth, config.http_limits())?,
             team: config.get("team").map(str::to_string),
             project: config.get("project").unwrap_or("default").to_string(),
         }))

@@ -151,6 +151,58 @@ pub enum Source {
 #[derive(Debug, Clone)]
 pub struct Config {
     values: BTreeMap<&'static str, (String, Source)>,
+    http: HttpLimits,
+}
+
+/// Limits of the HTTP client, from the environment only (`GRYT_HTTP_TIMEOUT_MS`,
+/// `GRYT_HTTP_ATTEMPTS`): operators and tests tune them; nobody commits them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// The whole-request timeout.
+    pub timeout: std::time::Duration,
+    /// Attempts a transient failure gets (1 = no retry).
+    pub attempts: u32,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            timeout: std::time::Duration::from_secs(60),
+            attempts: 3,
+        }
+    }
+}
+
+impl HttpLimits {
+    fn from_env(env: &Env) -> Result<HttpLimits> {
+        fn number(
+            env: &Env,
+            var: &str,
+            range: std::ops::RangeInclusive<u64>,
+        ) -> Result<Option<u64>> {
+            let Some(raw) = env.get(var) else {
+                return Ok(None);
+            };
+            match raw.trim().parse::<u64>() {
+                Ok(n) if range.contains(&n) => Ok(Some(n)),
+                _ => Err(
+                    GrytError::error(format!("Invalid {var} '{raw}'")).hint(format!(
+                        "{var} is a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    )),
+                ),
+            }
+        }
+        let mut limits = HttpLimits::default();
+        if let Some(ms) = number(env, "GRYT_HTTP_TIMEOUT_MS", 1..=3_600_000)? {
+            limits.timeout = std::time::Duration::from_millis(ms);
+        }
+        if let Some(n) = number(env, "GRYT_HTTP_ATTEMPTS", 1..=10)? {
+            limits.attempts = n as u32;
+        }
+        Ok(limits)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +273,14 @@ impl Config {
                     ))
                     .hint(format!("remove it there and run `gryt config --global {k} VALUE`, which stores it in the credentials file (mode 0600)")));
                 }
+                if info.name == "execution_mode" && ExecutionMode::parse(&v).is_none() {
+                    // Checked in every file, not only in the layer that wins.
+                    return Err(GrytError::error(format!(
+                        "Invalid execution_mode '{v}' in {}",
+                        path.display()
+                    ))
+                    .hint("execution_mode is one of local, hybrid, cloud"));
+                }
                 values.insert(info.name, (v, source));
             }
             Ok(())
@@ -237,7 +297,10 @@ impl Config {
                 values.insert(k.name, (v.to_string(), Source::Environment));
             }
         }
-        let cfg = Config { values };
+        let cfg = Config {
+            values,
+            http: HttpLimits::from_env(env)?,
+        };
         if let Some(mode) = cfg.get("execution_mode") {
             if ExecutionMode::parse(mode).is_none() {
                 return Err(GrytError::error(format!("Invalid execution_mode '{mode}'"))
@@ -263,6 +326,10 @@ impl Config {
         self.get("execution_mode")
             .and_then(ExecutionMode::parse)
             .unwrap_or(ExecutionMode::Hybrid)
+    }
+
+    pub fn http_limits(&self) -> HttpLimits {
+        self.http
     }
 
     pub fn username(&self) -> String {

@@ -108,6 +108,15 @@ pub fn backoff(attempt: u32, base_ms: u64, cap_ms: u64) -> Duration {
 
 impl Remote {
     pub fn new(base: &str, auth: Auth) -> Result<Remote, GrytError> {
+        Remote::with_limits(base, auth, crate::config::HttpLimits::default())
+    }
+
+    /// A client with the request timeout and the number of attempts of `limits`.
+    pub fn with_limits(
+        base: &str,
+        auth: Auth,
+        limits: crate::config::HttpLimits,
+    ) -> Result<Remote, GrytError> {
         let base = base.trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(GrytError::error(format!("Invalid gryt_url '{base}'"))
@@ -116,8 +125,8 @@ impl Remote {
         // rustls needs a process-wide crypto provider; installing twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::blocking::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
+            .connect_timeout(limits.timeout.min(Duration::from_secs(5)))
+            .timeout(limits.timeout)
             .user_agent(concat!("gryt/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| GrytError::error(format!("cannot set up the HTTP client: {e}")))?;
@@ -125,7 +134,7 @@ impl Remote {
             base,
             auth,
             http,
-            attempts: 3,
+            attempts: limits.attempts,
             requests: std::cell::Cell::new(0),
             bytes: std::cell::Cell::new(0),
         })

@@ -1,0 +1,212 @@
+//! Answers lost after the server committed: the proxy forwards the request, reads the
+//! server's whole answer and closes the client's connection without sending it. The
+//! client's retry carries the same Idempotency-Key, so the server answers the stored result:
+//! nothing is written twice, and the command reports success. When every attempt loses its
+//! answer the command exits 4 with the work kept pending, and the next push settles it —
+//! still without a duplicate.
+
+use super::harness::{Dev, Server};
+use super::proxy::{Fault, Proxy};
+
+const BATCH: &str = "POST /api/v1/sync/batch";
+const PROMOTE: &str = "POST /api/v1/generations/";
+
+fn online() -> (Server, Proxy, Dev) {
+    let server = Server::start(&["alice"]);
+    let proxy = Proxy::start(&server.url());
+    let dev = Dev::join(&proxy.url(), "alice");
+    (server, proxy, dev)
+}
+
+/// Every version the server holds, each once; and the feed lists each record once.
+#[track_caller]
+fn assert_no_duplicates(server: &Server, expected: &[&str]) {
+    let gens = server.generations("alice", "default");
+    let mut versions: Vec<String> = gens
+        .iter()
+        .map(|g| g["version"].as_str().unwrap_or("").to_string())
+        .collect();
+    versions.sort();
+    let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(versions, want, "the server's generations: {gens:#?}");
+    let feed = server.feed("alice", "default");
+    let items = feed["items"].as_array().expect("items");
+    let mut ids: Vec<String> = items
+        .iter()
+        .map(|i| format!("{}:{}", i["kind"], i["record"]["id"]))
+        .collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "a record listed twice in the feed: {feed:#}");
+}
+
+#[test]
+fn a_lost_batch_answer_is_retried_with_the_same_keys_and_reports_success() {
+    let (server, proxy, a) = online();
+    a.run(&["generation", "new", "v1.0.0", "-d", "First"]).ok();
+    a.add_change("v1.0.0", "FEAT-1", "One");
+    a.run(&["generation", "new", "v1.1.0"]).ok();
+
+    proxy.inject(BATCH, Fault::DropAfterCommit, 1);
+    a.run(&["sync", "push"]).ok().stdout_has("2 created");
+    assert_eq!(proxy.count(BATCH), 2, "one lost answer, one retry");
+    assert_no_duplicates(&server, &["v1.0.0", "v1.1.0"]);
+    let st = a.sync_status();
+    assert_eq!(st["pending"], serde_json::json!([]), "{st:#}");
+    assert_eq!(st["local_only"], serde_json::json!([]), "{st:#}");
+
+    // Nothing is left to send: the next push writes nothing.
+    a.run(&["sync", "push"])
+        .ok()
+        .stdout_has("0 created, 0 updated");
+    assert_no_duplicates(&server, &["v1.0.0", "v1.1.0"]);
+
+    // A lost answer to an update: the edit lands once, with one more revision.
+    let rev_before = server
+        .generations("alice", "default")
+        .iter()
+        .find(|g| g["version"] == "v1.0.0")
+        .map(|g| g["rev"].as_i64().unwrap_or(0))
+        .unwrap_or(0);
+    a.add_change("v1.0.0", "FEAT-2", "Two");
+    proxy.inject(BATCH, Fault::DropAfterCommit, 1);
+    a.run(&["sync", "push"]).ok().stdout_has("1 updated");
+    let g = server
+        .generations("alice", "default")
+        .into_iter()
+        .find(|g| g["version"] == "v1.0.0")
+        .expect("v1.0.0");
+    assert_eq!(g["changes"].as_array().map(Vec::len), Some(2), "{g:#}");
+    assert_eq!(
+        g["rev"].as_i64(),
+        Some(rev_before + 1),
+        "written once: {g:#}"
+    );
+    assert_eq!(a.show("v1.0.0")["sync_status"], "synced");
+}
+
+#[test]
+fn answers_lost_on_every_attempt_exit_4_and_the_next_push_settles_without_duplicates() {
+    let (server, proxy, a) = online();
+    a.run(&["generation", "new", "v2.0.0"]).ok();
+    a.add_change("v2.0.0", "FEAT-1", "One");
+    a.run(&["sync", "push"]).ok();
+
+    // A create and an update, whose answers are lost on all three attempts.
+    a.run(&["generation", "new", "v2.1.0"]).ok();
+    a.add_change("v2.0.0", "FEAT-2", "Two");
+    proxy.reset_log();
+    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
+    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+    assert_eq!(proxy.count(BATCH), 3, "three attempts, then exit 4");
+    // The server committed (once); locally the work is still pending.
+    assert_no_duplicates(&server, &["v2.0.0", "v2.1.0"]);
+    let st = a.sync_status();
+    assert_eq!(st["local_only"], serde_json::json!(["v2.1.0"]), "{st:#}");
+    assert_eq!(st["pending"].as_array().map(Vec::len), Some(2), "{st:#}");
+
+    // The next push settles both, writing nothing twice.
+    a.run(&["sync", "push"]).ok();
+    assert_no_duplicates(&server, &["v2.0.0", "v2.1.0"]);
+    let g = server
+        .generations("alice", "default")
+        .into_iter()
+        .find(|g| g["version"] == "v2.0.0")
+        .expect("v2.0.0");
+    assert_eq!(g["changes"].as_array().map(Vec::len), Some(2), "{g:#}");
+    let st = a.sync_status();
+    assert_eq!(st["pending"], serde_json::json!([]), "{st:#}");
+    assert_eq!(st["conflicts"], serde_json::json!([]), "{st:#}");
+    for v in ["v2.0.0", "v2.1.0"] {
+        assert_eq!(a.show(v)["sync_status"], "synced", "{v}");
+    }
+}
+
+/// v3.0.0 with FEAT-1 proven, pushed.
+fn ready_to_promote(a: &Dev) {
+    a.run(&["generation", "new", "v3.0.0"]).ok();
+    a.add_change("v3.0.0", "FEAT-1", "One");
+    a.run(&["sync", "push"]).ok();
+    a.prove("v3.0.0", "FEAT-1");
+    a.run(&["sync", "push"]).ok();
+}
+
+#[test]
+fn a_lost_promotion_answer_is_retried_and_answers_the_original_success() {
+    let (server, proxy, a) = online();
+    ready_to_promote(&a);
+    proxy.reset_log();
+    proxy.inject(PROMOTE, Fault::DropAfterCommit, 1);
+    a.run(&["promote", "v3.0.0"]).ok();
+    let promotes = proxy
+        .log()
+        .iter()
+        .filter(|s| s.line.starts_with(PROMOTE) && s.line.contains("/promote "))
+        .count();
+    assert_eq!(
+        promotes,
+        2,
+        "one lost answer, one retry: {:#?}",
+        proxy.log()
+    );
+    // Both attempts carried the same Idempotency-Key (the retry answered the stored success).
+    assert_eq!(a.show("v3.0.0")["status"], "promoted");
+    let g = server
+        .generations("alice", "default")
+        .into_iter()
+        .find(|g| g["version"] == "v3.0.0")
+        .expect("v3.0.0");
+    assert_eq!(g["status"], "promoted", "{g:#}");
+    assert_eq!(g["promoted_by"], "alice", "{g:#}");
+    assert_no_duplicates(&server, &["v3.0.0"]);
+}
+
+#[test]
+fn a_promotion_whose_answers_are_all_lost_stays_a_draft_until_the_server_confirms() {
+    let (server, proxy, a) = online();
+    ready_to_promote(&a);
+    proxy.inject(PROMOTE, Fault::DropAfterCommit, 3);
+    a.run(&["promote", "v3.0.0"]).fails(4, &["unreachable"]);
+    // Never promoted locally before the server agrees...
+    assert_eq!(a.show("v3.0.0")["status"], "draft");
+    // ...though the server did promote (once).
+    let g = server
+        .generations("alice", "default")
+        .into_iter()
+        .find(|g| g["version"] == "v3.0.0")
+        .expect("v3.0.0");
+    assert_eq!(g["status"], "promoted", "{g:#}");
+    // The next sync brings the promotion here.
+    a.run(&["sync", "push"]).ok();
+    let local = a.show("v3.0.0");
+    assert_eq!(local["status"], "promoted", "{local:#}");
+    assert_eq!(local["promoted_by"], "alice", "{local:#}");
+    assert_no_duplicates(&server, &["v3.0.0"]);
+}
+
+#[test]
+fn a_lost_answer_to_an_evolution_result_is_retried_without_a_second_evolution() {
+    let (server, proxy, a) = online();
+    a.run(&["generation", "new", "v4.0.0"]).ok();
+    a.add_change("v4.0.0", "FEAT-1", "One");
+    a.run(&["sync", "push"]).ok();
+    let ev = a.json(&["evolution", "start", "v4.0.0", "--change", "FEAT-1"]);
+    let tag = ev["evolution"]["tag"].as_str().expect("tag").to_string();
+    proxy.reset_log();
+    // Hybrid mode sends the result as it is recorded; its answer is lost once.
+    proxy.inject(BATCH, Fault::DropAfterCommit, 1);
+    a.run(&["evolution", "complete", &tag, "--status", "pass"])
+        .ok();
+    assert_eq!(proxy.count(BATCH), 2, "{:#?}", proxy.log());
+    let g = server
+        .generations("alice", "default")
+        .into_iter()
+        .find(|g| g["version"] == "v4.0.0")
+        .expect("v4.0.0");
+    let evs = server.evolutions("alice", &g["id"]);
+    assert_eq!(evs.len(), 1, "{evs:#?}");
+    assert_eq!(evs[0]["status"], "pass", "{evs:#?}");
+    assert_eq!(a.sync_status()["pending_evolutions"], 0);
+}
