@@ -39,17 +39,77 @@ pub type Shared = Arc<App>;
 /// Maximum operations in one batch request.
 pub const MAX_BATCH: usize = 500;
 
+/// The deepest JSON nesting a request may carry. Records are answered inside envelopes a
+/// few levels deeper (`{"data":{"items":[{"record":...`), so anything the parser's own limit
+/// (128) let through could be stored yet never read back by a client.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// What a byte scan of a JSON body finds that the parser would accept but the server must
+/// not: nesting deeper than [`MAX_JSON_DEPTH`], and a NUL character (`\u0000`) in a string,
+/// which PostgreSQL cannot store in a text column (strings are skipped for nesting).
+#[derive(Debug, Default, PartialEq)]
+struct JsonScan {
+    too_deep: bool,
+    nul: bool,
+}
+
+fn scan_json(body: &[u8]) -> JsonScan {
+    let mut scan = JsonScan::default();
+    let (mut depth, mut in_string) = (0usize, false);
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        i += 1;
+        if in_string {
+            if b == b'\\' {
+                if body.get(i) == Some(&b'u') && body.get(i + 1..i + 5) == Some(b"0000") {
+                    scan.nul = true;
+                }
+                i += 1;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    scan.too_deep = true;
+                    return scan;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    scan
+}
+
 fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("A JSON request body is required"));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    let scan = scan_json(body);
+    if scan.too_deep {
+        return Err(ApiError::bad_request(format!(
+            "The JSON body is nested too deeply (at most {MAX_JSON_DEPTH} levels)"
+        )));
+    }
+    let value = serde_json::from_slice(body).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
             Category::Data => ApiError::invalid(format!("Invalid request body: {e}")),
             _ => ApiError::bad_request(format!("Malformed JSON: {e}")),
         }
-    })
+    })?;
+    if scan.nul {
+        return Err(ApiError::invalid(
+            "Text may not contain NUL characters (\\u0000)",
+        ));
+    }
+    Ok(value)
 }
 
 fn parse_if_match(h: &HeaderMap) -> Result<Option<i64>, ApiError> {
@@ -67,6 +127,61 @@ fn parse_if_match(h: &HeaderMap) -> Result<Option<i64>, ApiError> {
     s.parse::<i64>()
         .map(Some)
         .map_err(|_| ApiError::bad_request("If-Match must be a record's ETag, such as \"3\""))
+}
+
+/// A request body must be plain JSON: `Content-Type: application/json` (or `*/*+json`) and
+/// no `Content-Encoding` (the server does not decompress). Anything else is 415, so that a
+/// compressed or form body is not misread, and a browser's cross-site "simple" request
+/// (text/plain, a form, no type at all) cannot reach a handler.
+fn check_body_headers(headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    let unsupported = |detail: String| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            detail,
+        )
+    };
+    let shown = |v: &HeaderValue| {
+        String::from_utf8_lossy(v.as_bytes())
+            .chars()
+            .take(64)
+            .collect::<String>()
+    };
+    if let Some(enc) = headers.get(header::CONTENT_ENCODING) {
+        let e = enc.to_str().unwrap_or("").trim();
+        if !e.eq_ignore_ascii_case("identity") {
+            return Err(unsupported(format!(
+                "Content-Encoding '{}' is not supported: send the body uncompressed",
+                shown(enc)
+            )));
+        }
+    }
+    if body.is_empty() {
+        return Ok(());
+    }
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        return Err(unsupported(
+            "A request body needs Content-Type: application/json".to_string(),
+        ));
+    };
+    let mime = ct
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let json =
+        mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
+    if json {
+        Ok(())
+    } else {
+        Err(unsupported(format!(
+            "Content-Type '{}' is not supported: send JSON with Content-Type: application/json",
+            shown(ct)
+        )))
+    }
 }
 
 /// An authenticated request with its raw body (HMAC is verified over these exact bytes).
@@ -143,12 +258,20 @@ impl FromRequest<Shared> for Authed {
             None => None,
         };
         let if_match = parse_if_match(&headers).map_err(|e| e.to_resp())?;
+        // A NUL decoded from the URL would reach the database as a parameter (PostgreSQL
+        // refuses it in text): no id, name or filter contains one.
+        if path_q.contains("%00") {
+            return Err(
+                ApiError::bad_request("The URL may not contain NUL characters (%00)").to_resp(),
+            );
+        }
         let body = read_body(req, app.body_limit)
             .await
             .map_err(|e| e.to_resp())?;
         let user = authenticate(app, &headers, &method, &path_q, &body)
             .await
             .map_err(|e| e.to_resp())?;
+        check_body_headers(&headers, &body).map_err(|e| e.to_resp())?;
         Ok(Authed {
             user,
             body,
@@ -218,7 +341,12 @@ async fn authenticate(
             return Ok(p);
         }
         let u = user.to_string();
-        let found = app.db.run(move |c| auth::lookup_user(c, &u)).await?;
+        let found = if user.contains('\0') {
+            // No user name holds a NUL (and PostgreSQL cannot look one up): unknown user.
+            None
+        } else {
+            app.db.run(move |c| auth::lookup_user(c, &u)).await?
+        };
         // Argon2 runs off the database pool, at most a few at a time (19 MiB each), so
         // password guessing cannot starve the database of connections or the host of memory.
         let _slot = app
@@ -257,6 +385,22 @@ impl App {
     where
         F: FnOnce(&mut dyn Conn, &Principal) -> Result<Resp, ApiError> + Send + 'static,
     {
+        self.mutate_sealed(user, key, hash, false, f).await
+    }
+
+    /// As [`App::mutate`]; with `seal`, a success's answer is kept for idempotent replay
+    /// encrypted under the server key (it carries a secret, e.g. a new API key's).
+    async fn mutate_sealed<F>(
+        &self,
+        user: &Principal,
+        key: Option<String>,
+        hash: String,
+        seal: bool,
+        f: F,
+    ) -> Resp
+    where
+        F: FnOnce(&mut dyn Conn, &Principal) -> Result<Resp, ApiError> + Send + 'static,
+    {
         let user = user.clone();
         let uid = user.user_id;
         let Some(key) = key else {
@@ -271,18 +415,36 @@ impl App {
             .db
             .run_write(move |c| transaction(c, TxMode::Write, |c| idem::claim(c, uid, &k, &hash)))
             .await;
+        let aad = format!("idempotency:{uid}:{key}");
         match claimed {
             Err(e) => return e.to_resp(),
-            Ok(Claim::Replay(r)) => return r,
+            Ok(Claim::Replay(r)) => {
+                let Some(sealed) = r.body.strip_prefix(SEALED) else {
+                    return r;
+                };
+                return match self.key.decrypt(sealed, &aad) {
+                    Some(body) => Resp { body, ..r },
+                    None => {
+                        ApiError::internal("cannot decrypt the stored answer (wrong server key?)")
+                            .to_resp()
+                    }
+                };
+            }
             Ok(Claim::Fresh) => {}
         }
         let k = key.clone();
+        let server_key = self.key.clone();
         let result = self
             .db
             .run_write(move |c| {
                 transaction(c, TxMode::Write, |c| {
                     let r = f(c, &user)?;
-                    idem::finish(c, uid, &k, &r)?;
+                    if seal {
+                        let body = format!("{SEALED}{}", server_key.encrypt(&r.body, &aad)?);
+                        idem::finish(c, uid, &k, &Resp { body, ..r.clone() })?;
+                    } else {
+                        idem::finish(c, uid, &k, &r)?;
+                    }
                     Ok::<Resp, ApiError>(r)
                 })
             })
@@ -318,6 +480,9 @@ impl App {
             .await
     }
 }
+
+/// Marks a stored idempotent answer kept encrypted (see [`App::mutate_sealed`]).
+const SEALED: &str = "sealed:";
 
 fn query_map(uri: &Uri) -> Result<HashMap<String, String>, ApiError> {
     Query::<HashMap<String, String>>::try_from_uri(uri)
@@ -512,6 +677,13 @@ async fn sync_changes(State(app): State<Shared>, uri: Uri, req: Authed) -> Resp 
     };
     let since = tryr!(num("since", 0));
     let limit = tryr!(num("limit", 500));
+    if !(1..=logic::MAX_PAGE).contains(&limit) {
+        return ApiError::bad_request(format!(
+            "limit must be between 1 and {} (records per page)",
+            logic::MAX_PAGE
+        ))
+        .to_resp();
+    }
     let team = q.get("team_id").cloned();
     let project = q.get("project").cloned();
     app.read(&req.user, move |c, u| {
@@ -705,7 +877,9 @@ async fn signup(State(app): State<Shared>, req: Request) -> Resp {
         )
         .to_resp();
     }
+    let headers = req.headers().clone();
     let body = tryr!(read_body(req, app.body_limit).await);
+    tryr!(check_body_headers(&headers, &body));
     let s: SignupRequest = tryr!(parse_json(&body));
     tryr!(auth::validate_username(&s.username));
     tryr!(auth::validate_password(&s.password));
@@ -773,10 +947,17 @@ async fn change_password(State(app): State<Shared>, req: Authed) -> Resp {
 async fn create_api_key(State(app): State<Shared>, req: Authed) -> Resp {
     let body: ApiKeyCreate = tryr!(parse_json(&req.body));
     let key = app.key.clone();
-    app.mutate_req(&req, move |c, u| {
-        let k = accounts::create_api_key(c, &key, u.user_id, &body.name, body.expires_in_days)?;
-        Resp::json(201, &Data { data: k })
-    })
+    // The answer carries the new secret: its idempotent copy is kept encrypted.
+    app.mutate_sealed(
+        &req.user,
+        req.idem.clone(),
+        req.request_hash(),
+        true,
+        move |c, u| {
+            let k = accounts::create_api_key(c, &key, u.user_id, &body.name, body.expires_in_days)?;
+            Resp::json(201, &Data { data: k })
+        },
+    )
     .await
 }
 
@@ -959,6 +1140,60 @@ mod tests {
         assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
         let e = parse_json::<GenerationCreate>(b"  ").err().unwrap();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn json_scan_depth_and_nul() {
+        let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
+        assert!(scan_json(deep.as_bytes()).too_deep);
+        let ok = format!("{}{}", "[".repeat(64), "]".repeat(64));
+        assert_eq!(scan_json(ok.as_bytes()), JsonScan::default());
+        let in_string = format!(r#"{{"t": "{}\"{}"}}"#, "[".repeat(100), "{".repeat(100));
+        assert_eq!(scan_json(in_string.as_bytes()), JsonScan::default());
+        let e = parse_json::<serde_json::Value>(deep.as_bytes())
+            .err()
+            .unwrap();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(scan_json(br#"["a\u0000b"]"#).nul);
+        // An escaped backslash followed by "u0000" is text, not a NUL.
+        assert!(!scan_json(br#"["a\\u0000b"]"#).nul);
+        let e = parse_json::<serde_json::Value>(br#"{"t": "\u0000"}"#)
+            .err()
+            .unwrap();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let v: serde_json::Value = parse_json(br#"{"t": "\\u0000"}"#).unwrap();
+        assert_eq!(v["t"], "\\u0000");
+    }
+
+    #[test]
+    fn body_headers() {
+        let mut h = HeaderMap::new();
+        assert!(check_body_headers(&h, b"").is_ok());
+        assert_eq!(
+            check_body_headers(&h, b"{}").err().unwrap().status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "application/problem+json",
+        ] {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ok));
+            assert!(check_body_headers(&h, b"{}").is_ok(), "{ok}");
+        }
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert!(check_body_headers(&h, b"{}").is_err());
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        assert!(check_body_headers(&h, b"{}").is_err());
+        h.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        assert!(check_body_headers(&h, b"{}").is_ok());
     }
 
     #[test]

@@ -343,3 +343,103 @@ pub async fn ready_generation(api: &Api, version: &str) -> i64 {
     assert_eq!(p.status, 200, "{:?}", p.body);
     gid
 }
+
+/// HMAC-SHA256 like [`sign`], over a raw (possibly non-UTF-8) body.
+pub fn sign_bytes(secret: &str, method: &str, path_q: &str, ts: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{method}\n{path_q}\n{ts}\n").as_bytes());
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+impl Api {
+    /// Sends exactly these bytes with exactly these headers (no Content-Type is added),
+    /// signed over the raw body when the client uses HMAC.
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        path_q: &str,
+        body: &[u8],
+        headers: &[(&str, Vec<u8>)],
+    ) -> Answer {
+        let m = Method::from_bytes(method.as_bytes()).unwrap();
+        let mut rb = self.http.request(m, format!("{}{}", self.base, path_q));
+        match &self.auth {
+            Auth::None => {}
+            Auth::Basic(u, p) => rb = rb.basic_auth(u, Some(p)),
+            Auth::Hmac { key_id, secret } => {
+                let ts = timestamp_now();
+                let sig = sign_bytes(secret, method, path_q, &ts, body);
+                rb = rb.header("Authorization", format!("HMAC {key_id}:{ts}:{sig}"));
+            }
+        }
+        for (k, v) in headers {
+            rb = rb.header(
+                *k,
+                reqwest::header::HeaderValue::from_bytes(v).expect("a sendable header value"),
+            );
+        }
+        if !body.is_empty() {
+            rb = rb.body(body.to_vec());
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Answer {
+            status,
+            body,
+            headers,
+        }
+    }
+}
+
+/// Everything a scope holds as `api` sees it: the head and every record and tombstone of
+/// the change feed (all pages), for "nothing changed" assertions. `team` narrows it to a
+/// team's scope.
+pub async fn scope_state(api: &Api, team: Option<&str>) -> Value {
+    let t = team.map(|t| format!("&team_id={t}")).unwrap_or_default();
+    let mut since = 0i64;
+    let mut items = Vec::new();
+    loop {
+        let a = api
+            .get(&format!("/api/v1/sync/changes?since={since}&limit=1000{t}"))
+            .await;
+        assert_eq!(a.status, 200, "{:?}", a.body);
+        let d = &a.body["data"];
+        items.extend(d["items"].as_array().unwrap().iter().cloned());
+        let (next, head) = (d["next"].as_i64().unwrap(), d["head"].as_i64().unwrap());
+        if next >= head {
+            return serde_json::json!({"head": head, "items": items});
+        }
+        since = next;
+    }
+}
+
+/// An error answer is problem+json with `type`, `title`, `status` (matching the HTTP
+/// status) and a non-empty human `detail`.
+#[track_caller]
+pub fn assert_problem(a: &Answer, context: &str) {
+    let ct = a
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert_eq!(ct, "application/problem+json", "{context}: {a:?}");
+    for f in ["type", "title", "detail"] {
+        assert!(
+            a.body[f].as_str().is_some_and(|s| !s.is_empty()),
+            "{context}: no {f} in {a:?}"
+        );
+    }
+    assert_eq!(
+        a.body["status"].as_u64(),
+        Some(u64::from(a.status)),
+        "{context}: {a:?}"
+    );
+}

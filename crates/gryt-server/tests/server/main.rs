@@ -9,10 +9,15 @@
     clippy::print_stdout
 )]
 
+mod auth_refusals;
+mod bad_requests;
 mod common;
 mod feed;
 mod idempotency;
+mod literals;
 mod race;
+mod scopes;
+mod secrets;
 mod security;
 mod story;
 
