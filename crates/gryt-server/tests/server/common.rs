@@ -217,10 +217,17 @@ impl Answer {
     }
 }
 
+/// An HTTP client for the tests. In a workspace build reqwest's TLS is switched on by the
+/// CLI (rustls without a built-in provider), so a provider must be installed first.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 impl Api {
     pub fn new(base: &str, auth: Auth) -> Api {
         Api {
-            http: reqwest::Client::new(),
+            http: http_client(),
             base: base.to_string(),
             auth,
         }

@@ -38,7 +38,7 @@ async fn security_on(backend: &str) {
         401
     );
 
-    let http = reqwest::Client::new();
+    let http = super::common::http_client();
     let raw = |method: &'static str,
                path: String,
                ts: String,
