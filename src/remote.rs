@@ -39,7 +39,7 @@ pub struct Response {
 }
 
 /// Why a request did not produce a usable answer.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum RemoteError {
     /// No connection, a timeout, or a transient status that outlived the retries.
     Unreachable(String),

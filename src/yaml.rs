@@ -58,8 +58,41 @@ struct GenerationFile {
     pipeline_template: Option<String>,
 }
 
+/// The largest contract or config file gryt reads, and the deepest flow nesting it parses:
+/// the YAML parser's time grows with the square of the nesting depth, so a 20 KB file of
+/// nested brackets would otherwise take seconds to refuse.
+const MAX_FILE_BYTES: usize = 1024 * 1024;
+const MAX_NESTING: usize = 64;
+
+fn check_shape(path: &Path, text: &str) -> Result<()> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(GrytError::error(format!(
+            "{}: the file is larger than 1 MiB",
+            path.display()
+        )));
+    }
+    let mut depth = 0usize;
+    for b in text.bytes() {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(GrytError::error(format!(
+                        "{}: nested more than {MAX_NESTING} levels deep",
+                        path.display()
+                    )));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Parses a generation contract. Validation of the rules is the caller's (core's) job.
 pub fn parse_generation(path: &Path, text: &str) -> Result<GenerationSpec> {
+    check_shape(path, text)?;
     if text.trim().is_empty() {
         return Err(
             GrytError::error(format!("{}: the file is empty", path.display()))
@@ -130,6 +163,7 @@ pub fn render_generation(spec: &GenerationSpec) -> Result<String> {
 
 /// Config files: a mapping of key to scalar (strings, numbers and booleans accepted).
 pub fn parse_config(path: &Path, text: &str) -> Result<BTreeMap<String, String>> {
+    check_shape(path, text)?;
     if text.trim().is_empty() {
         return Ok(BTreeMap::new());
     }
@@ -206,6 +240,27 @@ changes:
         assert_eq!(spec.changes[0].assignee.as_deref(), Some("developer-a"));
         let again = parse_generation(Path::new("x"), &render_generation(&spec).unwrap()).unwrap();
         assert_eq!(again, spec);
+    }
+
+    #[test]
+    fn deep_or_huge_files_are_refused_quickly() {
+        let deep = format!(
+            "version: v1.0.0\ndescription: {}{}\n",
+            "[".repeat(20_000),
+            "]".repeat(20_000)
+        );
+        let e = parse_generation(Path::new("x.yaml"), &deep).unwrap_err();
+        assert!(e.message.contains("nested more than 64"), "{}", e.message);
+        let huge = format!(
+            "version: v1.0.0\ndescription: {}\n",
+            "x".repeat(MAX_FILE_BYTES)
+        );
+        let e = parse_generation(Path::new("x.yaml"), &huge).unwrap_err();
+        assert!(e.message.contains("larger than 1 MiB"), "{}", e.message);
+        assert!(parse_config(Path::new("c"), &deep).is_err());
+        // Brackets in ordinary text are fine.
+        let ok = "version: v1.0.0\ndescription: \"[beta] {draft}\"\n";
+        assert!(parse_generation(Path::new("x.yaml"), ok).is_ok());
     }
 
     #[test]

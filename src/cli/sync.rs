@@ -316,10 +316,16 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
         .as_deref()
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .map(|t| (ctx.env.now() - t.with_timezone(&chrono::Utc)).num_seconds());
-    let (behind, offline) = match &head {
-        Some(Ok(h)) => (Some(*h > cursor), None),
-        Some(Err(e)) => (None, Some(format!("{e:?}"))),
-        None => (None, None),
+    // Why the server's head is unknown: unreachable, or it answered with an error
+    // (refused credentials, say). Status still shows everything local.
+    let (behind, offline, server_error) = match &head {
+        Some(Ok(h)) => (Some(*h > cursor), false, None),
+        Some(Err(e)) => (
+            None,
+            matches!(e, crate::remote::RemoteError::Unreachable(_)),
+            Some(crate::error::GrytError::from(e.clone()).message),
+        ),
+        None => (None, false, None),
     };
     if ctx.ui.json {
         ctx.ui.json(&json!({
@@ -327,7 +333,8 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
             "head": head.as_ref().and_then(|h| h.as_ref().ok()),
             "cursor": cursor,
             "behind": behind,
-            "offline": offline.is_some(),
+            "offline": offline,
+            "server_error": server_error,
             "last_successful_sync": last_ok,
             "freshness": age.map(freshness),
             "local_only": local_only,
@@ -356,7 +363,10 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
                 "Workspace: behind (server at {h}, pulled up to {cursor}); run `gryt sync pull`"
             )),
             (Some(Ok(_)), _) => ui.data("Workspace: up to date with the server"),
-            (Some(Err(_)), _) => ui.data("Workspace: unknown (server unreachable)"),
+            (Some(Err(_)), _) => ui.data(&format!(
+                "Workspace: unknown ({})",
+                server_error.as_deref().unwrap_or("no answer")
+            )),
             _ => {}
         }
         match (&last_ok, age) {
