@@ -86,6 +86,9 @@ pub struct PullReport {
     pub head: i64,
     pub cursor: i64,
     pub up_to_date_before: bool,
+    /// Records left for the next full pull (their version is still held here).
+    #[serde(skip)]
+    pub postponed: u64,
 }
 
 impl PullReport {
@@ -268,6 +271,7 @@ fn apply_page(
     let mut gens_with_new_rcs = BTreeSet::new();
     let tx = ws.store.write()?;
     let conflicts_before = report.conflicts.len();
+    let postponed_before = report.postponed;
     let mut waiting = std::mem::take(&mut state.deferred);
     for item in &page.items {
         match item {
@@ -300,9 +304,10 @@ fn apply_page(
             None => state.deferred.push(e),
         }
     }
-    if report.conflicts[conflicts_before..]
-        .iter()
-        .any(|c| is_version_conflict(&c.conflicts))
+    if report.postponed > postponed_before
+        || report.conflicts[conflicts_before..]
+            .iter()
+            .any(|c| is_version_conflict(&c.conflicts))
     {
         state.needs_resync = true;
     }
@@ -336,6 +341,32 @@ fn apply_generation(
         None => ss::local_by_remote_id(tx, g.id)?,
     };
     let Some(local) = local else {
+        // Deleted here, the deletion not pushed yet: never resurrect the record silently.
+        if let Some(deleted_at_rev) = ss::pending_delete_rev(tx, g.id)? {
+            match &remote {
+                // Deleted on the server too: nothing left to push.
+                None => return ss::drop_pending_delete(tx, g.id),
+                // Unchanged since we deleted it: the deletion still applies.
+                Some(_) if g.rev <= deleted_at_rev => return Ok(()),
+                // Changed on the server since: a delete-modify conflict. The server's copy
+                // comes back, marked, so nobody's edits are dropped without a decision.
+                Some(r) if ss::local_by_version(tx, &r.version)?.is_none() => {
+                    ss::drop_pending_delete(tx, g.id)?;
+                    ss::insert_remote(tx, g, r, now)?;
+                    let c = vec![Conflict {
+                        kind: ConflictKind::DeleteModify,
+                        item: "generation (deleted here, changed on the server)".into(),
+                    }];
+                    ss::set_conflict(tx, &g.generation_id, Some(g), &c)?;
+                    report.conflicts.push(ConflictReport {
+                        version: r.version.clone(),
+                        conflicts: c,
+                    });
+                    return Ok(());
+                }
+                Some(_) => ss::drop_pending_delete(tx, g.id)?,
+            }
+        }
         let Some(remote) = remote else {
             return Ok(()); // a tombstone of something we never had
         };
@@ -388,6 +419,31 @@ fn apply_generation(
         return Ok(());
     }
     let outcome = merge_generation(base.as_ref(), Some(&local_content), dirty, remote.as_ref());
+    // The version this record moves to may still be held here by another record: by local
+    // work (that version is taken in the cloud: a conflict on it), or by a synced record
+    // whose own move comes later in the feed. Either way this one waits for a full pull.
+    let target = match (&outcome, &remote) {
+        (Merge::TakeRemote, Some(r)) => Some(r.version.clone()),
+        (Merge::Merged(m), Some(_)) => Some(m.version.clone()),
+        _ => None,
+    };
+    if let Some(t) = target.filter(|t| *t != old_version) {
+        if let Some(other) = ss::local_by_version(tx, &t)? {
+            if other.rec.sync_status != "synced" || other.rec.remote_id.is_none() {
+                let c = vec![Conflict {
+                    kind: ConflictKind::AddAdd,
+                    item: VERSION_EXISTS.into(),
+                }];
+                ss::set_conflict(tx, &other.rec.generation_id, Some(g), &c)?;
+                report.conflicts.push(ConflictReport {
+                    version: t,
+                    conflicts: c,
+                });
+            }
+            report.postponed += 1;
+            return Ok(());
+        }
+    }
     match (outcome, remote) {
         (Merge::TakeRemote, None) => {
             ss::delete_local_generation(tx, &id)?;
@@ -716,7 +772,7 @@ fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>>
                     e.pipeline_run_id, e.completed_at, e.push_key, e.started_at, g.version, e.rev, e.owner \
              FROM evolutions e JOIN generations g ON g.generation_id = e.generation_id \
              WHERE e.sync_status IN ('not_synced', 'failed') AND g.remote_id IS NOT NULL \
-               AND g.sync_status != 'conflict' AND (?1 IS NULL OR g.version = ?1) \
+               AND g.sync_status = 'synced' AND (?1 IS NULL OR g.version = ?1) \
              ORDER BY e.started_at",
         )?
         .query_map([version], |r| {
@@ -977,11 +1033,22 @@ fn apply_result(
             } else {
                 ss::adopt_evolution_ids(tx, local_id, &e)?;
             }
+            // The rc the server gave may be one a provisional local evolution still uses.
+            let gen: Option<String> = tx
+                .query_row(
+                    "SELECT generation_id FROM evolutions WHERE evolution_id = ?1",
+                    [local_id],
+                    |r| r.get(0),
+                )
+                .ok();
+            if let Some(g) = gen {
+                ss::renumber_provisional(tx, &g)?;
+            }
             report.evolutions += 1;
             Ok(false)
         }
         _ if res.status == 412 => Ok(true),
-        Pending::CreateGen { local_id, .. }
+        Pending::CreateGen { local_id, .. } | Pending::UpdateGen { local_id, .. }
             if res.status == 409 && code_of(&res.body) == "already_exists" =>
         {
             let c = vec![Conflict {
@@ -1015,7 +1082,9 @@ fn apply_result(
                     "evolution_id"
                 };
                 tx.execute(
-                    &format!("UPDATE {table} SET sync_error = ?2, sync_status = CASE WHEN sync_status = 'conflict' THEN 'conflict' ELSE 'failed' END WHERE {id_col} = ?1"),
+                    // A refusal is a final answer: the next attempt is a new operation with
+                    // a new key (the server would replay this refusal for the old one).
+                    &format!("UPDATE {table} SET sync_error = ?2, push_key = NULL, sync_status = CASE WHEN sync_status = 'conflict' THEN 'conflict' ELSE 'failed' END WHERE {id_col} = ?1"),
                     rusqlite::params![col, format!("HTTP {}: {detail}", res.status)],
                 )?;
             }

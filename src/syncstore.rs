@@ -250,6 +250,22 @@ pub fn has_unsynced_evolutions(conn: &Connection, local_gen: &str) -> Result<boo
         .query_row([local_gen], |r| r.get(0))?)
 }
 
+/// The `rev` a pending (unpushed) deletion of server record `remote_id` was based on.
+pub fn pending_delete_rev(conn: &Connection, remote_id: i64) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT rev FROM pending_deletes WHERE remote_id = ?1")?
+        .query_row([remote_id.to_string()], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn drop_pending_delete(conn: &Connection, remote_id: i64) -> Result<()> {
+    conn.execute(
+        "DELETE FROM pending_deletes WHERE remote_id = ?1",
+        [remote_id.to_string()],
+    )?;
+    Ok(())
+}
+
 pub fn delete_local_generation(conn: &Connection, local_id: &str) -> Result<()> {
     store::delete_generation(conn, local_id)
 }

@@ -1,0 +1,161 @@
+//! The profiles of the model test: a short one for CI (fixed seeds), the regression seeds
+//! (every seed that ever failed, with what it found), and the long one on demand.
+
+use super::machine::{run_case, Stats};
+
+/// Steps per case.
+const STEPS: u64 = 25;
+
+/// CI: fixed seeds (2, 3 and 4 clients).
+const CI_SEEDS: [u64; 3] = [1, 2, 3];
+
+/// Seeds that failed once, kept as regression cases: (seed, steps, what it found).
+///
+/// Seeds are tied to the generator: these failed with the generator as it is now. Earlier
+/// revisions of the generator also found (their seeds no longer replay the same steps):
+/// seed 100 — a deletion not yet pushed was undone by the pull before the push (the record
+/// came back, the stale deletion got 412 forever and push still said 0; fixed in
+/// src/sync.rs); seeds 113 and 139 — hybrid mode sent an evolution result before its
+/// generation's new change was pushed (422), and the stored Idempotency-Key then replayed
+/// that refusal on every later push (fixed in src/sync.rs); seeds 107 and 122 — proofs
+/// orphaned by a merge that removed their change or by a promotion elsewhere (not fixed,
+/// see `orphans` in machine.rs).
+const REGRESSIONS: &[(u64, u64, &str)] = &[
+    (
+        125,
+        25,
+        "a pull renaming a record to a version held by local work failed forever with \
+         UNIQUE constraint failed: generations.version (fixed in src/sync.rs)",
+    ),
+    (
+        126,
+        25,
+        "the same UNIQUE failure after `generation rename` onto a teammate's local-only version",
+    ),
+    (
+        1079,
+        25,
+        "renaming a synced draft onto a version taken in the cloud: every push exited 1 \
+         (409 already exists on the update) and nothing asked for a rename (fixed in src/sync.rs)",
+    ),
+    (
+        122,
+        25,
+        "an evolution for a generation promoted elsewhere can never be delivered (orphaned proof)",
+    ),
+];
+
+#[test]
+fn model_short_profile() {
+    for seed in CI_SEEDS {
+        if let Err(e) = run_case(seed, STEPS) {
+            panic!("{e}");
+        }
+    }
+}
+
+#[test]
+fn model_regression_seeds() {
+    for (seed, steps, _found) in REGRESSIONS {
+        if let Err(e) = run_case(*seed, *steps) {
+            panic!("{e}");
+        }
+    }
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Seeds that still fail (open bugs, reported): run with
+/// `GRYT_MODEL_TIMED_KILLS=1 cargo test --test model -- --ignored model_open_bugs`. Their
+/// failures depend on where a timed `kill -9` lands, so they fail some of the runs.
+/// 1134, 1163: a draft whose create reached the server while the answer was lost (push
+/// killed, answers lost) and which is then deleted locally comes back from the server —
+/// the deletion is lost (ops::delete journals deletions only for records with a server id).
+const OPEN_BUGS: &[u64] = &[1134, 1163];
+
+#[test]
+#[ignore = "open bugs: GRYT_MODEL_TIMED_KILLS=1 cargo test --test model -- --ignored model_open_bugs"]
+fn model_open_bugs() {
+    for seed in OPEN_BUGS {
+        if let Err(e) = run_case(*seed, STEPS) {
+            panic!("{e}");
+        }
+    }
+}
+
+/// The long profile: `GRYT_MODEL_CASES` cases (default 10,000) from `GRYT_MODEL_FIRST_SEED`
+/// (default 1000), `GRYT_MODEL_STEPS` steps each, on `GRYT_MODEL_THREADS` threads.
+/// Failures are collected (seed and what broke), not stopped at.
+#[test]
+#[ignore = "long profile: GRYT_MODEL_CASES=10000 GRYT_MODEL_TIMED_KILLS=1 cargo test --release --test model -- --ignored model_long"]
+#[allow(clippy::print_stderr)]
+fn model_long() {
+    let cases = env_u64("GRYT_MODEL_CASES", 10_000);
+    let first = env_u64("GRYT_MODEL_FIRST_SEED", 1000);
+    let steps = env_u64("GRYT_MODEL_STEPS", STEPS);
+    let threads = env_u64("GRYT_MODEL_THREADS", 2).max(1);
+    let next = std::sync::atomic::AtomicU64::new(first);
+    let total = std::sync::Mutex::new(Stats::default());
+    let failures = std::sync::Mutex::new(Vec::<String>::new());
+    let started = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let seed = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if seed >= first + cases {
+                    break;
+                }
+                let r = std::panic::catch_unwind(|| run_case(seed, steps));
+                let mut t = total.lock().expect("stats");
+                match r {
+                    Ok(Ok(st)) => t.add(&st),
+                    Ok(Err(e)) => {
+                        eprintln!("FAILED {e}");
+                        failures.lock().expect("failures").push(e);
+                    }
+                    Err(_) => {
+                        let e = format!("model seed {seed}: panicked");
+                        eprintln!("FAILED {e}");
+                        failures.lock().expect("failures").push(e);
+                    }
+                }
+                let done = seed - first + 1;
+                if done.is_multiple_of(50) {
+                    eprintln!(
+                        "model_long: ~{done} cases, {:?}, {:?}",
+                        started.elapsed(),
+                        *t
+                    );
+                }
+            });
+        }
+    });
+    let t = *total.lock().expect("stats");
+    let f = failures.lock().expect("failures");
+    eprintln!(
+        "model_long: {} cases passed ({} steps, {} commands, {} kill -9 of which {} mid-way, {} lost answers, {} conflicts resolved, {} promotions, {} orphaned proofs), {} failed, in {:?}",
+        t.cases, t.steps, t.commands, t.kills, t.crashes, t.lost, t.conflicts_resolved, t.promotions, t.orphans, f.len(), started.elapsed()
+    );
+    assert!(
+        f.is_empty(),
+        "{} cases failed:\n{}",
+        f.len(),
+        f.join("\n\n")
+    );
+}
+
+/// One seed, with the whole step log on failure:
+/// `GRYT_MODEL_SEED=N GRYT_MODEL_FULL_LOG=1 cargo test --test model -- --ignored model_one`.
+#[test]
+#[ignore = "debugging aid: GRYT_MODEL_SEED=N cargo test --test model -- --ignored model_one"]
+fn model_one() {
+    let seed = env_u64("GRYT_MODEL_SEED", 1);
+    if let Err(e) = run_case(seed, env_u64("GRYT_MODEL_STEPS", STEPS)) {
+        panic!("{e}");
+    }
+}
