@@ -903,6 +903,43 @@ fn plan_promotions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>>
     Ok(ops)
 }
 
+/// Sends pending promotions one by one through `POST /generations/{id}/promote`, the route
+/// `gryt promote` itself uses, so a stored key that already reached the server (its answer
+/// lost) is replayed by the server as the original outcome.
+fn send_promotions(
+    ctx: &Context,
+    ws: &mut Workspace,
+    cloud: &Cloud,
+    ops: Vec<Op>,
+    report: &mut PushReport,
+) -> Result<bool> {
+    let mut stale = false;
+    for op in ops {
+        let (Some(id), Some(key)) = (op.op.id, op.op.idempotency_key.as_deref()) else {
+            continue;
+        };
+        let path = format!("/api/v1/generations/{id}/promote");
+        let resp = cloud
+            .remote
+            .send("POST", &path, None, &[("Idempotency-Key", key)])?;
+        report.requests += 1;
+        let body: serde_json::Value = if resp.body.is_empty() {
+            serde_json::Value::Null
+        } else {
+            crate::remote::decode(&resp.body)?
+        };
+        let res = wire::BatchResult {
+            status: resp.status,
+            body,
+        };
+        let now = ctx.now();
+        let tx = ws.store.write()?;
+        stale |= apply_result(&tx, &op, &res, &now, report)?;
+        tx.commit()?;
+    }
+    Ok(stale)
+}
+
 /// Sends operations in batches and applies each result. Returns whether any write was
 /// refused as stale (412), which calls for pull, merge and one more round.
 fn send(
@@ -1007,6 +1044,7 @@ fn apply_result(
             let remote = content_of_wire(&g)?;
             report.seqs.push(g.seq);
             ss::take_remote(tx, local_id, &g, &remote, now)?;
+            ss::clear_promote_key(tx, local_id)?;
             report.promoted += 1;
             Ok(false)
         }
@@ -1059,7 +1097,13 @@ fn apply_result(
             report.version_taken.push(op.label.clone());
             Ok(false)
         }
-        Pending::UpdateGen { .. } | Pending::PromoteGen { .. } if res.status == 409 => {
+        Pending::PromoteGen { local_id } if res.status == 409 => {
+            // Promoted by someone else first: our promotion is answered, and lost.
+            ss::clear_promote_key(tx, local_id)?;
+            report.failed.push((op.label.clone(), detail_of(&res.body)));
+            Ok(true)
+        }
+        Pending::UpdateGen { .. } if res.status == 409 => {
             // Promoted (or taken) on the server meanwhile: the pull that follows shows it.
             report.failed.push((op.label.clone(), detail_of(&res.body)));
             Ok(true)
@@ -1081,11 +1125,19 @@ fn apply_result(
                 } else {
                     "evolution_id"
                 };
+                // An evolution the server can never take (its change was removed, its
+                // generation promoted by someone else, not ours) is set aside as a
+                // conflict: listed by `gryt sync status`, no longer re-sent by every push.
+                let next = if table == "evolutions" && matches!(res.status, 403 | 409 | 422) {
+                    "conflict"
+                } else {
+                    "failed"
+                };
                 tx.execute(
                     // A refusal is a final answer: the next attempt is a new operation with
                     // a new key (the server would replay this refusal for the old one).
-                    &format!("UPDATE {table} SET sync_error = ?2, push_key = NULL, sync_status = CASE WHEN sync_status = 'conflict' THEN 'conflict' ELSE 'failed' END WHERE {id_col} = ?1"),
-                    rusqlite::params![col, format!("HTTP {}: {detail}", res.status)],
+                    &format!("UPDATE {table} SET sync_error = ?2, push_key = NULL, sync_status = CASE WHEN sync_status = 'conflict' THEN 'conflict' ELSE ?3 END WHERE {id_col} = ?1"),
+                    rusqlite::params![col, format!("HTTP {}: {detail}", res.status), next],
                 )?;
             }
             report
@@ -1116,8 +1168,7 @@ pub fn push(
         let total = evos.len() as u64;
         stale |= send(ctx, ws, cloud, evos, &mut report, progress, total)?;
         let proms = plan_promotions(ws, version)?;
-        let total = proms.len() as u64;
-        stale |= send(ctx, ws, cloud, proms, &mut report, progress, total)?;
+        stale |= send_promotions(ctx, ws, cloud, proms, &mut report)?;
         if !stale || round == 1 {
             break;
         }
@@ -1254,7 +1305,15 @@ pub fn promote(
     let v = crate::ops::parse_version(version)?.to_string();
     pull(ctx, ws, cloud, &Filter::default(), &mut noop)?;
     let rec = crate::ops::load_generation(&ws.store.conn, &v)?;
-    if rec.status == GenerationStatus::Promoted {
+    let pending_key: Option<String> = ws.store.conn.query_row(
+        "SELECT promote_key FROM generations WHERE generation_id = ?1",
+        [&rec.generation_id],
+        |r| r.get(0),
+    )?;
+    // Promoted, and one of our own promotions of it is still unanswered (its answer was
+    // lost): re-send it with the same key; the server answers the original outcome.
+    let retry_of_ours = rec.status == GenerationStatus::Promoted && pending_key.is_some();
+    if rec.status == GenerationStatus::Promoted && !retry_of_ours {
         return Ok(CloudPromotion::Refused(
             GrytError::new(
                 Kind::Attention,
@@ -1269,10 +1328,12 @@ pub fn promote(
             .hint("a promoted generation is final; release further work as a new version"),
         ));
     }
-    let (_, report) = crate::ops::gate_of(&ws.store.conn, &rec)?;
-    report.check()?;
-    let pushed = push(ctx, ws, cloud, Some(&v), &mut noop)?;
-    push_verdict(&pushed)?;
+    if !retry_of_ours {
+        let (_, report) = crate::ops::gate_of(&ws.store.conn, &rec)?;
+        report.check()?;
+        let pushed = push(ctx, ws, cloud, Some(&v), &mut noop)?;
+        push_verdict(&pushed)?;
+    }
     let rec = crate::ops::load_generation(&ws.store.conn, &v)?;
     let Some(rid) = rec.remote_id.clone() else {
         return Err(GrytError::error(format!(
@@ -1309,6 +1370,7 @@ pub fn promote(
         let content = content_of_wire(&g.data)?;
         let tx = ws.store.write()?;
         ss::take_remote(&tx, &rec.generation_id, &g.data, &content, &now)?;
+        ss::clear_promote_key(&tx, &rec.generation_id)?;
         ss::log(
             &tx,
             &now,

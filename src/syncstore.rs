@@ -119,8 +119,7 @@ pub fn take_remote(
          status = CASE WHEN status = 'promoted' THEN 'promoted' ELSE ?5 END, \
          promoted_at = COALESCE(?6, promoted_at), promoted_by = COALESCE(?7, promoted_by), remote_id = ?8, rev = ?9, base_json = ?10, \
          sync_status = 'synced', last_synced_at = ?11, sync_error = NULL, push_key = NULL, \
-         conflict_json = NULL, conflict_kinds = NULL, team_id = ?12, project = ?13, \
-         promote_key = CASE WHEN ?5 = 'promoted' THEN NULL ELSE promote_key END \
+         conflict_json = NULL, conflict_kinds = NULL, team_id = ?12, project = ?13 \
          WHERE generation_id = ?1",
         params![
             local_id,
@@ -196,6 +195,15 @@ pub fn rebase(
         )?;
         store::replace_changes(conn, local_id, &m.changes)?;
     }
+    Ok(())
+}
+
+/// Forgets a promotion waiting for the server (it was answered, one way or the other).
+pub fn clear_promote_key(conn: &Connection, local_id: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE generations SET promote_key = NULL WHERE generation_id = ?1",
+        [local_id],
+    )?;
     Ok(())
 }
 

@@ -354,7 +354,7 @@ fn cases() -> Vec<Case> {
             Some(nested),
             UPDATE,
             1,
-            &["v1.0.0.yaml", "recursion limit"],
+            &["v1.0.0.yaml", "nested more than 64 levels"],
         ),
         file_case(
             "a contract that is an alias bomb",
@@ -370,7 +370,7 @@ fn cases() -> Vec<Case> {
             Some(huge),
             UPDATE,
             1,
-            &["at most 10000 characters"],
+            &["v1.0.0.yaml", "larger than 1 MiB"],
         ),
         file_case(
             "a contract with 20,000 changes",
@@ -378,7 +378,7 @@ fn cases() -> Vec<Case> {
             Some(many),
             UPDATE,
             1,
-            &["at most 1000 changes"],
+            &["v1.0.0.yaml", "larger than 1 MiB"],
         ),
         file_case(
             "a directory in place of a contract file",

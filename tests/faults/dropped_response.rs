@@ -187,6 +187,24 @@ fn a_promotion_whose_answers_are_all_lost_stays_a_draft_until_the_server_confirm
 }
 
 #[test]
+fn running_promote_again_after_all_answers_were_lost_answers_the_original_success() {
+    let (server, proxy, a) = online();
+    ready_to_promote(&a);
+    proxy.inject(PROMOTE, Fault::DropAfterCommit, 3);
+    a.run(&["promote", "v3.0.0"]).fails(4, &["unreachable"]);
+    // The user simply runs the command again: the stored key makes the server answer
+    // the promotion it already made, not "already promoted by alice".
+    a.run(&["promote", "v3.0.0"])
+        .ok()
+        .stdout_has("Promoted v3.0.0");
+    assert_eq!(a.show("v3.0.0")["status"], "promoted");
+    // Once answered, a further `promote` is a second promotion: exit 3.
+    a.run(&["promote", "v3.0.0"])
+        .fails(3, &["already promoted"]);
+    assert_no_duplicates(&server, &["v3.0.0"]);
+}
+
+#[test]
 fn a_lost_answer_to_an_evolution_result_is_retried_without_a_second_evolution() {
     let (server, proxy, a) = online();
     a.run(&["generation", "new", "v4.0.0"]).ok();
