@@ -22,31 +22,10 @@ mod faults {
     mod storm;
 }
 
+#[path = "support/registration.rs"]
+mod registration;
+
 #[test]
 fn every_test_file_is_registered() {
-    let this = include_str!("faults.rs");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/faults");
-    let mut missing = Vec::new();
-    for entry in std::fs::read_dir(&dir).expect("read tests/faults") {
-        let path = entry.expect("dir entry").path();
-        if path.extension().and_then(|e| e.to_str()) != Some("rs") {
-            missing.push(format!("{} (not a .rs file)", path.display()));
-            continue;
-        }
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .expect("utf-8 file name");
-        let registered = this.lines().any(|l| {
-            let l = l.trim();
-            l == format!("mod {stem};") || l == format!("pub mod {stem};")
-        });
-        if !registered {
-            missing.push(path.display().to_string());
-        }
-    }
-    assert!(
-        missing.is_empty(),
-        "files under tests/faults/ not registered as `mod NAME;` in tests/faults.rs: {missing:?}"
-    );
+    registration::assert_every_file_registered(include_str!("faults.rs"), "faults");
 }

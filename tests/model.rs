@@ -33,29 +33,10 @@ mod model {
     mod profiles;
 }
 
+#[path = "support/registration.rs"]
+mod registration;
+
 #[test]
 fn every_model_file_is_registered() {
-    let this = include_str!("model.rs");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/model");
-    let mut missing = Vec::new();
-    for entry in std::fs::read_dir(&dir).expect("read tests/model") {
-        let path = entry.expect("dir entry").path();
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("")
-            .to_string();
-        let registered = path.extension().and_then(|e| e.to_str()) == Some("rs")
-            && this.lines().any(|l| {
-                let l = l.trim();
-                l == format!("mod {stem};") || l == format!("pub mod {stem};")
-            });
-        if !registered {
-            missing.push(path.display().to_string());
-        }
-    }
-    assert!(
-        missing.is_empty(),
-        "files under tests/model/ not registered as `mod NAME;` in tests/model.rs: {missing:?}"
-    );
+    registration::assert_every_file_registered(include_str!("model.rs"), "model");
 }
