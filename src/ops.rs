@@ -283,6 +283,22 @@ pub fn delete(
              VALUES (?1, 'generation', ?2, ?3, ?4, ?5)",
             rusqlite::params![rid, rec.version, rec.rev, new_uuid(), now],
         )?;
+    } else if rec.remote_id.is_none() && !local_only {
+        // Never acknowledged, but a create was sent (its key is kept until an answer): it may
+        // have reached the server with its answer lost. Keep the deletion by UUID until a
+        // pull shows whether the server holds the record.
+        let create_sent: bool = tx.query_row(
+            "SELECT push_key IS NOT NULL FROM generations WHERE generation_id = ?1",
+            [&rec.generation_id],
+            |r| r.get(0),
+        )?;
+        if create_sent {
+            tx.execute(
+                "INSERT OR REPLACE INTO pending_uuid_deletes (generation_id, label, created_at) \
+                 VALUES (?1, ?2, ?3)",
+                rusqlite::params![rec.generation_id, rec.version, now],
+            )?;
+        }
     }
     store::delete_generation(&tx, &rec.generation_id)?;
     tx.commit()?;

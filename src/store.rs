@@ -14,6 +14,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0001_initial.sql"),
     ),
     ("0002_sync.sql", include_str!("../migrations/0002_sync.sql")),
+    (
+        "0003_lost_answers.sql",
+        include_str!("../migrations/0003_lost_answers.sql"),
+    ),
 ];
 
 pub fn schema_version() -> i64 {
@@ -325,6 +329,8 @@ fn insert_changes(conn: &Connection, generation_id: &str, changes: &[Change]) ->
 }
 
 /// Saves an edited contract (description, changes, template) and marks it pending sync.
+/// An operation already sent keeps its key: it is re-sent as it was until answered, and the
+/// edit follows in a new operation (see `sync::plan_generations`).
 pub fn update_generation_spec(
     conn: &Connection,
     generation_id: &str,
@@ -332,7 +338,7 @@ pub fn update_generation_spec(
     now: &str,
 ) -> Result<()> {
     conn.execute(
-        "UPDATE generations SET description = ?2, pipeline_template = ?3, updated_at = ?4, push_key = NULL, \
+        "UPDATE generations SET description = ?2, pipeline_template = ?3, updated_at = ?4, \
          sync_status = CASE WHEN sync_status = 'conflict' THEN 'conflict' ELSE 'not_synced' END \
          WHERE generation_id = ?1",
         params![generation_id, spec.description, spec.pipeline_template, now],
@@ -347,7 +353,7 @@ pub fn rename_generation(
     now: &str,
 ) -> Result<()> {
     conn.execute(
-        "UPDATE generations SET version = ?2, updated_at = ?3, push_key = NULL, \
+        "UPDATE generations SET version = ?2, updated_at = ?3, \
          sync_status = CASE WHEN sync_status = 'conflict' AND conflict_kinds NOT LIKE '%version exists in the cloud%' \
            THEN 'conflict' ELSE 'not_synced' END, \
          conflict_json = CASE WHEN conflict_kinds LIKE '%version exists in the cloud%' THEN NULL ELSE conflict_json END, \

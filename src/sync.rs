@@ -23,6 +23,8 @@ const RESYNC: &str = "resync";
 const LAST_PULL: &str = "last_pull";
 const LAST_PUSH: &str = "last_push";
 const LAST_OK: &str = "last_successful_sync";
+/// The revision the server gives a record it creates.
+const CREATED_REV: i64 = 1;
 
 /// Which versions a pull applies (`--only` / `--exclude` globs).
 #[derive(Debug, Default, Clone)]
@@ -163,6 +165,7 @@ pub fn pull(
         if page.next <= since && page.next < page.head {
             return Err(garbage("the change feed did not move forward"));
         }
+        settle_lost_updates(ctx, ws, cloud, &page)?;
         let touched = apply_page(ctx, ws, &page, filter, &mut report, &mut state)?;
         write_contracts(ws, &touched);
         done += page.items.len() as u64;
@@ -280,7 +283,7 @@ fn apply_page(
                     state.needs_resync = true;
                     continue;
                 }
-                apply_generation(&tx, g, &now, report, &mut touched)?;
+                apply_generation(&tx, g, &now, report, &mut touched, &mut state.needs_resync)?;
             }
             FeedRecord::Evolution(e) => {
                 if !filter.allows(&e.version) {
@@ -330,6 +333,7 @@ fn apply_generation(
     now: &str,
     report: &mut PullReport,
     touched: &mut Touched,
+    needs_resync: &mut bool,
 ) -> Result<()> {
     let remote = if g.deleted {
         None
@@ -341,6 +345,14 @@ fn apply_generation(
         None => ss::local_by_remote_id(tx, g.id)?,
     };
     let Some(local) = local else {
+        // Our own create, whose answer was lost, deleted here before we learnt its server id:
+        // the deletion now has a target. It was made at the revision we created (1).
+        if ss::pending_uuid_delete(tx, &g.generation_id)? {
+            ss::drop_pending_uuid_delete(tx, &g.generation_id)?;
+            if remote.is_some() {
+                ss::journal_delete(tx, g, CREATED_REV, now)?;
+            }
+        }
         // Deleted here, the deletion not pushed yet: never resurrect the record silently.
         if let Some(deleted_at_rev) = ss::pending_delete_rev(tx, g.id)? {
             match &remote {
@@ -353,6 +365,9 @@ fn apply_generation(
                 Some(r) if ss::local_by_version(tx, &r.version)?.is_none() => {
                     ss::drop_pending_delete(tx, g.id)?;
                     ss::insert_remote(tx, g, r, now)?;
+                    // Its evolutions went with the local deletion and may lie behind the
+                    // cursor: a full pull brings them back.
+                    *needs_resync = true;
                     let c = vec![Conflict {
                         kind: ConflictKind::DeleteModify,
                         item: "generation (deleted here, changed on the server)".into(),
@@ -364,7 +379,10 @@ fn apply_generation(
                     });
                     return Ok(());
                 }
-                Some(_) => ss::drop_pending_delete(tx, g.id)?,
+                Some(_) => {
+                    ss::drop_pending_delete(tx, g.id)?;
+                    *needs_resync = true;
+                }
             }
         }
         let Some(remote) = remote else {
@@ -397,10 +415,13 @@ fn apply_generation(
     let id = local.rec.generation_id.clone();
     let old_version = local.rec.version.clone();
     let local_content = content_of(&local.rec);
-    // A record with our client UUID that we never saw acknowledged is our own lost create:
-    // what the server holds is what we sent, so it is the base.
+    // A record with our client UUID that we never saw acknowledged is our own lost create.
+    // The base is what that create sent (kept with its key); without it, the server's copy.
     let base = if local.rec.remote_id.is_none() {
-        remote.clone()
+        match &local.sent {
+            Some((_, sent)) => Some(sent.clone()),
+            None => remote.clone(),
+        }
     } else {
         local.base.clone()
     };
@@ -678,73 +699,128 @@ fn plan_generations(
         if rec.sync_status != "not_synced" && rec.sync_status != "failed" {
             continue;
         }
-        let sent = content_of(&rec);
-        let key = key_for(
-            &tx,
-            "generations",
-            "push_key",
-            "generation_id",
-            &rec.generation_id,
-            key,
-        )?;
-        let label = rec.version.clone();
-        match &rec.remote_id {
+        // An operation already sent under a key (its answer never came) is sent again exactly
+        // as it was: the server replays its answer, or runs it once. Edits made since then
+        // go in a new operation after it.
+        let outstanding = match key {
+            Some(_) => ss::local_by_uuid(&tx, &rec.generation_id)?.and_then(|l| l.sent),
+            None => None,
+        };
+        let (key, sent) = match outstanding {
+            Some(s) => s,
             None => {
-                let body = wire::GenerationCreate {
-                    generation_id: rec.generation_id.clone(),
-                    version: rec.version.clone(),
-                    description: rec.description.clone(),
-                    changes: ss::wire_changes(&rec.changes),
-                    pipeline_template: rec.pipeline_template.clone(),
-                    status: Some("draft".into()),
-                    created_at: Some(rec.created_at.clone()),
-                    team_id: cloud.team.clone(),
-                    project: Some(cloud.project.clone()),
-                };
-                ops.push(Op {
-                    op: BatchOp {
-                        op: "create_generation".into(),
-                        id: None,
-                        if_match: None,
-                        idempotency_key: Some(key),
-                        body: Some(to_value(&body)),
-                    },
-                    pending: Pending::CreateGen {
-                        local_id: rec.generation_id.clone(),
-                        sent,
-                    },
-                    label,
-                });
+                let k = new_uuid();
+                let c = content_of(&rec);
+                ss::set_sent(&tx, &rec.generation_id, &k, &c)?;
+                (k, c)
             }
+        };
+        let label = rec.version.clone();
+        let op = match &rec.remote_id {
+            None => create_op(cloud, &rec, key, sent),
             Some(rid) => {
                 let Ok(id) = rid.parse::<i64>() else { continue };
-                let body = wire::GenerationPatch {
-                    generation_id: None,
-                    version: Some(rec.version.clone()),
-                    description: rec.description.clone().or(Some(String::new())),
-                    changes: Some(ss::wire_changes(&rec.changes)),
-                    pipeline_template: rec.pipeline_template.clone(),
-                    status: None,
-                };
-                ops.push(Op {
-                    op: BatchOp {
-                        op: "update_generation".into(),
-                        id: Some(id),
-                        if_match: Some(rec.rev),
-                        idempotency_key: Some(key),
-                        body: Some(to_value(&body)),
-                    },
-                    pending: Pending::UpdateGen {
-                        local_id: rec.generation_id.clone(),
-                        sent,
-                    },
-                    label,
-                });
+                update_op(&rec.generation_id, id, rec.rev, key, sent)
             }
-        }
+        };
+        ops.push(Op { label, ..op });
     }
     tx.commit()?;
     Ok(ops)
+}
+
+fn create_op(cloud: &Cloud, rec: &GenerationRecord, key: String, sent: GenerationContent) -> Op {
+    let body = wire::GenerationCreate {
+        generation_id: rec.generation_id.clone(),
+        version: sent.version.clone(),
+        description: sent.description.clone(),
+        changes: ss::wire_changes(&sent.changes),
+        pipeline_template: sent.pipeline_template.clone(),
+        status: Some("draft".into()),
+        created_at: Some(rec.created_at.clone()),
+        team_id: cloud.team.clone(),
+        project: Some(cloud.project.clone()),
+    };
+    Op {
+        op: BatchOp {
+            op: "create_generation".into(),
+            id: None,
+            if_match: None,
+            idempotency_key: Some(key),
+            body: Some(to_value(&body)),
+        },
+        label: sent.version.clone(),
+        pending: Pending::CreateGen {
+            local_id: rec.generation_id.clone(),
+            sent,
+        },
+    }
+}
+
+fn update_op(local_id: &str, id: i64, rev: i64, key: String, sent: GenerationContent) -> Op {
+    let body = wire::GenerationPatch {
+        generation_id: None,
+        version: Some(sent.version.clone()),
+        description: sent.description.clone().or(Some(String::new())),
+        changes: Some(ss::wire_changes(&sent.changes)),
+        pipeline_template: sent.pipeline_template.clone(),
+        status: None,
+    };
+    Op {
+        op: BatchOp {
+            op: "update_generation".into(),
+            id: Some(id),
+            if_match: Some(rev),
+            idempotency_key: Some(key),
+            body: Some(to_value(&body)),
+        },
+        label: sent.version.clone(),
+        pending: Pending::UpdateGen {
+            local_id: local_id.to_string(),
+            sent,
+        },
+    }
+}
+
+/// Updates sent earlier whose answers never came, for records the server has since moved
+/// past: re-sent with their keys and bodies they cannot apply now (the revision they name
+/// is gone), so the server answers what became of them, applied (its stored answer) or
+/// refused. The page is then merged against the right base, not against a base that
+/// misses our own applied update (which would undo later local edits of it).
+fn settle_lost_updates(
+    ctx: &Context,
+    ws: &mut Workspace,
+    cloud: &Cloud,
+    page: &SyncChanges,
+) -> Result<()> {
+    let mut ops = Vec::new();
+    for item in &page.items {
+        let FeedRecord::Generation(g) = item else {
+            continue;
+        };
+        let Some(local) = ss::local_by_remote_id(&ws.store.conn, g.id)? else {
+            continue;
+        };
+        let Some((key, sent)) = local.sent else {
+            continue;
+        };
+        if g.rev > local.rec.rev {
+            ops.push(update_op(
+                &local.rec.generation_id,
+                g.id,
+                local.rec.rev,
+                key,
+                sent,
+            ));
+        }
+    }
+    if ops.is_empty() {
+        return Ok(());
+    }
+    let total = ops.len() as u64;
+    let mut report = PushReport::default();
+    send(ctx, ws, cloud, ops, &mut report, &mut |_, _| {}, total)?;
+    Ok(())
 }
 
 /// A pending evolution as push needs it.
@@ -1014,10 +1090,7 @@ fn apply_result(
                 .map_err(|e| garbage(&format!("a generation in a batch answer: {e}")))?;
             let remote = content_of_wire(&g)?;
             report.seqs.push(g.seq);
-            let still_same = store::get_generation(tx, &sent.version)?
-                .map(|r| content_of(&r))
-                .as_ref()
-                == Some(sent);
+            let still_same = ss::current_content(tx, local_id)?.as_ref() == Some(sent);
             if still_same && sync_status_of(tx, local_id)? != "conflict" {
                 ss::take_remote(tx, local_id, &g, &remote, now)?;
             } else {
@@ -1085,7 +1158,28 @@ fn apply_result(
             report.evolutions += 1;
             Ok(false)
         }
+        _ if res.status == 409 && code_of(&res.body) == "idempotency_in_flight" => {
+            // The first attempt is still being processed: its key stays for the next push.
+            report.failed.push((op.label.clone(), detail_of(&res.body)));
+            Ok(false)
+        }
+        Pending::UpdateGen { local_id, .. } if res.status == 412 => {
+            // Refused as stale: the merge that follows makes a new operation.
+            ss::clear_sent(tx, local_id)?;
+            Ok(true)
+        }
         _ if res.status == 412 => Ok(true),
+        Pending::CreateGen { local_id, sent }
+            if res.status == 409
+                && code_of(&res.body) == "already_exists"
+                && ss::current_content(tx, local_id)?
+                    .is_some_and(|c| c.version != sent.version) =>
+        {
+            // A create re-sent as first sent, under a version renamed here since: the version
+            // it named is taken, the one it has now may not be. Send it afresh.
+            ss::clear_sent(tx, local_id)?;
+            Ok(true)
+        }
         Pending::CreateGen { local_id, .. } | Pending::UpdateGen { local_id, .. }
             if res.status == 409 && code_of(&res.body) == "already_exists" =>
         {
@@ -1094,6 +1188,7 @@ fn apply_result(
                 item: VERSION_EXISTS.into(),
             }];
             ss::set_conflict(tx, local_id, None, &c)?;
+            ss::clear_sent(tx, local_id)?;
             report.version_taken.push(op.label.clone());
             Ok(false)
         }
@@ -1103,7 +1198,8 @@ fn apply_result(
             report.failed.push((op.label.clone(), detail_of(&res.body)));
             Ok(true)
         }
-        Pending::UpdateGen { .. } if res.status == 409 => {
+        Pending::UpdateGen { local_id, .. } if res.status == 409 => {
+            ss::clear_sent(tx, local_id)?;
             // Promoted (or taken) on the server meanwhile: the pull that follows shows it.
             report.failed.push((op.label.clone(), detail_of(&res.body)));
             Ok(true)
@@ -1133,6 +1229,11 @@ fn apply_result(
                 } else {
                     "failed"
                 };
+                if let Pending::CreateGen { local_id, .. } | Pending::UpdateGen { local_id, .. } =
+                    &op.pending
+                {
+                    ss::clear_sent(tx, local_id)?;
+                }
                 tx.execute(
                     // A refusal is a final answer: the next attempt is a new operation with
                     // a new key (the server would replay this refusal for the old one).

@@ -71,23 +71,32 @@ pub fn wire_changes(changes: &[Change]) -> Vec<wire::WireChange> {
 pub struct Local {
     pub rec: GenerationRecord,
     pub base: Option<GenerationContent>,
+    /// The content of an operation sent under its key whose answer never came.
+    pub sent: Option<(String, GenerationContent)>,
 }
 
 fn local_by(conn: &Connection, column: &str, value: &str) -> Result<Option<Local>> {
-    let row: Option<(String, Option<String>)> = conn
+    type Row = (String, Option<String>, Option<String>, Option<String>);
+    let row: Option<Row> = conn
         .prepare_cached(&format!(
-            "SELECT version, base_json FROM generations WHERE {column} = ?1"
+            "SELECT version, base_json, push_key, sent_json FROM generations WHERE {column} = ?1"
         ))?
-        .query_row([value], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([value], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
         .optional()?;
-    let Some((version, base_json)) = row else {
+    let Some((version, base_json, push_key, sent_json)) = row else {
         return Ok(None);
     };
     let Some(rec) = store::get_generation(conn, &version)? else {
         return Ok(None);
     };
     let base = base_json.and_then(|j| serde_json::from_str(&j).ok());
-    Ok(Some(Local { rec, base }))
+    let sent = match (push_key, sent_json) {
+        (Some(k), Some(j)) => serde_json::from_str(&j).ok().map(|c| (k, c)),
+        _ => None,
+    };
+    Ok(Some(Local { rec, base, sent }))
 }
 
 pub fn local_by_uuid(conn: &Connection, uuid: &str) -> Result<Option<Local>> {
@@ -118,7 +127,7 @@ pub fn take_remote(
         "UPDATE generations SET version = ?2, description = ?3, pipeline_template = ?4, \
          status = CASE WHEN status = 'promoted' THEN 'promoted' ELSE ?5 END, \
          promoted_at = COALESCE(?6, promoted_at), promoted_by = COALESCE(?7, promoted_by), remote_id = ?8, rev = ?9, base_json = ?10, \
-         sync_status = 'synced', last_synced_at = ?11, sync_error = NULL, push_key = NULL, \
+         sync_status = 'synced', last_synced_at = ?11, sync_error = NULL, push_key = NULL, sent_json = NULL, \
          conflict_json = NULL, conflict_kinds = NULL, team_id = ?12, project = ?13 \
          WHERE generation_id = ?1",
         params![
@@ -173,7 +182,8 @@ pub fn insert_remote(
     Ok(())
 }
 
-/// Records the server's copy as the new base while keeping local edits pending.
+/// Records the server's copy as the new base while keeping local edits pending (as a new
+/// operation: the next push sends them under a new key, against the new revision).
 pub fn rebase(
     conn: &Connection,
     local_id: &str,
@@ -184,7 +194,8 @@ pub fn rebase(
 ) -> Result<()> {
     conn.execute(
         "UPDATE generations SET remote_id = ?2, rev = ?3, base_json = ?4, last_synced_at = ?5, \
-         sync_status = 'not_synced', conflict_json = NULL, conflict_kinds = NULL WHERE generation_id = ?1",
+         sync_status = 'not_synced', conflict_json = NULL, conflict_kinds = NULL, push_key = NULL, \
+         sent_json = NULL WHERE generation_id = ?1",
         params![local_id, g.id.to_string(), g.rev, json(base), now],
     )?;
     if let Some(m) = merged {
@@ -270,6 +281,65 @@ pub fn drop_pending_delete(conn: &Connection, remote_id: i64) -> Result<()> {
     conn.execute(
         "DELETE FROM pending_deletes WHERE remote_id = ?1",
         [remote_id.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Records what an operation sends under its new key: until the server answers, every retry
+/// sends exactly this (a different body under the same key is refused), and a pull that
+/// finds it applied merges against it.
+pub fn set_sent(
+    conn: &Connection,
+    local_id: &str,
+    key: &str,
+    sent: &GenerationContent,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE generations SET push_key = ?2, sent_json = ?3 WHERE generation_id = ?1",
+        params![local_id, key, json(sent)],
+    )?;
+    Ok(())
+}
+
+/// Forgets an operation that was answered without being applied: the next push is a new
+/// operation with a new key.
+pub fn clear_sent(conn: &Connection, local_id: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE generations SET sent_json = NULL, push_key = NULL WHERE generation_id = ?1",
+        [local_id],
+    )?;
+    Ok(())
+}
+
+/// The content of a local generation now (by its UUID).
+pub fn current_content(conn: &Connection, local_id: &str) -> Result<Option<GenerationContent>> {
+    Ok(local_by_uuid(conn, local_id)?.map(|l| content_of(&l.rec)))
+}
+
+/// Whether a deletion of never-acknowledged draft `uuid` waits for the server to show it.
+pub fn pending_uuid_delete(conn: &Connection, uuid: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM pending_uuid_deletes WHERE generation_id = ?1")?
+        .query_row([uuid], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+pub fn drop_pending_uuid_delete(conn: &Connection, uuid: &str) -> Result<()> {
+    conn.execute(
+        "DELETE FROM pending_uuid_deletes WHERE generation_id = ?1",
+        [uuid],
+    )?;
+    Ok(())
+}
+
+/// Journals the deletion of server record `g` (our own lost create, deleted here) for the
+/// next push, as made at revision `rev`.
+pub fn journal_delete(conn: &Connection, g: &wire::Generation, rev: i64, now: &str) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO pending_deletes (remote_id, kind, label, rev, push_key, created_at) \
+         VALUES (?1, 'generation', ?2, ?3, ?4, ?5)",
+        params![g.id.to_string(), g.version, rev, crate::context::new_uuid(), now],
     )?;
     Ok(())
 }

@@ -228,3 +228,139 @@ fn a_lost_answer_to_an_evolution_result_is_retried_without_a_second_evolution() 
     assert_eq!(evs[0]["status"], "pass", "{evs:#?}");
     assert_eq!(a.sync_status()["pending_evolutions"], 0);
 }
+
+/// A second workspace of the same user, talking to the server directly.
+fn second_workspace(server: &Server) -> Dev {
+    Dev::join(&server.url(), "alice")
+}
+
+fn changes_on_server(server: &Server, version: &str) -> Vec<String> {
+    let g = server
+        .generations("alice", "default")
+        .into_iter()
+        .find(|g| g["version"] == version)
+        .unwrap_or_else(|| panic!("{version} on the server"));
+    let mut ids: Vec<String> = g["changes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| c["id"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// Found by the model test (seed 5018): after a create whose answers were all lost, the
+/// record's base was taken to be whatever the server held at the next pull. A change a
+/// teammate removed meanwhile looked like one added here, and the push put it back.
+#[test]
+fn a_lost_create_is_merged_against_what_it_sent_so_a_teammates_edit_survives() {
+    let (server, proxy, a) = online();
+    let b = second_workspace(&server);
+    a.run(&["generation", "new", "v4.0.0"]).ok();
+    a.add_change("v4.0.0", "FEAT-1", "One");
+    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
+    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+    assert_eq!(changes_on_server(&server, "v4.0.0"), ["FEAT-1"]);
+
+    // Here: one more change. There: FEAT-1 removed, pushed first.
+    a.add_change("v4.0.0", "FEAT-2", "Two");
+    b.run(&["sync", "pull"]).ok();
+    b.run(&["generation", "remove-change", "v4.0.0", "FEAT-1"])
+        .ok();
+    b.run(&["sync", "push"]).ok().stdout_has("1 updated");
+    assert_eq!(changes_on_server(&server, "v4.0.0"), Vec::<String>::new());
+
+    // Both edits hold: FEAT-2 added here, FEAT-1 removed there.
+    a.run(&["sync", "push"]).ok();
+    assert_eq!(changes_on_server(&server, "v4.0.0"), ["FEAT-2"]);
+    assert_no_duplicates(&server, &["v4.0.0"]);
+    assert_eq!(a.show("v4.0.0")["sync_status"], "synced");
+    b.run(&["sync", "pull"]).ok();
+    let local: Vec<String> = b.show("v4.0.0")["changes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| c["id"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(local, ["FEAT-2"]);
+}
+
+/// Found by the model test (seed 6123): an update whose answers were all lost, then undone
+/// here. The server had applied it and a teammate built on it; the next pull merged against
+/// the base before the lost update, so the update looked like the teammate's work and the
+/// local undo was dropped. The pull now asks the server what became of the lost update
+/// (re-sent under its key, it cannot apply twice) and merges against it.
+#[test]
+fn an_update_whose_answer_was_lost_then_undone_here_stays_undone() {
+    let (server, proxy, a) = online();
+    let b = second_workspace(&server);
+    a.run(&["generation", "new", "v4.1.0"]).ok();
+    a.add_change("v4.1.0", "FEAT-1", "One");
+    a.run(&["sync", "push"]).ok().stdout_has("1 created");
+    a.add_change("v4.1.0", "FEAT-2", "Two");
+    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
+    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+    assert_eq!(changes_on_server(&server, "v4.1.0"), ["FEAT-1", "FEAT-2"]);
+    a.run(&["generation", "remove-change", "v4.1.0", "FEAT-2"])
+        .ok();
+
+    b.run(&["sync", "pull"]).ok();
+    b.add_change("v4.1.0", "FEAT-3", "Three");
+    b.run(&["sync", "push"]).ok().stdout_has("1 updated");
+
+    a.run(&["sync", "push"]).ok();
+    assert_eq!(changes_on_server(&server, "v4.1.0"), ["FEAT-1", "FEAT-3"]);
+    assert_no_duplicates(&server, &["v4.1.0"]);
+    let st = a.sync_status();
+    assert_eq!(st["pending"], serde_json::json!([]), "{st:#}");
+    assert_eq!(st["conflicts"], serde_json::json!([]), "{st:#}");
+}
+
+/// Found by the model test (seeds 1134 and 1163): a draft deleted here after its create
+/// reached the server with the answer lost had no server id to journal the deletion by, so
+/// the draft came back at the next pull.
+#[test]
+fn a_draft_deleted_after_its_create_answer_was_lost_stays_deleted() {
+    let (server, proxy, a) = online();
+    a.run(&["generation", "new", "v5.0.0"]).ok();
+    a.add_change("v5.0.0", "FEAT-1", "One");
+    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
+    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+    assert_no_duplicates(&server, &["v5.0.0"]);
+
+    a.run(&["generation", "delete", "v5.0.0"]).ok();
+    a.run(&["sync", "push"]).ok().stdout_has("1 deleted");
+    assert_no_duplicates(&server, &[]);
+    a.run(&["sync", "pull"]).ok();
+    a.run(&["generation", "show", "v5.0.0"])
+        .fails(1, &["v5.0.0"]);
+    let b = second_workspace(&server);
+    b.run(&["sync", "pull"]).ok();
+    b.run(&["generation", "show", "v5.0.0"])
+        .fails(1, &["v5.0.0"]);
+    let st = a.sync_status();
+    assert_eq!(st["pending"], serde_json::json!([]), "{st:#}");
+    assert_eq!(st["pending_deletes"], serde_json::json!([]), "{st:#}");
+}
+
+/// The same deletion when the server never got the create: nothing comes back and nothing
+/// is sent.
+#[test]
+fn a_draft_deleted_after_its_create_never_arrived_is_simply_gone() {
+    let (server, proxy, a) = online();
+    a.run(&["generation", "new", "v5.1.0"]).ok();
+    proxy.always(BATCH, Fault::Unavailable { retry_after: None });
+    a.run(&["sync", "push"]).fails(4, &[]);
+    proxy.clear();
+    assert_no_duplicates(&server, &[]);
+    a.run(&["generation", "delete", "v5.1.0"]).ok();
+    a.run(&["sync", "push"]).ok();
+    assert_no_duplicates(&server, &[]);
+    a.run(&["generation", "show", "v5.1.0"])
+        .fails(1, &["v5.1.0"]);
+}

@@ -30,7 +30,14 @@ enum Token {
 #[derive(Debug, Clone)]
 struct Tok {
     gen: String,
-    alive: bool,
+    /// The workspaces whose users removed or replaced it (having seen it).
+    killers: BTreeSet<usize>,
+}
+
+impl Tok {
+    fn alive(&self) -> bool {
+        self.killers.is_empty()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -175,21 +182,27 @@ impl<'a> Model<'a> {
         )
     }
 
-    fn kill_tokens(&mut self, gen: &str, which: &BTreeSet<Token>) {
+    fn kill_tokens(&mut self, c: usize, gen: &str, which: &BTreeSet<Token>) {
         for t in which {
             if let Some(tok) = self.tokens.get_mut(t) {
                 if tok.gen == gen {
-                    tok.alive = false;
+                    tok.killers.insert(c);
                 }
             }
         }
     }
 
-    fn revive_tokens(&mut self, gen: &str, which: &BTreeSet<Token>) {
+    /// Workspace `c` keeps `which`: its own removals of them are undone; with `all`
+    /// (keeping its copy over the server's), everyone's are.
+    fn revive_tokens(&mut self, c: usize, gen: &str, which: &BTreeSet<Token>, all: bool) {
         for t in which {
             if let Some(tok) = self.tokens.get_mut(t) {
                 if tok.gen == gen {
-                    tok.alive = true;
+                    if all {
+                        tok.killers.clear();
+                    } else {
+                        tok.killers.remove(&c);
+                    }
                 }
             }
         }
@@ -306,7 +319,7 @@ impl<'a> Model<'a> {
             Token::Desc(d),
             Tok {
                 gen: id,
-                alive: true,
+                killers: BTreeSet::new(),
             },
         );
         Ok(())
@@ -361,7 +374,7 @@ impl<'a> Model<'a> {
             Token::Change(id),
             Tok {
                 gen: g.generation_id,
-                alive: true,
+                killers: BTreeSet::new(),
             },
         );
         Ok(())
@@ -377,7 +390,7 @@ impl<'a> Model<'a> {
         };
         let out = self.run(c, &["generation", "remove-change", &g.version, &ch]);
         expect_code(&out, &[0])?;
-        self.kill_tokens(&g.generation_id, &BTreeSet::from([Token::Change(ch)]));
+        self.kill_tokens(c, &g.generation_id, &BTreeSet::from([Token::Change(ch)]));
         Ok(())
     }
 
@@ -400,6 +413,7 @@ impl<'a> Model<'a> {
         expect_code(&out, &[0])?;
         if let Some(old) = &g.description {
             self.kill_tokens(
+                c,
                 &g.generation_id,
                 &BTreeSet::from([Token::Desc(old.clone())]),
             );
@@ -408,7 +422,7 @@ impl<'a> Model<'a> {
             Token::Desc(d),
             Tok {
                 gen: g.generation_id,
-                alive: true,
+                killers: BTreeSet::new(),
             },
         );
         Ok(())
@@ -575,7 +589,7 @@ impl<'a> Model<'a> {
         let view = self.devs[c].view();
         let out = self.run(c, &["generation", "delete", &g.version]);
         expect_code(&out, &[0])?;
-        self.kill_tokens(&g.generation_id, &tokens_of_local(&g));
+        self.kill_tokens(c, &g.generation_id, &tokens_of_local(&g));
         self.kill_own_evolutions(c, &view, &g.generation_id);
         Ok(())
     }
@@ -638,15 +652,15 @@ impl<'a> Model<'a> {
                 .map(tokens_of_local)
                 .unwrap_or_default();
             let gone: BTreeSet<Token> = local.difference(&kept).cloned().collect();
-            self.kill_tokens(&g.generation_id, &gone);
-            self.revive_tokens(&g.generation_id, &kept);
+            self.kill_tokens(c, &g.generation_id, &gone);
+            self.revive_tokens(c, &g.generation_id, &kept, false);
             if !after.gens.contains_key(&g.generation_id) {
                 self.kill_own_evolutions(c, &before, &g.generation_id);
             }
         } else {
             let gone: BTreeSet<Token> = remote_tokens.difference(&local).cloned().collect();
-            self.kill_tokens(&g.generation_id, &gone);
-            self.revive_tokens(&g.generation_id, &local);
+            self.kill_tokens(c, &g.generation_id, &gone);
+            self.revive_tokens(c, &g.generation_id, &local, true);
         }
         Ok(true)
     }
@@ -889,7 +903,11 @@ impl<'a> Model<'a> {
     }
 
     fn check_tokens(&self, s: &ServerView, locals: &[LocalView]) -> Check {
-        for (t, tok) in self.tokens.iter().filter(|(_, t)| t.alive) {
+        for (t, tok) in self
+            .tokens
+            .iter()
+            .filter(|(_, t)| t.alive() && !self.frozen_server.contains_key(&t.gen))
+        {
             let on_server = s
                 .live_gen(&tok.gen)
                 .is_some_and(|g| tokens_of_wire(g).contains(t));
@@ -1110,12 +1128,18 @@ impl<'a> Model<'a> {
                 return Err(format!("after convergence {name} holds evolutions\n{got:#?}\nbut the server\n{want_evos:#?}"));
             }
         }
-        // The server holds exactly the live edits.
-        for g in s.gens.iter().filter(|g| !g.deleted) {
+        // The server holds exactly the live edits (a promoted record is final instead: what
+        // it held when promoted, checked by `check_promoted`; edits racing its promotion
+        // cannot land, by the rules).
+        for g in s
+            .gens
+            .iter()
+            .filter(|g| !g.deleted && g.status != "promoted")
+        {
             let alive: BTreeSet<Token> = self
                 .tokens
                 .iter()
-                .filter(|(_, t)| t.alive && t.gen == g.generation_id)
+                .filter(|(_, t)| t.alive() && t.gen == g.generation_id)
                 .map(|(k, _)| k.clone())
                 .collect();
             let held = tokens_of_wire(g);
@@ -1126,8 +1150,8 @@ impl<'a> Model<'a> {
                 ));
             }
         }
-        for (t, tok) in self.tokens.iter().filter(|(_, t)| t.alive) {
-            if s.live_gen(&tok.gen).is_none() {
+        for (t, tok) in self.tokens.iter().filter(|(_, t)| t.alive()) {
+            if s.live_gen(&tok.gen).is_none() && !self.frozen_server.contains_key(&tok.gen) {
                 return Err(format!(
                     "after convergence live edit {t:?} has no generation on the server"
                 ));

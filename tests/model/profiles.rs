@@ -43,6 +43,38 @@ const REGRESSIONS: &[(u64, u64, &str)] = &[
         25,
         "an evolution for a generation promoted elsewhere can never be delivered (orphaned proof)",
     ),
+    (
+        1134,
+        25,
+        "a draft deleted after its create reached the server with the answer lost came back at \
+         the next pull: no server id to journal the deletion by (fixed: pending_uuid_deletes)",
+    ),
+    (1163, 25, "the same as 1134, with four clients"),
+    (
+        5018,
+        25,
+        "after a lost create, the next pull took the server's current copy as the base, so a \
+         change a teammate removed meanwhile looked added here and came back (fixed: the base \
+         is what the create sent, kept in sent_json)",
+    ),
+    (
+        6123,
+        25,
+        "an update whose answer was lost, then undone locally: the pull merged against the base \
+         before the update and re-added it (fixed: the pull settles the lost update first)",
+    ),
+    (
+        6062,
+        25,
+        "a draft deleted here and edited elsewhere came back as a delete-modify conflict without \
+         its evolutions, which lay behind the cursor (fixed: a full pull follows)",
+    ),
+    (
+        6028,
+        25,
+        "a model bug: `resolve --theirs` revived a description another workspace had replaced \
+         (the model now tracks who removed each edit)",
+    ),
 ];
 
 #[test]
@@ -68,24 +100,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Seeds that still fail (open bugs, reported): run with
-/// `GRYT_MODEL_TIMED_KILLS=1 cargo test --test model -- --ignored model_open_bugs`. Their
-/// failures depend on where a timed `kill -9` lands, so they fail some of the runs.
-/// 1134, 1163: a draft whose create reached the server while the answer was lost (push
-/// killed, answers lost) and which is then deleted locally comes back from the server —
-/// the deletion is lost (ops::delete journals deletions only for records with a server id).
-const OPEN_BUGS: &[u64] = &[1134, 1163];
-
-#[test]
-#[ignore = "open bugs: GRYT_MODEL_TIMED_KILLS=1 cargo test --test model -- --ignored model_open_bugs"]
-fn model_open_bugs() {
-    for seed in OPEN_BUGS {
-        if let Err(e) = run_case(*seed, STEPS) {
-            panic!("{e}");
-        }
-    }
 }
 
 /// The long profile: `GRYT_MODEL_CASES` cases (default 10,000) from `GRYT_MODEL_FIRST_SEED`
