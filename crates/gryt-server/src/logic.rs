@@ -683,8 +683,8 @@ pub fn create_evolution(
         )));
     }
     if c.query_opt(
-        "SELECT id FROM evolutions WHERE evolution_id = ?1",
-        &[Val::from(&uuid)],
+        "SELECT id FROM evolutions WHERE scope_id = ?1 AND evolution_id = ?2",
+        &[Val::Int(scope), Val::from(&uuid)],
     )?
     .is_some()
     {

@@ -10,12 +10,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sqlite: include_str!("../../migrations/sqlite/0001_initial.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sqlite: include_str!("../../migrations/sqlite/0001_initial.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "evolution_uuid_per_scope",
+        sqlite: include_str!("../../migrations/sqlite/0002_evolution_uuid_per_scope.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_evolution_uuid_per_scope.sql"),
+    },
+];
 
 /// The schema version this build of the server expects.
 pub fn latest_version() -> i64 {

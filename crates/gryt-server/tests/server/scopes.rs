@@ -487,3 +487,73 @@ async fn a_team_member_cannot_see_or_touch_another_teams_records() {
         scopes_on(b).await;
     }
 }
+
+/// Evolution UUIDs are unique per scope (server migration 0002). Before, a UUID taken in
+/// another scope answered 409 "already exists": an outsider could learn that it exists.
+#[tokio::test]
+async fn an_evolution_uuid_used_in_another_scope_is_neither_refused_nor_revealed() {
+    for b in backends() {
+        evolution_uuid_per_scope(b).await;
+    }
+}
+
+async fn evolution_uuid_per_scope(backend: &str) {
+    let env = Env::start(backend, 1);
+    let alice = env.user_with_key("alice");
+    let bob = env.user_with_key("bob");
+    let mut gens = Vec::new();
+    for api in [&bob, &alice] {
+        let g = api
+            .post(
+                "/api/v1/generations",
+                &generation_body(&new_uuid(), "v1.0.0", &[("FEAT-001", "Login")], "draft"),
+            )
+            .await;
+        assert_eq!(g.status, 201, "{backend}: {:?}", g.body);
+        gens.push(g.body["data"]["id"].as_i64().unwrap());
+    }
+    let uuid = new_uuid();
+    let theirs = bob
+        .post(
+            "/api/v1/evolutions",
+            &evolution_body(&uuid, gens[0], "FEAT-001"),
+        )
+        .await;
+    assert_eq!(theirs.status, 201, "{backend}: {:?}", theirs.body);
+    let bob_before = bob.get("/api/v1/evolutions").await.body;
+
+    // Alice, in her own scope, uses the same UUID: an ordinary create.
+    let mine = alice
+        .post(
+            "/api/v1/evolutions",
+            &evolution_body(&uuid, gens[1], "FEAT-001"),
+        )
+        .await;
+    assert_eq!(mine.status, 201, "{backend}: {:?}", mine.body);
+    assert_eq!(mine.body["data"]["rc"], 1, "{backend}: {:?}", mine.body);
+    assert_eq!(
+        bob.get("/api/v1/evolutions").await.body,
+        bob_before,
+        "{backend}"
+    );
+    let listed = alice.get("/api/v1/evolutions").await.body;
+    let ids: Vec<&Value> = listed["data"]["evolutions"]
+        .as_array()
+        .map(|a| a.iter().map(|e| &e["evolution_id"]).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, [&json!(uuid)], "{backend}: {listed:#}");
+
+    // Within one scope the UUID still names one evolution.
+    let again = alice
+        .post(
+            "/api/v1/evolutions",
+            &evolution_body(&uuid, gens[1], "FEAT-001"),
+        )
+        .await;
+    assert_eq!(again.status, 409, "{backend}: {:?}", again.body);
+    assert_eq!(
+        again.body["code"], "already_exists",
+        "{backend}: {:?}",
+        again.body
+    );
+}

@@ -581,3 +581,62 @@ async fn a_newer_schema_is_refused() {
         "{err:#}"
     );
 }
+
+/// A schema-1 database (evolution UUIDs unique server-wide) is upgraded in place by
+/// migration 0002: every evolution is kept, with its id, and UUIDs become unique per scope.
+#[tokio::test]
+async fn a_schema_1_database_is_upgraded_keeping_its_evolutions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(include_str!("../../migrations/sqlite/0001_initial.sql"))
+            .unwrap();
+        c.execute_batch(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
+             INSERT INTO schema_migrations VALUES (1, 'initial', '2026-01-01T00:00:00Z');
+             INSERT INTO users (id, username, password_hash, created_at) VALUES (1, 'u1', 'x', 't'), (2, 'u2', 'x', 't');
+             INSERT INTO scopes (id, user_id, seq) VALUES (1, 1, 2), (2, 2, 2);
+             INSERT INTO generations (id, generation_id, scope_id, project, version, changes, status, created_at, created_by, rev, seq)
+               VALUES (1, 'g1', 1, 'default', 'v1.0.0', '[]', 'draft', 't', 'u1', 1, 1),
+                      (2, 'g2', 2, 'default', 'v1.0.0', '[]', 'draft', 't', 'u2', 1, 1);
+             INSERT INTO evolutions (id, evolution_id, generation_pk, scope_id, change_id, rc, code_name, status, owner_id, created_by, created_at, rev, seq)
+               VALUES (7, 'e1', 1, 1, 'FEAT-1', 1, 'a-b-c', 'pass', 1, 'u1', 't', 2, 2);",
+        )
+        .unwrap();
+    }
+    let url = format!("sqlite:{}", path.display());
+    drop(gryt_server::TestServer::start(gryt_server::ServerConfig::new(url)).unwrap());
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let v: i64 = c
+        .query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(v, gryt_server::db::migrate::latest_version());
+    let row: (i64, String, i64, String) = c
+        .query_row(
+            "SELECT id, evolution_id, rc, status FROM evolutions",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(row, (7, "e1".to_string(), 1, "pass".to_string()));
+    // The same UUID in another scope is accepted; in the same scope it is not.
+    c.execute(
+        "INSERT INTO evolutions (evolution_id, generation_pk, scope_id, change_id, rc, code_name, status, owner_id, created_by, created_at, rev, seq)
+         VALUES ('e1', 2, 2, 'FEAT-1', 1, 'd-e-f', 'pending', 2, 'u2', 't', 1, 2)",
+        [],
+    )
+    .unwrap();
+    let dup = c.execute(
+        "INSERT INTO evolutions (evolution_id, generation_pk, scope_id, change_id, rc, code_name, status, owner_id, created_by, created_at, rev, seq)
+         VALUES ('e1', 1, 1, 'FEAT-1', 2, 'g-h-i', 'pending', 1, 'u1', 't', 1, 3)",
+        [],
+    );
+    assert!(dup.is_err(), "a duplicate UUID within one scope was stored");
+    let ok: String = c
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+}
