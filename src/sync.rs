@@ -175,6 +175,25 @@ pub fn pull(
             break;
         }
     }
+    if !state.waiting_gens.is_empty() {
+        // The moves never came (this workspace missed them): the server's records win.
+        let now = ctx.now();
+        let mut touched = Touched::default();
+        let tx = ws.store.write()?;
+        for g in std::mem::take(&mut state.waiting_gens) {
+            apply_generation(
+                &tx,
+                &g,
+                &now,
+                &mut report,
+                &mut touched,
+                &mut state.needs_resync,
+                true,
+            )?;
+        }
+        tx.commit()?;
+        write_contracts(ws, &touched);
+    }
     report.cursor = since;
     // Anything skipped (a filter, a taken version, an evolution whose generation never
     // came) keeps the resync mark, so the next full pull brings it; otherwise it is cleared.
@@ -258,6 +277,9 @@ fn write_contracts(ws: &Workspace, t: &Touched) {
 #[derive(Default)]
 struct PullState {
     deferred: Vec<wire::Evolution>,
+    /// Generations new here whose version a synced local record still holds: that record's
+    /// own move comes later in the feed (the server let the version go before it was taken).
+    waiting_gens: Vec<wire::Generation>,
     needs_resync: bool,
 }
 
@@ -283,7 +305,18 @@ fn apply_page(
                     state.needs_resync = true;
                     continue;
                 }
-                apply_generation(&tx, g, &now, report, &mut touched, &mut state.needs_resync)?;
+                let wait = apply_generation(
+                    &tx,
+                    g,
+                    &now,
+                    report,
+                    &mut touched,
+                    &mut state.needs_resync,
+                    false,
+                )?;
+                if wait {
+                    state.waiting_gens.push(g.clone());
+                }
             }
             FeedRecord::Evolution(e) => {
                 if !filter.allows(&e.version) {
@@ -298,7 +331,27 @@ fn apply_page(
             }
         }
     }
-    // Retry the evolutions that were waiting for a generation this page may have brought.
+    // Retry the generations waiting for a version this page may have freed (each success
+    // may free another), then the evolutions waiting for a generation.
+    loop {
+        let before = state.waiting_gens.len();
+        for g in std::mem::take(&mut state.waiting_gens) {
+            if apply_generation(
+                &tx,
+                &g,
+                &now,
+                report,
+                &mut touched,
+                &mut state.needs_resync,
+                false,
+            )? {
+                state.waiting_gens.push(g);
+            }
+        }
+        if state.waiting_gens.len() == before {
+            break;
+        }
+    }
     for e in waiting {
         match apply_evolution(&tx, &e, &now, report)? {
             Some(g) => {
@@ -314,7 +367,7 @@ fn apply_page(
     {
         state.needs_resync = true;
     }
-    if state.needs_resync || !state.deferred.is_empty() {
+    if state.needs_resync || !state.deferred.is_empty() || !state.waiting_gens.is_empty() {
         // Should the process die before the pull ends, the next pull starts over instead
         // of losing what waits in memory.
         ss::set_meta(&tx, RESYNC, "1", &now)?;
@@ -334,7 +387,8 @@ fn apply_generation(
     report: &mut PullReport,
     touched: &mut Touched,
     needs_resync: &mut bool,
-) -> Result<()> {
+    force: bool,
+) -> Result<bool> {
     let remote = if g.deleted {
         None
     } else {
@@ -357,9 +411,12 @@ fn apply_generation(
         if let Some(deleted_at_rev) = ss::pending_delete_rev(tx, g.id)? {
             match &remote {
                 // Deleted on the server too: nothing left to push.
-                None => return ss::drop_pending_delete(tx, g.id),
+                None => {
+                    ss::drop_pending_delete(tx, g.id)?;
+                    return Ok(false);
+                }
                 // Unchanged since we deleted it: the deletion still applies.
-                Some(_) if g.rev <= deleted_at_rev => return Ok(()),
+                Some(_) if g.rev <= deleted_at_rev => return Ok(false),
                 // Changed on the server since: a delete-modify conflict. The server's copy
                 // comes back, marked, so nobody's edits are dropped without a decision.
                 Some(r) if ss::local_by_version(tx, &r.version)?.is_none() => {
@@ -377,7 +434,7 @@ fn apply_generation(
                         version: r.version.clone(),
                         conflicts: c,
                     });
-                    return Ok(());
+                    return Ok(false);
                 }
                 Some(_) => {
                     ss::drop_pending_delete(tx, g.id)?;
@@ -386,12 +443,17 @@ fn apply_generation(
             }
         }
         let Some(remote) = remote else {
-            return Ok(()); // a tombstone of something we never had
+            return Ok(false); // a tombstone of something we never had
         };
         if let Some(same_version) = ss::local_by_version(tx, &remote.version)? {
             let dirty = same_version.rec.sync_status != "synced";
             if same_version.rec.remote_id.is_some() && !dirty {
-                // A synced record of that version was replaced on the server: follow it.
+                if !force {
+                    // A synced record of that version moved on the server: its move comes
+                    // later in the feed and frees the version (deleting it here would lose
+                    // its evolutions behind the cursor).
+                    return Ok(true);
+                }
                 ss::delete_local_generation(tx, &same_version.rec.generation_id)?;
             } else {
                 // Someone else's generation holds the version: never overwrite local work.
@@ -405,12 +467,12 @@ fn apply_generation(
                     version: remote.version.clone(),
                     conflicts: c,
                 });
-                return Ok(());
+                return Ok(false);
             }
         }
         ss::insert_remote(tx, g, &remote, now)?;
         report.inserted += 1;
-        return Ok(());
+        return Ok(false);
     };
     let id = local.rec.generation_id.clone();
     let old_version = local.rec.version.clone();
@@ -437,7 +499,7 @@ fn apply_generation(
             version: old_version,
             conflicts: c,
         });
-        return Ok(());
+        return Ok(false);
     }
     let outcome = merge_generation(base.as_ref(), Some(&local_content), dirty, remote.as_ref());
     // The version this record moves to may still be held here by another record: by local
@@ -462,7 +524,7 @@ fn apply_generation(
                 });
             }
             report.postponed += 1;
-            return Ok(());
+            return Ok(false);
         }
     }
     match (outcome, remote) {
@@ -505,7 +567,7 @@ fn apply_generation(
             });
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Applies one evolution; returns the local generation id when rc numbers may have moved.

@@ -70,6 +70,19 @@ const REGRESSIONS: &[(u64, u64, &str)] = &[
          its evolutions, which lay behind the cursor (fixed: a full pull follows)",
     ),
     (
+        7027,
+        25,
+        "a generation renamed on the server, its old version taken by a new one, then edited: \
+         the pull deleted the local record holding the version and lost its evolutions (fixed: \
+         the new record waits for the rename within the pull)",
+    ),
+    (
+        6084,
+        25,
+        "a model bug: an edit racing a promotion elsewhere cannot land, by the rules (the model \
+         now checks a promoted record by its frozen content)",
+    ),
+    (
         6028,
         25,
         "a model bug: `resolve --theirs` revived a description another workspace had replaced \

@@ -33,3 +33,56 @@ fn an_evolution_older_than_its_generations_last_edit_is_applied() {
     assert_eq!(again["requests"], 1, "{again:#}");
     assert_eq!(again["pull"]["up_to_date_before"], true, "{again:#}");
 }
+
+/// Found by the model test (seed 7027). A generation renamed on the server, whose old
+/// version was then taken by a new generation, and which was edited again after that: the
+/// feed brings the new generation first. The pull used to delete the local record still
+/// holding the version ("replaced on the server") and re-create it from its later entry,
+/// losing its evolutions, which lay behind the cursor. The new record now waits for the
+/// rename in the same pull.
+#[test]
+fn a_version_taken_by_a_new_generation_before_the_old_ones_rename_arrives_loses_nothing() {
+    let (_cloud, _team, devs) = team_of(&["alice", "bob"]);
+    let (a, b) = (&devs[0], &devs[1]);
+    a.run(&["generation", "new", "v7.5.0"]).ok();
+    a.add_change("v7.5.0", "FEAT-1", "add", "Work");
+    a.run(&["sync", "push"]).ok();
+    b.run(&["sync", "pull"]).ok();
+    b.prove("v7.5.0", "FEAT-1");
+    b.run(&["sync", "push"]).ok();
+
+    a.run(&["sync", "pull"]).ok();
+    a.run(&["generation", "rename", "v7.5.0", "v7.6.0"]).ok();
+    a.run(&["sync", "push"]).ok();
+    a.run(&["generation", "new", "v7.5.0", "-d", "The new one"])
+        .ok();
+    a.run(&["sync", "push"]).ok();
+    a.add_change("v7.6.0", "FEAT-2", "add", "More work");
+    a.run(&["sync", "push"]).ok();
+
+    b.run(&["sync", "pull"]).ok();
+    let renamed = b.show("v7.6.0");
+    let changes = renamed["generation"]["changes"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0);
+    assert_eq!(changes, 2, "{renamed:#}");
+    let evs = b.json(&["evolution", "list", "v7.6.0"]);
+    assert_eq!(
+        evs["evolutions"].as_array().map(Vec::len),
+        Some(1),
+        "{evs:#}"
+    );
+    assert_eq!(evs["evolutions"][0]["owner"], "bob", "{evs:#}");
+    assert_eq!(evs["evolutions"][0]["status"], "pass", "{evs:#}");
+    let new_one = b.show("v7.5.0");
+    assert_eq!(
+        new_one["generation"]["description"], "The new one",
+        "{new_one:#}"
+    );
+    // Nothing left that forces the next pull to start over.
+    let st = b.sync_status();
+    assert_eq!(st["conflicts"], serde_json::json!([]), "{st:#}");
+    let again = b.json(&["sync", "pull"]);
+    assert_eq!(again["pull"]["pages"], 0, "{again:#}");
+}
