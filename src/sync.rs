@@ -488,6 +488,11 @@ fn apply_generation(
         local.base.clone()
     };
     let dirty = local.rec.sync_status != "synced";
+    if local.rec.sync_status == "conflict" && local.rec.remote_id.is_some() && g.rev == local.rec.rev {
+        // A conflict waiting for a decision, and nothing new on the server (a pull starting
+        // over sees the record again): the decision is still the user's.
+        return Ok(false);
+    }
     if remote.is_none() && !dirty && ss::has_unsynced_evolutions(tx, &id)? {
         // Unpushed proofs are local work too: a deletion must not drop them silently.
         let c = vec![Conflict {

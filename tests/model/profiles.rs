@@ -83,6 +83,12 @@ const REGRESSIONS: &[(u64, u64, &str)] = &[
          now checks a promoted record by its frozen content)",
     ),
     (
+        7286,
+        25,
+        "a delete-modify conflict was cleared silently by the full pull that followed it \
+         (fixed: a conflict with nothing new on the server is left for the user)",
+    ),
+    (
         6028,
         25,
         "a model bug: `resolve --theirs` revived a description another workspace had replaced \

@@ -97,3 +97,54 @@ fn a_deleted_draft_with_unpushed_local_evolutions_is_a_conflict_not_a_loss() {
     b.run(&["evolution", "show", &tag]).fails(1, &[&tag]);
     b.run(&["sync", "status"]).ok().stdout_has("Conflicts: 0");
 }
+
+/// Found by the model test (seeds 6062 and 7286). A draft deleted here, the deletion not
+/// pushed yet, while a teammate proved one change and added another: the pull brings the
+/// teammate's copy back as a delete-modify conflict. It must come back with its evolutions
+/// (they lie behind the cursor: the local deletion took them), and the conflict must stay
+/// until the user decides, even across the full pull that fetches them.
+#[test]
+fn a_draft_deleted_here_and_changed_there_comes_back_whole_and_stays_in_conflict() {
+    let (_cloud, _team, devs) = team_of(&["alice", "bob"]);
+    let (a, b) = (&devs[0], &devs[1]);
+    a.run(&["generation", "new", "v6.3.0"]).ok();
+    a.add_change("v6.3.0", "FEAT-1", "add", "Work");
+    a.run(&["sync", "push"]).ok();
+    b.run(&["sync", "pull"]).ok();
+    b.prove("v6.3.0", "FEAT-1");
+    b.run(&["sync", "push"]).ok();
+    a.run(&["sync", "pull"]).ok();
+    assert_eq!(
+        a.json(&["evolution", "list", "v6.3.0"])["evolutions"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    a.run(&["config", "execution_mode", "local"]).ok();
+    a.run(&["generation", "delete", "v6.3.0"]).ok();
+    b.add_change("v6.3.0", "FEAT-2", "add", "More work");
+    b.run(&["sync", "push"]).ok();
+
+    a.run(&["sync", "pull"])
+        .fails(3, &["conflict"])
+        .stdout_has("delete-modify");
+    // The next pull starts over to fetch the evolutions; the decision is still pending.
+    a.run(&["sync", "pull"]).ok().stdout_has("1 evolutions");
+    let evs = a.json(&["evolution", "list", "v6.3.0"]);
+    assert_eq!(evs["evolutions"].as_array().map(Vec::len), Some(1), "{evs:#}");
+    assert_eq!(evs["evolutions"][0]["owner"], "bob", "{evs:#}");
+    let st = a.sync_status();
+    assert_eq!(st["conflicts"][0]["version"], "v6.3.0", "{st:#}");
+    a.run(&["sync", "push"]).fails(3, &["v6.3.0"]);
+
+    // Keeping the teammate's copy settles it, with everything in it.
+    a.run(&["sync", "resolve", "v6.3.0", "--theirs"]).ok();
+    let g = a.show("v6.3.0");
+    assert_eq!(
+        g["generation"]["changes"].as_array().map(Vec::len),
+        Some(2),
+        "{g:#}"
+    );
+    a.run(&["sync", "status"]).ok().stdout_has("Conflicts: 0");
+}
