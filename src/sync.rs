@@ -436,9 +436,13 @@ fn apply_generation(
                     });
                     return Ok(false);
                 }
+                // Changed on the server since, and its version is held here by another
+                // record: the delete-modify conflict waits (with the deletion) until that
+                // version is free, not dropped.
                 Some(_) => {
-                    ss::drop_pending_delete(tx, g.id)?;
                     *needs_resync = true;
+                    report.postponed += 1;
+                    return Ok(false);
                 }
             }
         }
@@ -488,7 +492,10 @@ fn apply_generation(
         local.base.clone()
     };
     let dirty = local.rec.sync_status != "synced";
-    if local.rec.sync_status == "conflict" && local.rec.remote_id.is_some() && g.rev == local.rec.rev {
+    if local.rec.sync_status == "conflict"
+        && local.rec.remote_id.is_some()
+        && g.rev == local.rec.rev
+    {
         // A conflict waiting for a decision, and nothing new on the server (a pull starting
         // over sees the record again): the decision is still the user's.
         return Ok(false);

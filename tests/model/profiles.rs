@@ -89,6 +89,14 @@ const REGRESSIONS: &[(u64, u64, &str)] = &[
          (fixed: a conflict with nothing new on the server is left for the user)",
     ),
     (
+        7448,
+        25,
+        "a draft deleted here, its version reused here, changed there: the pull dropped the \
+         pending deletion and the teammate's copy came back as if never deleted (fixed: the \
+         deletion waits for the version to be free, then conflicts)",
+    ),
+    (7495, 25, "the same as 7448"),
+    (
         6028,
         25,
         "a model bug: `resolve --theirs` revived a description another workspace had replaced \

@@ -132,7 +132,11 @@ fn a_draft_deleted_here_and_changed_there_comes_back_whole_and_stays_in_conflict
     // The next pull starts over to fetch the evolutions; the decision is still pending.
     a.run(&["sync", "pull"]).ok().stdout_has("1 evolutions");
     let evs = a.json(&["evolution", "list", "v6.3.0"]);
-    assert_eq!(evs["evolutions"].as_array().map(Vec::len), Some(1), "{evs:#}");
+    assert_eq!(
+        evs["evolutions"].as_array().map(Vec::len),
+        Some(1),
+        "{evs:#}"
+    );
     assert_eq!(evs["evolutions"][0]["owner"], "bob", "{evs:#}");
     let st = a.sync_status();
     assert_eq!(st["conflicts"][0]["version"], "v6.3.0", "{st:#}");
@@ -147,4 +151,51 @@ fn a_draft_deleted_here_and_changed_there_comes_back_whole_and_stays_in_conflict
         "{g:#}"
     );
     a.run(&["sync", "status"]).ok().stdout_has("Conflicts: 0");
+}
+
+/// Found by the model test (seeds 7448 and 7495). A draft deleted here and its version
+/// reused here by a new draft, while a teammate changed the deleted one: the pull dropped
+/// the pending deletion (the version was held locally) and later brought the teammate's copy
+/// back as if never deleted. The deletion now waits, and becomes a delete-modify conflict
+/// once the version is free.
+#[test]
+fn a_deletion_whose_version_was_reused_here_is_not_dropped_when_changed_there() {
+    let (_cloud, _team, devs) = team_of(&["alice", "bob"]);
+    let (a, b) = (&devs[0], &devs[1]);
+    a.run(&["config", "execution_mode", "local"]).ok();
+    a.run(&["generation", "new", "v6.4.0"]).ok();
+    a.add_change("v6.4.0", "FEAT-1", "add", "Work");
+    a.run(&["sync", "push"]).ok();
+    b.run(&["sync", "pull"]).ok();
+
+    a.run(&["generation", "delete", "v6.4.0"]).ok();
+    a.run(&["generation", "new", "v6.4.0", "-d", "Another"])
+        .ok();
+    b.add_change("v6.4.0", "FEAT-2", "add", "More work");
+    b.run(&["sync", "push"]).ok();
+
+    // The new draft cannot take the version: renamed, the deletion meets Bob's change.
+    a.run(&["sync", "push"]).fails(3, &["v6.4.0"]);
+    let st = a.sync_status();
+    assert_eq!(
+        st["pending_deletes"],
+        serde_json::json!(["v6.4.0"]),
+        "{st:#}"
+    );
+    a.run(&["generation", "rename", "v6.4.0", "v6.5.0"]).ok();
+    a.run(&["sync", "push"]).fails(3, &["v6.4.0"]);
+    let st = a.sync_status();
+    let conflict = st["conflicts"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["version"] == "v6.4.0"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(conflict["conflicts"][0]["kind"], "delete-modify", "{st:#}");
+    let back = a.show("v6.4.0");
+    assert_eq!(
+        back["generation"]["changes"].as_array().map(Vec::len),
+        Some(2),
+        "{back:#}"
+    );
+    assert_eq!(a.show("v6.5.0")["generation"]["description"], "Another");
 }
