@@ -234,12 +234,8 @@ fn second_workspace(server: &Server) -> Dev {
     Dev::join(&server.url(), "alice")
 }
 
-fn changes_on_server(server: &Server, version: &str) -> Vec<String> {
-    let g = server
-        .generations("alice", "default")
-        .into_iter()
-        .find(|g| g["version"] == version)
-        .unwrap_or_else(|| panic!("{version} on the server"));
+/// The change ids of a generation (server or local JSON), sorted.
+fn change_ids(g: &serde_json::Value) -> Vec<String> {
     let mut ids: Vec<String> = g["changes"]
         .as_array()
         .map(|a| {
@@ -250,6 +246,24 @@ fn changes_on_server(server: &Server, version: &str) -> Vec<String> {
         .unwrap_or_default();
     ids.sort();
     ids
+}
+
+fn changes_on_server(server: &Server, version: &str) -> Vec<String> {
+    let g = server
+        .generations("alice", "default")
+        .into_iter()
+        .find(|g| g["version"] == version)
+        .unwrap_or_else(|| panic!("{version} on the server"));
+    change_ids(&g)
+}
+
+/// Nothing waits to be sent and nothing is in conflict.
+#[track_caller]
+fn assert_settled(a: &Dev) {
+    let st = a.sync_status();
+    assert_eq!(st["pending"], serde_json::json!([]), "{st:#}");
+    assert_eq!(st["pending_deletes"], serde_json::json!([]), "{st:#}");
+    assert_eq!(st["conflicts"], serde_json::json!([]), "{st:#}");
 }
 
 /// Found by the model test (seed 5018): after a create whose answers were all lost, the
@@ -279,15 +293,7 @@ fn a_lost_create_is_merged_against_what_it_sent_so_a_teammates_edit_survives() {
     assert_no_duplicates(&server, &["v4.0.0"]);
     assert_eq!(a.show("v4.0.0")["sync_status"], "synced");
     b.run(&["sync", "pull"]).ok();
-    let local: Vec<String> = b.show("v4.0.0")["changes"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|c| c["id"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    assert_eq!(local, ["FEAT-2"]);
+    assert_eq!(change_ids(&b.show("v4.0.0")), ["FEAT-2"]);
 }
 
 /// Found by the model test (seed 6123): an update whose answers were all lost, then undone
@@ -316,9 +322,7 @@ fn an_update_whose_answer_was_lost_then_undone_here_stays_undone() {
     a.run(&["sync", "push"]).ok();
     assert_eq!(changes_on_server(&server, "v4.1.0"), ["FEAT-1", "FEAT-3"]);
     assert_no_duplicates(&server, &["v4.1.0"]);
-    let st = a.sync_status();
-    assert_eq!(st["pending"], serde_json::json!([]), "{st:#}");
-    assert_eq!(st["conflicts"], serde_json::json!([]), "{st:#}");
+    assert_settled(&a);
 }
 
 /// Found by the model test (seeds 1134 and 1163): a draft deleted here after its create
@@ -343,9 +347,7 @@ fn a_draft_deleted_after_its_create_answer_was_lost_stays_deleted() {
     b.run(&["sync", "pull"]).ok();
     b.run(&["generation", "show", "v5.0.0"])
         .fails(1, &["v5.0.0"]);
-    let st = a.sync_status();
-    assert_eq!(st["pending"], serde_json::json!([]), "{st:#}");
-    assert_eq!(st["pending_deletes"], serde_json::json!([]), "{st:#}");
+    assert_settled(&a);
 }
 
 /// The same deletion when the server never got the create: nothing comes back and nothing
