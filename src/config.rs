@@ -155,13 +155,16 @@ pub struct Config {
 }
 
 /// Limits of the HTTP client, from the environment only (`GRYT_HTTP_TIMEOUT_MS`,
-/// `GRYT_HTTP_ATTEMPTS`): operators and tests tune them; nobody commits them.
+/// `GRYT_HTTP_ATTEMPTS`, `GRYT_HTTP_BACKOFF_MS`): operators and tests tune them; nobody
+/// commits them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpLimits {
     /// The whole-request timeout.
     pub timeout: std::time::Duration,
     /// Attempts a transient failure gets (1 = no retry).
     pub attempts: u32,
+    /// The base of the exponential backoff between attempts (full jitter, capped at 5 s).
+    pub backoff_base_ms: u64,
 }
 
 impl Default for HttpLimits {
@@ -169,6 +172,7 @@ impl Default for HttpLimits {
         HttpLimits {
             timeout: std::time::Duration::from_secs(60),
             attempts: 3,
+            backoff_base_ms: 200,
         }
     }
 }
@@ -200,6 +204,9 @@ impl HttpLimits {
         }
         if let Some(n) = number(env, "GRYT_HTTP_ATTEMPTS", 1..=10)? {
             limits.attempts = n as u32;
+        }
+        if let Some(ms) = number(env, "GRYT_HTTP_BACKOFF_MS", 1..=5_000)? {
+            limits.backoff_base_ms = ms;
         }
         Ok(limits)
     }

@@ -55,6 +55,8 @@ pub struct Remote {
     http: reqwest::blocking::Client,
     /// How many attempts a transient failure gets (1 = no retry).
     pub attempts: u32,
+    /// The base of the backoff between attempts, in milliseconds.
+    pub backoff_base_ms: u64,
     pub requests: std::cell::Cell<u64>,
     pub bytes: std::cell::Cell<u64>,
 }
@@ -135,6 +137,7 @@ impl Remote {
             auth,
             http,
             attempts: limits.attempts,
+            backoff_base_ms: limits.backoff_base_ms,
             requests: std::cell::Cell::new(0),
             bytes: std::cell::Cell::new(0),
         })
@@ -232,7 +235,7 @@ impl Remote {
             }
             let wait = match &outcome {
                 Ok((_, Some(secs))) => Duration::from_secs((*secs).min(30)),
-                _ => backoff(attempt, 200, 5_000),
+                _ => backoff(attempt, self.backoff_base_ms, 5_000),
             };
             std::thread::sleep(wait);
         }

@@ -291,6 +291,13 @@ fn cases() -> Vec<Case> {
             &["Invalid GRYT_HTTP_ATTEMPTS '0'"],
         ),
         env_case(
+            "GRYT_HTTP_BACKOFF_MS past its 5000 ms cap",
+            &[("GRYT_HTTP_BACKOFF_MS", "60000")],
+            LIST,
+            1,
+            &["Invalid GRYT_HTTP_BACKOFF_MS '60000'"],
+        ),
+        env_case(
             "GRYT_CONFIG_DIR naming a file",
             &[("GRYT_CONFIG_DIR", "/dev/null")],
             LIST,

@@ -302,6 +302,9 @@ impl Dev {
             .env("NO_COLOR", "1")
             .env("LANG", "C")
             .env("GIT_CONFIG_NOSYSTEM", "1")
+            // Retries keep their number and order; only the waits between them shrink (the
+            // model checks outcomes, and the 503 storm test measures the real backoff).
+            .env("GRYT_HTTP_BACKOFF_MS", "5")
             .current_dir(self.root())
             .stdin(Stdio::null())
             .args(args);
