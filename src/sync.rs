@@ -213,6 +213,8 @@ fn is_version_conflict(c: &[Conflict]) -> bool {
 }
 
 pub const VERSION_EXISTS: &str = "version exists in the cloud";
+/// The item of a delete-modify conflict for a record deleted here and changed on the server.
+const DELETED_HERE: &str = "generation (deleted here, changed on the server)";
 
 fn note_pull(ctx: &Context, ws: &mut Workspace, r: &PullReport, error: Option<&str>) -> Result<()> {
     let now = ctx.now();
@@ -427,7 +429,7 @@ fn apply_generation(
                     *needs_resync = true;
                     let c = vec![Conflict {
                         kind: ConflictKind::DeleteModify,
-                        item: "generation (deleted here, changed on the server)".into(),
+                        item: DELETED_HERE.into(),
                     }];
                     ss::set_conflict(tx, &g.generation_id, Some(g), &c)?;
                     report.conflicts.push(ConflictReport {
@@ -498,6 +500,43 @@ fn apply_generation(
     {
         // A conflict waiting for a decision, and nothing new on the server (a pull starting
         // over sees the record again): the decision is still the user's.
+        return Ok(false);
+    }
+    if local.rec.sync_status == "conflict"
+        && ss::conflict_items(tx, &local.rec.generation_id)?
+            .iter()
+            .any(|c| c.item == DELETED_HERE)
+    {
+        // Deleted here, changed on the server, and changed again: the local copy is the
+        // server's (it came back for the decision); it follows, and the decision stays
+        // pending. Deleted on the server too, there is nothing left to decide.
+        match &remote {
+            None => {
+                ss::delete_local_generation(tx, &local.rec.generation_id)?;
+                touched.moved.push((local.rec.version.clone(), None));
+                report.deleted += 1;
+            }
+            Some(r)
+                if r.version != local.rec.version
+                    && ss::local_by_version(tx, &r.version)?.is_some() =>
+            {
+                // Moved onto a version another record holds here: after that one moves.
+                *needs_resync = true;
+                report.postponed += 1;
+            }
+            Some(r) => {
+                let kinds = ss::conflict_items(tx, &local.rec.generation_id)?;
+                ss::take_remote(tx, &local.rec.generation_id, g, r, now)?;
+                ss::set_conflict(tx, &local.rec.generation_id, Some(g), &kinds)?;
+                touched
+                    .moved
+                    .push((local.rec.version.clone(), Some(r.version.clone())));
+                report.conflicts.push(ConflictReport {
+                    version: r.version.clone(),
+                    conflicts: kinds,
+                });
+            }
+        }
         return Ok(false);
     }
     if remote.is_none() && !dirty && ss::has_unsynced_evolutions(tx, &id)? {

@@ -233,6 +233,18 @@ pub fn set_conflict(
     Ok(())
 }
 
+/// The conflicts recorded on a local generation.
+pub fn conflict_items(conn: &Connection, local_id: &str) -> Result<Vec<Conflict>> {
+    let kinds: Option<String> = conn
+        .prepare_cached("SELECT conflict_kinds FROM generations WHERE generation_id = ?1")?
+        .query_row([local_id], |r| r.get(0))
+        .optional()?
+        .flatten();
+    Ok(kinds
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default())
+}
+
 pub struct ConflictRow {
     pub version: String,
     pub generation_id: String,

@@ -97,6 +97,12 @@ const REGRESSIONS: &[(u64, u64, &str)] = &[
     ),
     (7495, 25, "the same as 7448"),
     (
+        8063,
+        25,
+        "a delete-modify conflict (deleted here) was settled silently for the teammate's copy \
+         when the server changed the record again (fixed: the copy follows, the decision stays)",
+    ),
+    (
         6028,
         25,
         "a model bug: `resolve --theirs` revived a description another workspace had replaced \

@@ -142,12 +142,23 @@ fn a_draft_deleted_here_and_changed_there_comes_back_whole_and_stays_in_conflict
     assert_eq!(st["conflicts"][0]["version"], "v6.3.0", "{st:#}");
     a.run(&["sync", "push"]).fails(3, &["v6.3.0"]);
 
+    // Changed there once more (model seed 8063): the copy here follows, the decision stays.
+    b.add_change("v6.3.0", "FEAT-3", "add", "Even more work");
+    b.run(&["sync", "push"]).ok();
+    a.run(&["sync", "pull"]).fails(3, &["conflict"]);
+    let st = a.sync_status();
+    assert_eq!(st["conflicts"][0]["version"], "v6.3.0", "{st:#}");
+    assert_eq!(
+        st["conflicts"][0]["conflicts"][0]["kind"], "delete-modify",
+        "{st:#}"
+    );
+
     // Keeping the teammate's copy settles it, with everything in it.
     a.run(&["sync", "resolve", "v6.3.0", "--theirs"]).ok();
     let g = a.show("v6.3.0");
     assert_eq!(
         g["generation"]["changes"].as_array().map(Vec::len),
-        Some(2),
+        Some(3),
         "{g:#}"
     );
     a.run(&["sync", "status"]).ok().stdout_has("Conflicts: 0");
