@@ -449,11 +449,14 @@ fn api_keys_create_list_revoke_and_login_with_a_key() {
         &ci_id,
         "credentials file",
         "accepts",
+        "Account: alice",
     ]);
     let v = s.run(&["--json", "cloud", "whoami"], None).ok().json();
     assert_eq!(v["auth"], "api-key");
     assert_eq!(v["api_key_id"], ci_id.as_str());
     assert_eq!(v["server"], "accepted");
+    // The server names the key's owner (GET /api/v1/accounts/me).
+    assert_eq!(v["server_username"], "alice");
 
     // Revoking another key, signed with this one.
     s.run(&["cloud", "api-keys", "revoke", &other_id], None)

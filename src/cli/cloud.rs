@@ -558,14 +558,26 @@ fn cmd_whoami(ctx: &Context) -> Result<i32> {
     } else {
         ("none", "none (not logged in)".to_string())
     };
+    // gryt's server names the account behind the credentials; the reference server has no
+    // such route (404), so any authenticated read checks the credentials there.
     let check = if cloud.remote.has_credentials() {
-        Some(
-            cloud
-                .remote
-                .call::<serde_json::Value>("GET", "/api/v1/api-keys", None, &[]),
-        )
+        match cloud
+            .remote
+            .call::<serde_json::Value>("GET", "/api/v1/accounts/me", None, &[])
+        {
+            Err(RemoteError::Http { status: 404, .. }) => Some(
+                cloud
+                    .remote
+                    .call::<serde_json::Value>("GET", "/api/v1/api-keys", None, &[]),
+            ),
+            other => Some(other),
+        }
     } else {
         None
+    };
+    let server_user: Option<String> = match &check {
+        Some(Ok(v)) => v["data"]["username"].as_str().map(str::to_string),
+        _ => None,
     };
     let (state, problem) = match check {
         None => ("not logged in", Some(not_logged_in(&url))),
@@ -599,6 +611,7 @@ fn cmd_whoami(ctx: &Context) -> Result<i32> {
             "auth": method,
             "api_key_id": if hmac { config.get("api_key_id") } else { None },
             "server": state,
+            "server_username": server_user,
         }));
     } else {
         ctx.ui.data(&format!(
@@ -611,6 +624,10 @@ fn cmd_whoami(ctx: &Context) -> Result<i32> {
             source_name(config.source("username"))
         ));
         ctx.ui.data(&format!("Auth:    {detail}"));
+        if let Some(who) = &server_user {
+            ctx.ui
+                .data(&format!("Account: {who} (as the server knows it)"));
+        }
         let code = if state == "accepted" { "32" } else { "31" };
         let why = match state {
             "accepted" => "the server accepts the credentials",

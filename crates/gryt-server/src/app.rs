@@ -961,6 +961,15 @@ async fn create_api_key(State(app): State<Shared>, req: Authed) -> Resp {
     .await
 }
 
+/// Who is asking (gryt's extension of the API): the account behind the password or the API
+/// key, so `gryt cloud whoami` can name the owner of a key.
+async fn whoami(req: Authed) -> Resp {
+    tryr!(Resp::json(
+        200,
+        &serde_json::json!({ "data": { "username": req.user.username } })
+    ))
+}
+
 async fn list_api_keys(State(app): State<Shared>, req: Authed) -> Resp {
     app.read(&req.user, accounts::list_api_keys).await
 }
@@ -1083,6 +1092,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/pipeline-runs/{pipeline_id}", get(get_pipeline_run))
         .route("/api/v1/accounts/create", post(signup))
         .route("/api/v1/accounts/change-password", post(change_password))
+        .route("/api/v1/accounts/me", get(whoami))
         .route("/api/v1/api-keys", get(list_api_keys).post(create_api_key))
         .route(
             "/api/v1/api-keys/{key_id}",

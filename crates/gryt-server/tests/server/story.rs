@@ -50,6 +50,12 @@ async fn story_on(backend: &str) {
         "a listed key must not show its secret"
     );
     let alice = Api::new(&base, Auth::Hmac { key_id, secret });
+    // Who is asking: the key's owner (gryt's extension), and nobody without credentials.
+    let me = alice.get("/api/v1/accounts/me").await;
+    assert_eq!(me.status, 200, "{:?}", me.body);
+    assert_eq!(me.body["data"]["username"], "alice");
+    let anon = Api::new(&base, Auth::None).get("/api/v1/accounts/me").await;
+    assert_eq!(anon.status, 401, "{:?}", anon.body);
 
     // 1. create generation (the reference body, verbatim shape).
     let guuid = new_uuid();
