@@ -150,11 +150,12 @@ impl Env {
     }
 
     /// Runs SQL on the server's database (to simulate e.g. an expired key).
-    pub fn sql(&self, sql: &'static str) {
+    pub fn sql(&self, sql: impl Into<String>) {
         let url = self.config.database.clone();
+        let sql = sql.into();
         on_thread(move || {
             let db = gryt_server::db::Db::open_blocking(&url).unwrap();
-            db.run_blocking(|c| c.batch(sql)).unwrap();
+            db.run_blocking(move |c| c.batch(&sql)).unwrap();
         });
     }
 }

@@ -61,3 +61,60 @@ async fn idempotency() {
         idempotency_on(b).await;
     }
 }
+
+/// A key held by a request still being processed (by another server process on the same
+/// database, say) answers 409 `idempotency_in_flight` and runs nothing; once that claim is
+/// abandoned (older than five minutes without an answer) the request runs, once.
+async fn in_flight_on(backend: &str) {
+    let env = Env::start(backend, 1);
+    let api = env.user_with_key("inflight");
+    let body = generation_body(&new_uuid(), "v1.0.0", &[("FEAT-1", "x")], "draft");
+    let hash = gryt_server::util::sha256_hex(&[
+        b"POST".as_slice(),
+        b"/api/v1/generations".as_slice(),
+        body.as_bytes(),
+    ]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    env.sql(format!(
+        "INSERT INTO idempotency (user_id, idem_key, request_hash, state, created_at) \
+         SELECT id, 'held-key', '{hash}', 'pending', {now} FROM users WHERE username = 'inflight'"
+    ));
+    let key = [("Idempotency-Key", "held-key")];
+    let held = api
+        .send("POST", "/api/v1/generations", Some(&body), &key)
+        .await;
+    assert_eq!(held.status, 409, "{backend}: {:?}", held.body);
+    assert_eq!(held.body["code"], "idempotency_in_flight", "{backend}");
+    let list = api.get("/api/v1/generations").await;
+    assert_eq!(
+        list.body["data"]["generations"].as_array().map(Vec::len),
+        Some(0),
+        "{backend}: nothing ran"
+    );
+
+    env.sql("UPDATE idempotency SET created_at = created_at - 3600 WHERE idem_key = 'held-key'");
+    let ran = api
+        .send("POST", "/api/v1/generations", Some(&body), &key)
+        .await;
+    assert_eq!(ran.status, 201, "{backend}: {:?}", ran.body);
+    let again = api
+        .send("POST", "/api/v1/generations", Some(&body), &key)
+        .await;
+    assert_eq!((again.status, &again.body), (201, &ran.body), "{backend}");
+    let list = api.get("/api/v1/generations").await;
+    assert_eq!(
+        list.body["data"]["generations"].as_array().map(Vec::len),
+        Some(1),
+        "{backend}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_in_flight_is_refused_until_its_claim_is_abandoned() {
+    for b in backends() {
+        in_flight_on(b).await;
+    }
+}
