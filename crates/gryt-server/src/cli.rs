@@ -177,6 +177,7 @@ async fn shutdown_signal() {
                     _ = tokio::signal::ctrl_c() => {}
                     _ = term.recv() => {}
                 }
+                tracing::info!("shutdown requested: finishing the requests in flight");
             }
             Err(_) => {
                 let _ = tokio::signal::ctrl_c().await;
