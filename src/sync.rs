@@ -1224,6 +1224,17 @@ fn apply_result(
             report.deleted += 1;
             Ok(false)
         }
+        Pending::DeleteGen { remote_id } if res.status == 409 => {
+            // Promoted on the server meanwhile: final, so the deletion can never apply. It is
+            // answered (reported), and the record comes back at the full pull that follows.
+            tx.execute(
+                "DELETE FROM pending_deletes WHERE remote_id = ?1",
+                [remote_id],
+            )?;
+            ss::set_meta(tx, RESYNC, "1", now)?;
+            report.failed.push((op.label.clone(), detail_of(&res.body)));
+            Ok(true)
+        }
         Pending::PromoteGen { local_id } if ok => {
             let g: wire::Generation = serde_json::from_value(data)
                 .map_err(|e| garbage(&format!("a generation in a batch answer: {e}")))?;

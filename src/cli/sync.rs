@@ -499,6 +499,16 @@ fn cmd_resolve(ctx: &Context, a: ResolveArgs) -> Result<i32> {
         }
         (true, Some(g)) => {
             let c = ss::content_of_wire(g)?;
+            if c.version != v && crate::store::get_generation(&tx, &c.version)?.is_some() {
+                return Err(GrytError::error(format!(
+                    "The server's copy of {v} is named {}, a version another generation holds here",
+                    c.version
+                ))
+                .hint(format!(
+                    "rename that one first (`gryt generation rename {} NEW`), then resolve {v} again",
+                    c.version
+                )));
+            }
             ss::take_remote(&tx, &row.generation_id, g, &c, &now)?;
             remove = Some(v.clone());
             write = Some(c.version.clone());

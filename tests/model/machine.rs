@@ -999,7 +999,10 @@ impl<'a> Model<'a> {
                             self.resolve(c, g, true)?;
                         }
                     } else if !self.resolve(c, g, true)? {
-                        return Err(format!("`sync resolve {} --theirs` was refused", g.version));
+                        // Refused with a way out (the server's copy is named after a version
+                        // another local record holds, itself renamed in this round): the
+                        // next round tries again; never settling fails below.
+                        continue;
                     }
                 }
                 let st = self.run(c, &["sync", "status", "--json"]);
@@ -1124,8 +1127,15 @@ impl<'a> Model<'a> {
                     ),
                 );
             }
-            if got != want_evos {
-                return Err(format!("after convergence {name} holds evolutions\n{got:#?}\nbut the server\n{want_evos:#?}"));
+            // An orphaned proof the server holds in an earlier state (its last update was
+            // refused: the generation was promoted meanwhile) differs here by design.
+            let want: BTreeMap<String, (String, String, i64, String, String)> = want_evos
+                .iter()
+                .filter(|(id, _)| !orphaned.contains(*id))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if got != want {
+                return Err(format!("after convergence {name} holds evolutions\n{got:#?}\nbut the server\n{want:#?}"));
             }
         }
         // The server holds exactly the live edits (a promoted record is final instead: what

@@ -103,6 +103,24 @@ const REGRESSIONS: &[(u64, u64, &str)] = &[
          when the server changed the record again (fixed: the copy follows, the decision stays)",
     ),
     (
+        9032,
+        25,
+        "`sync resolve --theirs` onto a version another local draft held failed with a \
+         database error (fixed: refused with a way out)",
+    ),
+    (
+        9124,
+        25,
+        "deleting a draft promoted meanwhile: the 409 kept the deletion journaled and every \
+         push failed again (fixed: answered once, the release comes back)",
+    ),
+    (
+        9138,
+        25,
+        "a model bug: an orphaned proof the server holds in an earlier state was compared \
+         with the server's copy",
+    ),
+    (
         6028,
         25,
         "a model bug: `resolve --theirs` revived a description another workspace had replaced \

@@ -210,3 +210,30 @@ fn a_deletion_whose_version_was_reused_here_is_not_dropped_when_changed_there() 
     );
     assert_eq!(a.show("v6.5.0")["generation"]["description"], "Another");
 }
+
+/// Found by the model test (seed 9124). A draft in conflict with its promotion on the
+/// server, deleted here: the server refuses the deletion (409, a promoted generation is
+/// final) and the journal kept it, so every push failed again. The refusal is now an
+/// answer: reported once, the deletion dropped, the promoted record back.
+#[test]
+fn deleting_a_draft_promoted_meanwhile_is_refused_once_and_the_release_comes_back() {
+    let (_cloud, _team, devs) = team_of(&["alice", "bob"]);
+    let (a, b) = (&devs[0], &devs[1]);
+    a.run(&["config", "execution_mode", "local"]).ok();
+    a.run(&["generation", "new", "v6.7.0"]).ok();
+    a.add_change("v6.7.0", "FEAT-1", "add", "Work");
+    a.run(&["sync", "push"]).ok();
+    b.run(&["sync", "pull"]).ok();
+    a.add_change("v6.7.0", "FEAT-2", "add", "Late work");
+    b.prove("v6.7.0", "FEAT-1");
+    b.run(&["promote", "v6.7.0", "--no-tag"]).ok();
+    a.run(&["sync", "pull"]).fails(3, &["conflict"]);
+
+    a.run(&["generation", "delete", "v6.7.0"]).ok();
+    a.run(&["sync", "push"]).fails(1, &["promoted"]);
+    let st = a.sync_status();
+    assert_eq!(st["pending_deletes"], serde_json::json!([]), "{st:#}");
+    let back = a.show("v6.7.0");
+    assert_eq!(back["generation"]["status"], "promoted", "{back:#}");
+    a.run(&["sync", "push"]).ok();
+}

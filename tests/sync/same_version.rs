@@ -92,3 +92,33 @@ fn same_version_twice_second_push_exits_3_and_rename_keeps_both_histories() {
     assert!(dirs.contains(&"push") && dirs.contains(&"pull"), "{log:#}");
     b.run(&["sync", "log"]).ok().stdout_has("push");
 }
+
+/// Found by the model test (seed 9032). Taking the server's copy of a conflicting record
+/// whose server version another local draft holds failed with a database error (UNIQUE
+/// constraint). It is refused with a way out, and works once that draft is renamed.
+#[test]
+fn resolving_theirs_onto_a_version_another_local_draft_holds_is_refused_with_a_way_out() {
+    let (_cloud, _team, devs) = team_of(&["alice", "bob"]);
+    let (a, b) = (&devs[0], &devs[1]);
+    a.run(&["config", "execution_mode", "local"]).ok();
+    a.run(&["generation", "new", "v6.8.0"]).ok();
+    a.run(&["sync", "push"]).ok();
+    b.run(&["sync", "pull"]).ok();
+    b.run(&["generation", "rename", "v6.8.0", "v6.9.0"]).ok();
+    b.run(&["sync", "push"]).ok();
+
+    // Here: the same record renamed otherwise, and a new draft under Bob's version.
+    a.run(&["generation", "rename", "v6.8.0", "v6.10.0"]).ok();
+    a.run(&["generation", "new", "v6.9.0", "-d", "Mine"]).ok();
+    a.run(&["sync", "pull"]).fails(3, &["conflict"]);
+    let before = a.json(&["generation", "list"]);
+    a.run(&["sync", "resolve", "v6.10.0", "--theirs"])
+        .fails(1, &["v6.9.0", "another generation"])
+        .stderr_has("gryt generation rename v6.9.0");
+    assert_eq!(a.json(&["generation", "list"]), before, "nothing changed");
+
+    a.run(&["generation", "rename", "v6.9.0", "v7.0.0"]).ok();
+    a.run(&["sync", "resolve", "v6.10.0", "--theirs"]).ok();
+    a.show("v6.9.0");
+    assert_eq!(a.show("v7.0.0")["generation"]["description"], "Mine");
+}
