@@ -455,9 +455,13 @@ pub fn take_remote_evolution(
 }
 
 /// Adopts the server's id, rc and rev for a locally edited evolution; it stays pending.
+/// Takes the server's ids and revision for a local evolution with newer local changes. The
+/// operation that created or last updated it is answered: the next push sends the local
+/// changes as a new operation (a new key; the old key names another request).
 pub fn adopt_evolution_ids(conn: &Connection, local_id: &str, e: &wire::Evolution) -> Result<()> {
     conn.execute(
-        "UPDATE evolutions SET rc = ?2, rc_provisional = 0, remote_id = ?3, rev = ?4 WHERE evolution_id = ?1",
+        "UPDATE evolutions SET rc = ?2, rc_provisional = 0, remote_id = ?3, rev = ?4, push_key = NULL \
+         WHERE evolution_id = ?1",
         params![local_id, e.rc, e.id.to_string(), e.rev],
     )?;
     Ok(())

@@ -229,6 +229,37 @@ fn a_lost_answer_to_an_evolution_result_is_retried_without_a_second_evolution() 
     assert_eq!(a.sync_status()["pending_evolutions"], 0);
 }
 
+/// Found by the model test (seed 10194): an evolution created on the server with every
+/// answer lost. The next pull took its server id, and the push then sent its state as an
+/// update under the create's key: "This Idempotency-Key was already used with a different
+/// request" (422), and the proof was set aside for good.
+#[test]
+fn an_evolution_whose_create_answers_were_all_lost_is_settled_by_the_next_push() {
+    let (server, proxy, a) = online();
+    a.run(&["generation", "new", "v4.2.0"]).ok();
+    a.add_change("v4.2.0", "FEAT-1", "One");
+    a.run(&["sync", "push"]).ok();
+    a.run(&["config", "execution_mode", "local"]).ok();
+    a.prove("v4.2.0", "FEAT-1");
+    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
+    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+
+    let out = a.run(&["sync", "push"]);
+    out.ok();
+    assert!(!out.stderr.contains("422"), "{out:?}");
+    let g = server
+        .generations("alice", "default")
+        .into_iter()
+        .find(|g| g["version"] == "v4.2.0")
+        .expect("v4.2.0");
+    let evs = server.evolutions("alice", &g["id"]);
+    assert_eq!(evs.len(), 1, "{evs:#?}");
+    assert_eq!(evs[0]["status"], "pass", "{evs:#?}");
+    let st = a.sync_status();
+    assert_eq!(st["pending_evolutions"], 0, "{st:#}");
+    assert_settled(&a);
+}
+
 /// A second workspace of the same user, talking to the server directly.
 fn second_workspace(server: &Server) -> Dev {
     Dev::join(&server.url(), "alice")

@@ -121,6 +121,13 @@ const REGRESSIONS: &[(u64, u64, &str)] = &[
          with the server's copy",
     ),
     (
+        10194,
+        25,
+        "an evolution created with every answer lost: the pull adopted its server id and the \
+         push sent an update under the create's key (422), setting the proof aside (fixed: \
+         adopting the ids answers the old operation)",
+    ),
+    (
         6028,
         25,
         "a model bug: `resolve --theirs` revived a description another workspace had replaced \
