@@ -17,6 +17,8 @@ mod cli {
     mod run;
 }
 
+#[path = "support/command.rs"]
+pub mod command;
 #[path = "support/registration.rs"]
 mod registration;
 

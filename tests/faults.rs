@@ -22,6 +22,8 @@ mod faults {
     mod storm;
 }
 
+#[path = "support/command.rs"]
+pub mod command;
 #[path = "support/registration.rs"]
 mod registration;
 

@@ -33,6 +33,8 @@ mod model {
     mod profiles;
 }
 
+#[path = "support/command.rs"]
+pub mod command;
 #[path = "support/registration.rs"]
 mod registration;
 

@@ -21,6 +21,8 @@ mod sync {
     mod watch_and_log;
 }
 
+#[path = "support/command.rs"]
+pub mod command;
 #[path = "support/registration.rs"]
 mod registration;
 

@@ -3,7 +3,6 @@
 //! stderr together.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -14,113 +13,7 @@ pub const NOW_STORED: &str = "2026-01-02T03:04:05.000000Z";
 /// The configured user (`USER`).
 pub const USER: &str = "alice";
 
-pub fn gryt_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_gryt")
-}
-
-/// One finished command.
-pub struct Out {
-    pub args: Vec<String>,
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl fmt::Debug for Out {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "gryt {:?}\n--- exit code: {}\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.args, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Out {
-    /// Exit code 0.
-    #[track_caller]
-    pub fn ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "expected success\n{self:?}");
-        self
-    }
-
-    /// Exit code 0 and nothing on stderr.
-    #[track_caller]
-    pub fn clean(&self) -> &Self {
-        self.ok();
-        assert!(self.stderr.is_empty(), "expected empty stderr\n{self:?}");
-        self
-    }
-
-    /// A gryt error: the exit code, "Error: ..." naming every needle on stderr, nothing on
-    /// stdout.
-    #[track_caller]
-    pub fn err(&self, code: i32, needles: &[&str]) -> &Self {
-        if let Some(problem) = self.error_problem(code, needles) {
-            panic!("{problem}\n{self:?}");
-        }
-        self
-    }
-
-    /// What is wrong with this output as the expected error, if anything.
-    pub fn error_problem(&self, code: i32, needles: &[&str]) -> Option<String> {
-        if self.code != code {
-            return Some(format!("expected exit code {code}, got {}", self.code));
-        }
-        let first = self.stderr.lines().next().unwrap_or("");
-        // clap's usage errors say "error: ..."; gryt's own say "Error: ...".
-        let prefix = if code == 2 && first.starts_with("error:") {
-            "error: "
-        } else {
-            "Error: "
-        };
-        if !first.starts_with(prefix) {
-            return Some(format!("stderr does not start with {prefix:?}"));
-        }
-        for n in needles {
-            if !self.stderr.contains(n) {
-                return Some(format!("stderr does not mention {n:?}"));
-            }
-        }
-        None
-    }
-
-    /// The stderr carries a "Hint: ..." line mentioning `needle`.
-    #[track_caller]
-    pub fn hint(&self, needle: &str) -> &Self {
-        assert!(
-            self.stderr
-                .lines()
-                .any(|l| l.starts_with("Hint: ") && l.contains(needle)),
-            "expected a hint mentioning {needle:?}\n{self:?}"
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stdout.contains(needle),
-            "stdout does not mention {needle:?}\n{self:?}"
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stderr.contains(needle),
-            "stderr does not mention {needle:?}\n{self:?}"
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self:?}"))
-    }
-}
+pub use crate::command::{finish, Out};
 
 /// A temporary directory used as HOME, holding the config dir (`config/`) and a
 /// working directory (`work/`) where commands run.
@@ -212,23 +105,14 @@ impl TestEnv {
 
     /// A `gryt` command with the hermetic environment, run in `dir`.
     pub fn command_in(&self, dir: &Path) -> Command {
-        let mut c = Command::new(gryt_bin());
-        c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home())
-            .env("GRYT_CONFIG_DIR", self.config_dir())
-            .env("USER", USER)
-            .env("GRYT_NOW", NOW)
-            .env("NO_COLOR", "1")
-            .env("LANG", "C")
+        let mut c = crate::command::hermetic(self.home(), USER);
+        c.env("GRYT_NOW", NOW)
             // git, should a command call it, must not read the developer's settings.
-            .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_AUTHOR_NAME", "Alice")
             .env("GIT_AUTHOR_EMAIL", "alice@example.com")
             .env("GIT_COMMITTER_NAME", "Alice")
             .env("GIT_COMMITTER_EMAIL", "alice@example.com")
-            .current_dir(dir)
-            .stdin(std::process::Stdio::null());
+            .current_dir(dir);
         c
     }
 
@@ -253,24 +137,7 @@ impl TestEnv {
         for (k, v) in vars {
             c.env(k, v);
         }
-        let out = c.output().expect("run gryt");
-        let out = Out {
-            args: args.iter().map(|s| s.to_string()).collect(),
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        // No command may ever panic or die from a signal, whatever its input.
-        assert!(
-            !out.stderr.contains("panicked") && !out.stdout.contains("panicked at"),
-            "gryt panicked\n{out:?}"
-        );
-        assert!(
-            out.code >= 0 && out.code != 101,
-            "gryt crashed (exit {})\n{out:?}",
-            out.code
-        );
-        out
+        finish("", args, c.output().expect("run gryt"))
     }
 
     /// Runs git in the repository root; it must succeed. Returns its stdout.

@@ -218,14 +218,7 @@ fn a_lost_answer_to_an_evolution_result_is_retried_without_a_second_evolution() 
     a.run(&["evolution", "complete", &tag, "--status", "pass"])
         .ok();
     assert_eq!(proxy.count(BATCH), 2, "{:#?}", proxy.log());
-    let g = server
-        .generations("alice", "default")
-        .into_iter()
-        .find(|g| g["version"] == "v4.0.0")
-        .expect("v4.0.0");
-    let evs = server.evolutions("alice", &g["id"]);
-    assert_eq!(evs.len(), 1, "{evs:#?}");
-    assert_eq!(evs[0]["status"], "pass", "{evs:#?}");
+    assert_one_passing_evolution(&server, "v4.0.0");
     assert_eq!(a.sync_status()["pending_evolutions"], 0);
 }
 
@@ -247,17 +240,23 @@ fn an_evolution_whose_create_answers_were_all_lost_is_settled_by_the_next_push()
     let out = a.run(&["sync", "push"]);
     out.ok();
     assert!(!out.stderr.contains("422"), "{out:?}");
-    let g = server
-        .generations("alice", "default")
-        .into_iter()
-        .find(|g| g["version"] == "v4.2.0")
-        .expect("v4.2.0");
-    let evs = server.evolutions("alice", &g["id"]);
-    assert_eq!(evs.len(), 1, "{evs:#?}");
-    assert_eq!(evs[0]["status"], "pass", "{evs:#?}");
+    assert_one_passing_evolution(&server, "v4.2.0");
     let st = a.sync_status();
     assert_eq!(st["pending_evolutions"], 0, "{st:#}");
     assert_settled(&a);
+}
+
+/// The server holds exactly one evolution of `version`, passed.
+#[track_caller]
+fn assert_one_passing_evolution(server: &Server, version: &str) {
+    let g = server
+        .generations("alice", "default")
+        .into_iter()
+        .find(|g| g["version"] == version)
+        .unwrap_or_else(|| panic!("{version} on the server"));
+    let evs = server.evolutions("alice", &g["id"]);
+    assert_eq!(evs.len(), 1, "{evs:#?}");
+    assert_eq!(evs[0]["status"], "pass", "{evs:#?}");
 }
 
 /// A second workspace of the same user, talking to the server directly.

@@ -7,7 +7,6 @@
 use gryt_server::{ServerConfig, TestServer};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -18,110 +17,7 @@ pub const NOW: &str = "2026-03-04T05:06:07Z";
 /// A URL nobody listens on (port 1 of the loopback refuses connections at once).
 pub const DEAD_URL: &str = "http://127.0.0.1:1";
 
-pub fn gryt_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_gryt")
-}
-
-pub fn password_of(user: &str) -> String {
-    format!("{user}-secret-pw")
-}
-
-/// One finished command.
-pub struct Out {
-    pub who: String,
-    pub args: Vec<String>,
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl fmt::Debug for Out {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}$ gryt {:?}\n--- exit code: {}\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.who, self.args, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Out {
-    #[track_caller]
-    pub fn ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "expected success\n{self:?}");
-        self
-    }
-
-    /// Exit code `code`, an "Error: ..." line (clap's "error: ..." for usage errors), and
-    /// every needle on stderr.
-    #[track_caller]
-    pub fn fails(&self, code: i32, needles: &[&str]) -> &Self {
-        if let Some(p) = self.problem(code, needles) {
-            panic!("{p}\n{self:?}");
-        }
-        self
-    }
-
-    /// What is wrong with this output as the expected failure, if anything.
-    pub fn problem(&self, code: i32, needles: &[&str]) -> Option<String> {
-        if self.code != code {
-            return Some(format!("expected exit code {code}, got {}", self.code));
-        }
-        let has_error_line = self
-            .stderr
-            .lines()
-            .any(|l| l.starts_with("Error: ") || (code == 2 && l.starts_with("error: ")));
-        if !has_error_line {
-            return Some("stderr has no \"Error: \" line".into());
-        }
-        for n in needles {
-            if !self.stderr.contains(n) {
-                return Some(format!("stderr does not mention {n:?}"));
-            }
-        }
-        None
-    }
-
-    #[track_caller]
-    pub fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stdout.contains(needle),
-            "stdout does not mention {needle:?}\n{self:?}"
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self:?}"))
-    }
-}
-
-/// Checks a finished command never crashed; with `GRYT_TEST_TRACE` set, prints it.
-#[allow(clippy::print_stderr)]
-pub fn finish(who: &str, args: &[String], out: std::process::Output) -> Out {
-    let out = Out {
-        who: who.to_string(),
-        args: args.to_vec(),
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !out.stderr.contains("panicked") && !out.stdout.contains("panicked"),
-        "gryt panicked\n{out:?}"
-    );
-    assert!(
-        out.code >= 0 && out.code != 101,
-        "gryt crashed (exit {})\n{out:?}",
-        out.code
-    );
-    if std::env::var_os("GRYT_TEST_TRACE").is_some() {
-        eprintln!("{out:?}");
-    }
-    out
-}
+pub use crate::command::{finish, password_of, Out};
 
 /// A running gryt server with its users.
 pub struct Server {
@@ -301,18 +197,8 @@ impl Dev {
         args: &[S],
         extra: &[(&str, &str)],
     ) -> Command {
-        let mut c = Command::new(gryt_bin());
-        c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home())
-            .env("GRYT_CONFIG_DIR", self.config_dir())
-            .env("USER", &self.name)
-            .env("NO_COLOR", "1")
-            .env("LANG", "C")
-            .env("GRYT_NOW", NOW)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .current_dir(self.home().join("work"))
-            .stdin(std::process::Stdio::null());
+        let mut c = crate::command::hermetic(self.home(), &self.name);
+        c.env("GRYT_NOW", NOW).current_dir(self.home().join("work"));
         for (k, v) in &self.env {
             c.env(k, v);
         }

@@ -310,7 +310,9 @@ impl<'a> Model<'a> {
         let d = format!("D{}", self.fresh());
         let out = self.run(c, &["generation", "new", &v, "-d", &d, "--json"]);
         expect_code(&out, &[0])?;
-        let json = out.json().ok_or("generation new --json printed no JSON")?;
+        let json = out
+            .try_json()
+            .ok_or("generation new --json printed no JSON")?;
         let id = json["generation"]["generation_id"]
             .as_str()
             .ok_or("no generation_id")?
@@ -441,7 +443,9 @@ impl<'a> Model<'a> {
             &["evolution", "start", &g.version, "--change", &ch, "--json"],
         );
         expect_code(&out, &[0])?;
-        let json = out.json().ok_or("evolution start --json printed no JSON")?;
+        let json = out
+            .try_json()
+            .ok_or("evolution start --json printed no JSON")?;
         let id = json["evolution"]["evolution_id"]
             .as_str()
             .ok_or("no evolution_id")?
@@ -536,7 +540,7 @@ impl<'a> Model<'a> {
                 );
                 expect_code(&out, &[0])?;
                 let id = out
-                    .json()
+                    .try_json()
                     .and_then(|j| j["evolution"]["evolution_id"].as_str().map(String::from))
                     .ok_or("no evolution_id")?;
                 self.evos.insert(
@@ -1007,7 +1011,7 @@ impl<'a> Model<'a> {
                 }
                 let st = self.run(c, &["sync", "status", "--json"]);
                 expect_code(&st, &[0, 3])?;
-                let j = st.json().ok_or("sync status --json printed no JSON")?;
+                let j = st.try_json().ok_or("sync status --json printed no JSON")?;
                 let orphans = orphans(&self.devs[c].view()).len() as i64;
                 let busy = j["pending"].as_array().is_some_and(|a| !a.is_empty())
                     || j["pending_evolutions"].as_i64().unwrap_or(0) > orphans
@@ -1079,13 +1083,13 @@ impl<'a> Model<'a> {
             let name = self.devs[c].name.clone();
             let list = self.run(c, &["generation", "list", "--json"]);
             expect_code(&list, &[0])?;
-            let list = list.json().ok_or("generation list --json")?;
+            let list = list.try_json().ok_or("generation list --json")?;
             let mut got = BTreeMap::new();
             for g in list["generations"].as_array().ok_or("generations")? {
                 let v = g["version"].as_str().unwrap_or("").to_string();
                 let show = self.run(c, &["generation", "show", &v, "--json"]);
                 expect_code(&show, &[0])?;
-                let show = show.json().ok_or("generation show --json")?;
+                let show = show.try_json().ok_or("generation show --json")?;
                 let mut ch: Vec<String> = show["generation"]["changes"]
                     .as_array()
                     .ok_or("changes")?
@@ -1110,7 +1114,7 @@ impl<'a> Model<'a> {
             self.stats.orphans += orphaned.len() as u64;
             let evs = self.run(c, &["evolution", "list", "--json"]);
             expect_code(&evs, &[0])?;
-            let evs = evs.json().ok_or("evolution list --json")?;
+            let evs = evs.try_json().ok_or("evolution list --json")?;
             let mut got = BTreeMap::new();
             for e in evs["evolutions"].as_array().ok_or("evolutions")? {
                 if orphaned.contains(e["evolution_id"].as_str().unwrap_or("")) {

@@ -8,59 +8,10 @@ use super::proxy::Proxy;
 use gryt_core::wire::{FeedRecord, SyncChanges};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-pub fn password_of(user: &str) -> String {
-    format!("{user}-model-pw")
-}
-
-/// One finished command.
-pub struct Out {
-    pub who: String,
-    pub args: Vec<String>,
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl fmt::Debug for Out {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}$ gryt {:?}\n--- exit code: {}\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.who, self.args, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Out {
-    #[track_caller]
-    pub fn ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "expected success\n{self:?}");
-        self
-    }
-
-    pub fn json(&self) -> Option<Value> {
-        serde_json::from_str(&self.stdout).ok()
-    }
-}
-
-fn finish(who: &str, args: &[&str], out: std::process::Output) -> Out {
-    let out = Out {
-        who: who.to_string(),
-        args: args.iter().map(|s| s.to_string()).collect(),
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !out.stderr.contains("panicked") && out.code != 101 && out.code >= 0,
-        "gryt crashed\n{out:?}"
-    );
-    out
-}
+pub use crate::command::{finish, password_of, Out};
 
 /// The server, a team of users on it, and an HTTP client to read it.
 pub struct Cloud {
@@ -250,10 +201,6 @@ pub struct Dev {
     dir: tempfile::TempDir,
 }
 
-pub fn gryt_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_gryt")
-}
-
 impl Dev {
     /// A workspace synced with `cloud` (through a proxy) as `name` in the team.
     pub fn join(cloud: &Cloud, name: &str) -> Dev {
@@ -293,20 +240,11 @@ impl Dev {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(gryt_bin());
-        c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("GRYT_CONFIG_DIR", self.dir.path().join("config"))
-            .env("USER", &self.name)
-            .env("NO_COLOR", "1")
-            .env("LANG", "C")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            // Retries keep their number and order; only the waits between them shrink (the
-            // model checks outcomes, and the 503 storm test measures the real backoff).
-            .env("GRYT_HTTP_BACKOFF_MS", "5")
+        let mut c = crate::command::hermetic(self.dir.path(), &self.name);
+        // Retries keep their number and order; only the waits between them shrink (the
+        // model checks outcomes, and the 503 storm test measures the real backoff).
+        c.env("GRYT_HTTP_BACKOFF_MS", "5")
             .current_dir(self.root())
-            .stdin(Stdio::null())
             .args(args);
         c
     }

@@ -5,87 +5,10 @@
 
 use gryt_server::{ServerConfig, TestServer};
 use serde_json::{json, Value};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub fn gryt_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_gryt")
-}
-
-/// A developer's password on the test server.
-pub fn password_of(user: &str) -> String {
-    format!("{user}-secret-pw")
-}
-
-/// One finished command.
-pub struct Out {
-    pub who: String,
-    pub args: Vec<String>,
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl fmt::Debug for Out {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}$ gryt {:?}\n--- exit code: {}\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.who, self.args, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Out {
-    /// Exit code 0.
-    #[track_caller]
-    pub fn ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "expected success\n{self:?}");
-        self
-    }
-
-    /// Exit code `code` and every needle on stderr.
-    #[track_caller]
-    pub fn fails(&self, code: i32, needles: &[&str]) -> &Self {
-        assert_eq!(self.code, code, "expected exit code {code}\n{self:?}");
-        assert!(
-            self.stderr.lines().any(|l| l.starts_with("Error: ")),
-            "stderr has no \"Error: \" line\n{self:?}"
-        );
-        for n in needles {
-            assert!(
-                self.stderr.contains(n),
-                "stderr does not mention {n:?}\n{self:?}"
-            );
-        }
-        self
-    }
-
-    #[track_caller]
-    pub fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stdout.contains(needle),
-            "stdout does not mention {needle:?}\n{self:?}"
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stderr.contains(needle),
-            "stderr does not mention {needle:?}\n{self:?}"
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self:?}"))
-    }
-}
+pub use crate::command::{finish, password_of, Out};
 
 /// A gryt server whose SQLite database outlives it, so it can be stopped and restarted.
 pub struct Cloud {
@@ -301,18 +224,8 @@ impl Dev {
 
     /// The hermetic command, in the working directory.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(gryt_bin());
-        c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home())
-            .env("GRYT_CONFIG_DIR", self.config_dir())
-            .env("USER", &self.name)
-            .env("NO_COLOR", "1")
-            .env("LANG", "C")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .current_dir(self.home().join("work"))
-            .stdin(std::process::Stdio::null())
-            .args(args);
+        let mut c = crate::command::hermetic(self.home(), &self.name);
+        c.current_dir(self.home().join("work")).args(args);
         c
     }
 
@@ -397,31 +310,6 @@ impl Dev {
             .ok();
         tag
     }
-}
-
-/// Checks a finished command; with `GRYT_TEST_TRACE` set, prints it (for debugging a test).
-#[allow(clippy::print_stderr)]
-pub fn finish(who: &str, args: &[&str], out: std::process::Output) -> Out {
-    let out = Out {
-        who: who.to_string(),
-        args: args.iter().map(|s| s.to_string()).collect(),
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !out.stderr.contains("panicked") && !out.stdout.contains("panicked at"),
-        "gryt panicked\n{out:?}"
-    );
-    assert!(
-        out.code >= 0 && out.code != 101,
-        "gryt crashed (exit {})\n{out:?}",
-        out.code
-    );
-    if std::env::var_os("GRYT_TEST_TRACE").is_some() {
-        eprintln!("{out:?}");
-    }
-    out
 }
 
 /// A server with users `names` (the first owns the team) and one workspace each.
