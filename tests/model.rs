@@ -13,8 +13,9 @@
 //! profiles run on demand:
 //!
 //! ```sh
-//! # model: 10,000 cases (seeds 1..=10000, 25 steps each; GRYT_MODEL_FIRST_SEED moves the range,
-//! # GRYT_MODEL_THREADS sets the parallelism, default 2)
+//! # model: 10,000 cases (seeds from 1000, 25 steps each; GRYT_MODEL_FIRST_SEED moves the
+//! # range, GRYT_MODEL_THREADS sets the parallelism, default 3: cases wait on processes and
+//! # sockets, so 3 threads kept 2 cores busiest)
 //! GRYT_MODEL_CASES=10000 GRYT_MODEL_TIMED_KILLS=1 cargo test --release --test model -- --ignored model_long --nocapture
 //! # crash loop: 200 kills of pull and 200 of push
 //! GRYT_MODEL_KILLS=200 cargo test --release --test model -- --ignored crash_loop_long --nocapture

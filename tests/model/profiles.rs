@@ -161,7 +161,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 /// The long profile: `GRYT_MODEL_CASES` cases (default 10,000) from `GRYT_MODEL_FIRST_SEED`
-/// (default 1000), `GRYT_MODEL_STEPS` steps each, on `GRYT_MODEL_THREADS` threads.
+/// (default 1000), `GRYT_MODEL_STEPS` steps each, on `GRYT_MODEL_THREADS` threads (default 3).
 /// Failures are collected (seed and what broke), not stopped at.
 #[test]
 #[ignore = "long profile: GRYT_MODEL_CASES=10000 GRYT_MODEL_TIMED_KILLS=1 cargo test --release --test model -- --ignored model_long"]
@@ -170,7 +170,7 @@ fn model_long() {
     let cases = env_u64("GRYT_MODEL_CASES", 10_000);
     let first = env_u64("GRYT_MODEL_FIRST_SEED", 1000);
     let steps = env_u64("GRYT_MODEL_STEPS", STEPS);
-    let threads = env_u64("GRYT_MODEL_THREADS", 2).max(1);
+    let threads = env_u64("GRYT_MODEL_THREADS", 3).max(1);
     let next = std::sync::atomic::AtomicU64::new(first);
     let total = std::sync::Mutex::new(Stats::default());
     let failures = std::sync::Mutex::new(Vec::<String>::new());

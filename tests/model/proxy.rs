@@ -21,6 +21,8 @@ struct Faults {
     stall_before: AtomicBool,
     /// Set by `release`: stalled connections give up.
     released: AtomicBool,
+    /// Set when the proxy is dropped: the accept loop ends.
+    stopped: AtomicBool,
     lost: AtomicUsize,
     stalls: AtomicUsize,
 }
@@ -41,6 +43,9 @@ impl Proxy {
         let f2 = faults.clone();
         std::thread::spawn(move || {
             for client in listener.incoming() {
+                if f2.stopped.load(Ordering::SeqCst) {
+                    break;
+                }
                 let Ok(client) = client else { continue };
                 let up = upstream.clone();
                 let f3 = f2.clone();
@@ -108,6 +113,10 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.faults.released.store(true, Ordering::SeqCst);
+        // Wake the accept loop so that its thread ends with the proxy (a long run makes
+        // tens of thousands of proxies).
+        self.faults.stopped.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
     }
 }
 
