@@ -502,41 +502,58 @@ fn apply_generation(
         // over sees the record again): the decision is still the user's.
         return Ok(false);
     }
+    let untouched = local.base.as_ref() == Some(&local_content);
     if local.rec.sync_status == "conflict"
+        && (remote.is_some() || untouched)
         && ss::conflict_items(tx, &local.rec.generation_id)?
             .iter()
             .any(|c| c.item == DELETED_HERE)
     {
-        // Deleted here, changed on the server, and changed again: the local copy is the
-        // server's (it came back for the decision); it follows, and the decision stays
-        // pending. Deleted on the server too, there is nothing left to decide.
-        match &remote {
-            None => {
-                ss::delete_local_generation(tx, &local.rec.generation_id)?;
-                touched.moved.push((local.rec.version.clone(), None));
-                report.deleted += 1;
+        // Deleted here, changed on the server, and changed again: the decision stays the
+        // user's. The copy here follows the server's (merged with any edit made here since
+        // the conflict); deleted on the server too and untouched, nothing is left to decide
+        // (edited here, the normal path below makes it a delete-modify conflict).
+        let kinds = ss::conflict_items(tx, &id)?;
+        let Some(r) = &remote else {
+            ss::delete_local_generation(tx, &id)?;
+            touched.moved.push((old_version, None));
+            report.deleted += 1;
+            return Ok(false);
+        };
+        let next = if untouched {
+            Some(r.clone())
+        } else {
+            match merge_generation(base.as_ref(), Some(&local_content), true, Some(r)) {
+                Merge::TakeRemote => Some(r.clone()),
+                Merge::KeepLocal => Some(local_content.clone()),
+                Merge::Merged(m) => Some(m),
+                Merge::Conflict(_) => None,
             }
-            Some(r)
-                if r.version != local.rec.version
-                    && ss::local_by_version(tx, &r.version)?.is_some() =>
-            {
-                // Moved onto a version another record holds here: after that one moves.
-                *needs_resync = true;
-                report.postponed += 1;
-            }
-            Some(r) => {
-                let kinds = ss::conflict_items(tx, &local.rec.generation_id)?;
-                ss::take_remote(tx, &local.rec.generation_id, g, r, now)?;
-                ss::set_conflict(tx, &local.rec.generation_id, Some(g), &kinds)?;
-                touched
-                    .moved
-                    .push((local.rec.version.clone(), Some(r.version.clone())));
-                report.conflicts.push(ConflictReport {
-                    version: r.version.clone(),
-                    conflicts: kinds,
-                });
-            }
+        };
+        let moves_onto_held = match &next {
+            Some(n) if n.version != old_version => ss::local_by_version(tx, &n.version)?.is_some(),
+            _ => false,
+        };
+        if moves_onto_held {
+            // Onto a version another record holds here: after that one moves.
+            *needs_resync = true;
+            report.postponed += 1;
+            return Ok(false);
         }
+        match next {
+            Some(_) if untouched => ss::take_remote(tx, &id, g, r, now)?,
+            Some(m) => ss::rebase(tx, &id, g, r, Some(&m), now)?,
+            None => {}
+        }
+        ss::set_conflict(tx, &id, Some(g), &kinds)?;
+        let version = ss::current_content(tx, &id)?
+            .map(|c| c.version)
+            .unwrap_or(old_version.clone());
+        touched.moved.push((old_version, Some(version.clone())));
+        report.conflicts.push(ConflictReport {
+            version,
+            conflicts: kinds,
+        });
         return Ok(false);
     }
     if remote.is_none() && !dirty && ss::has_unsynced_evolutions(tx, &id)? {

@@ -128,6 +128,14 @@ const REGRESSIONS: &[(u64, u64, &str)] = &[
          adopting the ids answers the old operation)",
     ),
     (
+        21612,
+        25,
+        "(long run) an edit made to a record in delete-modify conflict was replaced by the \
+         server's next change, or deleted with it (fixed: it merges, the conflict stays)",
+    ),
+    (20930, 25, "the same as 21612, with four clients"),
+    (20346, 25, "the same as 21612"),
+    (
         6028,
         25,
         "a model bug: `resolve --theirs` revived a description another workspace had replaced \

@@ -237,3 +237,50 @@ fn deleting_a_draft_promoted_meanwhile_is_refused_once_and_the_release_comes_bac
     assert_eq!(back["generation"]["status"], "promoted", "{back:#}");
     a.run(&["sync", "push"]).ok();
 }
+
+/// Found by the long model run (seeds 21612, 20930, 20346). A record deleted here came back
+/// as a delete-modify conflict and was then edited here: when the server changed it again,
+/// the copy here was replaced by the server's (or deleted with it), and the edit was lost.
+/// Now the edit merges with the server's change, and the decision stays pending.
+#[test]
+fn an_edit_made_to_a_record_in_delete_modify_conflict_survives_later_server_changes() {
+    let (_cloud, _team, devs) = team_of(&["alice", "bob"]);
+    let (a, b) = (&devs[0], &devs[1]);
+    a.run(&["config", "execution_mode", "local"]).ok();
+    a.run(&["generation", "new", "v6.11.0"]).ok();
+    a.add_change("v6.11.0", "FEAT-1", "add", "Work");
+    a.run(&["sync", "push"]).ok();
+    b.run(&["sync", "pull"]).ok();
+    a.run(&["generation", "delete", "v6.11.0"]).ok();
+    b.add_change("v6.11.0", "FEAT-2", "add", "Bob's work");
+    b.run(&["sync", "push"]).ok();
+    a.run(&["sync", "pull"]).fails(3, &["conflict"]);
+
+    // Edited here while the decision is pending; changed there again.
+    a.add_change("v6.11.0", "FEAT-3", "add", "Alice's late work");
+    b.add_change("v6.11.0", "FEAT-4", "add", "Bob's late work");
+    b.run(&["sync", "push"]).ok();
+    a.run(&["sync", "pull"]).fails(3, &["conflict"]);
+    let ids = |d: &super::harness::Dev| -> Vec<String> {
+        let g = d.show("v6.11.0");
+        let mut v: Vec<String> = g["generation"]["changes"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|c| c["id"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(a), ["FEAT-1", "FEAT-2", "FEAT-3", "FEAT-4"]);
+    let st = a.sync_status();
+    assert_eq!(st["conflicts"][0]["version"], "v6.11.0", "{st:#}");
+
+    // Deleted there: the edit here is still not dropped.
+    b.run(&["generation", "delete", "v6.11.0"]).ok();
+    b.run(&["sync", "push"]).ok().stdout_has("1 deleted");
+    a.run(&["sync", "pull"]).fails(3, &["conflict"]);
+    assert!(ids(a).contains(&"FEAT-3".to_string()));
+}
