@@ -1304,6 +1304,13 @@ fn apply_result(
             report.failed.push((op.label.clone(), detail_of(&res.body)));
             Ok(false)
         }
+        Pending::DeleteGen { .. } if res.status == 412 => {
+            // Deleted at a revision the server has moved past, and the change may lie behind
+            // the cursor: a full pull meets it with the journaled deletion (a delete-modify
+            // conflict, the server's copy back for the decision).
+            ss::set_meta(tx, RESYNC, "1", now)?;
+            Ok(true)
+        }
         Pending::UpdateGen { local_id, .. } if res.status == 412 => {
             // Refused as stale: the merge that follows makes a new operation.
             ss::clear_sent(tx, local_id)?;

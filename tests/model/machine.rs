@@ -664,7 +664,13 @@ impl<'a> Model<'a> {
         } else {
             let gone: BTreeSet<Token> = remote_tokens.difference(&local).cloned().collect();
             self.kill_tokens(c, &g.generation_id, &gone);
-            self.revive_tokens(c, &g.generation_id, &local, true);
+            // Keeping ours reinstates what only ours has, over anyone's removal; what both
+            // copies hold stays as others left it (a teammate's pending replacement of it,
+            // made having seen it, still applies).
+            let only_ours: BTreeSet<Token> = local.difference(&remote_tokens).cloned().collect();
+            let both: BTreeSet<Token> = local.intersection(&remote_tokens).cloned().collect();
+            self.revive_tokens(c, &g.generation_id, &only_ours, true);
+            self.revive_tokens(c, &g.generation_id, &both, false);
         }
         Ok(true)
     }

@@ -136,6 +136,19 @@ const REGRESSIONS: &[(u64, u64, &str)] = &[
     (20930, 25, "the same as 21612, with four clients"),
     (20346, 25, "the same as 21612"),
     (
+        23030,
+        25,
+        "(long run) a record in conflict deleted here: the deletion was refused as stale \
+         (412) on every push while the pull saw nothing new (fixed: a full pull meets it)",
+    ),
+    (
+        22525,
+        25,
+        "a model bug: `resolve --ours` was taken to reinstate what both copies held over a \
+         teammate's pending replacement of it",
+    ),
+    (23208, 25, "the same model bug as 22525"),
+    (
         6028,
         25,
         "a model bug: `resolve --theirs` revived a description another workspace had replaced \

@@ -284,3 +284,34 @@ fn an_edit_made_to_a_record_in_delete_modify_conflict_survives_later_server_chan
     a.run(&["sync", "pull"]).fails(3, &["conflict"]);
     assert!(ids(a).contains(&"FEAT-3".to_string()));
 }
+
+/// Found by the long model run (seed 23030). A record in conflict deleted here: the
+/// deletion names the revision of the last synced copy, the server is past it (412), and
+/// the change that moved it lies behind the cursor, so every pull saw nothing and every
+/// push was refused again. A refused deletion now starts a full pull, which meets the
+/// change: a delete-modify conflict, the server's copy back for the decision.
+#[test]
+fn a_deletion_refused_as_stale_becomes_a_conflict_instead_of_failing_forever() {
+    let (_cloud, _team, devs) = team_of(&["alice", "bob"]);
+    let (a, b) = (&devs[0], &devs[1]);
+    a.run(&["config", "execution_mode", "local"]).ok();
+    a.run(&["generation", "new", "v6.12.0"]).ok();
+    a.run(&["sync", "push"]).ok();
+    b.run(&["sync", "pull"]).ok();
+    a.run(&["generation", "rename", "v6.12.0", "v6.13.0"]).ok();
+    b.run(&["generation", "rename", "v6.12.0", "v6.14.0"]).ok();
+    b.run(&["sync", "push"]).ok();
+    a.run(&["sync", "pull"]).fails(3, &["conflict"]);
+
+    a.run(&["generation", "delete", "v6.13.0"]).ok();
+    a.run(&["sync", "push"]).fails(3, &["v6.14.0"]);
+    let st = a.sync_status();
+    assert_eq!(st["pending_deletes"], serde_json::json!([]), "{st:#}");
+    assert_eq!(st["conflicts"][0]["version"], "v6.14.0", "{st:#}");
+    assert_eq!(
+        st["conflicts"][0]["conflicts"][0]["kind"], "delete-modify",
+        "{st:#}"
+    );
+    a.run(&["sync", "resolve", "v6.14.0", "--theirs"]).ok();
+    a.run(&["sync", "push"]).ok();
+}
