@@ -650,15 +650,26 @@ impl<'a> Model<'a> {
             _ => BTreeSet::new(),
         };
         if theirs {
-            let kept = after
-                .gens
-                .get(&g.generation_id)
-                .map(tokens_of_local)
-                .unwrap_or_default();
+            // A record the server has, renamed here onto a taken version: `--theirs` drops
+            // the local copy and the next pull brings the server's back (with its proofs).
+            let comes_back = version_taken && g.remote_id.is_some();
+            let kept = if comes_back {
+                self.cloud
+                    .view()
+                    .live_gen(&g.generation_id)
+                    .map(tokens_of_wire)
+                    .unwrap_or_default()
+            } else {
+                after
+                    .gens
+                    .get(&g.generation_id)
+                    .map(tokens_of_local)
+                    .unwrap_or_default()
+            };
             let gone: BTreeSet<Token> = local.difference(&kept).cloned().collect();
             self.kill_tokens(c, &g.generation_id, &gone);
             self.revive_tokens(c, &g.generation_id, &kept, false);
-            if !after.gens.contains_key(&g.generation_id) {
+            if !after.gens.contains_key(&g.generation_id) && !comes_back {
                 self.kill_own_evolutions(c, &before, &g.generation_id);
             }
         } else {

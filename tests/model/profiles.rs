@@ -149,6 +149,13 @@ const REGRESSIONS: &[(u64, u64, &str)] = &[
     ),
     (23208, 25, "the same model bug as 22525"),
     (
+        23619,
+        25,
+        "a model bug: `resolve --theirs` of a synced record renamed onto a taken version \
+         drops the local copy and the next pull brings the server's back; the model took \
+         its edits for removed",
+    ),
+    (
         6028,
         25,
         "a model bug: `resolve --theirs` revived a description another workspace had replaced \
