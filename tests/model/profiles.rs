@@ -156,6 +156,13 @@ const REGRESSIONS: &[(u64, u64, &str)] = &[
          its edits for removed",
     ),
     (
+        24752,
+        25,
+        "(long run, before the fix for 21612) the same loss of an edit to a record in \
+         delete-modify conflict",
+    ),
+    (24528, 25, "the same model bug as 22525"),
+    (
         6028,
         25,
         "a model bug: `resolve --theirs` revived a description another workspace had replaced \
