@@ -923,6 +923,16 @@ fn settle_lost_updates(
     cloud: &Cloud,
     page: &SyncChanges,
 ) -> Result<()> {
+    // The common case, nothing sent and unanswered: no lookup per record of the page.
+    let outstanding: bool = ws.store.conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM generations \
+         WHERE push_key IS NOT NULL AND sent_json IS NOT NULL AND remote_id IS NOT NULL)",
+        [],
+        |r| r.get(0),
+    )?;
+    if !outstanding {
+        return Ok(());
+    }
     let mut ops = Vec::new();
     for item in &page.items {
         let FeedRecord::Generation(g) = item else {
