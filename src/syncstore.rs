@@ -356,6 +356,32 @@ pub fn journal_delete(conn: &Connection, g: &wire::Generation, rev: i64, now: &s
     Ok(())
 }
 
+/// Puts a record the server has back to its last synced copy (its base), keeping its
+/// evolutions: local edits to it are dropped, and the next pull (a full resync) brings the
+/// server's newer changes on top.
+pub fn revert_to_base(
+    conn: &Connection,
+    local_id: &str,
+    base: &GenerationContent,
+    now: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE generations SET version = ?2, description = ?3, pipeline_template = ?4, \
+         status = CASE WHEN status = 'promoted' THEN 'promoted' ELSE ?5 END, updated_at = ?6, \
+         sync_status = 'synced', sync_error = NULL, push_key = NULL, sent_json = NULL, \
+         conflict_json = NULL, conflict_kinds = NULL WHERE generation_id = ?1",
+        params![
+            local_id,
+            base.version,
+            base.description,
+            base.pipeline_template,
+            base.status.as_str(),
+            now
+        ],
+    )?;
+    store::replace_changes(conn, local_id, &base.changes)
+}
+
 pub fn delete_local_generation(conn: &Connection, local_id: &str) -> Result<()> {
     store::delete_generation(conn, local_id)
 }

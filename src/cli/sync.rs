@@ -488,8 +488,32 @@ fn cmd_resolve(ctx: &Context, a: ResolveArgs) -> Result<i32> {
     let mut remove = None;
     match (a.theirs, &row.remote) {
         (true, _) if version_taken => {
-            // The server's generation of this version wins: drop ours, refetch theirs.
-            ss::delete_local_generation(&tx, &row.generation_id)?;
+            // The server's generation of this version wins. A record the server also has
+            // (renamed here onto the taken version) goes back to its last synced copy with
+            // its evolutions, proofs not yet pushed included; a draft only we have is
+            // dropped. The full resync that follows brings theirs and any newer changes.
+            let base = ss::local_by_uuid(&tx, &row.generation_id)?
+                .filter(|l| l.rec.remote_id.is_some())
+                .and_then(|l| l.base);
+            match base {
+                Some(base) => {
+                    if base.version != v
+                        && crate::store::get_generation(&tx, &base.version)?.is_some()
+                    {
+                        return Err(GrytError::error(format!(
+                            "The server's copy of {v} is named {}, a version another generation holds here",
+                            base.version
+                        ))
+                        .hint(format!(
+                            "rename that one first (`gryt generation rename {} NEW`), then resolve {v} again",
+                            base.version
+                        )));
+                    }
+                    ss::revert_to_base(&tx, &row.generation_id, &base, &now)?;
+                    write = Some(base.version.clone());
+                }
+                None => ss::delete_local_generation(&tx, &row.generation_id)?,
+            }
             ss::set_meta(&tx, "resync", "1", &now)?;
             remove = Some(v.clone());
         }

@@ -650,8 +650,9 @@ impl<'a> Model<'a> {
             _ => BTreeSet::new(),
         };
         if theirs {
-            // A record the server has, renamed here onto a taken version: `--theirs` drops
-            // the local copy and the next pull brings the server's back (with its proofs).
+            // A record the server has, renamed here onto a taken version: `--theirs` puts
+            // it back to its last synced copy, keeping its evolutions, and the next pull
+            // brings the server's copy.
             let comes_back = version_taken && g.remote_id.is_some();
             let kept = if comes_back {
                 self.cloud

@@ -152,8 +152,7 @@ const REGRESSIONS: &[(u64, u64, &str)] = &[
         23619,
         25,
         "a model bug: `resolve --theirs` of a synced record renamed onto a taken version \
-         drops the local copy and the next pull brings the server's back; the model took \
-         its edits for removed",
+         takes the server's copy back at the next pull; the model took its edits for removed",
     ),
     (
         24752,
@@ -162,6 +161,13 @@ const REGRESSIONS: &[(u64, u64, &str)] = &[
          delete-modify conflict",
     ),
     (24528, 25, "the same model bug as 22525"),
+    (
+        27034,
+        25,
+        "(long run) `resolve --theirs` of a synced record renamed onto a taken version \
+         dropped the record to refetch it, and with it proofs not yet pushed (fixed: it goes \
+         back to its last synced copy with its evolutions)",
+    ),
     (
         6028,
         25,

@@ -122,3 +122,58 @@ fn resolving_theirs_onto_a_version_another_local_draft_holds_is_refused_with_a_w
     a.show("v6.9.0");
     assert_eq!(a.show("v7.0.0")["generation"]["description"], "Mine");
 }
+
+/// Found by the model test (seed 27034). A record the server has, renamed here onto a
+/// version a teammate took meanwhile: `resolve --theirs` dropped the local record to refetch
+/// the server's copy, and with it the proofs not yet pushed. It now goes back to its last
+/// synced copy with its evolutions, which reach the server at the next push.
+#[test]
+fn resolving_theirs_of_a_record_renamed_onto_a_taken_version_keeps_its_unpushed_proofs() {
+    let (cloud, team, devs) = team_of(&["alice", "bob"]);
+    let (a, b) = (&devs[0], &devs[1]);
+    b.run(&["config", "execution_mode", "local"]).ok();
+    a.run(&["generation", "new", "v3.0.0", "-d", "Shared"]).ok();
+    a.add_change("v3.0.0", "FEAT-7", "add", "Export");
+    a.run(&["sync", "push"]).ok();
+    b.run(&["sync", "pull"]).ok();
+
+    // Alice takes v3.1.0 and adds a change to the shared record; Bob, not having pulled, renames
+    // the shared record onto v3.1.0 and proves its change locally.
+    a.run(&["generation", "new", "v3.1.0", "-d", "Alice's"])
+        .ok();
+    a.add_change("v3.0.0", "FEAT-8", "add", "Import");
+    a.run(&["sync", "push"]).ok();
+    b.run(&["generation", "rename", "v3.0.0", "v3.1.0"]).ok();
+    b.prove("v3.1.0", "FEAT-7");
+    b.run(&["sync", "pull"]).fails(3, &["conflict"]);
+    let st = b.sync_status();
+    assert_eq!(st["conflicts"][0]["version"], "v3.1.0", "{st:#}");
+
+    b.run(&["sync", "resolve", "v3.1.0", "--theirs"]).ok();
+    // The record is back under its synced version, its proof with it.
+    let back = b.json(&["evolution", "list", "v3.0.0"]);
+    let evs = back["evolutions"].as_array().expect("evolutions");
+    assert_eq!(evs.len(), 1, "{back:#}");
+    assert_eq!(evs[0]["change_id"], "FEAT-7");
+    assert_eq!(evs[0]["status"], "pass");
+
+    // The next pull brings Alice's v3.1.0 and her new change; the push delivers the proof.
+    b.run(&["sync", "pull"]).ok();
+    assert_eq!(b.show("v3.1.0")["generation"]["description"], "Alice's");
+    let shared = b.show("v3.0.0");
+    let ids: Vec<&str> = shared["generation"]["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["FEAT-7", "FEAT-8"], "{shared:#}");
+    b.run(&["sync", "push"]).ok();
+    let shared = cloud.generation("alice", &team, "v3.0.0");
+    let evs = cloud.evolutions("alice", &shared["id"]);
+    assert_eq!(evs.len(), 1, "{evs:#?}");
+    assert_eq!(evs[0]["status"], "pass");
+    assert_eq!(cloud.generations("alice", &team).len(), 2);
+    let st = b.sync_status();
+    assert_eq!(st["conflicts"].as_array().map(Vec::len), Some(0), "{st:#}");
+}
