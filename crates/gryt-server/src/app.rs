@@ -27,6 +27,8 @@ pub struct App {
     pub db: Db,
     pub key: ServerKey,
     pub cache: CredentialCache,
+    /// API keys read recently (revocation is read when each signature is recorded).
+    pub keys: auth::KeyCache,
     pub replay: auth::ReplayLog,
     /// Bounds concurrent Argon2 computations.
     pub hashing: tokio::sync::Semaphore,
@@ -306,27 +308,45 @@ async fn authenticate(
                 "Malformed HMAC header: expected HMAC key_id:timestamp:signature",
             )
         })?;
-        let (key_id, ts, sig) = (
-            h.key_id.to_string(),
-            h.timestamp.to_string(),
-            h.signature.to_string(),
-        );
-        let key = app.key.clone();
-        let (method, path_q, body) = (method.to_string(), path_q.to_string(), body.clone());
-        let verified = app
-            .db
-            .run(move |c| {
+        auth::check_timestamp(h.timestamp)?;
+        // The key from memory when read recently, else from the database (one blocking hop).
+        let material = match app.keys.get(h.key_id) {
+            Some(k) => k,
+            None => {
+                let (key, key_id) = (app.key.clone(), h.key_id.to_string());
+                let k = app
+                    .db
+                    .run(move |c| auth::load_key(c, &key, &key_id))
+                    .await?;
+                app.keys.put(h.key_id, k.clone());
+                k
+            }
+        };
+        // HMAC over a small body is microseconds; a large one is hashed off the runtime.
+        let verified = if body.len() <= 64 * 1024 {
+            auth::verify_hmac(&material, &h, method, path_q, body)?
+        } else {
+            let (key_id, ts, sig) = (
+                h.key_id.to_string(),
+                h.timestamp.to_string(),
+                h.signature.to_string(),
+            );
+            let (method, path_q, body) = (method.to_string(), path_q.to_string(), body.clone());
+            tokio::task::spawn_blocking(move || {
                 let h = auth::HmacHeader {
                     key_id: &key_id,
                     timestamp: &ts,
                     signature: &sig,
                 };
-                auth::check_hmac(c, &key, &h, &method, &path_q, &body)
+                auth::verify_hmac(&material, &h, &method, &path_q, &body)
             })
-            .await?;
-        app.replay
-            .record(verified.signature_id, verified.expires_at)
-            .await?;
+            .await
+            .map_err(|_| ApiError::internal("signature check failed"))??
+        };
+        if let Err(e) = app.replay.record(h.key_id, &verified).await {
+            app.keys.forget(h.key_id);
+            return Err(e);
+        }
         Ok(verified.principal)
     } else if scheme.eq_ignore_ascii_case("basic") {
         let raw = base64::engine::general_purpose::STANDARD
@@ -979,6 +999,9 @@ async fn revoke_api_key(
     Path(key_id): Path<String>,
     req: Authed,
 ) -> Resp {
+    // Every signature is checked against the key's revocation when it is recorded; this only
+    // frees the memory.
+    app.keys.forget(&key_id);
     app.mutate_req(&req, move |c, u| {
         accounts::revoke_api_key(c, &key_id, Some(u.user_id))
     })

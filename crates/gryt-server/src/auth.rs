@@ -320,9 +320,94 @@ pub struct Verified {
     pub expires_at: i64,
 }
 
-/// Verifies one HMAC-signed request (reads only): key known, not revoked, not expired;
-/// timestamp within ±5 minutes; signature right over the raw bytes. The caller then records
-/// the signature with [`ReplayLog::record`], which refuses one already seen.
+/// What a request needs of an API key to check its signature. [`ReplayLog::record`] reads
+/// the key's revocation and expiry again in the transaction that records the signature, so
+/// this can be kept in memory ([`KeyCache`]).
+#[derive(Clone)]
+pub struct KeyMaterial {
+    pub principal: Principal,
+    secret: String,
+    /// Unix seconds; None for a key that never expires.
+    expires_at: Option<i64>,
+}
+
+/// Reads API key `key_id` (unknown and revoked keys refused) and decrypts its secret.
+pub fn load_key(c: &mut dyn Conn, key: &ServerKey, key_id: &str) -> Result<KeyMaterial, ApiError> {
+    let row = c.query_opt(
+        "SELECT k.user_id, u.username, k.secret_enc, k.expires_at, k.revoked_at \
+         FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_id = ?1",
+        &[Val::from(key_id)],
+    )?;
+    let Some(row) = row else {
+        return Err(ApiError::unauthorized("Unknown API key"));
+    };
+    if row.opt_text(4)?.is_some() {
+        return Err(ApiError::unauthorized("API key revoked"));
+    }
+    // An expiry that does not parse counts as expired.
+    let expires_at = match row.opt_text(3)? {
+        Some(exp) => Some(
+            chrono::DateTime::parse_from_rfc3339(&exp)
+                .map(|e| e.timestamp())
+                .unwrap_or(i64::MIN),
+        ),
+        None => None,
+    };
+    let secret = key.decrypt(&row.text(2)?, key_id).ok_or_else(|| {
+        ApiError::internal("cannot decrypt the API key secret (wrong server key?)")
+    })?;
+    Ok(KeyMaterial {
+        principal: Principal {
+            user_id: row.int(0)?,
+            username: row.text(1)?,
+        },
+        secret,
+        expires_at,
+    })
+}
+
+/// Checks one HMAC-signed request against its key (no I/O): key not expired; timestamp
+/// within ±5 minutes; signature right over the raw bytes. The caller then records the
+/// signature with [`ReplayLog::record`], which refuses one already seen or a revoked key.
+pub fn verify_hmac(
+    k: &KeyMaterial,
+    h: &HmacHeader<'_>,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+) -> Result<Verified, ApiError> {
+    let bad = || ApiError::unauthorized("Invalid signature");
+    let now = check_timestamp(h.timestamp)?;
+    let sig = hex::decode(h.signature).map_err(|_| bad())?;
+    if k.expires_at.is_some_and(|e| e <= now) {
+        return Err(ApiError::unauthorized("API key expired"));
+    }
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(k.secret.as_bytes()).map_err(|_| bad())?;
+    mac.update(&signing_message(method, path_and_query, h.timestamp, body));
+    mac.verify_slice(&sig).map_err(|_| bad())?;
+    Ok(Verified {
+        principal: k.principal.clone(),
+        signature_id: format!("{}:{}", h.key_id, h.signature.to_ascii_lowercase()),
+        expires_at: now + 2 * MAX_SKEW_SECS + 60,
+    })
+}
+
+/// Refuses a signature timestamp that does not parse or is more than 5 minutes from the
+/// server clock; returns the server clock (Unix seconds).
+pub fn check_timestamp(timestamp: &str) -> Result<i64, ApiError> {
+    let now = crate::util::now_unix();
+    let ts = parse_timestamp(timestamp)
+        .ok_or_else(|| ApiError::unauthorized("Invalid signature timestamp"))?;
+    if (now - ts).abs() > MAX_SKEW_SECS {
+        return Err(ApiError::unauthorized(
+            "Signature timestamp is more than 5 minutes away from the server clock",
+        ));
+    }
+    Ok(now)
+}
+
+/// Verifies one HMAC-signed request, reading its key from the database: [`load_key`] then
+/// [`verify_hmac`].
 pub fn check_hmac(
     c: &mut dyn Conn,
     key: &ServerKey,
@@ -331,60 +416,80 @@ pub fn check_hmac(
     path_and_query: &str,
     body: &[u8],
 ) -> Result<Verified, ApiError> {
-    let bad = || ApiError::unauthorized("Invalid signature");
-    let now = crate::util::now_unix();
-    let ts = parse_timestamp(h.timestamp)
-        .ok_or_else(|| ApiError::unauthorized("Invalid signature timestamp"))?;
-    if (now - ts).abs() > MAX_SKEW_SECS {
-        return Err(ApiError::unauthorized(
-            "Signature timestamp is more than 5 minutes away from the server clock",
-        ));
-    }
-    let sig = hex::decode(h.signature).map_err(|_| bad())?;
-    let row = c.query_opt(
-        "SELECT k.user_id, u.username, k.secret_enc, k.expires_at, k.revoked_at \
-         FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_id = ?1",
-        &[Val::from(h.key_id)],
-    )?;
-    let Some(row) = row else {
-        return Err(ApiError::unauthorized("Unknown API key"));
-    };
-    if row.opt_text(4)?.is_some() {
-        return Err(ApiError::unauthorized("API key revoked"));
-    }
-    if let Some(exp) = row.opt_text(3)? {
-        let expired = chrono::DateTime::parse_from_rfc3339(&exp)
-            .map(|e| e.timestamp() <= now)
-            .unwrap_or(true);
-        if expired {
-            return Err(ApiError::unauthorized("API key expired"));
+    check_timestamp(h.timestamp)?;
+    let k = load_key(c, key, h.key_id)?;
+    verify_hmac(&k, h, method, path_and_query, body)
+}
+
+/// API keys read recently (see [`KeyMaterial`]), so that a signed request does not read and
+/// decrypt its key every time. Entries live a minute; revocation is not read from here.
+pub struct KeyCache {
+    map: Mutex<HashMap<String, (KeyMaterial, Instant)>>,
+}
+
+impl KeyCache {
+    pub fn new() -> KeyCache {
+        KeyCache {
+            map: Mutex::new(HashMap::new()),
         }
     }
-    let secret = key.decrypt(&row.text(2)?, h.key_id).ok_or_else(|| {
-        ApiError::internal("cannot decrypt the API key secret (wrong server key?)")
-    })?;
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).map_err(|_| bad())?;
-    mac.update(&signing_message(method, path_and_query, h.timestamp, body));
-    mac.verify_slice(&sig).map_err(|_| bad())?;
-    Ok(Verified {
-        principal: Principal {
-            user_id: row.int(0)?,
-            username: row.text(1)?,
-        },
-        signature_id: format!("{}:{}", h.key_id, h.signature.to_ascii_lowercase()),
-        expires_at: now + 2 * MAX_SKEW_SECS + 60,
-    })
+
+    pub fn get(&self, key_id: &str) -> Option<KeyMaterial> {
+        let map = self.map.lock().ok()?;
+        map.get(key_id)
+            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+            .map(|(k, _)| k.clone())
+    }
+
+    pub fn put(&self, key_id: &str, k: KeyMaterial) {
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= CACHE_MAX {
+                map.clear();
+            }
+            map.insert(key_id.to_string(), (k, Instant::now()));
+        }
+    }
+
+    pub fn forget(&self, key_id: &str) {
+        if let Ok(mut map) = self.map.lock() {
+            map.remove(key_id);
+        }
+    }
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        KeyCache::new()
+    }
+}
+
+/// What recording a signature found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recorded {
+    Fresh,
+    Replay,
+    /// The key was revoked (or is gone) by the time the signature was recorded.
+    Revoked,
+    /// The key had expired by the time the signature was recorded.
+    Expired,
+}
+
+/// Whether an API key expiry (RFC 3339) lies after `now`; one that does not parse has passed.
+fn expires_after(exp: &str, now: i64) -> bool {
+    chrono::DateTime::parse_from_rfc3339(exp).is_ok_and(|e| e.timestamp() > now)
 }
 
 type ReplayItem = (
     String,
+    String,
     i64,
-    tokio::sync::oneshot::Sender<Result<bool, ApiError>>,
+    tokio::sync::oneshot::Sender<Result<Recorded, ApiError>>,
 );
 
-/// Records seen signatures in the database, so every process sharing it refuses a replay.
-/// Concurrent requests are recorded together in one transaction (group commit): one write
-/// per batch instead of one per request.
+/// Records seen signatures in the database, so every process sharing it refuses a replay,
+/// and in the same transaction reads whether the key is still live (not revoked, not
+/// expired), so a revocation made by any process counts from its commit. Concurrent requests are recorded together in one
+/// transaction (group commit): one write per batch instead of one per request.
 #[derive(Clone)]
 pub struct ReplayLog {
     tx: tokio::sync::mpsc::Sender<ReplayItem>,
@@ -403,32 +508,57 @@ impl ReplayLog {
                         Err(_) => break,
                     }
                 }
-                let items: Vec<(String, i64)> =
-                    batch.iter().map(|(s, e, _)| (s.clone(), *e)).collect();
+                let items: Vec<(String, String, i64)> = batch
+                    .iter()
+                    .map(|(k, s, e, _)| (k.clone(), s.clone(), *e))
+                    .collect();
                 let result = db
                     .run_write(move |c| {
+                        let now = crate::util::now_unix();
                         crate::db::transaction(c, crate::db::TxMode::Write, |c| {
-                            let mut fresh = Vec::with_capacity(items.len());
-                            for (sig, exp) in &items {
+                            let mut out = Vec::with_capacity(items.len());
+                            for (key_id, sig, exp) in &items {
+                                let row = c.query_opt(
+                                    "SELECT revoked_at, expires_at FROM api_keys WHERE key_id = ?1",
+                                    &[Val::from(key_id)],
+                                )?;
+                                let state = match row {
+                                    None => Some(Recorded::Revoked),
+                                    Some(r) if r.opt_text(0)?.is_some() => Some(Recorded::Revoked),
+                                    Some(r) => match r.opt_text(1)? {
+                                        Some(exp) if !expires_after(&exp, now) => {
+                                            Some(Recorded::Expired)
+                                        }
+                                        _ => None,
+                                    },
+                                };
+                                if let Some(state) = state {
+                                    out.push(state);
+                                    continue;
+                                }
                                 let n = c.exec(
                                     "INSERT INTO seen_signatures (signature, expires_at) \
                                      VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                                     &[Val::from(sig), Val::Int(*exp)],
                                 )?;
-                                fresh.push(n == 1);
+                                out.push(if n == 1 {
+                                    Recorded::Fresh
+                                } else {
+                                    Recorded::Replay
+                                });
                             }
-                            Ok::<_, ApiError>(fresh)
+                            Ok::<_, ApiError>(out)
                         })
                     })
                     .await;
                 match result {
-                    Ok(fresh) => {
-                        for ((_, _, reply), f) in batch.into_iter().zip(fresh) {
-                            let _ = reply.send(Ok(f));
+                    Ok(out) => {
+                        for ((_, _, _, reply), r) in batch.into_iter().zip(out) {
+                            let _ = reply.send(Ok(r));
                         }
                     }
                     Err(e) => {
-                        for (_, _, reply) in batch {
+                        for (_, _, _, reply) in batch {
                             let _ = reply.send(Err(e.clone()));
                         }
                     }
@@ -438,18 +568,26 @@ impl ReplayLog {
         ReplayLog { tx }
     }
 
-    /// Records a signature; `Err` 401 when it was already seen.
-    pub async fn record(&self, signature_id: String, expires_at: i64) -> Result<(), ApiError> {
+    /// Records a signature of key `key_id`; `Err` 401 when it was already seen or the key has
+    /// been revoked.
+    pub async fn record(&self, key_id: &str, v: &Verified) -> Result<(), ApiError> {
         let (reply, wait) = tokio::sync::oneshot::channel();
         self.tx
-            .send((signature_id, expires_at, reply))
+            .send((
+                key_id.to_string(),
+                v.signature_id.clone(),
+                v.expires_at,
+                reply,
+            ))
             .await
             .map_err(|_| ApiError::internal("the replay log has stopped"))?;
         match wait.await {
-            Ok(Ok(true)) => Ok(()),
-            Ok(Ok(false)) => Err(ApiError::unauthorized(
+            Ok(Ok(Recorded::Fresh)) => Ok(()),
+            Ok(Ok(Recorded::Replay)) => Err(ApiError::unauthorized(
                 "Signature already used (replay refused)",
             )),
+            Ok(Ok(Recorded::Revoked)) => Err(ApiError::unauthorized("API key revoked")),
+            Ok(Ok(Recorded::Expired)) => Err(ApiError::unauthorized("API key expired")),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(ApiError::internal("the replay log has stopped")),
         }

@@ -94,6 +94,7 @@ pub async fn build(config: &ServerConfig) -> anyhow::Result<app::Shared> {
         db,
         key,
         cache: auth::CredentialCache::new()?,
+        keys: auth::KeyCache::new(),
         hashing: tokio::sync::Semaphore::new(4),
         allow_signup: config.allow_signup,
         body_limit: config.body_limit,
