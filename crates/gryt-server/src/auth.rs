@@ -345,14 +345,11 @@ pub fn load_key(c: &mut dyn Conn, key: &ServerKey, key_id: &str) -> Result<KeyMa
         return Err(ApiError::unauthorized("API key revoked"));
     }
     // An expiry that does not parse counts as expired.
-    let expires_at = match row.opt_text(3)? {
-        Some(exp) => Some(
-            chrono::DateTime::parse_from_rfc3339(&exp)
-                .map(|e| e.timestamp())
-                .unwrap_or(i64::MIN),
-        ),
-        None => None,
-    };
+    let expires_at = row.opt_text(3)?.map(|exp| {
+        chrono::DateTime::parse_from_rfc3339(&exp)
+            .map(|e| e.timestamp())
+            .unwrap_or(i64::MIN)
+    });
     let secret = key.decrypt(&row.text(2)?, key_id).ok_or_else(|| {
         ApiError::internal("cannot decrypt the API key secret (wrong server key?)")
     })?;
