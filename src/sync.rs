@@ -460,7 +460,13 @@ fn apply_generation(
                     // its evolutions behind the cursor).
                     return Ok(true);
                 }
-                ss::delete_local_generation(tx, &same_version.rec.generation_id)?;
+                // Its move never landed in this pull (it waits for a version held here, a
+                // conflict the user decides, or it lies behind a filter). Dropping the local
+                // record to make room would lose its evolutions, proofs not yet pushed
+                // included: the new generation waits for a later full pull instead.
+                *needs_resync = true;
+                report.postponed += 1;
+                return Ok(false);
             } else {
                 // Someone else's generation holds the version: never overwrite local work.
                 let c = vec![Conflict {

@@ -162,6 +162,13 @@ const REGRESSIONS: &[(u64, u64, &str)] = &[
     ),
     (24528, 25, "the same model bug as 22525"),
     (
+        39746,
+        25,
+        "(long run, session 3) a record whose move waited for a version held here by a new \
+         draft was dropped to make room for a new generation under its old version, and with \
+         it a proof made here (fixed: the new generation waits for a later full pull)",
+    ),
+    (
         27034,
         25,
         "(long run) `resolve --theirs` of a synced record renamed onto a taken version \

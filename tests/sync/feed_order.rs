@@ -86,3 +86,52 @@ fn a_version_taken_by_a_new_generation_before_the_old_ones_rename_arrives_loses_
     let again = b.json(&["sync", "pull"]);
     assert_eq!(again["pull"]["pages"], 0, "{again:#}");
 }
+
+/// Found by the model test (seed 39746). A teammate renamed a record onto a version a new
+/// local draft holds here, and made a new generation under its old version. The pull could
+/// not move the record (its new version is taken here: a conflict on the draft), so the new
+/// generation could not land either, and the pull dropped the local record to make room,
+/// and with it a proof of it that was made here.
+#[test]
+fn a_record_that_cannot_move_is_not_dropped_to_make_room_and_keeps_its_proofs() {
+    let (cloud, team, devs) = team_of(&["alice", "bob"]);
+    let (a, b) = (&devs[0], &devs[1]);
+    b.run(&["config", "execution_mode", "local"]).ok();
+    a.run(&["generation", "new", "v1.2.0", "-d", "Shared"]).ok();
+    a.add_change("v1.2.0", "FEAT-3", "add", "Work");
+    a.run(&["sync", "push"]).ok();
+    b.run(&["sync", "pull"]).ok();
+
+    a.run(&["generation", "rename", "v1.2.0", "v1.0.0"]).ok();
+    a.run(&["sync", "push"]).ok();
+    a.run(&["generation", "new", "v1.2.0", "-d", "Newer"]).ok();
+    a.run(&["sync", "push"]).ok();
+
+    b.run(&["generation", "new", "v1.0.0", "-d", "Mine"]).ok();
+    b.prove("v1.2.0", "FEAT-3");
+    b.run(&["sync", "pull"]).fails(3, &["conflict"]);
+    // Nothing of Bob's is gone: the shared record keeps its proof, his draft its version.
+    let evs = b.json(&["evolution", "list", "v1.2.0"]);
+    assert_eq!(
+        evs["evolutions"].as_array().map(Vec::len),
+        Some(1),
+        "{evs:#}"
+    );
+    assert_eq!(b.show("v1.0.0")["generation"]["description"], "Mine");
+
+    // Once his draft moves aside, everything lands, and the proof reaches the server.
+    b.run(&["generation", "rename", "v1.0.0", "v9.12.0"]).ok();
+    b.run(&["sync", "pull"]).ok();
+    b.run(&["sync", "push"]).ok();
+    b.run(&["sync", "pull"]).ok();
+    assert_eq!(b.show("v1.0.0")["generation"]["description"], "Shared");
+    assert_eq!(b.show("v1.2.0")["generation"]["description"], "Newer");
+    let evs = b.json(&["evolution", "list", "v1.0.0"]);
+    let evs = evs["evolutions"].as_array().expect("evolutions").clone();
+    assert_eq!(evs.len(), 1, "{evs:#?}");
+    assert_eq!(evs[0]["status"], "pass");
+    let shared = cloud.generation("alice", &team, "v1.0.0");
+    assert_eq!(cloud.evolutions("alice", &shared["id"]).len(), 1);
+    let st = b.sync_status();
+    assert_eq!(st["conflicts"].as_array().map(Vec::len), Some(0), "{st:#}");
+}
