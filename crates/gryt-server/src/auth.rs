@@ -514,20 +514,31 @@ impl ReplayLog {
                         let now = crate::util::now_unix();
                         crate::db::transaction(c, crate::db::TxMode::Write, |c| {
                             let mut out = Vec::with_capacity(items.len());
+                            // Each key's state is read once per batch (one key signs most).
+                            let mut states: HashMap<&str, Option<Recorded>> = HashMap::new();
                             for (key_id, sig, exp) in &items {
-                                let row = c.query_opt(
-                                    "SELECT revoked_at, expires_at FROM api_keys WHERE key_id = ?1",
-                                    &[Val::from(key_id)],
-                                )?;
-                                let state = match row {
-                                    None => Some(Recorded::Revoked),
-                                    Some(r) if r.opt_text(0)?.is_some() => Some(Recorded::Revoked),
-                                    Some(r) => match r.opt_text(1)? {
-                                        Some(exp) if !expires_after(&exp, now) => {
-                                            Some(Recorded::Expired)
-                                        }
-                                        _ => None,
-                                    },
+                                let state = match states.get(key_id.as_str()) {
+                                    Some(s) => *s,
+                                    None => {
+                                        let row = c.query_opt(
+                                            "SELECT revoked_at, expires_at FROM api_keys WHERE key_id = ?1",
+                                            &[Val::from(key_id)],
+                                        )?;
+                                        let s = match row {
+                                            None => Some(Recorded::Revoked),
+                                            Some(r) if r.opt_text(0)?.is_some() => {
+                                                Some(Recorded::Revoked)
+                                            }
+                                            Some(r) => match r.opt_text(1)? {
+                                                Some(exp) if !expires_after(&exp, now) => {
+                                                    Some(Recorded::Expired)
+                                                }
+                                                _ => None,
+                                            },
+                                        };
+                                        states.insert(key_id.as_str(), s);
+                                        s
+                                    }
                                 };
                                 if let Some(state) = state {
                                     out.push(state);
