@@ -135,3 +135,32 @@ fn a_record_that_cannot_move_is_not_dropped_to_make_room_and_keeps_its_proofs() 
     let st = b.sync_status();
     assert_eq!(st["conflicts"].as_array().map(Vec::len), Some(0), "{st:#}");
 }
+
+/// Two records swap versions on the server (through a third, free version). Each one's move
+/// needs the version the other still holds here; the pull must still land both.
+///
+/// Open bug, found in session 3 and not fixed yet: each move is postponed for the other, so
+/// the pull exits 0 while both records keep their old versions (nothing is lost; the
+/// workspace does not converge). docs/reliability.md lists it. Run it with `--ignored`.
+#[test]
+#[ignore = "open bug: a version swap between two synced records never lands (docs/reliability.md)"]
+fn two_records_that_swapped_versions_both_land() {
+    let (_cloud, _team, devs) = team_of(&["alice", "bob"]);
+    let (a, b) = (&devs[0], &devs[1]);
+    a.run(&["generation", "new", "v1.0.0", "-d", "First"]).ok();
+    a.run(&["generation", "new", "v2.0.0", "-d", "Second"]).ok();
+    a.run(&["sync", "push"]).ok();
+    b.run(&["sync", "pull"]).ok();
+    for (from, to) in [
+        ("v1.0.0", "v9.0.0"),
+        ("v2.0.0", "v1.0.0"),
+        ("v9.0.0", "v2.0.0"),
+    ] {
+        a.run(&["generation", "rename", from, to]).ok();
+        a.run(&["sync", "push"]).ok();
+    }
+    b.run(&["sync", "pull"]).ok();
+    b.run(&["sync", "pull"]).ok();
+    assert_eq!(b.show("v1.0.0")["generation"]["description"], "Second");
+    assert_eq!(b.show("v2.0.0")["generation"]["description"], "First");
+}
