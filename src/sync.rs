@@ -14,7 +14,7 @@ use gryt_core::wire::{
 };
 use gryt_core::GenerationStatus;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const PAGE: i64 = 1000;
 pub const BATCH: usize = 500;
@@ -176,11 +176,56 @@ pub fn pull(
         }
     }
     if !state.waiting_gens.is_empty() {
-        // The moves never came (this workspace missed them): the server's records win.
         let now = ctx.now();
         let mut touched = Touched::default();
         let tx = ws.store.write()?;
-        for g in std::mem::take(&mut state.waiting_gens) {
+        // Records that swapped versions wait on each other: moved together, they all land.
+        let mut rest = std::mem::take(&mut state.waiting_gens);
+        loop {
+            let cycle = moves_in_a_cycle(&tx, &rest)?;
+            if cycle.is_empty() {
+                break;
+            }
+            for (_, local_id, _) in &cycle {
+                ss::park_generation(&tx, local_id)?;
+            }
+            for (i, _, old_version) in &cycle {
+                let g = &rest[*i];
+                apply_generation(
+                    &tx,
+                    g,
+                    &now,
+                    &mut report,
+                    &mut Touched::default(),
+                    &mut state.needs_resync,
+                    false,
+                )?;
+                if let Some(rec) =
+                    ss::local_by_uuid(&tx, &g.generation_id)?.or(ss::local_by_remote_id(&tx, g.id)?)
+                {
+                    touched
+                        .moved
+                        .push((old_version.clone(), Some(rec.rec.version.clone())));
+                }
+            }
+            if ss::parked_left(&tx)? {
+                // Cannot happen (each new version was held by the cycle): roll back rather
+                // than leave a record under a placeholder.
+                return Err(GrytError::error(
+                    "Could not apply generations that swapped versions on the server",
+                )
+                .hint("pull again; if it persists, report it"));
+            }
+            let moved: BTreeSet<usize> = cycle.iter().map(|(i, _, _)| *i).collect();
+            rest = rest
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !moved.contains(i))
+                .map(|(_, g)| g)
+                .collect();
+        }
+        // Anything still waiting: its move never came (this workspace missed it).
+        for g in rest {
             apply_generation(
                 &tx,
                 &g,
@@ -253,24 +298,25 @@ struct Touched {
 }
 
 fn write_contracts(ws: &Workspace, t: &Touched) {
+    // Removals first, then writes: records that swapped versions must not remove each
+    // other's new files.
+    let mut rewrite = Vec::new();
     for (old, new) in &t.moved {
         let old_path = ws.repo.generation_file(old);
         if !old_path.exists() {
             continue;
         }
-        match new {
-            None => {
-                let _ = std::fs::remove_file(&old_path);
-            }
-            Some(new) => {
-                if new != old {
-                    let _ = std::fs::remove_file(&old_path);
-                }
-                if let Ok(Some(rec)) = store::get_generation(&ws.store.conn, new) {
-                    // The database is the source of truth; the YAML is its editable view.
-                    let _ = crate::ops::write_contract_fast(&ws.repo, &rec.spec());
-                }
-            }
+        if new.as_ref() != Some(old) {
+            let _ = std::fs::remove_file(&old_path);
+        }
+        if let Some(new) = new {
+            rewrite.push(new);
+        }
+    }
+    for new in rewrite {
+        if let Ok(Some(rec)) = store::get_generation(&ws.store.conn, new) {
+            // The database is the source of truth; the YAML is its editable view.
+            let _ = crate::ops::write_contract_fast(&ws.repo, &rec.spec());
         }
     }
 }
@@ -380,6 +426,59 @@ fn apply_page(
     ss::set_meta(&tx, CURSOR, &page.next.to_string(), &now)?;
     tx.commit()?;
     Ok(touched)
+}
+
+/// The waiting moves that form cycles (each one's new version held here by the next one's
+/// record): (index in `waiting`, local record, its version here). Only synced records with
+/// a new version on the server count; moved together, each lands on a free version.
+fn moves_in_a_cycle(
+    tx: &rusqlite::Connection,
+    waiting: &[wire::Generation],
+) -> Result<Vec<(usize, String, String)>> {
+    // local version -> (index, local id, target version)
+    let mut by_version: BTreeMap<String, (usize, String, String)> = BTreeMap::new();
+    for (i, g) in waiting.iter().enumerate() {
+        if g.deleted {
+            continue;
+        }
+        let local = match ss::local_by_uuid(tx, &g.generation_id)? {
+            Some(l) => Some(l),
+            None => ss::local_by_remote_id(tx, g.id)?,
+        };
+        let Some(l) = local else { continue };
+        let Ok(target) = content_of_wire(g).map(|c| c.version) else {
+            continue;
+        };
+        if l.rec.sync_status != "synced" || l.rec.remote_id.is_none() || l.rec.version == target {
+            continue;
+        }
+        by_version.insert(
+            l.rec.version.clone(),
+            (i, l.rec.generation_id.clone(), target),
+        );
+    }
+    for start in by_version.keys() {
+        let mut path = vec![start.clone()];
+        let mut at = start.clone();
+        while let Some((_, _, target)) = by_version.get(&at) {
+            if target == start {
+                return Ok(path
+                    .iter()
+                    .filter_map(|v| {
+                        by_version
+                            .get(v)
+                            .map(|(i, id, _)| (*i, id.clone(), v.clone()))
+                    })
+                    .collect());
+            }
+            if path.contains(target) || path.len() > by_version.len() {
+                break;
+            }
+            path.push(target.clone());
+            at = target.clone();
+        }
+    }
+    Ok(Vec::new())
 }
 
 fn apply_generation(
@@ -586,7 +685,13 @@ fn apply_generation(
     };
     if let Some(t) = target.filter(|t| *t != old_version) {
         if let Some(other) = ss::local_by_version(tx, &t)? {
-            if other.rec.sync_status != "synced" || other.rec.remote_id.is_none() {
+            let holder_moves = other.rec.sync_status == "synced" && other.rec.remote_id.is_some();
+            if holder_moves && !force && !dirty && remote.is_some() {
+                // A synced record holds it; its own move may come in this pull.
+                return Ok(true);
+            }
+            *needs_resync = true;
+            if !holder_moves {
                 let c = vec![Conflict {
                     kind: ConflictKind::AddAdd,
                     item: VERSION_EXISTS.into(),

@@ -382,6 +382,23 @@ pub fn revert_to_base(
     store::replace_changes(conn, local_id, &base.changes)
 }
 
+/// Moves a synced record off its version for the rest of the transaction (a placeholder no
+/// version can equal), so that records which swapped versions can each take their new one.
+pub fn park_generation(conn: &Connection, local_id: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE generations SET version = '~moving~' || generation_id WHERE generation_id = ?1",
+        [local_id],
+    )?;
+    Ok(())
+}
+
+/// Whether a record is still parked (see [`park_generation`]).
+pub fn parked_left(conn: &Connection) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM generations WHERE version LIKE '~moving~%')")?
+        .query_row([], |r| r.get(0))?)
+}
+
 pub fn delete_local_generation(conn: &Connection, local_id: &str) -> Result<()> {
     store::delete_generation(conn, local_id)
 }

@@ -139,11 +139,10 @@ fn a_record_that_cannot_move_is_not_dropped_to_make_room_and_keeps_its_proofs() 
 /// Two records swap versions on the server (through a third, free version). Each one's move
 /// needs the version the other still holds here; the pull must still land both.
 ///
-/// Open bug, found in session 3 and not fixed yet: each move is postponed for the other, so
-/// the pull exits 0 while both records keep their old versions (nothing is lost; the
-/// workspace does not converge). docs/reliability.md lists it. Run it with `--ignored`.
+/// Found in session 3 by reading the pull: each move was postponed for the other, and the
+/// pull exited 0 with both records at their old versions. Moves that wait on each other are
+/// now applied together.
 #[test]
-#[ignore = "open bug: a version swap between two synced records never lands (docs/reliability.md)"]
 fn two_records_that_swapped_versions_both_land() {
     let (_cloud, _team, devs) = team_of(&["alice", "bob"]);
     let (a, b) = (&devs[0], &devs[1]);
@@ -159,8 +158,14 @@ fn two_records_that_swapped_versions_both_land() {
         a.run(&["generation", "rename", from, to]).ok();
         a.run(&["sync", "push"]).ok();
     }
-    b.run(&["sync", "pull"]).ok();
+    b.run(&["generation", "export"]).ok();
     b.run(&["sync", "pull"]).ok();
     assert_eq!(b.show("v1.0.0")["generation"]["description"], "Second");
     assert_eq!(b.show("v2.0.0")["generation"]["description"], "First");
+    // Each contract file follows its record.
+    let file = |v: &str| std::fs::read_to_string(b.contract_path(v)).unwrap_or_default();
+    assert!(file("v1.0.0").contains("Second"), "{}", file("v1.0.0"));
+    assert!(file("v2.0.0").contains("First"), "{}", file("v2.0.0"));
+    let st = b.sync_status();
+    assert_eq!(st["conflicts"].as_array().map(Vec::len), Some(0), "{st:#}");
 }
