@@ -200,9 +200,7 @@ pub fn pull(
                     &mut state.needs_resync,
                     false,
                 )?;
-                if let Some(rec) =
-                    ss::local_by_uuid(&tx, &g.generation_id)?.or(ss::local_by_remote_id(&tx, g.id)?)
-                {
+                if let Some(rec) = ss::local_of_wire(&tx, g)? {
                     touched
                         .moved
                         .push((old_version.clone(), Some(rec.rec.version.clone())));
@@ -441,11 +439,9 @@ fn moves_in_a_cycle(
         if g.deleted {
             continue;
         }
-        let local = match ss::local_by_uuid(tx, &g.generation_id)? {
-            Some(l) => Some(l),
-            None => ss::local_by_remote_id(tx, g.id)?,
+        let Some(l) = ss::local_of_wire(tx, g)? else {
+            continue;
         };
-        let Some(l) = local else { continue };
         let Ok(target) = content_of_wire(g).map(|c| c.version) else {
             continue;
         };
@@ -495,10 +491,7 @@ fn apply_generation(
     } else {
         Some(content_of_wire(g)?)
     };
-    let local = match ss::local_by_uuid(tx, &g.generation_id)? {
-        Some(l) => Some(l),
-        None => ss::local_by_remote_id(tx, g.id)?,
-    };
+    let local = ss::local_of_wire(tx, g)?;
     let Some(local) = local else {
         // Our own create, whose answer was lost, deleted here before we learnt its server id:
         // the deletion now has a target. It was made at the revision we created (1).

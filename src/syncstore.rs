@@ -107,6 +107,14 @@ pub fn local_by_remote_id(conn: &Connection, id: i64) -> Result<Option<Local>> {
     local_by(conn, "remote_id", &id.to_string())
 }
 
+/// The local copy of a server record: by its client UUID, else by its server id.
+pub fn local_of_wire(conn: &Connection, g: &wire::Generation) -> Result<Option<Local>> {
+    match local_by_uuid(conn, &g.generation_id)? {
+        Some(l) => Ok(Some(l)),
+        None => local_by_remote_id(conn, g.id),
+    }
+}
+
 pub fn local_by_version(conn: &Connection, version: &str) -> Result<Option<Local>> {
     local_by(conn, "version", version)
 }
