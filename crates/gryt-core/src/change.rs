@@ -154,6 +154,44 @@ pub fn validate_title(title: &str) -> Result<()> {
     Ok(())
 }
 
+/// The fingerprint of what a change means: its id, type and title. A proof records the
+/// fingerprint of the change it proved; editing the type or title (or removing the change and
+/// adding another under the same id) gives a new fingerprint, and the old proofs stop counting.
+/// The description and assignee are commentary and do not change it.
+///
+/// `c1:` then the first 16 bytes of SHA-256 over `gryt-change\0ID\0TYPE\0TITLE`, in hex.
+pub fn fingerprint(id: &str, change_type: &str, title: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in ["gryt-change", id, change_type, title] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    let digest = h.finalize();
+    let mut out = String::with_capacity(3 + 32);
+    out.push_str("c1:");
+    for b in &digest[..16] {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Whether `s` has the shape of a fingerprint (what the server accepts from clients).
+pub fn is_fingerprint(s: &str) -> bool {
+    s.strip_prefix("c1:").is_some_and(|h| {
+        h.len() == 32
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+impl Change {
+    /// This change's [`fingerprint`].
+    pub fn fingerprint(&self) -> String {
+        fingerprint(self.id.as_str(), self.change_type.as_str(), &self.title)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +220,42 @@ mod tests {
         }
         for bad in ["", "Add", "feature", "delete", "fixes"] {
             assert!(ChangeType::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn fingerprints() {
+        let c = |id: &str, t: ChangeType, title: &str| Change {
+            id: ChangeId::parse(id).unwrap(),
+            change_type: t,
+            title: title.into(),
+            description: None,
+            assignee: None,
+        };
+        let a = c("FEAT-1", ChangeType::Add, "Login");
+        assert!(is_fingerprint(&a.fingerprint()), "{}", a.fingerprint());
+        assert_eq!(
+            a.fingerprint(),
+            c("FEAT-1", ChangeType::Add, "Login").fingerprint()
+        );
+        let mut described = a.clone();
+        described.description = Some("more words".into());
+        described.assignee = Some("bob".into());
+        assert_eq!(described.fingerprint(), a.fingerprint());
+        for other in [
+            c("FEAT-1", ChangeType::Fix, "Login"),
+            c("FEAT-1", ChangeType::Add, "Logout"),
+            c("FEAT-2", ChangeType::Add, "Login"),
+        ] {
+            assert_ne!(other.fingerprint(), a.fingerprint());
+        }
+        // The separators keep fields apart: no two splits of the same text collide.
+        assert_ne!(
+            fingerprint("A-1", "add", "x"),
+            fingerprint("A-1", "addx", "")
+        );
+        for bad in ["", "c1:", "c1:XYZ", "c2:00000000000000000000000000000000"] {
+            assert!(!is_fingerprint(bad), "{bad}");
         }
     }
 

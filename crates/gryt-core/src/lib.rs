@@ -17,6 +17,6 @@ pub mod wire;
 pub use change::{Change, ChangeId, ChangeType};
 pub use error::{CoreError, ErrorKind};
 pub use evolution::{EvolutionStatus, RcTag};
-pub use gate::{gate, ChangeProof, GateReport, Proof};
+pub use gate::{gate, ChangeProof, GateReport, Named, NamedProblem, Proof, Target};
 pub use generation::{GenerationSpec, GenerationStatus};
 pub use version::Version;

@@ -115,6 +115,9 @@ pub struct Generation {
     pub seq: i64,
     #[serde(default)]
     pub deleted: bool,
+    /// ext: the git commit a promotion named (absent for promotions without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted_commit: Option<String>,
 }
 
 /// A server or client id that may arrive as a number or as a string (`"100"`).
@@ -156,6 +159,16 @@ pub struct EvolutionCreate {
     /// Sent by the reference client; the server records the authenticated user instead.
     #[serde(default)]
     pub created_by: Option<String>,
+    /// ext: the git commit the proof ran on (absent outside git and from the reference client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// ext: whether the work tree had uncommitted changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirty: Option<bool>,
+    /// ext: the fingerprint of the change it proves (`c1:` + 32 hex); when absent the server
+    /// records the change's fingerprint as it is at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 /// `PATCH /api/v1/evolutions/{id}`: only the owner may send it.
@@ -169,6 +182,11 @@ pub struct EvolutionPatch {
     pub started_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
+    /// ext: the commit the result was established on (with `dirty`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirty: Option<bool>,
 }
 
 /// An evolution as the server returns it (also a tombstone when `deleted` is true).
@@ -197,6 +215,34 @@ pub struct Evolution {
     pub seq: i64,
     #[serde(default)]
     pub deleted: bool,
+    /// ext: the git commit the proof ran on.
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// ext: whether the work tree had uncommitted changes.
+    #[serde(default)]
+    pub dirty: bool,
+    /// ext: the fingerprint of the change it proves.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+}
+
+/// ext: the optional body of `POST /api/v1/generations/{id}/promote` (and of the batch's
+/// `promote_generation`): the commit being promoted and, per change, the proof the client
+/// counted. An empty body (the reference client's) promotes under the newest-proof rule.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PromoteRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proofs: Vec<PromoteProof>,
+}
+
+/// One counted proof of a [`PromoteRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromoteProof {
+    pub change_id: String,
+    /// The evolution's UUID.
+    pub evolution_id: String,
 }
 
 /// `{"data": {"generations": [...]}}`
