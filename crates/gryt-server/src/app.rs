@@ -15,8 +15,8 @@ use axum::Router;
 use base64::Engine;
 use gryt_core::wire::{
     ApiKeyCreate, BatchOp, BatchRequest, BatchResponse, BatchResult, ChangePasswordRequest, Data,
-    EvolutionCreate, EvolutionPatch, GenerationCreate, GenerationPatch, MemberAdd, SignupRequest,
-    TeamCreate,
+    EvolutionCreate, EvolutionPatch, GenerationCreate, GenerationPatch, MemberAdd, PromoteRequest,
+    SignupRequest, TeamCreate,
 };
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -585,9 +585,20 @@ async fn promote_generation(
     req: Authed,
 ) -> Resp {
     let id = tryr!(logic::parse_id(&id, "Generation"));
+    let body = tryr!(promote_request(&req.body));
     let m = req.if_match;
-    app.mutate_req(&req, move |c, u| logic::promote_generation(c, u, id, m))
-        .await
+    app.mutate_req(&req, move |c, u| {
+        logic::promote_generation(c, u, id, m, body)
+    })
+    .await
+}
+
+/// The optional body of a promotion: none (the reference client's) or a [`PromoteRequest`].
+fn promote_request(body: &[u8]) -> Result<PromoteRequest, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(PromoteRequest::default());
+    }
+    logic::validate_promote_request(parse_json(body)?)
 }
 
 async fn list_evolutions(State(app): State<Shared>, uri: Uri, req: Authed) -> Resp {
@@ -748,7 +759,12 @@ fn batch_op_fn(op: BatchOp) -> Result<WriteFn, ApiError> {
         }
         "promote_generation" => {
             let id = id()?;
-            Box::new(move |c, u| logic::promote_generation(c, u, id, m))
+            let b = if body.is_null() {
+                PromoteRequest::default()
+            } else {
+                promote_request(&decode(body)?)?
+            };
+            Box::new(move |c, u| logic::promote_generation(c, u, id, m, b))
         }
         "create_evolution" => {
             let b: EvolutionCreate = parse_json(&decode(from_value(body)?)?)?;

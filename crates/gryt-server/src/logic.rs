@@ -11,13 +11,17 @@ use crate::auth::Principal;
 use crate::db::{Conn, Row, Val};
 use crate::error::{ApiError, Resp};
 use crate::util::now_rfc3339;
+use axum::http::StatusCode;
+use gryt_core::gate::check_named;
 use gryt_core::generation::ensure_draft;
 use gryt_core::wire::{
     Data, Evolution, EvolutionCreate, EvolutionList, EvolutionPatch, FeedRecord, Generation,
-    GenerationCreate, GenerationList, GenerationPatch, SyncChanges, SyncHead, WireChange,
+    GenerationCreate, GenerationList, GenerationPatch, PromoteRequest, SyncChanges, SyncHead,
+    WireChange,
 };
 use gryt_core::{
-    gate, Change, ChangeId, ChangeType, EvolutionStatus, GenerationSpec, GenerationStatus, Proof,
+    gate, Change, ChangeId, ChangeType, EvolutionStatus, GenerationSpec, GenerationStatus, Named,
+    Proof, Target,
 };
 use serde_json::json;
 
@@ -178,7 +182,8 @@ fn to_spec(
 }
 
 const GEN_COLS: &str = "id, generation_id, version, description, changes, pipeline_template, status, \
-     created_at, promoted_at, created_by, promoted_by, team_id, project, rev, seq, deleted, scope_id";
+     created_at, promoted_at, created_by, promoted_by, team_id, project, rev, seq, deleted, scope_id, \
+     promoted_commit";
 
 fn row_to_generation(r: &Row) -> Result<(Generation, i64), ApiError> {
     let changes: Vec<WireChange> = serde_json::from_str(&r.text(4)?)
@@ -201,6 +206,7 @@ fn row_to_generation(r: &Row) -> Result<(Generation, i64), ApiError> {
             rev: r.int(13)?,
             seq: r.int(14)?,
             deleted: r.int(15)? != 0,
+            promoted_commit: r.opt_text(17)?,
         },
         r.int(16)?,
     ))
@@ -404,7 +410,8 @@ fn already_promoted(g: &Generation) -> ApiError {
 
 fn evolution_proofs(c: &mut dyn Conn, gen_pk: i64) -> Result<Vec<Proof>, ApiError> {
     let rows = c.query(
-        "SELECT change_id, rc, created_by, status FROM evolutions WHERE generation_pk = ?1 AND deleted = 0",
+        "SELECT change_id, rc, created_by, status, evolution_id, commit_sha, dirty, fingerprint \
+         FROM evolutions WHERE generation_pk = ?1 AND deleted = 0",
         &[Val::Int(gen_pk)],
     )?;
     let mut out = Vec::with_capacity(rows.len());
@@ -414,17 +421,66 @@ fn evolution_proofs(c: &mut dyn Conn, gen_pk: i64) -> Result<Vec<Proof>, ApiErro
             rc: u32::try_from(r.int(1)?).unwrap_or(u32::MAX),
             owner: r.text(2)?,
             status: EvolutionStatus::parse(&r.text(3)?)?,
+            evolution_id: r.text(4)?,
+            commit: r.opt_text(5)?,
+            dirty: r.int(6)? != 0,
+            fingerprint: r.opt_text(7)?,
         });
     }
     Ok(out)
 }
 
-/// The first-wins promotion: gate from the server's evolutions, then one conditional UPDATE.
+/// A git commit id as a client names it: 7 to 64 hexadecimal digits (SHA-1 or SHA-256).
+fn validate_commit(s: Option<String>) -> Result<Option<String>, ApiError> {
+    match s {
+        None => Ok(None),
+        Some(c) if (7..=64).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(Some(c.to_ascii_lowercase()))
+        }
+        Some(_) => Err(ApiError::invalid(
+            "commit must be a git commit id: 7 to 64 hexadecimal digits",
+        )),
+    }
+}
+
+fn validate_fingerprint(s: Option<String>) -> Result<Option<String>, ApiError> {
+    match s {
+        None => Ok(None),
+        Some(f) if gryt_core::change::is_fingerprint(&f) => Ok(Some(f)),
+        Some(_) => Err(ApiError::invalid(
+            "fingerprint must be `c1:` followed by 32 lowercase hexadecimal digits",
+        )),
+    }
+}
+
+/// Checks a promotion request's own shape (before any lock is taken).
+pub fn validate_promote_request(req: PromoteRequest) -> Result<PromoteRequest, ApiError> {
+    if req.proofs.len() > 10_000 {
+        return Err(ApiError::invalid("A promotion names at most 10000 proofs"));
+    }
+    for p in &req.proofs {
+        if p.change_id.len() > 64 || p.evolution_id.len() > 64 {
+            return Err(ApiError::invalid(
+                "A named proof's change_id and evolution_id are at most 64 characters",
+            ));
+        }
+    }
+    Ok(PromoteRequest {
+        commit: validate_commit(req.commit)?,
+        proofs: req.proofs,
+    })
+}
+
+/// The first-wins promotion: the gate from the server's evolutions, then one conditional
+/// UPDATE. A request naming its commit or proofs is checked proof by proof (the server has no
+/// git history: ancestry is the client's word, the rest the server checks); one naming neither
+/// (the reference client's) gets the newest-proof rule.
 fn promote_locked(
     c: &mut dyn Conn,
     user: &Principal,
     g: &Generation,
     seq: i64,
+    req: &PromoteRequest,
 ) -> Result<Generation, ApiError> {
     let (spec, _) = to_spec(
         &g.version,
@@ -433,15 +489,36 @@ fn promote_locked(
         g.pipeline_template.clone(),
     )?;
     let proofs = evolution_proofs(c, g.id)?;
-    gate(&spec, &proofs).check()?;
+    if req.commit.is_none() && req.proofs.is_empty() {
+        gate(&spec, &proofs, &Target::none()).check()?;
+    } else {
+        let named: Vec<Named> = req
+            .proofs
+            .iter()
+            .map(|p| Named {
+                change_id: p.change_id.clone(),
+                evolution_id: p.evolution_id.clone(),
+            })
+            .collect();
+        check_named(&spec, &proofs, &named).map_err(|(problem, detail)| {
+            let status = StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::CONFLICT);
+            ApiError::new(
+                status,
+                problem.code(),
+                format!("Cannot promote {}: {detail}", g.version),
+            )
+        })?;
+    }
     let n = c.exec(
         "UPDATE generations SET status = 'promoted', promoted_by = ?1, promoted_at = ?2, \
-         rev = rev + 1, seq = ?3 WHERE id = ?4 AND status = 'draft' AND deleted = 0",
+         rev = rev + 1, seq = ?3, promoted_commit = ?5 \
+         WHERE id = ?4 AND status = 'draft' AND deleted = 0",
         &[
             Val::from(&user.username),
             Val::from(now_rfc3339()),
             Val::Int(seq),
             Val::Int(g.id),
+            Val::from(req.commit.clone()),
         ],
     )?;
     let now = reload_generation(c, g.id)?;
@@ -456,6 +533,7 @@ pub fn promote_generation(
     user: &Principal,
     id: i64,
     if_match: Option<i64>,
+    req: PromoteRequest,
 ) -> Result<Resp, ApiError> {
     let (g, scope) = load_generation(c, user, id)?;
     let seq = next_seq(c, scope)?;
@@ -465,7 +543,7 @@ pub fn promote_generation(
         return Err(already_promoted(&g));
     }
     check_if_match(if_match, g.rev, &g)?;
-    let g = promote_locked(c, user, &g, seq)?;
+    let g = promote_locked(c, user, &g, seq, &req)?;
     gen_resp(200, &g)
 }
 
@@ -516,7 +594,7 @@ pub fn patch_generation(
         && changes == g.changes;
     if unchanged && wants_promotion {
         // A promotion that edits nothing (the reference client sends the whole body again).
-        let g = promote_locked(c, user, &g, seq)?;
+        let g = promote_locked(c, user, &g, seq, &PromoteRequest::default())?;
         return gen_resp(200, &g);
     }
     let changes_json = serde_json::to_string(&changes)
@@ -535,7 +613,7 @@ pub fn patch_generation(
     )?;
     let mut g = reload_generation(c, id)?;
     if wants_promotion {
-        g = promote_locked(c, user, &g, seq)?;
+        g = promote_locked(c, user, &g, seq, &PromoteRequest::default())?;
     }
     gen_resp(200, &g)
 }
@@ -575,7 +653,8 @@ pub fn delete_generation(
 const EVO_COLS: &str =
     "e.id, e.evolution_id, e.generation_pk, g.generation_id, g.version, e.change_id, \
      e.code_name, e.rc, e.status, e.pipeline_run_id, e.started_at, e.completed_at, e.created_by, \
-     e.created_at, g.team_id, g.project, e.rev, e.seq, e.deleted, e.scope_id, e.owner_id";
+     e.created_at, g.team_id, g.project, e.rev, e.seq, e.deleted, e.scope_id, e.owner_id, \
+     e.commit_sha, e.dirty, e.fingerprint";
 
 fn row_to_evolution(r: &Row) -> Result<(Evolution, i64, i64), ApiError> {
     let version = r.text(4)?;
@@ -602,6 +681,9 @@ fn row_to_evolution(r: &Row) -> Result<(Evolution, i64, i64), ApiError> {
             rev: r.int(16)?,
             seq: r.int(17)?,
             deleted: r.int(18)? != 0,
+            commit: r.opt_text(21)?,
+            dirty: r.int(22)? != 0,
+            fingerprint: r.opt_text(23)?,
         },
         r.int(19)?,
         r.int(20)?,
@@ -672,16 +754,23 @@ pub fn create_evolution(
     let pipeline_run_id = short_text(body.pipeline_run_id, "pipeline_run_id", 200)?;
     let started_at = short_text(body.started_at, "started_at", 64)?;
     let completed_at = short_text(body.completed_at, "completed_at", 64)?;
+    let commit = validate_commit(body.commit)?;
+    let dirty = body.dirty.unwrap_or(false);
+    let fingerprint = validate_fingerprint(body.fingerprint)?;
     let (g, scope) = load_generation(c, user, gen_ref)?;
     let seq = next_seq(c, scope)?;
     let g = reload_generation(c, g.id)?;
     ensure_draft(&g.version, GenerationStatus::parse(&g.status)?)?;
-    if !g.changes.iter().any(|ch| ch.id == change.as_str()) {
+    let Some(current) = g.changes.iter().find(|ch| ch.id == change.as_str()) else {
         return Err(ApiError::invalid(format!(
             "Change {change} is not part of generation {}",
             g.version
         )));
-    }
+    };
+    // A client that sends no fingerprint (the reference client) proves the change as it is.
+    let fingerprint = fingerprint.unwrap_or_else(|| {
+        gryt_core::change::fingerprint(&current.id, &current.change_type, &current.title)
+    });
     if c.query_opt(
         "SELECT id FROM evolutions WHERE scope_id = ?1 AND evolution_id = ?2",
         &[Val::Int(scope), Val::from(&uuid)],
@@ -702,8 +791,9 @@ pub fn create_evolution(
         + 1;
     let r = c.query_one(
         "INSERT INTO evolutions (evolution_id, generation_pk, scope_id, change_id, rc, code_name, status, \
-         pipeline_run_id, started_at, completed_at, owner_id, created_by, created_at, rev, seq, deleted) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, 0) RETURNING id",
+         pipeline_run_id, started_at, completed_at, owner_id, created_by, created_at, rev, seq, deleted, \
+         commit_sha, dirty, fingerprint) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, 0, ?15, ?16, ?17) RETURNING id",
         &[
             Val::from(&uuid),
             Val::Int(g.id),
@@ -719,6 +809,9 @@ pub fn create_evolution(
             Val::from(&user.username),
             Val::from(now_rfc3339()),
             Val::Int(seq),
+            Val::from(commit),
+            Val::Int(i64::from(dirty)),
+            Val::from(fingerprint),
         ],
     )?;
     let (e, _, _) =
@@ -800,6 +893,7 @@ pub fn patch_evolution(
     let pipeline_run_id = short_text(p.pipeline_run_id, "pipeline_run_id", 200)?;
     let started_at = short_text(p.started_at, "started_at", 64)?;
     let completed_at = short_text(p.completed_at, "completed_at", 64)?;
+    let commit = validate_commit(p.commit)?;
     let (_, scope, _) = load_evolution(c, user, id)?;
     let seq = next_seq(c, scope)?;
     let (e, _, owner) = evo_by_id(c, id)?.ok_or_else(|| evo_not_found(&id.to_string()))?;
@@ -810,7 +904,7 @@ pub fn patch_evolution(
     check_if_match(if_match, e.rev, &e)?;
     c.exec(
         "UPDATE evolutions SET status = ?1, pipeline_run_id = ?2, started_at = ?3, completed_at = ?4, \
-         rev = rev + 1, seq = ?5 WHERE id = ?6",
+         rev = rev + 1, seq = ?5, commit_sha = ?7, dirty = ?8 WHERE id = ?6",
         &[
             Val::from(status.map(|s| s.as_str()).unwrap_or(e.status.as_str())),
             Val::from(pipeline_run_id.or(e.pipeline_run_id.clone())),
@@ -818,6 +912,8 @@ pub fn patch_evolution(
             Val::from(completed_at.or(e.completed_at.clone())),
             Val::Int(seq),
             Val::Int(id),
+            Val::from(commit.or(e.commit.clone())),
+            Val::Int(i64::from(p.dirty.unwrap_or(e.dirty))),
         ],
     )?;
     let (e, _, _) = evo_by_id(c, id)?.ok_or_else(|| evo_not_found(&id.to_string()))?;

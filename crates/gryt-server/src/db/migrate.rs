@@ -23,6 +23,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_evolution_uuid_per_scope.sql"),
         postgres: include_str!("../../migrations/postgres/0002_evolution_uuid_per_scope.sql"),
     },
+    Migration {
+        version: 3,
+        name: "proofs",
+        sqlite: include_str!("../../migrations/sqlite/0003_proofs.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_proofs.sql"),
+    },
 ];
 
 /// The schema version this build of the server expects.

@@ -15,6 +15,7 @@ mod common;
 mod feed;
 mod idempotency;
 mod literals;
+mod proofs;
 mod race;
 mod scopes;
 mod secrets;
