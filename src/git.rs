@@ -1,4 +1,5 @@
-//! The little gryt needs from git: detecting a work tree and writing the annotated release tag on
+//! The little gryt needs from git: detecting a work tree, the commit a proof ran on and whether
+//! the tree was dirty, ancestry between commits, and writing the annotated release tag on
 //! promotion. Everything goes through the `git` executable with `GIT_TERMINAL_PROMPT=0` and
 //! standard input closed (or carrying the tag message), so git never waits for the user.
 //!
@@ -118,6 +119,77 @@ pub fn tag_exists(dir: &Path, tag: &str) -> anyhow::Result<bool> {
     }
 }
 
+/// The commit HEAD points at (full id), `None` outside a work tree or before the first commit.
+pub fn head_commit(dir: &Path) -> Option<String> {
+    if !is_git_repo(dir) {
+        return None;
+    }
+    let mut command = git(dir);
+    command
+        .args(["rev-parse", "--quiet", "--verify", "HEAD^{commit}"])
+        .stderr(Stdio::null());
+    let out = command.output().ok()?;
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then_some(id)
+}
+
+/// Whether the work tree has changes not in HEAD: modified or staged tracked files and
+/// untracked files git does not ignore, anywhere in the work tree except the paths in
+/// `exclude` (relative to `dir`: gryt's own contract files, which gryt itself rewrites).
+pub fn is_dirty(dir: &Path, exclude: &[&str]) -> anyhow::Result<bool> {
+    let mut command = git(dir);
+    command.args(["status", "--porcelain", "--untracked-files=all", "--"]);
+    command.arg(":/");
+    for e in exclude {
+        command.arg(format!(":(exclude){e}"));
+    }
+    let out = output(command)?;
+    if !out.status.success() {
+        return Err(GitError::new(format!(
+            "cannot read the state of the work tree in {}: {}",
+            dir.display(),
+            stderr_text(&out)
+        ))
+        .into());
+    }
+    Ok(!out.stdout.iter().all(|b| b.is_ascii_whitespace()))
+}
+
+/// Whether commit `a` is `b` or one of its ancestors (false for unknown commits).
+pub fn is_ancestor(dir: &Path, a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    if a.starts_with('-') || b.starts_with('-') {
+        return false;
+    }
+    let mut command = git(dir);
+    command
+        .args(["merge-base", "--is-ancestor", a, b])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command.output().is_ok_and(|o| o.status.success())
+}
+
+/// The commit tag `tag` points at (peeled), if the tag exists.
+#[cfg(test)]
+pub fn tag_commit(dir: &Path, tag: &str) -> Option<String> {
+    check_tag_name(dir, tag).ok()?;
+    let mut command = git(dir);
+    command
+        .args([
+            "rev-parse",
+            "--quiet",
+            "--verify",
+            &format!("refs/tags/{tag}^{{commit}}"),
+        ])
+        .stderr(Stdio::null());
+    let out = command.output().ok()?;
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !id.is_empty()).then_some(id)
+}
+
 /// Whether HEAD points at a commit (false in a repository with no commits yet).
 fn has_head_commit(dir: &Path) -> anyhow::Result<bool> {
     let mut command = git(dir);
@@ -131,15 +203,30 @@ fn has_head_commit(dir: &Path) -> anyhow::Result<bool> {
 /// apart from surrounding whitespace). Fails if the tag exists, HEAD has no commit, git has no
 /// user identity, or git fails for another reason (its stderr is included).
 pub fn create_annotated_tag(dir: &Path, tag: &str, message: &str) -> anyhow::Result<()> {
-    create_annotated_tag_with_env(dir, tag, message, &[])
+    create_annotated_tag_with_env(dir, tag, message, None, &[])
+}
+
+/// Like [`create_annotated_tag`] on commit `commit` instead of HEAD (the commit a promotion
+/// checked, whatever HEAD has become since).
+pub fn create_annotated_tag_at(
+    dir: &Path,
+    tag: &str,
+    message: &str,
+    commit: &str,
+) -> anyhow::Result<()> {
+    create_annotated_tag_with_env(dir, tag, message, Some(commit), &[])
 }
 
 fn create_annotated_tag_with_env(
     dir: &Path,
     tag: &str,
     message: &str,
+    commit: Option<&str>,
     env: &[(&str, &str)],
 ) -> anyhow::Result<()> {
+    if commit.is_some_and(|c| c.is_empty() || !c.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Err(GitError::new(format!("{commit:?} is not a commit id")).into());
+    }
     if !is_git_repo(dir) {
         return Err(GitError::hinted(
             format!("{} is not inside a git repository", dir.display()),
@@ -175,6 +262,7 @@ fn create_annotated_tag_with_env(
             "--",
             tag,
         ])
+        .args(commit)
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -318,6 +406,37 @@ mod tests {
     }
 
     #[test]
+    fn commits_dirt_ancestry_and_tags_at_a_commit() {
+        let r = repo(true);
+        let first = head_commit(r.path()).unwrap();
+        assert!(!is_dirty(r.path(), &[]).unwrap());
+        std::fs::create_dir_all(r.path().join(".gryt/generations")).unwrap();
+        std::fs::write(r.path().join(".gryt/generations/v1.0.0.yaml"), "x").unwrap();
+        assert!(is_dirty(r.path(), &[]).unwrap());
+        assert!(!is_dirty(r.path(), &[".gryt/generations"]).unwrap());
+        std::fs::write(r.path().join("code.rs"), "fn main() {}").unwrap();
+        assert!(is_dirty(r.path(), &[".gryt/generations"]).unwrap());
+        let mut commit = IDENTITY.to_vec();
+        commit.extend(["commit", "-q", "--allow-empty", "-m", "second"]);
+        git_ok(r.path(), &commit);
+        let second = head_commit(r.path()).unwrap();
+        assert_ne!(first, second);
+        assert!(is_ancestor(r.path(), &first, &second));
+        assert!(!is_ancestor(r.path(), &second, &first));
+        assert!(!is_ancestor(r.path(), "0123456789abcdef", &second));
+        assert!(!is_ancestor(r.path(), "--help", &second));
+        create_annotated_tag_at(r.path(), "v1.0.0", "m", &first).unwrap();
+        assert_eq!(
+            tag_commit(r.path(), "v1.0.0").as_deref(),
+            Some(first.as_str())
+        );
+        assert!(create_annotated_tag_at(r.path(), "v2.0.0", "m", "--force").is_err());
+        let plain = TempDir::new();
+        assert_eq!(head_commit(plain.path()), None);
+        assert_eq!(tag_commit(plain.path(), "v1.0.0"), None);
+    }
+
+    #[test]
     fn tag_names_are_checked() {
         let r = repo(true);
         for bad in ["", "-d", "a..b", "a b", "v1~1", "x:y"] {
@@ -359,7 +478,7 @@ mod tests {
             ("GIT_COMMITTER_EMAIL", ""),
             ("EMAIL", ""),
         ];
-        let err = create_annotated_tag_with_env(r.path(), "v1.0.0", "m", &env).unwrap_err();
+        let err = create_annotated_tag_with_env(r.path(), "v1.0.0", "m", None, &env).unwrap_err();
         let git_err = err.downcast_ref::<GitError>().unwrap();
         assert!(
             git_err.message.contains("does not know who you are"),

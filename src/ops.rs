@@ -9,7 +9,7 @@ use crate::store::{self, EvolutionRecord, GenerationRecord};
 use gryt_core::generation::ensure_draft;
 use gryt_core::{
     evolution, gate, ChangeId, ChangeType, EvolutionStatus, GateReport, GenerationSpec,
-    GenerationStatus, Proof, Version,
+    GenerationStatus, Proof, Target, Version,
 };
 use rusqlite::Connection;
 
@@ -310,20 +310,83 @@ pub fn proofs(evolutions: &[EvolutionRecord]) -> Vec<Proof> {
     evolutions
         .iter()
         .map(|e| Proof {
+            evolution_id: e.evolution_id.clone(),
             change_id: e.change_id.clone(),
             rc: e.rc,
             owner: e.owner.clone(),
             status: e.status,
+            commit: e.commit.clone(),
+            dirty: e.dirty,
+            fingerprint: e.fingerprint.clone(),
         })
         .collect()
 }
 
+/// Where the work tree stands: the commit checked out (`None` outside git or before the first
+/// commit) and whether it has uncommitted changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TreeState {
+    pub commit: Option<String>,
+    pub dirty: bool,
+}
+
+/// gryt's own directory does not make a tree dirty: gryt rewrites its contracts itself (a
+/// promotion, a pull), and its database and local files are git-ignored anyway.
+const NOT_DIRT: [&str; 1] = [".gryt"];
+
+/// The state of the work tree holding `repo`.
+pub fn tree_state(repo: &Repo) -> Result<TreeState> {
+    let Some(commit) = crate::git::head_commit(&repo.root) else {
+        return Ok(TreeState::default());
+    };
+    let dirty = crate::git::is_dirty(&repo.root, &NOT_DIRT)
+        .map_err(|e| GrytError::error(format!("{e:#}")))?;
+    Ok(TreeState {
+        commit: Some(commit),
+        dirty,
+    })
+}
+
+/// What the gate checks against for `commit`: which of the proofs' commits are it or its
+/// ancestors (asked of git once per distinct commit).
+pub fn target_of(repo: &Repo, commit: Option<&str>, evs: &[EvolutionRecord]) -> Target {
+    let Some(head) = commit else {
+        return Target::none();
+    };
+    let mut reachable = std::collections::BTreeSet::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for c in evs.iter().filter_map(|e| e.commit.as_deref()) {
+        if seen.insert(c) && crate::git::is_ancestor(&repo.root, c, head) {
+            reachable.insert(c.to_string());
+        }
+    }
+    Target {
+        commit: Some(head.to_string()),
+        reachable,
+    }
+}
+
+/// The gate of a generation against the commit checked out now (inside git) or under the
+/// newest-proof rule (outside git).
 pub fn gate_of(
+    repo: &Repo,
     conn: &Connection,
     rec: &GenerationRecord,
 ) -> Result<(Vec<EvolutionRecord>, GateReport)> {
+    let head = crate::git::head_commit(&repo.root);
+    gate_at(repo, conn, rec, head.as_deref())
+}
+
+/// The gate of a generation against `commit` (`None`: the newest-proof rule).
+pub fn gate_at(
+    repo: &Repo,
+    conn: &Connection,
+    rec: &GenerationRecord,
+    commit: Option<&str>,
+) -> Result<(Vec<EvolutionRecord>, GateReport)> {
     let evs = store::list_evolutions(conn, Some(&rec.generation_id))?;
-    let report = gate(&rec.spec(), &proofs(&evs));
+    let target = target_of(repo, commit, &evs);
+    let report = gate(&rec.spec(), &proofs(&evs), &target);
     Ok((evs, report))
 }
 
@@ -336,10 +399,12 @@ pub fn start_evolution(
     let change_id = ChangeId::parse(change)?;
     let now = ctx.now();
     let owner = ws.config.username();
+    let tree = tree_state(&ws.repo)?;
     let tx = ws.store.write()?;
     let rec = load_generation(&tx, version)?;
     ensure_draft(&rec.version, rec.status)?;
-    if rec.spec().change(&change_id).is_none() {
+    let spec = rec.spec();
+    let Some(fingerprint) = spec.change(&change_id).map(|c| c.fingerprint()) else {
         let known: Vec<String> = rec.changes.iter().map(|c| c.id.to_string()).collect();
         let hint = if known.is_empty() {
             format!("{} has no changes yet: add one with `gryt generation add-change {} --id {change_id} --type add --title \"...\"`", rec.version, rec.version)
@@ -351,7 +416,7 @@ pub fn start_evolution(
             rec.version
         ))
         .hint(hint));
-    }
+    };
     let rc = evolution::next_rc(store::used_rcs(&tx, &rec.generation_id)?);
     let id = new_uuid();
     let code_name = evolution::code_name(random_bits());
@@ -365,6 +430,9 @@ pub fn start_evolution(
             code_name: &code_name,
             owner: &owner,
             started_at: &now,
+            commit: tree.commit.as_deref(),
+            dirty: tree.dirty,
+            fingerprint: &fingerprint,
         },
     )?;
     let ev = single_evolution(&tx, &id)?;
@@ -438,10 +506,13 @@ pub fn complete_evolution(
     }
     let now = ctx.now();
     let user = ws.config.username();
+    // A result from another CI system: it proves the tree as it stands now.
+    let tree = tree_state(&ws.repo)?;
     let tx = ws.store.write()?;
     let ev = find_evolution(&tx, key)?;
     check_completable(&tx, &ev, &user)?;
     store::set_evolution_status(&tx, &ev.evolution_id, status, Some(&now), None)?;
+    store::set_evolution_commit(&tx, &ev.evolution_id, tree.commit.as_deref(), tree.dirty)?;
     let ev = single_evolution(&tx, &ev.evolution_id)?;
     tx.commit()?;
     Ok(ev)
@@ -503,8 +574,9 @@ pub fn will_tag(repo: &Repo, tag: &str, no_tag: bool) -> Result<bool> {
     Ok(git)
 }
 
-/// Creates the annotated tag of a promoted release listing its changes; returns the tag.
-pub fn tag_release(repo: &Repo, rec: &GenerationRecord) -> Result<String> {
+/// Creates the annotated tag of a promoted release listing its changes, on `commit` (the
+/// commit the promotion checked; HEAD when unknown); returns the tag.
+pub fn tag_release(repo: &Repo, rec: &GenerationRecord, commit: Option<&str>) -> Result<String> {
     let tag = rec.version.clone();
     let mut message = format!("Release {}\n\n", rec.version);
     if let Some(d) = &rec.description {
@@ -514,7 +586,11 @@ pub fn tag_release(repo: &Repo, rec: &GenerationRecord) -> Result<String> {
     for c in &rec.changes {
         message.push_str(&format!("- {} {} {}\n", c.id, c.change_type, c.title));
     }
-    crate::git::create_annotated_tag(&repo.root, &tag, &message).map_err(|e| {
+    let made = match commit {
+        Some(c) => crate::git::create_annotated_tag_at(&repo.root, &tag, &message, c),
+        None => crate::git::create_annotated_tag(&repo.root, &tag, &message),
+    };
+    made.map_err(|e| {
         GrytError::error(format!("Tagging {tag} failed: {e:#}")).hint(format!(
             "fix git, or promote without a tag: `gryt promote {tag} --no-tag`"
         ))
@@ -522,11 +598,93 @@ pub fn tag_release(repo: &Repo, rec: &GenerationRecord) -> Result<String> {
     Ok(tag)
 }
 
+/// Refuses to promote from a work tree with uncommitted changes (unless allowed): the tag
+/// must name exactly what was checked.
+pub fn check_clean(tree: &TreeState, version: &str, allow_dirty: bool) -> Result<()> {
+    if tree.dirty && !allow_dirty {
+        return Err(GrytError::error(format!(
+            "The work tree has uncommitted changes; {version} was not promoted"
+        ))
+        .hint(format!(
+            "commit or stash them so the release is what was proven (see `git status`), \
+             or promote anyway with `gryt promote {version} --allow-dirty`"
+        )));
+    }
+    Ok(())
+}
+
+/// The body of a promotion request: the commit checked and the proof counted per change.
+pub fn promote_body(report: &GateReport) -> Result<String> {
+    let body = gryt_core::wire::PromoteRequest {
+        commit: report.commit.clone(),
+        proofs: report
+            .counted()
+            .into_iter()
+            .map(|n| gryt_core::wire::PromoteProof {
+                change_id: n.change_id,
+                evolution_id: n.evolution_id,
+            })
+            .collect(),
+    };
+    serde_json::to_string(&body)
+        .map_err(|e| GrytError::error(format!("cannot encode a promotion: {e}")))
+}
+
+/// A generation already promoted from this workspace whose release tag is missing gets it
+/// now, on the commit that promotion checked. `Ok(None)` when there is nothing to complete.
+pub fn complete_tag(
+    ws: &mut Workspace,
+    rec: &GenerationRecord,
+    no_tag: bool,
+) -> Result<Option<String>> {
+    if rec.status != GenerationStatus::Promoted || no_tag || !crate::git::is_git_repo(&ws.repo.root)
+    {
+        return Ok(None);
+    }
+    let state = store::promotion_state(&ws.store.conn, &rec.generation_id)?;
+    let Some(commit) = state.commit else {
+        return Ok(None);
+    };
+    if crate::git::tag_exists(&ws.repo.root, &rec.version)
+        .map_err(|e| GrytError::error(format!("{e:#}")))?
+    {
+        if state.tag_pending {
+            let tx = ws.store.write()?;
+            store::clear_tag_pending(&tx, &rec.generation_id)?;
+            tx.commit()?;
+        }
+        return Ok(None);
+    }
+    let tag = tag_release(&ws.repo, rec, Some(&commit))?;
+    let tx = ws.store.write()?;
+    store::clear_tag_pending(&tx, &rec.generation_id)?;
+    tx.commit()?;
+    Ok(Some(tag))
+}
+
 /// The outcome of a local promotion.
 pub struct Promotion {
     pub record: GenerationRecord,
     pub report: GateReport,
     pub tagged: Option<String>,
+    /// The promotion was made earlier; this run only created its missing tag.
+    pub completed: bool,
+}
+
+pub fn already_promoted(rec: &GenerationRecord) -> GrytError {
+    GrytError::error(format!(
+        "Generation {} is already promoted{}{}",
+        rec.version,
+        rec.promoted_by
+            .as_deref()
+            .map(|b| format!(" by {b}"))
+            .unwrap_or_default(),
+        rec.promoted_at
+            .as_deref()
+            .map(|t| format!(" at {t}"))
+            .unwrap_or_default(),
+    ))
+    .hint("a promoted generation is final; release further work as a new version")
 }
 
 pub fn promote(
@@ -534,27 +692,31 @@ pub fn promote(
     ws: &mut Workspace,
     version: &str,
     no_tag: bool,
+    allow_dirty: bool,
 ) -> Result<std::result::Result<Promotion, (GateReport, GrytError)>> {
     let now = ctx.now();
     let user = ws.config.username();
+    let existing = load_generation(&ws.store.conn, version)?;
+    if existing.status == GenerationStatus::Promoted {
+        if let Some(tag) = complete_tag(ws, &existing, no_tag)? {
+            let (_, report) = gate_of(&ws.repo, &ws.store.conn, &existing)?;
+            return Ok(Ok(Promotion {
+                record: existing,
+                report,
+                tagged: Some(tag),
+                completed: true,
+            }));
+        }
+        return Err(already_promoted(&existing));
+    }
+    let tree = tree_state(&ws.repo)?;
+    check_clean(&tree, &existing.version, allow_dirty)?;
     let tx = ws.store.write()?;
     let mut rec = load_generation(&tx, version)?;
     if rec.status == GenerationStatus::Promoted {
-        return Err(GrytError::error(format!(
-            "Generation {} is already promoted{}{}",
-            rec.version,
-            rec.promoted_by
-                .as_deref()
-                .map(|b| format!(" by {b}"))
-                .unwrap_or_default(),
-            rec.promoted_at
-                .as_deref()
-                .map(|t| format!(" at {t}"))
-                .unwrap_or_default(),
-        ))
-        .hint("a promoted generation is final; release further work as a new version"));
+        return Err(already_promoted(&rec));
     }
-    let (_, report) = gate_of(&tx, &rec)?;
+    let (_, report) = gate_at(&ws.repo, &tx, &rec, tree.commit.as_deref())?;
     if let Err(e) = report.check() {
         return Ok(Err((report, e.into())));
     }
@@ -566,8 +728,15 @@ pub fn promote(
             rec.version
         )));
     }
+    store::set_promotion(
+        &tx,
+        &rec.generation_id,
+        tree.commit.as_deref(),
+        &promote_body(&report)?,
+        false,
+    )?;
     let tagged = if git {
-        Some(tag_release(&ws.repo, &rec)?)
+        Some(tag_release(&ws.repo, &rec, tree.commit.as_deref())?)
     } else {
         None
     };
@@ -588,12 +757,15 @@ pub fn promote(
         record: rec,
         report,
         tagged,
+        completed: false,
     }))
 }
 
 /// What `record_run` stored.
 pub struct RecordedRun {
     pub run_id: String,
+    /// Whether the run counts as dirty (uncommitted changes, or HEAD moved while it ran).
+    pub dirty: bool,
     pub evolution: Option<EvolutionRecord>,
     pub warning: Option<String>,
 }
@@ -606,8 +778,12 @@ pub fn record_run(
     pipe: &crate::pipeline::Pipeline,
     result: &crate::pipeline::RunResult,
     ev: Option<&EvolutionRecord>,
+    tree: &TreeState,
 ) -> Result<RecordedRun> {
     use chrono::SecondsFormat;
+    // HEAD moved while the pipeline ran: it tested a mix of commits, which counts as dirty.
+    let moved = tree.commit.is_some() && crate::git::head_commit(&ws.repo.root) != tree.commit;
+    let dirty = tree.dirty || moved;
     let user = ws.config.username();
     let now = ctx.now();
     let run_id = new_uuid();
@@ -664,6 +840,8 @@ pub fn record_run(
             finished_at: &finished,
             duration_ms: result.duration_ms as i64,
             config_json: &config_json,
+            commit: tree.commit.as_deref(),
+            dirty,
         },
         &steps,
     )?;
@@ -674,6 +852,7 @@ pub fn record_run(
                 crate::pipeline::RunStatus::Fail => EvolutionStatus::Fail,
             };
             store::set_evolution_status(&tx, &e.evolution_id, status, Some(&now), Some(&run_id))?;
+            store::set_evolution_commit(&tx, &e.evolution_id, tree.commit.as_deref(), dirty)?;
             Some(single_evolution(&tx, &e.evolution_id)?)
         }
         None => None,
@@ -681,6 +860,7 @@ pub fn record_run(
     tx.commit()?;
     Ok(RecordedRun {
         run_id,
+        dirty,
         evolution,
         warning,
     })

@@ -18,6 +18,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_lost_answers.sql",
         include_str!("../migrations/0003_lost_answers.sql"),
     ),
+    (
+        "0004_proofs.sql",
+        include_str!("../migrations/0004_proofs.sql"),
+    ),
 ];
 
 pub fn schema_version() -> i64 {
@@ -392,6 +396,62 @@ pub fn promote_generation(
     Ok(n == 1)
 }
 
+/// What this workspace knows of its own promotion of a generation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PromotionState {
+    /// The commit the promotion checked (set only by a promotion made here).
+    pub commit: Option<String>,
+    /// The body of a promotion waiting for the server under `promote_key`.
+    pub body: Option<String>,
+    pub key: Option<String>,
+    /// The release tag is still to be created once the server confirms.
+    pub tag_pending: bool,
+}
+
+pub fn promotion_state(conn: &Connection, generation_id: &str) -> Result<PromotionState> {
+    Ok(conn
+        .query_row(
+            "SELECT promoted_commit, promote_json, promote_key, tag_pending FROM generations \
+             WHERE generation_id = ?1",
+            [generation_id],
+            |r| {
+                Ok(PromotionState {
+                    commit: r.get(0)?,
+                    body: r.get(1)?,
+                    key: r.get(2)?,
+                    tag_pending: r.get(3)?,
+                })
+            },
+        )
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Records what a promotion made here checked and sends (the key is set separately).
+pub fn set_promotion(
+    conn: &Connection,
+    generation_id: &str,
+    commit: Option<&str>,
+    body: &str,
+    tag_pending: bool,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE generations SET promoted_commit = ?2, promote_json = ?3, tag_pending = ?4 \
+         WHERE generation_id = ?1",
+        params![generation_id, commit, body, tag_pending],
+    )?;
+    Ok(())
+}
+
+/// The release tag was created (or is no longer wanted).
+pub fn clear_tag_pending(conn: &Connection, generation_id: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE generations SET tag_pending = 0 WHERE generation_id = ?1",
+        [generation_id],
+    )?;
+    Ok(())
+}
+
 /// An evolution as stored locally, with its generation's version.
 #[derive(Debug, Clone, Serialize)]
 pub struct EvolutionRecord {
@@ -410,11 +470,16 @@ pub struct EvolutionRecord {
     pub pipeline_run_id: Option<String>,
     pub remote_id: Option<String>,
     pub sync_status: String,
+    /// The git commit its result was established on (`None` outside git).
+    pub commit: Option<String>,
+    pub dirty: bool,
+    /// The fingerprint of the change it proves (`None`: recorded before fingerprints).
+    pub fingerprint: Option<String>,
 }
 
 const EVO_SELECT: &str = "SELECT e.evolution_id, e.generation_id, g.version, e.change_id, e.rc, \
     e.rc_provisional, e.code_name, e.owner, e.status, e.started_at, e.completed_at, \
-    e.pipeline_run_id, e.remote_id, e.sync_status \
+    e.pipeline_run_id, e.remote_id, e.sync_status, e.commit_sha, e.dirty, e.fingerprint \
     FROM evolutions e JOIN generations g ON g.generation_id = e.generation_id";
 
 fn evo_from_row(r: &Row<'_>) -> rusqlite::Result<EvolutionRecord> {
@@ -437,6 +502,9 @@ fn evo_from_row(r: &Row<'_>) -> rusqlite::Result<EvolutionRecord> {
         pipeline_run_id: r.get(11)?,
         remote_id: r.get(12)?,
         sync_status: r.get(13)?,
+        commit: r.get(14)?,
+        dirty: r.get(15)?,
+        fingerprint: r.get(16)?,
     })
 }
 
@@ -499,13 +567,33 @@ pub struct NewEvolution<'a> {
     pub code_name: &'a str,
     pub owner: &'a str,
     pub started_at: &'a str,
+    pub commit: Option<&'a str>,
+    pub dirty: bool,
+    pub fingerprint: &'a str,
 }
 
 pub fn insert_evolution(conn: &Connection, e: &NewEvolution<'_>) -> Result<()> {
     conn.execute(
-        "INSERT INTO evolutions (evolution_id, generation_id, change_id, rc, code_name, owner, status, started_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
-        params![e.evolution_id, e.generation_id, e.change_id, e.rc, e.code_name, e.owner, e.started_at],
+        "INSERT INTO evolutions (evolution_id, generation_id, change_id, rc, code_name, owner, status, started_at, \
+         commit_sha, dirty, fingerprint) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9, ?10)",
+        params![e.evolution_id, e.generation_id, e.change_id, e.rc, e.code_name, e.owner, e.started_at,
+                e.commit, e.dirty, e.fingerprint],
+    )?;
+    Ok(())
+}
+
+/// Where a result was established: the commit (`None` outside git) and whether the tree was
+/// dirty.
+pub fn set_evolution_commit(
+    conn: &Connection,
+    evolution_id: &str,
+    commit: Option<&str>,
+    dirty: bool,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE evolutions SET commit_sha = ?2, dirty = ?3 WHERE evolution_id = ?1",
+        params![evolution_id, commit, dirty],
     )?;
     Ok(())
 }
@@ -537,6 +625,8 @@ pub struct RunRecord<'a> {
     pub finished_at: &'a str,
     pub duration_ms: i64,
     pub config_json: &'a str,
+    pub commit: Option<&'a str>,
+    pub dirty: bool,
 }
 
 pub struct StepRecord<'a> {
@@ -552,9 +642,11 @@ pub struct StepRecord<'a> {
 
 pub fn insert_run(conn: &Connection, run: &RunRecord<'_>, steps: &[StepRecord<'_>]) -> Result<()> {
     conn.execute(
-        "INSERT INTO pipeline_runs (run_id, pipeline, evolution_id, status, started_at, finished_at, duration_ms, config_json) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![run.run_id, run.pipeline, run.evolution_id, run.status, run.started_at, run.finished_at, run.duration_ms, run.config_json],
+        "INSERT INTO pipeline_runs (run_id, pipeline, evolution_id, status, started_at, finished_at, duration_ms, config_json, \
+         commit_sha, dirty) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![run.run_id, run.pipeline, run.evolution_id, run.status, run.started_at, run.finished_at, run.duration_ms, run.config_json,
+                run.commit, run.dirty],
     )?;
     let mut stmt = conn.prepare_cached(
         "INSERT INTO step_outputs (run_id, position, name, command, status, exit_code, stdout, stderr, duration_ms, started_at) \
@@ -587,6 +679,9 @@ pub struct RunView {
     pub started_at: String,
     pub finished_at: String,
     pub duration_ms: i64,
+    /// The git commit it ran on (`None` outside git) and whether the tree was dirty.
+    pub commit: Option<String>,
+    pub dirty: bool,
     pub steps: Vec<StepView>,
 }
 
@@ -601,8 +696,8 @@ pub struct StepView {
 
 pub fn runs_of_evolution(conn: &Connection, evolution_id: &str) -> Result<Vec<RunView>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT run_id, pipeline, evolution_id, status, started_at, finished_at, duration_ms \
-         FROM pipeline_runs WHERE evolution_id = ?1 ORDER BY started_at",
+        "SELECT run_id, pipeline, evolution_id, status, started_at, finished_at, duration_ms, \
+         commit_sha, dirty FROM pipeline_runs WHERE evolution_id = ?1 ORDER BY started_at",
     )?;
     let mut runs = stmt
         .query_map([evolution_id], |r| {
@@ -614,6 +709,8 @@ pub fn runs_of_evolution(conn: &Connection, evolution_id: &str) -> Result<Vec<Ru
                 started_at: r.get(4)?,
                 finished_at: r.get(5)?,
                 duration_ms: r.get(6)?,
+                commit: r.get(7)?,
+                dirty: r.get(8)?,
                 steps: Vec::new(),
             })
         })?

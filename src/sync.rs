@@ -782,6 +782,8 @@ pub struct PushReport {
     pub updated: u64,
     pub deleted: u64,
     pub promoted: u64,
+    /// Release tags created for promotions the server confirmed during this push.
+    pub tagged: Vec<String>,
     pub evolutions: u64,
     pub failed: Vec<(String, String)>,
     pub version_taken: Vec<String>,
@@ -1082,6 +1084,9 @@ struct EvoRow {
     gversion: String,
     rev: i64,
     owner: String,
+    commit: Option<String>,
+    dirty: bool,
+    fingerprint: Option<String>,
 }
 
 fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>> {
@@ -1089,7 +1094,8 @@ fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>>
     let rows: Vec<EvoRow> = tx
         .prepare(
             "SELECT e.evolution_id, g.remote_id, e.remote_id, e.change_id, e.code_name, e.status, \
-                    e.pipeline_run_id, e.completed_at, e.push_key, e.started_at, g.version, e.rev, e.owner \
+                    e.pipeline_run_id, e.completed_at, e.push_key, e.started_at, g.version, e.rev, e.owner, \
+                    e.commit_sha, e.dirty, e.fingerprint \
              FROM evolutions e JOIN generations g ON g.generation_id = e.generation_id \
              WHERE e.sync_status IN ('not_synced', 'failed') AND g.remote_id IS NOT NULL \
                AND g.sync_status = 'synced' AND (?1 IS NULL OR g.version = ?1) \
@@ -1110,6 +1116,9 @@ fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>>
                 gversion: r.get(10)?,
                 rev: r.get(11)?,
                 owner: r.get(12)?,
+                commit: r.get(13)?,
+                dirty: r.get(14)?,
+                fingerprint: r.get(15)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -1128,6 +1137,9 @@ fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>>
         gversion,
         rev,
         owner,
+        commit,
+        dirty,
+        fingerprint,
     } in rows
     {
         let Some(gen_rid) = gen_rid else { continue };
@@ -1146,6 +1158,9 @@ fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>>
                     started_at: Some(started),
                     completed_at: completed,
                     created_by: Some(owner),
+                    commit,
+                    dirty: Some(dirty),
+                    fingerprint,
                 };
                 ops.push(Op {
                     op: BatchOp {
@@ -1169,6 +1184,8 @@ fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>>
                     pipeline_run_id: run,
                     started_at: None,
                     completed_at: completed,
+                    commit,
+                    dirty: Some(dirty),
                 };
                 ops.push(Op {
                     op: BatchOp {
@@ -1205,13 +1222,17 @@ fn plan_promotions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>>
             continue;
         }
         let Ok(id) = rid.parse::<i64>() else { continue };
+        // The body first sent under this key (the commit and proofs the promotion counted).
+        let body = crate::store::promotion_state(&tx, &rec.generation_id)?
+            .body
+            .and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok());
         ops.push(Op {
             op: BatchOp {
                 op: "promote_generation".into(),
                 id: Some(id),
                 if_match: None,
                 idempotency_key: Some(key),
-                body: None,
+                body,
             },
             pending: Pending::PromoteGen {
                 local_id: rec.generation_id.clone(),
@@ -1239,9 +1260,11 @@ fn send_promotions(
             continue;
         };
         let path = format!("/api/v1/generations/{id}/promote");
-        let resp = cloud
-            .remote
-            .send("POST", &path, None, &[("Idempotency-Key", key)])?;
+        let body = op.op.body.as_ref().and_then(|b| serde_json::to_vec(b).ok());
+        let resp =
+            cloud
+                .remote
+                .send("POST", &path, body.as_deref(), &[("Idempotency-Key", key)])?;
         report.requests += 1;
         let body: serde_json::Value = if resp.body.is_empty() {
             serde_json::Value::Null
@@ -1256,8 +1279,41 @@ fn send_promotions(
         let tx = ws.store.write()?;
         stale |= apply_result(&tx, &op, &res, &now, report)?;
         tx.commit()?;
+        if (200..300).contains(&res.status) {
+            // A promotion made by `gryt promote` that the server only now confirmed: its
+            // release tag goes on the commit that promotion checked.
+            if let Pending::PromoteGen { local_id } = &op.pending {
+                tag_settled(ws, local_id, report);
+            }
+        }
     }
     Ok(stale)
+}
+
+/// Creates the release tag a confirmed promotion still waits for (a failure leaves it
+/// pending, and the next `gryt promote VERSION` completes it).
+fn tag_settled(ws: &mut Workspace, local_id: &str, report: &mut PushReport) {
+    let Ok(state) = crate::store::promotion_state(&ws.store.conn, local_id) else {
+        return;
+    };
+    if !state.tag_pending {
+        return;
+    }
+    let rec = ws
+        .store
+        .conn
+        .query_row(
+            "SELECT version FROM generations WHERE generation_id = ?1",
+            [local_id],
+            |r| r.get::<_, String>(0),
+        )
+        .ok()
+        .and_then(|v| crate::ops::load_generation(&ws.store.conn, &v).ok());
+    if let Some(rec) = rec {
+        if let Ok(Some(tag)) = crate::ops::complete_tag(ws, &rec, false) {
+            report.tagged.push(tag);
+        }
+    }
 }
 
 /// Sends operations in batches and applies each result. Returns whether any write was
@@ -1651,51 +1707,69 @@ pub fn push_verdict(report: &PushReport) -> Result<()> {
 
 /// The outcome of a cloud-first promotion.
 pub enum CloudPromotion {
+    /// Promoted on the server (now, or by an earlier attempt of ours that this one settled).
     Promoted(Box<GenerationRecord>),
-    /// Someone else promoted first (or the gate failed on the server).
+    /// Already promoted before this command, with no promotion of ours pending: the caller
+    /// may complete a missing tag, or refuses.
+    AlreadyPromoted(Box<GenerationRecord>),
+    /// Someone else promoted first.
     Refused(GrytError),
 }
 
-/// Cloud-first promotion: pull, gate, push the generation and its evolutions, then the
-/// atomic promotion on the server with a stored Idempotency-Key; only then the local record.
+/// How often a promotion the server reports as still in flight (409 `idempotency_in_flight`)
+/// is asked again under the same key, and the first pause between asks (doubling).
+const IN_FLIGHT_ATTEMPTS: u32 = 5;
+const IN_FLIGHT_PAUSE_MS: u64 = 200;
+
+/// Cloud-first promotion: pull, refuse a dirty tree, gate against the commit checked out,
+/// push the generation and its evolutions, then the atomic promotion on the server with a
+/// stored Idempotency-Key and a body naming the commit and the proof counted per change;
+/// only then the local record. A promotion of ours still pending (its answer lost, or still
+/// in flight) is re-sent as it was first sent, under the same key.
 pub fn promote(
     ctx: &Context,
     ws: &mut Workspace,
     cloud: &Cloud,
     version: &str,
+    allow_dirty: bool,
+    tag: bool,
 ) -> Result<CloudPromotion> {
     let mut noop = |_: u64, _: u64| {};
     let v = crate::ops::parse_version(version)?.to_string();
     pull(ctx, ws, cloud, &Filter::default(), &mut noop)?;
     let rec = crate::ops::load_generation(&ws.store.conn, &v)?;
-    let pending_key: Option<String> = ws.store.conn.query_row(
-        "SELECT promote_key FROM generations WHERE generation_id = ?1",
-        [&rec.generation_id],
-        |r| r.get(0),
-    )?;
-    // Promoted, and one of our own promotions of it is still unanswered (its answer was
-    // lost): re-send it with the same key; the server answers the original outcome.
-    let retry_of_ours = rec.status == GenerationStatus::Promoted && pending_key.is_some();
-    if rec.status == GenerationStatus::Promoted && !retry_of_ours {
-        return Ok(CloudPromotion::Refused(
-            GrytError::new(
-                Kind::Attention,
-                format!(
-                    "Generation {v} is already promoted{}",
-                    rec.promoted_by
-                        .as_deref()
-                        .map(|b| format!(" by {b}"))
-                        .unwrap_or_default()
-                ),
-            )
-            .hint("a promoted generation is final; release further work as a new version"),
-        ));
+    let state = crate::store::promotion_state(&ws.store.conn, &rec.generation_id)?;
+    let pending = state.key.is_some();
+    if rec.status == GenerationStatus::Promoted && !pending {
+        return Ok(CloudPromotion::AlreadyPromoted(Box::new(rec)));
     }
-    if !retry_of_ours {
-        let (_, report) = crate::ops::gate_of(&ws.store.conn, &rec)?;
+    if !pending {
+        let tree = crate::ops::tree_state(&ws.repo)?;
+        crate::ops::check_clean(&tree, &v, allow_dirty)?;
+        let (_, report) =
+            crate::ops::gate_at(&ws.repo, &ws.store.conn, &rec, tree.commit.as_deref())?;
         report.check()?;
         let pushed = push(ctx, ws, cloud, Some(&v), &mut noop)?;
         push_verdict(&pushed)?;
+        // The push pulled first: count the proofs as they stand now.
+        let rec = crate::ops::load_generation(&ws.store.conn, &v)?;
+        let (_, report) =
+            crate::ops::gate_at(&ws.repo, &ws.store.conn, &rec, tree.commit.as_deref())?;
+        report.check()?;
+        let body = crate::ops::promote_body(&report)?;
+        // The key and body are stored before the request: a retry after a lost answer (or
+        // while the first attempt is still in flight) sends exactly this again.
+        let tx = ws.store.write()?;
+        key_for(
+            &tx,
+            "generations",
+            "promote_key",
+            "generation_id",
+            &rec.generation_id,
+            None,
+        )?;
+        crate::store::set_promotion(&tx, &rec.generation_id, tree.commit.as_deref(), &body, tag)?;
+        tx.commit()?;
     }
     let rec = crate::ops::load_generation(&ws.store.conn, &v)?;
     let Some(rid) = rec.remote_id.clone() else {
@@ -1703,30 +1777,30 @@ pub fn promote(
             "Generation {v} did not reach the server"
         )));
     };
-    // The key is stored before the request: a retry after a lost answer gets the original
-    // success instead of a second promotion attempt.
-    let key = {
-        let tx = ws.store.write()?;
-        let existing: Option<String> = tx.query_row(
-            "SELECT promote_key FROM generations WHERE generation_id = ?1",
-            [&rec.generation_id],
-            |r| r.get(0),
-        )?;
-        let k = key_for(
-            &tx,
-            "generations",
-            "promote_key",
-            "generation_id",
-            &rec.generation_id,
-            existing,
-        )?;
-        tx.commit()?;
-        k
+    let state = crate::store::promotion_state(&ws.store.conn, &rec.generation_id)?;
+    let Some(key) = state.key.clone() else {
+        return Err(GrytError::error(format!(
+            "The promotion of {v} lost its key"
+        )));
     };
     let path = format!("/api/v1/generations/{rid}/promote");
-    let resp = cloud
-        .remote
-        .send("POST", &path, None, &[("Idempotency-Key", &key)])?;
+    let body = state.body.clone().map(String::into_bytes);
+    let mut attempt = 0;
+    let resp = loop {
+        let resp =
+            cloud
+                .remote
+                .send("POST", &path, body.as_deref(), &[("Idempotency-Key", &key)])?;
+        attempt += 1;
+        if !(resp.status == 409 && answer_code(&resp.body) == "idempotency_in_flight")
+            || attempt >= IN_FLIGHT_ATTEMPTS
+        {
+            break resp;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(
+            IN_FLIGHT_PAUSE_MS << (attempt - 1),
+        ));
+    };
     let now = ctx.now();
     if (200..300).contains(&resp.status) {
         let g: Data<wire::Generation> = crate::remote::decode(&resp.body)?;
@@ -1741,7 +1815,7 @@ pub fn promote(
                 direction: "promote",
                 records: 1,
                 conflicts: 0,
-                requests: 1,
+                requests: i64::from(attempt),
                 bytes: 0,
                 error: None,
                 detail: Some(&v),
@@ -1753,12 +1827,18 @@ pub fn promote(
         return Ok(CloudPromotion::Promoted(Box::new(rec)));
     }
     let err = crate::remote::http_error(&resp);
+    let in_flight = resp.status == 409 && answer_code(&resp.body) == "idempotency_in_flight";
     {
         let tx = ws.store.write()?;
-        tx.execute(
-            "UPDATE generations SET promote_key = NULL WHERE generation_id = ?1",
-            [&rec.generation_id],
-        )?;
+        if !in_flight {
+            // A final answer: the next attempt is a new promotion with a new key and body.
+            tx.execute(
+                "UPDATE generations SET promote_key = NULL, promote_json = NULL, tag_pending = 0, \
+                 promoted_commit = CASE WHEN status = 'promoted' THEN promoted_commit END \
+                 WHERE generation_id = ?1",
+                [&rec.generation_id],
+            )?;
+        }
         ss::log(
             &tx,
             &now,
@@ -1766,7 +1846,7 @@ pub fn promote(
                 direction: "promote",
                 records: 0,
                 conflicts: 0,
-                requests: 1,
+                requests: i64::from(attempt),
                 bytes: 0,
                 error: Some(&err_text(&err)),
                 detail: Some(&v),
@@ -1774,20 +1854,47 @@ pub fn promote(
         )?;
         tx.commit()?;
     }
-    match err {
-        RemoteError::Http {
-            status: 409,
-            detail,
-            ..
-        } => {
+    if in_flight {
+        return Err(GrytError::new(
+            Kind::Unreachable,
+            format!("The server is still processing the promotion of {v}; it was kept pending"),
+        )
+        .hint(format!(
+            "run `gryt promote {v}` again (or `gryt sync push`) to settle it; the tag follows once the server confirms"
+        )));
+    }
+    match (resp.status, answer_code(&resp.body).as_str()) {
+        (409, "already_promoted") => {
             // Lost the race (or promoted earlier by someone): bring the winner's record here.
             let _ = pull(ctx, ws, cloud, &Filter::default(), &mut noop);
             Ok(CloudPromotion::Refused(
-                GrytError::new(Kind::Attention, detail)
+                GrytError::new(Kind::Attention, http_detail(&err))
                     .hint("the first promotion wins; release your work as a new version"),
             ))
         }
-        other => Err(other.into()),
+        (409 | 422, _) => Err(GrytError::error(format!(
+            "The server refused to promote {v}: {}",
+            http_detail(&err)
+        ))
+        .hint(format!(
+            "pull the latest proofs (`gryt sync pull`), see `gryt generation show {v}`, and prove what it names"
+        ))),
+        _ => Err(err.into()),
+    }
+}
+
+/// The `code` of an error answer (empty when there is none).
+fn answer_code(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn http_detail(e: &RemoteError) -> String {
+    match e {
+        RemoteError::Http { detail, .. } => detail.clone(),
+        other => err_text(other),
     }
 }
 

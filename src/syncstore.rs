@@ -452,7 +452,8 @@ pub fn insert_remote_evolution(
     conn.prepare_cached(
         "INSERT INTO evolutions (evolution_id, generation_id, change_id, rc, rc_provisional, code_name, \
          owner, status, started_at, completed_at, pipeline_run_id, remote_id, sync_status, \
-         last_synced_at, rev) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'synced', ?12, ?13)",
+         last_synced_at, rev, commit_sha, dirty, fingerprint) \
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'synced', ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
             e.evolution_id,
@@ -467,7 +468,10 @@ pub fn insert_remote_evolution(
             e.pipeline_run_id,
             e.id.to_string(),
             now,
-            e.rev
+            e.rev,
+            e.commit,
+            e.dirty,
+            e.fingerprint
         ])?;
     Ok(())
 }
@@ -488,7 +492,9 @@ pub fn take_remote_evolution(
     conn.execute(
         "UPDATE evolutions SET rc = ?2, rc_provisional = 0, status = ?3, completed_at = ?4, \
          pipeline_run_id = ?5, remote_id = ?6, rev = ?7, sync_status = 'synced', last_synced_at = ?8, \
-         sync_error = NULL, push_key = NULL, code_name = ?9, owner = ?10 WHERE evolution_id = ?1",
+         sync_error = NULL, push_key = NULL, code_name = ?9, owner = ?10, \
+         commit_sha = COALESCE(?11, commit_sha), dirty = ?12, fingerprint = COALESCE(?13, fingerprint) \
+         WHERE evolution_id = ?1",
         params![
             local_id,
             e.rc,
@@ -499,7 +505,10 @@ pub fn take_remote_evolution(
             e.rev,
             now,
             e.code_name,
-            e.created_by
+            e.created_by,
+            e.commit,
+            e.dirty,
+            e.fingerprint
         ],
     )?;
     Ok(())

@@ -123,6 +123,17 @@ fn cmd_show(ctx: &Context, a: IdArg) -> Result<i32> {
     if let Some(c) = &ev.completed_at {
         ui.data(&format!("Completed: {c}"));
     }
+    ui.data(&format!(
+        "Commit:    {}",
+        match &ev.commit {
+            Some(c) if ev.dirty => format!("{c} (dirty tree)"),
+            Some(c) => c.clone(),
+            None => "none (outside git)".to_string(),
+        }
+    ));
+    if let Some(f) = &ev.fingerprint {
+        ui.data(&format!("Proves:    {} {f}", ev.change_id));
+    }
     ui.data(&format!("Id:        {}", ev.evolution_id));
     ui.data(&format!("Sync:      {}", ui.status(&ev.sync_status)));
     for r in &runs {

@@ -207,7 +207,7 @@ pub fn print_gate(ctx: &Context, report: &GateReport) {
 fn cmd_show(ctx: &Context, a: VersionArg) -> Result<i32> {
     let ws = ctx.open()?;
     let rec = ops::load_generation(&ws.store.conn, &a.version)?;
-    let (evs, report) = ops::gate_of(&ws.store.conn, &rec)?;
+    let (evs, report) = ops::gate_of(&ws.repo, &ws.store.conn, &rec)?;
     if ctx.ui.json {
         ctx.ui
             .json(&json!({ "generation": rec, "evolutions": evs, "gate": report }));

@@ -71,10 +71,12 @@ pub fn cmd_run(ctx: &Context, a: RunArgs) -> Result<i32> {
         )),
         OutputEvent::StepSkipped { name, .. } => emit(&format!("--- {name} skipped")),
     };
+    // The commit this run tests, and whether uncommitted changes are part of it.
+    let tree = ops::tree_state(&ws.repo)?;
     let result = pipeline::run(&pipe, &ws.repo.root, &extra, &mut on_output);
-    let recorded = ops::record_run(ctx, &mut ws, &pipe, &result, ev.as_ref())?;
+    let recorded = ops::record_run(ctx, &mut ws, &pipe, &result, ev.as_ref(), &tree)?;
     if ctx.ui.json {
-        ctx.ui.json(&json!({ "run_id": recorded.run_id, "pipeline": pipe.name, "result": result, "evolution": recorded.evolution }));
+        ctx.ui.json(&json!({ "run_id": recorded.run_id, "pipeline": pipe.name, "result": result, "evolution": recorded.evolution, "commit": tree.commit, "dirty": recorded.dirty }));
     } else {
         ctx.ui.info(&format!(
             "Pipeline {}: {} in {} ms",
@@ -82,6 +84,18 @@ pub fn cmd_run(ctx: &Context, a: RunArgs) -> Result<i32> {
             ctx.ui.status(result.status.as_str()),
             result.duration_ms
         ));
+        ctx.ui.info(&match &tree.commit {
+            Some(c) => format!(
+                "Ran on commit {}{}",
+                gryt_core::gate::short_commit(c),
+                if recorded.dirty {
+                    " with uncommitted changes (recorded as dirty)"
+                } else {
+                    ""
+                }
+            ),
+            None => "Ran outside git: no commit recorded".to_string(),
+        });
         if let Some(e) = &recorded.evolution {
             ctx.ui.info(&format!(
                 "Evolution {} of {}: {}",

@@ -262,7 +262,7 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
             }
         }
         let rec = crate::ops::load_generation(&ws.store.conn, &v)?;
-        let (evs, report) = crate::ops::gate_of(&ws.store.conn, &rec)?;
+        let (evs, report) = crate::ops::gate_of(&ws.repo, &ws.store.conn, &rec)?;
         if ctx.ui.json {
             ctx.ui.json(&json!({ "generation": rec, "evolutions": evs, "gate": report, "offline": offline }));
             return Ok(0);

@@ -93,7 +93,7 @@ fn promotion_in_git_text_output_and_no_tag() {
     prove_all(&t, "v1.2.0");
     t.run(&["promote", "v1.2.0"])
         .clean()
-        .stdout_has("Tagged v1.2.0 (annotated) in git.");
+        .stdout_has("Tagged v1.2.0 (annotated) on commit");
     t.run(&["generation", "new", "v1.3.0"]).clean();
     add_change(&t, "v1.3.0", "FEAT-1", "add", "x");
     prove_all(&t, "v1.3.0");
@@ -173,4 +173,199 @@ fn a_promoted_generation_is_immutable() {
     // Second promotion names who promoted it and when.
     t.run(&["promote", "v1.2.0"])
         .err(1, &["already promoted", "by alice"]);
+}
+
+/// Commits everything in the work tree (gryt's own `.gryt/` included) and returns HEAD.
+fn commit_all(t: &TestEnv, message: &str) -> String {
+    t.git(&["add", "-A"]);
+    t.git(&["commit", "-q", "--allow-empty", "-m", message]);
+    t.git(&["rev-parse", "HEAD"]).trim().to_string()
+}
+
+#[test]
+fn a_dirty_tree_is_refused_unless_allowed() {
+    let t = git_repo_with_draft();
+    commit_all(&t, "contract");
+    prove_all(&t, "v1.2.0");
+    std::fs::write(t.root().join("README"), "edited, not committed\n").expect("write");
+    let before = t.snapshot();
+    t.refused(&["promote", "v1.2.0"], 1, &["uncommitted changes"])
+        .hint("--allow-dirty");
+    before.assert_same(&t.snapshot(), "a refused dirty promotion");
+    // An untracked file makes the tree dirty too; gryt's own .gryt/ does not.
+    t.git(&["checkout", "--", "README"]);
+    std::fs::write(t.root().join("new.rs"), "fn main() {}\n").expect("write");
+    t.refused(&["promote", "v1.2.0"], 1, &["uncommitted changes"]);
+    let out = t.run(&["promote", "v1.2.0", "--allow-dirty", "--json"]);
+    let j = out.clean().json();
+    assert_eq!(j["generation"]["status"], "promoted");
+    assert_eq!(j["tag"], "v1.2.0");
+    let head = t.git(&["rev-parse", "HEAD"]).trim().to_string();
+    assert_eq!(j["commit"], head.as_str());
+}
+
+#[test]
+fn the_tag_names_the_checked_commit_and_the_output_names_each_proof() {
+    let t = git_repo_with_draft();
+    let first = commit_all(&t, "contract");
+    let ev = t
+        .run(&[
+            "evolution",
+            "start",
+            "v1.2.0",
+            "--change",
+            "FEAT-101",
+            "--json",
+        ])
+        .clean()
+        .json();
+    assert_eq!(ev["evolution"]["commit"], first.as_str());
+    assert_eq!(ev["evolution"]["dirty"], false);
+    assert!(ev["evolution"]["fingerprint"]
+        .as_str()
+        .is_some_and(|f| f.starts_with("c1:")));
+    t.run(&["evolution", "complete", "v1.2.0-rc.1", "--status", "pass"])
+        .clean();
+    std::fs::write(t.root().join("code.rs"), "fn main() {}\n").expect("write");
+    let second = commit_all(&t, "more code");
+    t.run(&["evolution", "start", "v1.2.0", "--change", "BUG-7"])
+        .clean();
+    let done = t
+        .run(&[
+            "evolution",
+            "complete",
+            "v1.2.0-rc.2",
+            "--status",
+            "pass",
+            "--json",
+        ])
+        .clean()
+        .json();
+    assert_eq!(done["evolution"]["commit"], second.as_str());
+    let out = t.run(&["promote", "v1.2.0"]);
+    out.clean()
+        .stdout_has(&format!(
+            "FEAT-101 proven by v1.2.0-rc.1 (alice) on commit {}",
+            &first[..12]
+        ))
+        .stdout_has(&format!(
+            "BUG-7 proven by v1.2.0-rc.2 (alice) on commit {}",
+            &second[..12]
+        ))
+        .stdout_has(&format!(
+            "Tagged v1.2.0 (annotated) on commit {}",
+            &second[..12]
+        ))
+        .stdout_has("git push origin v1.2.0");
+    assert_eq!(t.git(&["rev-parse", "v1.2.0^{commit}"]).trim(), second);
+}
+
+#[test]
+fn a_regression_unproves_a_change() {
+    let t = git_repo_with_draft();
+    commit_all(&t, "contract");
+    prove_all(&t, "v1.2.0");
+    // rc.3: FEAT-101 again, and this time it fails.
+    t.run(&["evolution", "start", "v1.2.0", "--change", "FEAT-101"])
+        .clean();
+    t.run(&["evolution", "complete", "v1.2.0-rc.3", "--status", "fail"])
+        .clean();
+    let before = t.snapshot();
+    t.refused(&["promote", "v1.2.0"], 1, &["FEAT-101", "rc.3 failed"]);
+    before.assert_same(&t.snapshot(), "a promotion refused by a regression");
+    let j = t
+        .run(&["generation", "show", "v1.2.0", "--json"])
+        .clean()
+        .json();
+    assert_eq!(j["gate"]["ready"], false);
+    assert_eq!(j["gate"]["changes"][0]["decided_by"]["rc"], 3);
+    // A new pass on the same commit proves it again.
+    t.run(&["evolution", "start", "v1.2.0", "--change", "FEAT-101"])
+        .clean();
+    t.run(&["evolution", "complete", "v1.2.0-rc.4", "--status", "pass"])
+        .clean();
+    t.run(&["promote", "v1.2.0"]).clean();
+}
+
+#[test]
+fn a_redefined_change_needs_a_new_proof() {
+    let t = repo_with_draft();
+    prove_all(&t, "v1.2.0");
+    // Same id, another meaning: the old pass proved something else.
+    t.run(&["generation", "remove-change", "v1.2.0", "FEAT-101"])
+        .clean();
+    add_change(&t, "v1.2.0", "FEAT-101", "fix", "Token refresh");
+    t.refused(
+        &["promote", "v1.2.0"],
+        1,
+        &["FEAT-101", "earlier definition"],
+    );
+    // Editing the description does not change what the change means.
+    t.run(&[
+        "generation",
+        "add-change",
+        "v1.2.0",
+        "--id",
+        "FEAT-200",
+        "--type",
+        "add",
+        "--title",
+        "x",
+    ])
+    .clean();
+    t.run(&["generation", "remove-change", "v1.2.0", "FEAT-200"])
+        .clean();
+    t.run(&["evolution", "start", "v1.2.0", "--change", "FEAT-101"])
+        .clean();
+    t.run(&["evolution", "complete", "v1.2.0-rc.3", "--status", "pass"])
+        .clean();
+    t.run(&["promote", "v1.2.0"])
+        .clean()
+        .stdout_has("FEAT-101 proven by v1.2.0-rc.3 (alice) outside git (no commit recorded)");
+}
+
+#[test]
+fn a_proof_from_another_branch_does_not_count() {
+    let t = git_repo_with_draft();
+    commit_all(&t, "contract");
+    t.git(&["checkout", "-q", "-b", "experiment"]);
+    std::fs::write(t.root().join("try.rs"), "fn main() {}\n").expect("write");
+    commit_all(&t, "an experiment");
+    prove_all(&t, "v1.2.0");
+    t.git(&["checkout", "-q", "main"]);
+    t.refused(&["promote", "v1.2.0"], 1, &["ancestor"]);
+    // Merged into main, the proofs' commit is an ancestor of HEAD.
+    t.git(&["merge", "-q", "--no-ff", "-m", "merge", "experiment"]);
+    t.run(&["promote", "v1.2.0"]).clean();
+}
+
+#[test]
+fn runs_record_their_commit_and_say_so() {
+    let t = git_repo_with_draft();
+    t.write_pipeline("ci", "steps:\n  - name: ok\n    run: \"true\"\n");
+    let head = commit_all(&t, "contract and pipeline");
+    t.run(&["evolution", "start", "v1.2.0", "--change", "FEAT-101"])
+        .clean();
+    std::fs::write(t.root().join("wip.rs"), "// not committed\n").expect("write");
+    let run = t.run(&["run", "ci", "--json"]).ok().json();
+    assert_eq!(run["commit"], head.as_str());
+    assert_eq!(run["dirty"], true);
+    assert_eq!(run["evolution"]["commit"], head.as_str());
+    assert_eq!(run["evolution"]["dirty"], true);
+    let shown = t
+        .run(&["evolution", "show", "v1.2.0-rc.1", "--json"])
+        .clean()
+        .json();
+    assert_eq!(shown["runs"][0]["commit"], head.as_str());
+    assert_eq!(shown["runs"][0]["dirty"], true);
+    // Outside git the output says there is no commit.
+    let plain = repo_with_draft();
+    plain.write_pipeline("ci", "steps:\n  - name: ok\n    run: \"true\"\n");
+    plain
+        .run(&["evolution", "start", "v1.2.0", "--change", "FEAT-101"])
+        .clean();
+    plain
+        .run(&["run", "ci"])
+        .clean()
+        .stdout_has("Ran outside git: no commit recorded");
 }

@@ -506,16 +506,7 @@ impl<'a> Model<'a> {
         let ready: Vec<LocalGen> = self
             .drafts(view)
             .into_iter()
-            .filter(|g| {
-                !g.changes.is_empty()
-                    && g.changes.iter().all(|ch| {
-                        view.evos.values().any(|e| {
-                            e.generation_id == g.generation_id
-                                && &e.change_id == ch
-                                && e.status == "pass"
-                        })
-                    })
-            })
+            .filter(|g| !g.changes.is_empty() && g.changes.iter().all(|ch| proven(view, g, ch)))
             .collect();
         let pick = if !ready.is_empty() && self.rng.chance(5, 6) {
             self.rng.pick(&ready).cloned()
@@ -528,10 +519,8 @@ impl<'a> Model<'a> {
             // A release: prove every change not yet proven here, then promote.
             for ch in g.changes.clone() {
                 let v = self.devs[c].view();
-                let proven = v.evos.values().any(|e| {
-                    e.generation_id == g.generation_id && e.change_id == ch && e.status == "pass"
-                });
-                if proven {
+                let here = v.gens.get(&g.generation_id).cloned().unwrap_or(g.clone());
+                if proven(&v, &here, &ch) {
                     continue;
                 }
                 let out = self.run(
@@ -1191,6 +1180,19 @@ impl<'a> Model<'a> {
         }
         Ok(())
     }
+}
+
+/// The gate's rule (no git here, so the newest proof decides): among the completed evolutions
+/// of `ch` that proved its current definition, the one with the highest rc passed.
+fn proven(view: &LocalView, g: &LocalGen, ch: &str) -> bool {
+    let current = g.fingerprints.get(ch);
+    view.evos
+        .values()
+        .filter(|e| e.generation_id == g.generation_id && e.change_id == ch)
+        .filter(|e| e.status == "pass" || e.status == "fail")
+        .filter(|e| e.fingerprint.is_none() || e.fingerprint.as_ref() == current)
+        .max_by_key(|e| e.rc)
+        .is_some_and(|e| e.status == "pass")
 }
 
 fn expect_code(out: &super::rig::Out, codes: &[i32]) -> Check {

@@ -168,6 +168,8 @@ pub struct LocalGen {
     pub rev: i64,
     pub conflict_json: Option<String>,
     pub conflict_kinds: Option<String>,
+    /// Each change's current fingerprint (id, type, title), by change id.
+    pub fingerprints: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -181,6 +183,8 @@ pub struct LocalEvo {
     pub status: String,
     pub sync_status: String,
     pub remote_id: Option<String>,
+    /// The fingerprint of the change it proves (`None`: from before fingerprints).
+    pub fingerprint: Option<String>,
 }
 
 /// A client's records.
@@ -283,17 +287,30 @@ impl Dev {
 pub fn view_of(c: &rusqlite::Connection) -> LocalView {
     let mut v = LocalView::default();
     let mut changes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut fingerprints: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     {
         let mut st = c
             .prepare(
-                "SELECT generation_id, change_id FROM changes ORDER BY generation_id, position",
+                "SELECT generation_id, change_id, type, title FROM changes \
+                 ORDER BY generation_id, position",
             )
             .expect("changes");
         let rows = st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
             .expect("changes");
         for r in rows {
-            let (g, ch) = r.expect("change row");
+            let (g, ch, kind, title) = r.expect("change row");
+            fingerprints.entry(g.clone()).or_default().insert(
+                ch.clone(),
+                gryt_core::change::fingerprint(&ch, &kind, &title),
+            );
             changes.entry(g).or_default().push(ch);
         }
     }
@@ -316,6 +333,7 @@ pub fn view_of(c: &rusqlite::Connection) -> LocalView {
                 rev: r.get(6)?,
                 conflict_json: r.get(7)?,
                 conflict_kinds: r.get(8)?,
+                fingerprints: BTreeMap::new(),
             })
         })
         .expect("generations");
@@ -324,12 +342,13 @@ pub fn view_of(c: &rusqlite::Connection) -> LocalView {
         let mut ch = changes.remove(&g.generation_id).unwrap_or_default();
         ch.sort();
         g.changes = ch;
+        g.fingerprints = fingerprints.remove(&g.generation_id).unwrap_or_default();
         v.gens.insert(g.generation_id.clone(), g);
     }
     let mut st = c
         .prepare(
             "SELECT evolution_id, generation_id, change_id, rc, rc_provisional, owner, status, \
-             sync_status, remote_id FROM evolutions",
+             sync_status, remote_id, fingerprint FROM evolutions",
         )
         .expect("evolutions");
     let rows = st
@@ -344,6 +363,7 @@ pub fn view_of(c: &rusqlite::Connection) -> LocalView {
                 status: r.get(6)?,
                 sync_status: r.get(7)?,
                 remote_id: r.get(8)?,
+                fingerprint: r.get(9)?,
             })
         })
         .expect("evolutions");
