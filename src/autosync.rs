@@ -33,13 +33,20 @@ impl Hook {
     };
 }
 
-fn cloud_in(ctx: &Context, modes: &[ExecutionMode]) -> Option<(crate::context::Workspace, Cloud)> {
+/// The workspace and its cloud in these modes; `Some(Err)` when a cloud is configured but
+/// may not be used (no credentials for it, no project, another server than the bound one).
+fn cloud_in(
+    ctx: &Context,
+    modes: &[ExecutionMode],
+) -> Option<Result<(crate::context::Workspace, Cloud)>> {
     let ws = ctx.open().ok()?;
     if !modes.contains(&ws.config.execution_mode()) {
         return None;
     }
-    let cloud = Cloud::from_config(&ws.config).ok()??;
-    Some((ws, cloud))
+    match Cloud::for_workspace(&ws) {
+        Ok(cloud) => Some(Ok((ws, cloud?))),
+        Err(e) => Some(Err(e)),
+    }
 }
 
 /// Before a workspace command in cloud mode: one head request, and a pull if behind.
@@ -47,8 +54,13 @@ pub fn before(ctx: &Context, hook: Hook) {
     if !hook.pre_pull {
         return;
     }
-    let Some((mut ws, cloud)) = cloud_in(ctx, &[ExecutionMode::Cloud]) else {
-        return;
+    let (mut ws, cloud) = match cloud_in(ctx, &[ExecutionMode::Cloud]) {
+        Some(Ok(found)) => found,
+        Some(Err(e)) => {
+            ctx.ui.warn(&format!("{} — working offline", e.message));
+            return;
+        }
+        None => return,
     };
     let behind = match (sync::head(&cloud), sync::cursor(&ws.store.conn)) {
         (Ok(h), Ok(c)) => h != c,
@@ -80,9 +92,20 @@ pub fn after(ctx: &Context, hook: Hook, result: Result<i32>) -> Result<i32> {
     if !(hook.writes || hook.evolution_result) {
         return Ok(code);
     }
-    let Some((mut ws, cloud)) = cloud_in(ctx, &[ExecutionMode::Hybrid, ExecutionMode::Cloud])
-    else {
-        return Ok(code);
+    let (mut ws, cloud) = match cloud_in(ctx, &[ExecutionMode::Hybrid, ExecutionMode::Cloud]) {
+        Some(Ok(found)) => found,
+        Some(Err(e)) => {
+            let e = GrytError {
+                message: format!("Saved locally, but not synced: {}", e.message),
+                ..e
+            };
+            if code == 0 {
+                return Err(e);
+            }
+            ctx.ui.warn(&e.message);
+            return Ok(code);
+        }
+        None => return Ok(code),
     };
     let outcome = match ws.config.execution_mode() {
         ExecutionMode::Cloud if hook.writes => {

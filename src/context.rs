@@ -30,6 +30,7 @@ impl Context {
     pub fn open(&self) -> Result<Workspace> {
         let repo = self.repo()?;
         let config = Config::load(&self.env, Some(&repo.config_path()))?;
+        config.print_warnings(&self.ui);
         let store = Store::open(&repo.db_path())?;
         Ok(Workspace {
             repo,

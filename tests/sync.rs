@@ -11,6 +11,7 @@ mod sync {
 
     mod auth_and_config;
     mod contract_files;
+    mod credentials;
     mod coordinated_release;
     mod deleted_draft;
     mod feed_order;
