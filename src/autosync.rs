@@ -33,19 +33,20 @@ impl Hook {
     };
 }
 
-/// The workspace and its cloud in these modes; `Some(Err)` when a cloud is configured but
-/// may not be used (no credentials for it, no project, another server than the bound one).
+/// The workspace and its cloud in these modes; the cloud is `Err` when one is configured
+/// but may not be used (no credentials for it, no project, another server than the bound
+/// one): nothing is sent then.
 fn cloud_in(
     ctx: &Context,
     modes: &[ExecutionMode],
-) -> Option<Result<(crate::context::Workspace, Cloud)>> {
+) -> Option<(crate::context::Workspace, Result<Cloud>)> {
     let ws = ctx.open().ok()?;
     if !modes.contains(&ws.config.execution_mode()) {
         return None;
     }
     match Cloud::for_workspace(&ws) {
-        Ok(cloud) => Some(Ok((ws, cloud?))),
-        Err(e) => Some(Err(e)),
+        Ok(cloud) => Some((ws, Ok(cloud?))),
+        Err(e) => Some((ws, Err(e))),
     }
 }
 
@@ -55,8 +56,8 @@ pub fn before(ctx: &Context, hook: Hook) {
         return;
     }
     let (mut ws, cloud) = match cloud_in(ctx, &[ExecutionMode::Cloud]) {
-        Some(Ok(found)) => found,
-        Some(Err(e)) => {
+        Some((ws, Ok(cloud))) => (ws, cloud),
+        Some((_, Err(e))) => {
             ctx.ui.warn(&format!("{} — working offline", e.message));
             return;
         }
@@ -92,9 +93,19 @@ pub fn after(ctx: &Context, hook: Hook, result: Result<i32>) -> Result<i32> {
     if !(hook.writes || hook.evolution_result) {
         return Ok(code);
     }
-    let (mut ws, cloud) = match cloud_in(ctx, &[ExecutionMode::Hybrid, ExecutionMode::Cloud]) {
-        Some(Ok(found)) => found,
-        Some(Err(e)) => {
+    let Some((mut ws, cloud)) = cloud_in(ctx, &[ExecutionMode::Hybrid, ExecutionMode::Cloud])
+    else {
+        return Ok(code);
+    };
+    let delivers = match ws.config.execution_mode() {
+        ExecutionMode::Cloud => hook.writes,
+        ExecutionMode::Hybrid => hook.evolution_result,
+        ExecutionMode::Local => false,
+    };
+    let cloud = match cloud {
+        Ok(cloud) => cloud,
+        Err(_) if !delivers => return Ok(code),
+        Err(e) => {
             let e = GrytError {
                 message: format!("Saved locally, but not synced: {}", e.message),
                 ..e
@@ -105,7 +116,6 @@ pub fn after(ctx: &Context, hook: Hook, result: Result<i32>) -> Result<i32> {
             ctx.ui.warn(&e.message);
             return Ok(code);
         }
-        None => return Ok(code),
     };
     let outcome = match ws.config.execution_mode() {
         ExecutionMode::Cloud if hook.writes => {

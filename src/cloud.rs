@@ -35,9 +35,7 @@ pub fn server(config: &Config) -> Result<Option<Remote>> {
 /// The error for a server without credentials: nothing is sent to it.
 pub fn not_logged_in(config: &Config, url: &str) -> GrytError {
     let url = cfg::redact_url(url);
-    let why = if config.source("gryt_url") == Some(Source::Repository)
-        && !config.is_own_url(&url)
-    {
+    let why = if config.source("gryt_url") == Some(Source::Repository) && !config.is_own_url(&url) {
         format!(
             "Not logged in to {url} (named by the repository's .gryt/config); nothing was sent to it: credentials go only to the server they were stored for"
         )
@@ -163,9 +161,7 @@ pub fn account_of(config: &Config, url: &str, auth: &Auth) -> Option<String> {
 
 /// The account behind the remote's credentials, as the server names it.
 pub fn account_name(remote: &Remote) -> Option<String> {
-    let v: serde_json::Value = remote
-        .call("GET", "/api/v1/accounts/me", None, &[])
-        .ok()?;
+    let v: serde_json::Value = remote.call("GET", "/api/v1/accounts/me", None, &[]).ok()?;
     v["data"]["username"]
         .as_str()
         .filter(|s| !s.is_empty())

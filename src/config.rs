@@ -15,9 +15,9 @@
 //! `gryt_url` or `GRYT_URL`, never to a URL only the repository names.
 
 use crate::error::{GrytError, Result};
+use crate::remote::Auth;
 use crate::yaml;
 use chrono::{DateTime, SecondsFormat, Utc};
-use crate::remote::Auth;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -471,7 +471,10 @@ impl Config {
     /// configured name.
     pub fn username(&self) -> String {
         self.identity
-            .get_or_init(|| self.server_identity().unwrap_or_else(|| self.configured_username()))
+            .get_or_init(|| {
+                self.server_identity()
+                    .unwrap_or_else(|| self.configured_username())
+            })
             .clone()
     }
 
@@ -724,7 +727,9 @@ fn clean_project(raw: &str) -> Option<String> {
         .collect();
     let cleaned = cleaned.trim_matches(['/', '-']).to_string();
     let cleaned = if cleaned.len() > 100 {
-        cleaned[cleaned.len() - 100..].trim_start_matches('/').to_string()
+        cleaned[cleaned.len() - 100..]
+            .trim_start_matches('/')
+            .to_string()
     } else {
         cleaned
     };
@@ -784,7 +789,10 @@ mod tests {
         assert_eq!(p(Some("git@github.com:org/app.git"), "x"), "org/app");
         assert_eq!(p(Some("https://host/org/app"), "x"), "org/app");
         assert_eq!(p(Some("https://host/org/app.git/"), "x"), "org/app");
-        assert_eq!(p(Some("ssh://git@host:22/group/sub/app.git"), "x"), "group/sub/app");
+        assert_eq!(
+            p(Some("ssh://git@host:22/group/sub/app.git"), "x"),
+            "group/sub/app"
+        );
         assert_eq!(p(Some("/srv/git/app.git"), "x"), "app");
         assert_eq!(p(Some("file:///srv/git/app.git"), "x"), "app");
         assert_eq!(p(None, "my app"), "my-app");

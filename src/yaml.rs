@@ -252,8 +252,7 @@ pub fn parse_credentials(path: &Path, text: &str) -> Result<Credentials> {
             }
         };
         for (server, creds) in entries {
-            let (Some(server), serde_yaml::Value::Mapping(creds)) = (server.as_str(), creds)
-            else {
+            let (Some(server), serde_yaml::Value::Mapping(creds)) = (server.as_str(), creds) else {
                 return Err(GrytError::error(format!(
                     "{}: `servers` must map each server URL to its credentials",
                     path.display()

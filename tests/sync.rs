@@ -11,8 +11,8 @@ mod sync {
 
     mod auth_and_config;
     mod contract_files;
-    mod credentials;
     mod coordinated_release;
+    mod credentials;
     mod deleted_draft;
     mod feed_order;
     mod offline;

@@ -451,7 +451,10 @@ fn store_login(ctx: &Context, login: &Login, account: Option<&str>) -> Result<()
     let global_map = cfg::read_file(&global)?;
     let mut creds = cfg::read_credentials(&creds_path)?;
     let key = cfg::server_key(&login.url).ok_or_else(|| {
-        GrytError::usage(format!("Invalid gryt_url '{}'", cfg::redact_url(&login.url)))
+        GrytError::usage(format!(
+            "Invalid gryt_url '{}'",
+            cfg::redact_url(&login.url)
+        ))
     })?;
     let (legacy, servers) = &mut creds;
     if !legacy.is_empty() {
@@ -468,7 +471,8 @@ fn store_login(ctx: &Context, login: &Login, account: Option<&str>) -> Result<()
                     entry.insert("username".to_string(), u);
                 }
             }
-            if let (Some(s), Some(id)) = (legacy.get("api_key_secret"), global_map.get("api_key_id"))
+            if let (Some(s), Some(id)) =
+                (legacy.get("api_key_secret"), global_map.get("api_key_id"))
             {
                 entry.insert("api_key_secret".to_string(), s.clone());
                 entry.insert("api_key_id".to_string(), id.clone());
@@ -481,11 +485,17 @@ fn store_login(ctx: &Context, login: &Login, account: Option<&str>) -> Result<()
     let mut entry = std::collections::BTreeMap::new();
     match login.method {
         Method::ApiKey => {
-            entry.insert("api_key_id".to_string(), login.key_id.clone().unwrap_or_default());
+            entry.insert(
+                "api_key_id".to_string(),
+                login.key_id.clone().unwrap_or_default(),
+            );
             entry.insert("api_key_secret".to_string(), login.secret.clone());
         }
         Method::Password => {
-            entry.insert("username".to_string(), login.username.clone().unwrap_or_default());
+            entry.insert(
+                "username".to_string(),
+                login.username.clone().unwrap_or_default(),
+            );
             entry.insert("password".to_string(), login.secret.clone());
         }
     }
@@ -514,7 +524,10 @@ fn warn_overrides(ctx: &Context, login: &Login) {
             source_name(src)
         ));
     }
-    if let Some(c) = config.get("gryt_url").and_then(|u| config.credentials_for(u)) {
+    if let Some(c) = config
+        .get("gryt_url")
+        .and_then(|u| config.credentials_for(u))
+    {
         if c.from == cfg::CredFrom::Environment {
             ctx.ui.warn(
                 "credentials from the environment (GRYT_API_KEY_*/GRYT_PASSWORD) take precedence over the stored login",
@@ -585,27 +598,43 @@ fn cmd_whoami(ctx: &Context) -> Result<i32> {
     let url = cfg::redact_url(&remote.base);
     let creds = config.credentials_for(&remote.base);
     let from = |c: &cfg::Creds| match c.from {
-        cfg::CredFrom::Login => "stored by `gryt cloud login` for this server",
+        cfg::CredFrom::Login => {
+            "in the credentials file, bound to this server by `gryt cloud login`"
+        }
         cfg::CredFrom::Environment => "from the environment",
         cfg::CredFrom::Legacy => "from the credentials file",
     };
     let (method, detail, key_id) = match &creds {
-        Some(c @ cfg::Creds {
-            auth: Auth::Hmac { key_id, .. },
-            ..
-        }) => (
+        Some(
+            c @ cfg::Creds {
+                auth: Auth::Hmac { key_id, .. },
+                ..
+            },
+        ) => (
             "api-key",
             format!("API key {key_id} ({})", from(c)),
             Some(key_id.clone()),
         ),
-        Some(c @ cfg::Creds {
-            auth: Auth::Basic { .. },
-            ..
-        }) => ("password", format!("password ({})", from(c)), None),
-        _ => ("none", "none (not logged in to this server)".to_string(), None),
+        Some(
+            c @ cfg::Creds {
+                auth: Auth::Basic { .. },
+                ..
+            },
+        ) => ("password", format!("password ({})", from(c)), None),
+        _ => (
+            "none",
+            "none (not logged in to this server)".to_string(),
+            None,
+        ),
     };
     let hmac = key_id.is_some();
-    let user = Some(config.username());
+    // Who you are without asking the server twice: the account recorded at login, the
+    // Basic user name, else (an API key with no recorded name) what the server says below.
+    let known = creds.as_ref().and_then(|c| match (&c.account, &c.auth) {
+        (Some(a), _) => Some(a.clone()),
+        (None, Auth::Basic { username, .. }) => Some(username.clone()),
+        _ => None,
+    });
     let user_from = if creds.is_some() {
         "the login for this server"
     } else {
@@ -636,6 +665,11 @@ fn cmd_whoami(ctx: &Context) -> Result<i32> {
     let server_user: Option<String> = match &check {
         Some(Ok(v)) => v["data"]["username"].as_str().map(str::to_string),
         _ => None,
+    };
+    let user = if creds.is_some() {
+        known.or_else(|| server_user.clone())
+    } else {
+        Some(config.configured_username())
     };
     let (state, problem) = match check {
         None => ("not logged in", Some(not_logged_in(&config, &url))),
@@ -811,8 +845,7 @@ fn cmd_bind(ctx: &Context) -> Result<i32> {
     let before = crate::syncstore::get_meta(&ws.store.conn, crate::cloud::SERVER_META)?;
     crate::syncstore::set_meta(&ws.store.conn, crate::cloud::SERVER_META, &key, &ctx.now())?;
     if ctx.ui.json {
-        ctx.ui
-            .json(&json!({ "server": key, "previous": before }));
+        ctx.ui.json(&json!({ "server": key, "previous": before }));
     } else {
         match before {
             Some(b) if b != key => ctx

@@ -64,11 +64,15 @@ pub fn cmd_init(ctx: &Context, args: InitArgs) -> Result<i32> {
         match &project {
             Some(p) => ctx.ui.info(&format!(
                 "Project: {p} (from {}; change it with `gryt config project NAME`)",
-                if origin.is_some() { "the git remote origin" } else { "the directory name" }
+                if origin.is_some() {
+                    "the git remote origin"
+                } else {
+                    "the directory name"
+                }
             )),
-            None => ctx
-                .ui
-                .warn("no project name found: set one with `gryt config project NAME` before syncing"),
+            None => ctx.ui.warn(
+                "no project name found: set one with `gryt config project NAME` before syncing",
+            ),
         }
         ctx.ui
             .info("Next: `gryt generation new v0.1.0` to write your first release contract.");

@@ -86,7 +86,9 @@ fn reference_keys_in_repo_config_work_with_the_secret_from_the_config_dir() {
     // The shared keys are read from the repository; the key id is personal: ignored there,
     // with a warning naming the file.
     let out = d.run(&["config", "--json"]);
-    out.ok().stderr_has("ignoring 'api_key_id'").stderr_has(".gryt/config");
+    out.ok()
+        .stderr_has("ignoring 'api_key_id'")
+        .stderr_has(".gryt/config");
     let cfg = out.json();
     assert_eq!(cfg["config"]["gryt_url"]["source"], "repository", "{cfg:#}");
     assert!(cfg["config"]["api_key_id"].is_null(), "{cfg:#}");

@@ -192,8 +192,20 @@ fn identity_comes_from_the_login_never_from_the_repository() {
     git(&bob.root(), &["clone", "-q", bare, "."]);
     prepare_clone(&bob);
     let robert = [("USER", "robert")];
-    bob.run_with(&["cloud", "login", "--url", &cloud.url(), "--username", "bob", "--password-stdin"], &robert, Some(&format!("{}\n", password_of("bob"))))
-        .ok();
+    bob.run_with(
+        &[
+            "cloud",
+            "login",
+            "--url",
+            &cloud.url(),
+            "--username",
+            "bob",
+            "--password-stdin",
+        ],
+        &robert,
+        Some(&format!("{}\n", password_of("bob"))),
+    )
+    .ok();
     let who = bob.run_with(&["cloud", "whoami", "--json"], &robert, None);
     who.ok().stderr_has("ignoring 'username'");
     let who = who.json();
@@ -201,7 +213,14 @@ fn identity_comes_from_the_login_never_from_the_repository() {
     assert_eq!(who["server_username"], "bob", "{who:#}");
     bob.run_with(&["sync", "pull"], &robert, None).ok();
     let ev = bob.run_with(
-        &["evolution", "start", "v1.0.0", "--change", "FEAT-1", "--json"],
+        &[
+            "evolution",
+            "start",
+            "v1.0.0",
+            "--change",
+            "FEAT-1",
+            "--json",
+        ],
         &robert,
         None,
     );
@@ -210,8 +229,12 @@ fn identity_comes_from_the_login_never_from_the_repository() {
         .as_str()
         .expect("tag")
         .to_string();
-    bob.run_with(&["evolution", "complete", &tag, "--status", "pass"], &robert, None)
-        .ok();
+    bob.run_with(
+        &["evolution", "complete", &tag, "--status", "pass"],
+        &robert,
+        None,
+    )
+    .ok();
     bob.run_with(&["sync", "push"], &robert, None).ok();
     let list = bob.run_with(&["evolution", "list", "--json"], &robert, None);
     list.ok();
