@@ -70,7 +70,7 @@ impl Cloud {
 
     /// The cloud a workspace syncs with, checked before anything is sent: the scope is set,
     /// there are credentials for this server, and the server is the one the workspace is
-    /// bound to (recorded at its first sync). A repository that names another server than
+    /// bound to (recorded when it first answered a pull). A repository that names another server than
     /// the recorded one is refused, naming both: it is never followed silently.
     pub fn for_workspace(ws: &Workspace) -> Result<Option<Cloud>> {
         let Some(cloud) = Cloud::from_config(&ws.config)? else {
@@ -84,10 +84,8 @@ impl Cloud {
         };
         let conn = &ws.store.conn;
         match crate::syncstore::get_meta(conn, SERVER_META)? {
-            None => {
-                let now = chrono::Utc::now().to_rfc3339();
-                crate::syncstore::set_meta(conn, SERVER_META, &key, &now)?;
-            }
+            // Not bound yet: `bind_after_pull` records the server once it answered.
+            None => {}
             Some(bound) if bound == key => {}
             Some(bound) => {
                 // The user's own configuration (global gryt_url, GRYT_URL) is followed; a
@@ -122,6 +120,18 @@ impl Cloud {
         q.push_str(&urlencode(&self.project));
         q
     }
+}
+
+/// After a pull the server answered: binds a workspace not bound yet to this server.
+pub fn bind_after_pull(conn: &rusqlite::Connection, cloud: &Cloud) -> Result<()> {
+    let Some(key) = cfg::server_key(&cloud.remote.base) else {
+        return Ok(());
+    };
+    if crate::syncstore::get_meta(conn, SERVER_META)?.is_none() {
+        let now = chrono::Utc::now().to_rfc3339();
+        crate::syncstore::set_meta(conn, SERVER_META, &key, &now)?;
+    }
+    Ok(())
 }
 
 /// The cloud to use for automatic sync in this mode, if any.
