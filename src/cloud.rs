@@ -87,20 +87,20 @@ impl Cloud {
             // Not bound yet: `bind_after_pull` records the server once it answered.
             None => {}
             Some(bound) if bound == key => {}
-            Some(bound) => {
-                // The user's own configuration (global gryt_url, GRYT_URL) is followed; a
-                // URL only the repository names is not.
+            // The user's own configuration (global gryt_url, GRYT_URL) is followed; a URL
+            // only the repository names is not.
+            Some(bound)
                 if ws.config.source("gryt_url") == Some(Source::Repository)
-                    && !ws.config.is_own_url(&cloud.remote.base)
-                {
-                    return Err(GrytError::error(format!(
-                        "This workspace syncs with {bound}, but the repository's .gryt/config now names {key}; nothing was sent"
-                    ))
-                    .hint(format!(
-                        "if the change is unexpected, restore gryt_url in .gryt/config (`gryt config gryt_url {bound}`); if the server really moved, log in to it and run `gryt cloud bind`"
-                    )));
-                }
+                    && !ws.config.is_own_url(&cloud.remote.base) =>
+            {
+                return Err(GrytError::error(format!(
+                    "This workspace syncs with {bound}, but the repository's .gryt/config now names {key}; nothing was sent"
+                ))
+                .hint(format!(
+                    "if the change is unexpected, restore gryt_url in .gryt/config (`gryt config gryt_url {bound}`); if the server really moved, log in to it and run `gryt cloud bind`"
+                )));
             }
+            Some(_) => {}
         }
         Ok(Some(cloud))
     }

@@ -4,25 +4,6 @@
 //! two repositories never share releases by accident.
 
 use super::harness::{password_of, Cloud, Dev, Recorder};
-use std::path::Path;
-use std::process::Command;
-
-/// Runs git in `dir` with a fixed identity; it must succeed.
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn no_authorization(requests: &[String]) {
     for r in requests {
@@ -157,12 +138,11 @@ fn identity_comes_from_the_login_never_from_the_repository() {
         .prefix("gryt-origin-")
         .tempdir()
         .expect("temp dir");
-    let bare = origin.path().join("app.git");
-    git(origin.path(), &["init", "--bare", "-q", "app.git"]);
-    let bare = bare.to_str().expect("utf-8 path");
+    let bare = origin.path().join("app.git").display().to_string();
 
     let alice = Dev::bare("alice");
-    git(&alice.root(), &["clone", "-q", bare, "."]);
+    alice.git(&["init", "-q", "--bare", &bare]);
+    alice.git(&["clone", "-q", &bare, "."]);
     alice
         .run(&["init"])
         .ok()
@@ -183,14 +163,13 @@ fn identity_comes_from_the_login_never_from_the_repository() {
     assert!(committed.contains("project: app"), "{committed}");
     committed.push_str("username: alice\n");
     std::fs::write(&cfg_path, committed).expect("write config");
-    git(&alice.root(), &["add", ".gryt"]);
-    git(&alice.root(), &["commit", "-q", "-m", "release contract"]);
-    git(&alice.root(), &["push", "-q", "origin", "HEAD"]);
+    alice.git(&["add", "-A"]);
+    alice.git(&["commit", "-q", "-m", "release contract"]);
+    alice.git(&["push", "-q", "origin", "HEAD"]);
 
     // bob (whose login name differs from his OS user) works in a clone.
     let bob = Dev::bare("bob");
-    git(&bob.root(), &["clone", "-q", bare, "."]);
-    prepare_clone(&bob);
+    bob.git(&["clone", "-q", &bare, "."]);
     let robert = [("USER", "robert")];
     bob.run_with(
         &[
@@ -251,14 +230,6 @@ fn identity_comes_from_the_login_never_from_the_repository() {
     let owner = evs[0].to_string();
     assert!(owner.contains("\"bob\""), "{owner}");
     assert!(!owner.contains("alice"), "{owner}");
-}
-
-/// Makes the clone a workspace: the committed `.gryt/` plus a local database.
-fn prepare_clone(d: &Dev) {
-    let committed = std::fs::read_to_string(d.gryt_dir().join("config")).expect("config");
-    std::fs::remove_dir_all(d.gryt_dir()).expect("remove .gryt");
-    d.run(&["init"]).ok();
-    std::fs::write(d.gryt_dir().join("config"), committed).expect("write config");
 }
 
 #[test]
