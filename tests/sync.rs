@@ -10,6 +10,7 @@ mod sync {
     pub mod harness;
 
     mod auth_and_config;
+    mod cancel_and_provisional;
     mod contract_files;
     mod coordinated_release;
     mod deleted_draft;
