@@ -458,10 +458,16 @@ fn api_keys_create_list_revoke_and_login_with_a_key() {
     // The server names the key's owner (GET /api/v1/accounts/me).
     assert_eq!(v["server_username"], "alice");
 
-    // Revoking another key, signed with this one.
+    // An API key cannot make keys or revoke another key: that needs the password.
+    s.run(&["cloud", "api-keys", "create", "--name", "minted"], None)
+        .err(1, &["API key cannot create API keys"]);
+    s.run(&["cloud", "api-keys", "revoke", &other_id], None)
+        .err(1, &["API key cannot revoke another API key"]);
+    s.login_password(&url, "alice", ALICE_PW).ok();
     s.run(&["cloud", "api-keys", "revoke", &other_id], None)
         .ok()
         .stdout_has(&["Revoked", &other_id]);
+    s.login_key(&url, &ci_id, &ci_secret).ok();
     let v = s
         .run(&["--json", "cloud", "api-keys", "list"], None)
         .ok()
