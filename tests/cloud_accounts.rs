@@ -467,6 +467,8 @@ fn api_keys_create_list_revoke_and_login_with_a_key() {
     s.run(&["cloud", "api-keys", "revoke", &other_id], None)
         .ok()
         .stdout_has(&["Revoked", &other_id]);
+    s.run(&["cloud", "api-keys", "revoke", "gk_doesnotexist"], None)
+        .err(1, &["not found"]);
     s.login_key(&url, &ci_id, &ci_secret).ok();
     let v = s
         .run(&["--json", "cloud", "api-keys", "list"], None)
@@ -481,8 +483,6 @@ fn api_keys_create_list_revoke_and_login_with_a_key() {
     }
     s.login_key(&url, &other_id, &other_secret)
         .err(1, &["Login failed", "revoked"]);
-    s.run(&["cloud", "api-keys", "revoke", "gk_doesnotexist"], None)
-        .err(1, &["not found"]);
 
     // Revoking the key in use: the server refuses it from then on.
     let out = s.run(&["cloud", "api-keys", "revoke", &ci_id], None);
