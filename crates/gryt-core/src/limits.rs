@@ -69,6 +69,12 @@ pub const FEED_PAGE_RECORDS: usize = 1_000;
 /// 64 MiB answer cap whatever `limit` asks for.
 pub const FEED_PAGE_BYTES: usize = 16 * 1024 * 1024;
 
+// Checked when compiling: a feed page (records up to FEED_PAGE_BYTES, then at most one
+// more) stays at a quarter of the client's 64 MiB answer cap, and a batch's answer (at most
+// 500 records) at half of it.
+const _: () = assert!((FEED_PAGE_BYTES + GENERATION_RECORD_BYTES) * 3 < 64 * 1024 * 1024);
+const _: () = assert!(500 * GENERATION_RECORD_BYTES <= 32 * 1024 * 1024);
+
 /// `field` may be at most `max` characters.
 pub fn text(field: &str, value: &str, max: usize) -> Result<()> {
     // Counting stops early: a huge value costs no more than `max` steps.
@@ -311,15 +317,6 @@ mod tests {
         let e = text("changes[0].title", &"é".repeat(6), 5).unwrap_err();
         assert_eq!(e.message, "changes[0].title may be at most 5 characters");
         assert!(text("t", "", 0).is_ok());
-    }
-
-    #[test]
-    fn a_feed_page_stays_far_below_the_client_cap() {
-        // A page stops adding records at FEED_PAGE_BYTES, then holds at most one more.
-        let worst = FEED_PAGE_BYTES + GENERATION_RECORD_BYTES;
-        assert!(worst * 3 < 64 * 1024 * 1024);
-        // A batch answers at most 500 records of at most this size.
-        assert!(500 * GENERATION_RECORD_BYTES <= 32 * 1024 * 1024);
     }
 
     #[test]
