@@ -10,6 +10,7 @@ mod sync {
     pub mod harness;
 
     mod auth_and_config;
+    mod cancel_and_provisional;
     mod clones;
     mod contract_files;
     mod coordinated_release;
