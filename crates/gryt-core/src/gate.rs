@@ -162,7 +162,11 @@ pub fn gate(spec: &GenerationSpec, evolutions: &[Proof], target: &Target) -> Gat
                 .cloned()
                 .collect();
             evs.sort_by_key(|e| e.rc);
-            let completed: Vec<&Proof> = evs.iter().filter(|e| e.status.is_final()).collect();
+            // A pass or a fail proves something; a cancelled evolution proves nothing.
+            let completed: Vec<&Proof> = evs
+                .iter()
+                .filter(|e| matches!(e.status, EvolutionStatus::Pass | EvolutionStatus::Fail))
+                .collect();
             let current: Vec<&Proof> = completed
                 .iter()
                 .copied()
@@ -514,6 +518,15 @@ mod tests {
                 "an open newer evolution does not un-prove",
                 vec!["FEAT-1"],
                 vec![proof("FEAT-1", 1, Pass), proof("FEAT-1", 2, Running)],
+                none(),
+                true,
+                vec![],
+                Some(1),
+            ),
+            (
+                "a cancelled newer evolution proves nothing",
+                vec!["FEAT-1"],
+                vec![proof("FEAT-1", 1, Pass), proof("FEAT-1", 2, Cancelled)],
                 none(),
                 true,
                 vec![],

@@ -25,9 +25,15 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 3,
+        name: "team_names_per_owner",
+        sqlite: include_str!("../../migrations/sqlite/0003_team_names_per_owner.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_team_names_per_owner.sql"),
+    },
+    Migration {
+        version: 4,
         name: "proofs",
-        sqlite: include_str!("../../migrations/sqlite/0003_proofs.sql"),
-        postgres: include_str!("../../migrations/postgres/0003_proofs.sql"),
+        sqlite: include_str!("../../migrations/sqlite/0004_proofs.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_proofs.sql"),
     },
 ];
 
