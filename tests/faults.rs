@@ -17,6 +17,7 @@ mod faults {
     mod bad_answers;
     mod bad_local_input;
     mod dropped_response;
+    mod in_flight;
     mod reset_and_stall;
     mod retry_after;
     mod storm;

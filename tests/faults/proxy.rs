@@ -29,6 +29,9 @@ pub enum Fault {
     Unavailable { retry_after: Option<String> },
     /// Not forwarded: the given status with a problem+json body.
     Status(u16),
+    /// Not forwarded: the given status with a problem+json body carrying this `code` (as the
+    /// server would answer, e.g. 409 `idempotency_in_flight`).
+    Problem(u16, &'static str),
 }
 
 struct Rule {
@@ -374,6 +377,13 @@ fn serve(client: TcpStream, shared: &Shared) -> std::io::Result<()> {
             }
             Fault::Status(status) => {
                 let body = super::harness::problem(status, &format!("injected {status}"));
+                to_client.write_all(&canned(status, "Injected", "", &body))?;
+                shared.answered(i, status);
+            }
+            Fault::Problem(status, code) => {
+                let body = serde_json::json!({ "type": "about:blank", "title": "injected",
+                    "status": status, "detail": format!("injected {code}"), "code": code })
+                .to_string();
                 to_client.write_all(&canned(status, "Injected", "", &body))?;
                 shared.answered(i, status);
             }
