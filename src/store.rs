@@ -26,7 +26,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_cancelled.sql",
         include_str!("../migrations/0005_cancelled.sql"),
     ),
-    ("0006_proofs.sql", include_str!("../migrations/0006_proofs.sql")),
+    (
+        "0006_proofs.sql",
+        include_str!("../migrations/0006_proofs.sql"),
+    ),
 ];
 
 pub fn schema_version() -> i64 {
