@@ -11,11 +11,14 @@
 
 mod auth_refusals;
 mod bad_requests;
+mod cancelled;
 mod common;
 mod feed;
 mod idempotency;
+mod limits;
 mod literals;
 mod race;
+mod records;
 mod scopes;
 mod secrets;
 mod security;
