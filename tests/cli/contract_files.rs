@@ -54,9 +54,14 @@ fn a_database_tracked_by_git_is_never_synced() {
     t.run(&["generation", "new", "v1.0.0"]).clean();
     t.git(&["add", "-f", ".gryt/gryt.db"]);
     t.git(&["commit", "-q", "-m", "oops"]);
-    t.run(&["config", "gryt_url", "http://127.0.0.1:9"]).clean();
+    // A server named with its credentials (nothing is ever sent to it).
+    let env = [
+        ("GRYT_URL", "http://127.0.0.1:9"),
+        ("GRYT_API_KEY_ID", "gk_test"),
+        ("GRYT_API_KEY_SECRET", "not-a-real-secret"),
+    ];
     for args in [&["sync", "pull"][..], &["sync", "push"]] {
-        let out = t.run(args);
+        let out = t.run_env(&env, args);
         out.err(1, &["tracked by git", "never trusted"]);
         out.hint("git rm --cached .gryt/gryt.db");
     }
