@@ -14,6 +14,7 @@ mod bad_requests;
 mod common;
 mod feed;
 mod idempotency;
+mod limits;
 mod literals;
 mod race;
 mod scopes;
