@@ -17,6 +17,7 @@ mod feed;
 mod idempotency;
 mod limits;
 mod literals;
+mod netlimits;
 mod proofs;
 mod race;
 mod records;
