@@ -18,6 +18,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_lost_answers.sql",
         include_str!("../migrations/0003_lost_answers.sql"),
     ),
+    (
+        "0004_refused_deletes.sql",
+        include_str!("../migrations/0004_refused_deletes.sql"),
+    ),
 ];
 
 pub fn schema_version() -> i64 {

@@ -17,6 +17,7 @@ mod sync {
     mod offline;
     mod promotion_race;
     mod pull_keeps_local_work;
+    mod refused_work;
     mod same_version;
     mod watch_and_log;
 }
