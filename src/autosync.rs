@@ -5,8 +5,10 @@
 //! - cloud: every workspace command first pulls if the server moved, and every change is
 //!   pushed right after it is made.
 //!
-//! Offline, the change stays in the local database as pending work and the command exits
-//! 4 saying so; `gryt sync push`, `gryt sync watch` or the next automatic sync delivers it.
+//! Offline, the change stays in the local database as pending work and a `Note:` on stderr
+//! says so; the command's exit code is its own work's (with `--strict-sync`, a command that
+//! succeeded exits 4, or 3 when the sync needs attention). `gryt sync push`, `gryt sync
+//! watch` or the next automatic sync delivers it.
 
 use crate::cloud::Cloud;
 use crate::config::ExecutionMode;
@@ -95,27 +97,50 @@ pub fn after(ctx: &Context, hook: Hook, result: Result<i32>) -> Result<i32> {
         _ => return Ok(code),
     };
     match outcome {
-        Ok(()) => Ok(code),
-        Err(e) if e.kind == Kind::Unreachable => {
-            let e = GrytError::new(
-                Kind::Unreachable,
-                format!("Saved locally, but not synced: {}", e.message),
-            )
-            .hint("the change is kept as pending; `gryt sync push` (or the next sync) delivers it");
-            if code == 0 {
-                Err(e)
-            } else {
-                ctx.ui.warn(&e.message);
-                Ok(code)
+        Ok(()) => {
+            if ws.config.execution_mode() == ExecutionMode::Hybrid {
+                note_waiting(ctx, &ws);
             }
+            Ok(code)
         }
-        Err(e) => {
-            if code == 0 {
-                Err(e)
-            } else {
-                ctx.ui.warn(&e.message);
-                Ok(code)
-            }
+        Err(e) => sync_failed(ctx, code, e),
+    }
+}
+
+/// An automatic sync that could not deliver: the command's own exit code stands and a note
+/// says what is kept pending, unless `--strict-sync` asks for the sync's own outcome (exit
+/// 4 unreachable, 3 needs attention) on a command that otherwise succeeded. The exit-code
+/// table is in error.rs.
+fn sync_failed(ctx: &Context, code: i32, e: GrytError) -> Result<i32> {
+    let e = if e.kind == Kind::Unreachable {
+        GrytError::new(
+            Kind::Unreachable,
+            format!("Saved locally, but not synced: {}", e.message),
+        )
+        .hint("the change is kept as pending; `gryt sync push` (or the next sync) delivers it")
+    } else {
+        e
+    };
+    if ctx.strict_sync && code == 0 {
+        return Err(e);
+    }
+    ctx.ui.notice(&e.message);
+    if let Some(h) = &e.hint {
+        ctx.ui.notice(h);
+    }
+    Ok(code)
+}
+
+/// Hybrid mode sends evolution results only once their generation is on the server: says
+/// which wait (they go with the next `gryt sync push`).
+fn note_waiting(ctx: &Context, ws: &crate::context::Workspace) {
+    if let Ok(versions) = crate::syncstore::evolutions_waiting_for_generation(&ws.store.conn) {
+        if !versions.is_empty() {
+            ctx.ui.notice(&format!(
+                "Evolution results of {} are kept pending until the generation is on the server: \
+                 `gryt sync push` sends both",
+                versions.join(", ")
+            ));
         }
     }
 }

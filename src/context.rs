@@ -13,6 +13,8 @@ pub struct Context {
     pub ui: Ui,
     /// The directory commands act from (`-C DIR`, else the current directory).
     pub cwd: PathBuf,
+    /// `--strict-sync`: an automatic sync that could not deliver fails the command (3/4).
+    pub strict_sync: bool,
 }
 
 /// An opened repository.

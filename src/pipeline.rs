@@ -25,7 +25,8 @@
 //! # Running
 //!
 //! [`run`] executes the steps in order. Each step gets the environment of the calling process
-//! plus `GRYT_PIPELINE` and `GRYT_STEP`, then the pipeline's `env`, then the step's `env`, then
+//! less gryt's credentials ([`WITHHELD_ENV`]: steps run untrusted test code), plus
+//! `GRYT_PIPELINE` and `GRYT_STEP`, then the pipeline's `env`, then the step's `env`, then
 //! the caller's extra variables (such as `GRYT_EVOLUTION_ID`), later ones winning. Standard input
 //! is closed. Every line the step writes to stdout or stderr is passed to the caller's callback as
 //! it arrives and is also captured (the last [`MAX_CAPTURE_BYTES`] of each stream are kept).
@@ -56,6 +57,9 @@ const MAX_LINE_BYTES: usize = 64 * 1024;
 pub const EXIT_TIMED_OUT: i32 = 124;
 /// Exit code recorded for a step that could not be started (as shells do).
 pub const EXIT_NOT_STARTED: i32 = 127;
+/// Variables of gryt's own environment that steps never inherit: the credentials. A
+/// pipeline's or step's `env` may still set them explicitly.
+pub const WITHHELD_ENV: &[&str] = &["GRYT_API_KEY_SECRET", "GRYT_PASSWORD", "GRYT_API_KEY_ID"];
 /// Maximum length of a pipeline name.
 pub const MAX_NAME_LEN: usize = 64;
 
@@ -753,10 +757,11 @@ fn run_step(
         }
         Ok(dir) => {
             let mut command = Command::new(shell);
+            command.arg("-c").arg(&step.run).current_dir(&dir);
+            for name in WITHHELD_ENV {
+                command.env_remove(name);
+            }
             command
-                .arg("-c")
-                .arg(&step.run)
-                .current_dir(&dir)
                 .envs(env.iter())
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())

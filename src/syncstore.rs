@@ -765,3 +765,19 @@ pub fn log(conn: &Connection, at: &str, e: &LogEntry<'_>) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// Versions whose evolution results wait for their generation to reach the server first
+/// (an automatic evolution send cannot deliver them yet).
+pub fn evolutions_waiting_for_generation(conn: &Connection) -> Result<Vec<String>> {
+    let rows = conn
+        .prepare(
+            "SELECT DISTINCT g.version FROM evolutions e \
+             JOIN generations g ON g.generation_id = e.generation_id \
+             WHERE e.sync_status != 'synced' \
+               AND (g.remote_id IS NULL OR g.sync_status != 'synced') \
+             ORDER BY g.version",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(rows)
+}

@@ -1,10 +1,98 @@
 //! All terminal output goes through here: tables, JSON, messages, errors and colour.
+//!
+//! Human output never carries a control character it did not put there itself: text from
+//! records (titles, descriptions, names, a server's answers) may hold escape sequences, and
+//! every human path ([`Ui::data`], [`Ui::info`], [`Ui::note`], [`Ui::warn`], [`Ui::error`]) renders
+//! them visibly with [`visible`] (`ESC` as `^[`, BEL as `^G`, C1 and bidirectional-override
+//! characters as `\u{..}`); only gryt's own colour codes pass, and only when colour is on.
+//! Pipeline step output ([`Ui::step_output`]) also keeps the steps' colour codes (SGR) and
+//! renders everything else visibly. JSON output is printed exactly (JSON escapes control
+//! characters itself).
+//!
+//! With `--json`, a command's JSON document is held until the command ends ([`Ui::finish`]),
+//! so a failure can be reported in the same document: `{"error": {"kind", "message", "hint",
+//! "exit_code"}}` on its own, or beside what the command had already reported.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use crate::error::GrytError;
 use comfy_table::{presets, ContentArrangement, Table};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+/// The JSON document of this command, printed by [`Ui::finish`].
+static PENDING_JSON: Mutex<Option<String>> = Mutex::new(None);
+
+/// The SGR codes gryt itself paints with (bold, red, green, yellow, cyan, reset).
+const OWN_SGR: [&str; 6] = ["1", "31", "32", "33", "36", "0"];
+
+/// Which escape sequences [`visible`] lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// None: every control character is rendered visibly.
+    Nothing,
+    /// gryt's own colour codes (`ESC [ 1|31|32|33|36|0 m`).
+    OwnColours,
+    /// Any SGR (colour/style) sequence `ESC [ digits;... m`, as test tools print them.
+    AnyColour,
+}
+
+/// Renders control characters visibly: C0 controls and DEL in caret notation (`^[`, `^G`,
+/// `^?`), C1 controls, bidirectional overrides and zero-width characters as `\u{..}`.
+/// Newlines and tabs stay. `keep` says which colour sequences pass unchanged.
+pub fn visible(text: &str, keep: Keep) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c == '\u{1b}' {
+            if let Some(len) = sgr_len(rest, keep) {
+                out.push_str(&rest[..len]);
+                rest = &rest[len..];
+                continue;
+            }
+        }
+        if needs_escape(c) {
+            match c {
+                '\0'..='\u{1f}' => {
+                    out.push('^');
+                    out.push(char::from(c as u8 + 0x40));
+                }
+                '\u{7f}' => out.push_str("^?"),
+                _ => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            }
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
+/// The length of the SGR sequence at the start of `s` when `keep` lets it through.
+fn sgr_len(s: &str, keep: Keep) -> Option<usize> {
+    if keep == Keep::Nothing {
+        return None;
+    }
+    let body = s.strip_prefix("\u{1b}[")?;
+    let end = body.find(|c: char| !(c.is_ascii_digit() || c == ';'))?;
+    if !body[end..].starts_with('m') || end > 32 {
+        return None;
+    }
+    let params = &body[..end];
+    if keep == Keep::OwnColours && !OWN_SGR.contains(&params) {
+        return None;
+    }
+    Some(2 + end + 1)
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Ui {
@@ -25,11 +113,29 @@ impl Ui {
         }
     }
 
-    /// Data the user asked for: always printed.
+    /// What passes [`visible`] in gryt's own human output.
+    fn keep(&self) -> Keep {
+        if self.color {
+            Keep::OwnColours
+        } else {
+            Keep::Nothing
+        }
+    }
+
+    /// Data the user asked for: always printed (control characters rendered visibly).
     pub fn data(&self, text: &str) {
-        let mut out = std::io::stdout().lock();
-        // A closed pipe (`gryt ... | head`) is not an error worth a panic.
-        let _ = writeln!(out, "{text}");
+        raw_stdout(&visible(text, self.keep()));
+    }
+
+    /// A line of a pipeline step's output, on stdout (`to_stderr` false) or stderr: the
+    /// step's colour codes pass, other control characters are rendered visibly.
+    pub fn step_output(&self, text: &str, to_stderr: bool) {
+        let text = visible(text, Keep::AnyColour);
+        if to_stderr {
+            eprintln!("{text}");
+        } else {
+            raw_stdout(&text);
+        }
     }
 
     /// A status message: suppressed by --quiet and in JSON mode.
@@ -42,21 +148,80 @@ impl Ui {
     /// A message on stderr that is not an error (streamed pipeline output, warnings).
     pub fn note(&self, text: &str) {
         if !self.quiet {
-            eprintln!("{text}");
+            eprintln!("{}", visible(text, self.keep()));
         }
     }
 
-    pub fn warn(&self, text: &str) {
-        eprintln!("{} {text}", self.paint("Warning:", "33"));
+    /// `Note: TEXT` on stderr, even with --quiet: something the user should know that is
+    /// not an error (work kept pending).
+    pub fn notice(&self, text: &str) {
+        eprintln!(
+            "{} {}",
+            self.paint("Note:", "36"),
+            visible(text, Keep::Nothing)
+        );
     }
 
+    pub fn warn(&self, text: &str) {
+        eprintln!(
+            "{} {}",
+            self.paint("Warning:", "33"),
+            visible(text, Keep::Nothing)
+        );
+    }
+
+    /// A command's JSON document: held until [`Ui::finish`] prints it (a second document
+    /// first prints the one before).
     pub fn json<T: Serialize>(&self, value: &T) {
         match serde_json::to_string_pretty(value) {
-            Ok(s) => self.data(&s),
+            Ok(s) => {
+                let previous = match PENDING_JSON.lock() {
+                    Ok(mut slot) => slot.replace(s),
+                    Err(_) => Some(s),
+                };
+                if let Some(p) = previous {
+                    raw_stdout(&p);
+                }
+            }
             Err(e) => self.error(&GrytError::error(format!("cannot render JSON: {e}"))),
         }
     }
 
+    /// The end of a command: prints its JSON document, and its error (as
+    /// `{"error": {...}}` on stdout with `--json`, merged into the document when there is
+    /// one; as `Error:`/`Hint:` lines on stderr always).
+    pub fn finish(&self, error: Option<&GrytError>) {
+        let pending = PENDING_JSON.lock().ok().and_then(|mut slot| slot.take());
+        match (error, self.json) {
+            (None, _) | (Some(_), false) => {
+                if let Some(p) = pending {
+                    raw_stdout(&p);
+                }
+            }
+            (Some(e), true) => {
+                let mut doc = pending
+                    .as_deref()
+                    .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+                    .filter(|v| v.is_object() && v.get("error").is_none())
+                    .unwrap_or_else(|| {
+                        if let Some(p) = &pending {
+                            raw_stdout(p);
+                        }
+                        serde_json::json!({})
+                    });
+                doc["error"] = e.to_json();
+                match serde_json::to_string_pretty(&doc) {
+                    Ok(s) => raw_stdout(&s),
+                    Err(_) => raw_stdout(&e.to_json().to_string()),
+                }
+            }
+        }
+        if let Some(e) = error {
+            self.error(e);
+        }
+    }
+
+    /// An error on stderr: `Error: MESSAGE` and, when there is one, `Hint: HINT`.
     pub fn error(&self, e: &GrytError) {
         let color = self.color && std::io::stderr().is_terminal();
         let label = if color {
@@ -64,14 +229,14 @@ impl Ui {
         } else {
             "Error:"
         };
-        eprintln!("{label} {}", e.message);
+        eprintln!("{label} {}", visible(&e.message, Keep::Nothing));
         if let Some(h) = &e.hint {
             let label = if color {
                 "\x1b[36mHint:\x1b[0m"
             } else {
                 "Hint:"
             };
-            eprintln!("{label} {h}");
+            eprintln!("{label} {}", visible(h, Keep::Nothing));
         }
     }
 
@@ -116,5 +281,54 @@ impl Ui {
 
     pub fn print_table(&self, t: &Table) {
         self.data(&t.to_string());
+    }
+}
+
+/// `{"error": {...}}` on stdout, for errors found before a command could start.
+pub fn print_json_error(e: &GrytError) {
+    let doc = serde_json::json!({ "error": e.to_json() });
+    raw_stdout(&serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string()));
+}
+
+/// Writes a line to stdout as it is. A closed pipe (`gryt ... | head`) is not an error worth
+/// a panic.
+fn raw_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_rendered_visibly() {
+        assert_eq!(visible("plain text", Keep::Nothing), "plain text");
+        assert!(matches!(visible("plain", Keep::Nothing), Cow::Borrowed(_)));
+        assert_eq!(
+            visible("a\u{1b}]0;pwned\u{7}b", Keep::Nothing),
+            "a^[]0;pwned^Gb"
+        );
+        assert_eq!(visible("x\ry\u{7f}", Keep::Nothing), "x^My^?");
+        assert_eq!(
+            visible("two\nlines\tand tab", Keep::Nothing),
+            "two\nlines\tand tab"
+        );
+        assert_eq!(visible("\u{9b}31m", Keep::Nothing), "\\u{9b}31m");
+        assert_eq!(visible("abc\u{202e}fed", Keep::Nothing), "abc\\u{202e}fed");
+        assert_eq!(visible("\0", Keep::Nothing), "^@");
+    }
+
+    #[test]
+    fn colour_sequences_pass_only_when_kept() {
+        let red = "\u{1b}[31mfail\u{1b}[0m";
+        assert_eq!(visible(red, Keep::OwnColours), red);
+        assert_eq!(visible(red, Keep::Nothing), "^[[31mfail^[[0m");
+        // Colours gryt does not use, cursor movement and screen clearing are not kept.
+        assert_eq!(visible("\u{1b}[8mhidden", Keep::OwnColours), "^[[8mhidden");
+        assert_eq!(visible("\u{1b}[2J", Keep::AnyColour), "^[[2J");
+        assert_eq!(visible("\u{1b}[1;32mok", Keep::AnyColour), "\u{1b}[1;32mok");
+        assert_eq!(visible("\u{1b}[", Keep::AnyColour), "^[[");
+        assert_eq!(visible("\u{1b}", Keep::AnyColour), "^[");
     }
 }

@@ -406,7 +406,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
     d.step("alice", &alice, &["sync", "push"], 0)?;
 
     ui.data(
-        "\n-- Offline: the server stops; cloud mode keeps work pending and delivers it later --",
+        "\n-- Offline: the server stops; cloud mode keeps work pending (a note; exit 4 with --strict-sync) and delivers it later --",
     );
     d.step("alice", &alice, &["config", "execution_mode", "cloud"], 0)?;
     server
@@ -416,6 +416,23 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
         "alice",
         &alice,
         &["generation", "new", "v3.3.0", "-d", "written on a plane"],
+        0,
+    )?;
+    d.step(
+        "alice",
+        &alice,
+        &[
+            "--strict-sync",
+            "generation",
+            "add-change",
+            "v3.3.0",
+            "--id",
+            "FEAT-33",
+            "--type",
+            "add",
+            "--title",
+            "Offline edit",
+        ],
         4,
     )?;
     d.step("alice", &alice, &["sync", "status"], 0)?;

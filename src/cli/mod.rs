@@ -32,6 +32,15 @@ pub struct Cli {
     /// Print only results and errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Fail a command that succeeded when its automatic sync could not deliver (exit 4
+    /// unreachable, 3 needs attention) instead of noting that the work is kept pending.
+    #[arg(
+        long,
+        global = true,
+        env = "GRYT_STRICT_SYNC",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub strict_sync: bool,
     #[command(subcommand)]
     pub command: Command,
 }

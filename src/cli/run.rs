@@ -46,16 +46,16 @@ pub fn cmd_run(ctx: &Context, a: RunArgs) -> Result<i32> {
     };
     let mut on_output = |ev: OutputEvent| match ev {
         OutputEvent::StepStart { name, .. } => emit(&ui.paint(&format!("==> {name}"), "1")),
+        // The steps' own lines keep their colours; other escapes are rendered visibly.
         OutputEvent::Line {
-            stream: Stream::Stdout,
+            stream: Stream::Stdout | Stream::Stderr,
             text,
             ..
-        } => emit(&text),
-        OutputEvent::Line {
-            stream: Stream::Stderr,
-            text,
-            ..
-        } => emit(&text),
+        } => {
+            if !ui.quiet {
+                ui.step_output(&text, ui.json);
+            }
+        }
         OutputEvent::StepEnd {
             exit_code,
             status,

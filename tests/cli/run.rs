@@ -227,3 +227,35 @@ fn run_json_keeps_stdout_for_the_result() {
     out.clean();
     assert_eq!(out.stdout, "", "{out:?}");
 }
+
+#[test]
+fn steps_never_inherit_gryt_credentials() {
+    let t = repo_with_draft();
+    t.write_pipeline(
+        "env",
+        "steps:\n  - name: dump\n    run: env\n  - name: explicit\n    run: echo \"set=$GRYT_PASSWORD\"\n    env:\n      GRYT_PASSWORD: from-the-pipeline-file\n",
+    );
+    let secrets = [
+        ("GRYT_API_KEY_SECRET", "sk-super-secret-value"),
+        ("GRYT_PASSWORD", "hunter2-password-value"),
+        ("GRYT_API_KEY_ID", "key-id-value"),
+    ];
+    let mut vars = secrets.to_vec();
+    vars.push(("SOME_OTHER_VAR", "kept-value"));
+    let out = t.run_env(&vars, &["run", "env", "--json"]);
+    out.ok();
+    let j = out.json();
+    let dumped = j["result"]["steps"][0]["stdout"].as_str().expect("stdout");
+    for (name, value) in secrets {
+        assert!(!dumped.contains(name), "{name} reached the step:\n{dumped}");
+        assert!(!dumped.contains(value), "{name}'s value reached the step");
+        assert!(!out.stderr.contains(value), "{out:?}");
+    }
+    assert!(dumped.contains("SOME_OTHER_VAR=kept-value"), "{dumped}");
+    assert!(dumped.contains("GRYT_STEP=dump"), "{dumped}");
+    // A pipeline file may still set one explicitly.
+    assert_eq!(
+        j["result"]["steps"][1]["stdout"],
+        "set=from-the-pipeline-file\n"
+    );
+}

@@ -1,10 +1,11 @@
-//! Must show 4: offline. With the server stopped, work in cloud mode exits 4 and stays
-//! pending; after a restart the next push delivers everything exactly once.
+//! Offline. With the server stopped, work in cloud mode is saved, noted as pending (exit 4
+//! only with `--strict-sync`); after a restart the next push delivers everything exactly
+//! once. A hybrid `gryt run` exits with the pipeline's verdict whatever the server does.
 
 use super::harness::{team_of, Proxy};
 
 #[test]
-fn offline_work_in_cloud_mode_exits_4_stays_pending_and_is_delivered_once() {
+fn offline_work_in_cloud_mode_is_noted_stays_pending_and_is_delivered_once() {
     let (mut cloud, team, devs) = team_of(&["alice", "bob"]);
     let a = &devs[0];
     a.run(&["config", "execution_mode", "cloud"]).ok();
@@ -16,10 +17,15 @@ fn offline_work_in_cloud_mode_exits_4_stays_pending_and_is_delivered_once() {
     );
 
     cloud.stop();
+    // The command's own work is done: exit 0, and a note says what is kept pending.
     let out = a.run(&["generation", "new", "v4.1.0", "-d", "Offline"]);
-    out.fails(4, &["not synced"]).stderr_has("pending");
+    out.ok()
+        .stderr_has("Note: Saved locally, but not synced")
+        .stderr_has("pending");
+    // With --strict-sync the same outcome is exit 4.
     for (id, title) in [("FEAT-1", "First"), ("FEAT-2", "Second")] {
         a.run(&[
+            "--strict-sync",
             "generation",
             "add-change",
             "v4.1.0",
@@ -33,6 +39,7 @@ fn offline_work_in_cloud_mode_exits_4_stays_pending_and_is_delivered_once() {
         .fails(4, &["not synced"]);
     }
     a.run(&[
+        "--strict-sync",
         "generation",
         "add-change",
         "v4.0.0",
@@ -52,13 +59,26 @@ fn offline_work_in_cloud_mode_exits_4_stays_pending_and_is_delivered_once() {
         "FEAT-1",
         "--json",
     ]);
-    assert_eq!(ev.code, 4, "{ev:?}");
+    assert_eq!(ev.code, 0, "{ev:?}");
+    ev.stderr_has("Note: Saved locally, but not synced");
     let tag = ev.json()["evolution"]["tag"]
         .as_str()
         .expect("tag")
         .to_string();
-    a.run(&["evolution", "complete", &tag, "--status", "pass"])
-        .fails(4, &["not synced"]);
+    // GRYT_STRICT_SYNC=1 is --strict-sync; under --json the error joins the document.
+    let out = super::harness::finish(
+        "alice",
+        &["evolution complete"],
+        a.command(&["evolution", "complete", &tag, "--status", "pass", "--json"])
+            .env("GRYT_STRICT_SYNC", "1")
+            .output()
+            .expect("run gryt"),
+    );
+    out.fails(4, &["not synced"]);
+    let j = out.json();
+    assert_eq!(j["evolution"]["status"], "pass", "{out:?}");
+    assert_eq!(j["error"]["kind"], "unreachable", "{out:?}");
+    assert_eq!(j["error"]["exit_code"], 4, "{out:?}");
     // The work is kept locally.
     assert_eq!(
         a.show("v4.1.0")["generation"]["changes"]
@@ -202,4 +222,90 @@ fn promotion_while_offline_in_hybrid_mode_exits_4_and_stays_a_draft() {
         "promoted"
     );
     assert_eq!(a.show("v4.3.0")["generation"]["status"], "promoted");
+}
+
+#[test]
+fn a_hybrid_run_exits_with_the_pipeline_verdict_online_or_offline() {
+    let (mut cloud, team, devs) = team_of(&["alice"]);
+    let a = &devs[0];
+    a.write_pipeline("ok", "steps:\n  - name: ok\n    run: echo fine\n");
+    a.write_pipeline("bad", "steps:\n  - name: bad\n    run: exit 7\n");
+    a.run(&["generation", "new", "v6.0.0"]).ok();
+    for id in ["FEAT-1", "FEAT-2", "FEAT-3", "FEAT-4", "FEAT-5"] {
+        a.add_change("v6.0.0", id, "add", id);
+    }
+    a.run(&["sync", "push"]).ok();
+    // A generation that never reached the server: its result waits, and a note says so
+    // (it used to be silent).
+    a.run(&["generation", "new", "v6.1.0"]).ok();
+    a.add_change("v6.1.0", "FEAT-9", "add", "Local only");
+    a.run(&["evolution", "start", "v6.1.0", "--change", "FEAT-9"])
+        .ok();
+    a.run(&["run", "ok"])
+        .ok()
+        .stderr_has("Note: Evolution results of v6.1.0 are kept pending")
+        .stderr_has("gryt sync push");
+
+    let start = |change: &str| {
+        a.json(&["evolution", "start", "v6.0.0", "--change", change])["evolution"]["tag"]
+            .as_str()
+            .expect("tag")
+            .to_string()
+    };
+    // Online: a pass is 0 and sent; a fail is 1 and sent.
+    let t1 = start("FEAT-1");
+    a.run(&["run", "ok", "--evolution", &t1]).ok();
+    let t2 = start("FEAT-2");
+    let out = a.run(&["run", "bad", "--evolution", &t2]);
+    assert_eq!(out.code, 1, "{out:?}");
+
+    cloud.stop();
+    // Offline: the verdict decides the exit code, a note says the result is kept pending.
+    let t3 = start("FEAT-3");
+    a.run(&["run", "ok", "--evolution", &t3])
+        .ok()
+        .stderr_has("Note: Saved locally, but not synced");
+    let t4 = start("FEAT-4");
+    let out = a.run(&["run", "bad", "--evolution", &t4]);
+    assert_eq!(out.code, 1, "{out:?}");
+    out.stderr_has("Note: Saved locally, but not synced");
+    // --strict-sync: a passing run that could not be sent is 4, with the result and the
+    // error in one JSON document; a failing run stays 1.
+    let t5 = start("FEAT-5");
+    let out = a.run(&["--strict-sync", "run", "ok", "--evolution", &t5, "--json"]);
+    out.fails(4, &["not synced"]);
+    let j = out.json();
+    assert_eq!(j["evolution"]["status"], "pass", "{out:?}");
+    assert_eq!(j["error"]["kind"], "unreachable", "{out:?}");
+    let out = a.run(&["--strict-sync", "run", "bad"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(a.sync_status()["pending_evolutions"], 4);
+
+    cloud.restart();
+    a.run(&["config", "--global", "gryt_url", &cloud.url()])
+        .ok();
+    a.run(&["sync", "push"]).ok();
+    let g = cloud.generation("alice", &team, "v6.0.0");
+    let mut statuses: Vec<(String, String)> = cloud
+        .evolutions("alice", &g["id"])
+        .iter()
+        .map(|e| {
+            (
+                e["change_id"].as_str().unwrap_or("").to_string(),
+                e["status"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [
+            ("FEAT-1", "pass"),
+            ("FEAT-2", "fail"),
+            ("FEAT-3", "pass"),
+            ("FEAT-4", "fail"),
+            ("FEAT-5", "pass")
+        ]
+        .map(|(c, s)| (c.to_string(), s.to_string()))
+    );
 }

@@ -36,11 +36,14 @@ fn an_evolution_the_server_refused_is_listed_not_counted_and_resolvable() {
 
     let bob = bob_calling_himself_alice(&cloud, &team);
     bob.run(&["sync", "pull"]).ok();
-    // Recorded here, sent right away (hybrid mode), refused by the server: exit 3, the
-    // server's reason and the settling command.
+    // Recorded here, sent right away (hybrid mode), refused by the server: the command's
+    // own work stands (exit 0) with a note giving the server's reason and the settling
+    // command; with --strict-sync the sync's outcome, exit 3.
     bob.run(&["evolution", "complete", &tag, "--status", "pass"])
-        .fails(3, &["refused", "belongs to alice"])
-        .hint("gryt sync resolve v1.0.0 --theirs");
+        .ok()
+        .stderr_has("The server refused")
+        .stderr_has("belongs to alice")
+        .stderr_has("gryt sync resolve v1.0.0 --theirs");
 
     // Listed by `gryt sync status` (exit 3) with the reason and the command.
     let human = bob.run(&["sync", "status"]);
@@ -126,8 +129,9 @@ fn ours_sends_refused_work_again() {
     alice.run(&["sync", "push"]).ok();
     let bob = bob_calling_himself_alice(&cloud, &team);
     bob.run(&["sync", "pull"]).ok();
-    bob.run(&["evolution", "complete", &tag, "--status", "fail"])
-        .fails(3, &["refused"]);
+    bob.run(&["--strict-sync", "evolution", "complete", &tag, "--status", "fail"])
+        .fails(3, &["refused", "belongs to alice"])
+        .hint("gryt sync resolve v1.0.0 --theirs");
     // --ours queues it again: pending, then refused again by the next push.
     bob.run(&["sync", "resolve", "v1.0.0", "--ours"]).ok();
     let st = bob.sync_status();
