@@ -32,7 +32,14 @@ impl Context {
     pub fn open(&self) -> Result<Workspace> {
         let repo = self.repo()?;
         let config = Config::load(&self.env, Some(&repo.config_path()))?;
-        let store = Store::open(&repo.db_path())?;
+        let db = repo.db_path();
+        let store = if std::fs::symlink_metadata(&db).is_err() {
+            // A clone: `.gryt/` came from git without the database (a local cache). Build
+            // it from the committed contracts.
+            crate::contracts::create_database(&repo, &self.now(), &config.username(), &self.ui)?
+        } else {
+            Store::open(&db)?
+        };
         Ok(Workspace {
             repo,
             store,

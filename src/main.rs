@@ -6,6 +6,7 @@ mod cli;
 mod cloud;
 mod config;
 mod context;
+mod contracts;
 mod error;
 mod fsutil;
 mod git;

@@ -28,16 +28,17 @@ pub fn load_generation(conn: &Connection, input: &str) -> Result<GenerationRecor
     store::get_generation(conn, &v)?.ok_or_else(|| not_found(&v))
 }
 
-/// Writes the YAML contract for `spec` into `.gryt/generations/`.
-pub fn write_contract(repo: &Repo, spec: &GenerationSpec) -> Result<()> {
-    let text = crate::yaml::render_generation(spec)?;
-    std::fs::create_dir_all(repo.generations_dir()).map_err(|e| {
-        GrytError::io(
-            format!("cannot create {}", repo.generations_dir().display()),
-            e,
-        )
-    })?;
-    write_atomic(&repo.generation_file(&spec.version), text.as_bytes(), 0o644)
+/// Writes the YAML contract of `rec` into `.gryt/generations/` and records what was
+/// written (inside the caller's transaction), so a later pull can tell a hand edit.
+pub fn write_contract(conn: &Connection, repo: &Repo, rec: &GenerationRecord) -> Result<()> {
+    let text = crate::yaml::render_contract(&rec.spec(), &rec.identity())?;
+    let path = repo.contract_file_for_write(&rec.version)?;
+    write_atomic(&path, text.as_bytes(), 0o644)?;
+    store::note_contract_file(conn, &rec.version, text.as_bytes(), &now_stamp())
+}
+
+fn now_stamp() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// A new local draft holding `spec`, not yet synced.
@@ -65,16 +66,16 @@ fn new_draft(spec: GenerationSpec, now: String, user: String) -> GenerationRecor
 /// Like [`write_contract`] without forcing the file to disk: for contracts rewritten from
 /// the database by a pull (the database is the source of truth), where thousands of
 /// fsyncs would dominate.
-pub fn write_contract_fast(repo: &Repo, spec: &GenerationSpec) -> Result<()> {
-    let text = crate::yaml::render_generation(spec)?;
-    let path = repo.generation_file(&spec.version);
+pub fn write_contract_fast(conn: &Connection, repo: &Repo, rec: &GenerationRecord) -> Result<()> {
+    let text = crate::yaml::render_contract(&rec.spec(), &rec.identity())?;
+    let path = repo.contract_file_for_write(&rec.version)?;
     let tmp = repo
         .generations_dir()
-        .join(format!(".{}.tmp{}", spec.version, std::process::id()));
-    std::fs::create_dir_all(repo.generations_dir())
-        .and_then(|()| std::fs::write(&tmp, text.as_bytes()))
+        .join(format!(".{}.tmp{}", rec.version, std::process::id()));
+    std::fs::write(&tmp, text.as_bytes())
         .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| GrytError::io(format!("cannot write {}", path.display()), e))
+        .map_err(|e| GrytError::io(format!("cannot write {}", path.display()), e))?;
+    store::note_contract_file(conn, &rec.version, text.as_bytes(), &now_stamp())
 }
 
 pub fn create_generation(
@@ -111,7 +112,7 @@ pub fn create_generation(
             rec.version
         )));
     }
-    write_contract(&ws.repo, &rec.spec())?;
+    write_contract(&tx, &ws.repo, &rec)?;
     if let Err(e) = tx.commit() {
         let _ = std::fs::remove_file(&path);
         return Err(e.into());
@@ -134,11 +135,11 @@ fn edit_spec(
     edit(&mut spec)?;
     spec.validate()?;
     store::update_generation_spec(&tx, &rec.generation_id, &spec, &now)?;
-    write_contract(&ws.repo, &spec)?;
-    tx.commit()?;
     rec.description = spec.description;
     rec.changes = spec.changes;
     rec.pipeline_template = spec.pipeline_template;
+    write_contract(&tx, &ws.repo, &rec)?;
+    tx.commit()?;
     Ok(rec)
 }
 
@@ -178,13 +179,14 @@ pub fn update_from_file(
     version: &str,
 ) -> Result<GenerationRecord> {
     let v = parse_version(version)?.to_string();
-    let path = ws.repo.generation_file(&v);
+    let path = ws.repo.contract_file_for_read(&v)?;
     let text = std::fs::read_to_string(&path).map_err(|e| {
         GrytError::error(format!("cannot read {}: {e}", path.display())).hint(format!(
             "write the contract file with `gryt generation export {v}` (or `gryt generation edit {v}`), edit it, then update"
         ))
     })?;
-    let file_spec = crate::yaml::parse_generation(&path, &text)?;
+    let file = crate::yaml::parse_contract(&path, &text)?;
+    let (file_spec, identity) = (file.spec, file.identity);
     let declared = Version::parse(&file_spec.version)
         .map_err(|e| GrytError::error(format!("{}: {}", path.display(), e.message)))?;
     if declared.to_string() != v {
@@ -198,6 +200,31 @@ pub fn update_from_file(
         )));
     }
     let exists = store::get_generation(&ws.store.conn, &v)?;
+    if let Some(rec) = &exists {
+        if identity.status == GenerationStatus::Promoted && rec.status == GenerationStatus::Draft {
+            return Err(GrytError::error(format!(
+                "{} says `status: promoted`, but {v} is a draft; only `gryt promote` promotes",
+                path.display()
+            ))
+            .hint(format!(
+                "remove the status line, or promote with `gryt promote {v}`"
+            )));
+        }
+        if let Some(id) = identity
+            .generation_id
+            .as_ref()
+            .filter(|id| **id != rec.generation_id)
+        {
+            return Err(GrytError::error(format!(
+                "{} carries generation_id {id}, but {v} here is {}",
+                path.display(),
+                rec.generation_id
+            ))
+            .hint(format!(
+                "the file belongs to another record; restore gryt's copy with `gryt generation export {v}`"
+            )));
+        }
+    }
     match exists {
         Some(_) => edit_spec(ctx, ws, &v, |spec| {
             spec.description = file_spec.description;
@@ -205,7 +232,7 @@ pub fn update_from_file(
             spec.pipeline_template = file_spec.pipeline_template;
             Ok(())
         }),
-        None => import_contract(ctx, ws, file_spec),
+        None => import_contract(ctx, ws, file_spec, identity),
     }
 }
 
@@ -215,6 +242,7 @@ fn import_contract(
     ctx: &Context,
     ws: &mut Workspace,
     spec: GenerationSpec,
+    identity: crate::yaml::Identity,
 ) -> Result<GenerationRecord> {
     let version = spec.validate()?;
     let now = ctx.now();
@@ -223,9 +251,26 @@ fn import_contract(
         version: version.to_string(),
         ..spec
     };
-    let rec = new_draft(spec, now, ws.config.username());
+    let mut rec = new_draft(spec, now, ws.config.username());
+    // A file carrying its identity (committed from another workspace) keeps it, so its
+    // first pull links it to the server's record, unless that identity is taken here.
+    if let Some(id) = identity.generation_id {
+        let taken: bool = tx.query_row(
+            "SELECT COUNT(*) > 0 FROM generations WHERE generation_id = ?1",
+            [&id],
+            |r| r.get(0),
+        )?;
+        if !taken {
+            rec.generation_id = id;
+        }
+    }
+    if identity.status == GenerationStatus::Promoted {
+        rec.status = GenerationStatus::Promoted;
+        rec.promoted_at = identity.promoted_at;
+        rec.promoted_by = identity.promoted_by;
+    }
     store::insert_generation(&tx, &rec)?;
-    write_contract(&ws.repo, &rec.spec())?;
+    write_contract(&tx, &ws.repo, &rec)?;
     tx.commit()?;
     Ok(rec)
 }
@@ -256,8 +301,9 @@ pub fn rename(ctx: &Context, ws: &mut Workspace, old: &str, new: &str) -> Result
     }
     store::rename_generation(&tx, &rec.generation_id, &new_v, &now)?;
     let old_path = ws.repo.generation_file(&rec.version);
+    store::forget_contract_file(&tx, &rec.version)?;
     rec.version = new_v;
-    write_contract(&ws.repo, &rec.spec())?;
+    write_contract(&tx, &ws.repo, &rec)?;
     if let Err(e) = tx.commit() {
         let _ = std::fs::remove_file(&new_path);
         return Err(e.into());
@@ -301,6 +347,7 @@ pub fn delete(
         }
     }
     store::delete_generation(&tx, &rec.generation_id)?;
+    store::forget_contract_file(&tx, &rec.version)?;
     tx.commit()?;
     let _ = std::fs::remove_file(ws.repo.generation_file(&rec.version));
     Ok(rec)
@@ -611,6 +658,23 @@ pub fn promote(
     } else {
         None
     };
+    // The contract file says it is final (a clone loads it promoted).
+    let promoted = GenerationRecord {
+        status: GenerationStatus::Promoted,
+        promoted_at: Some(now.clone()),
+        promoted_by: Some(user.clone()),
+        ..rec.clone()
+    };
+    if let Err(e) = write_contract(&tx, &ws.repo, &promoted) {
+        if let Some(tag) = &tagged {
+            let _ = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&ws.repo.root)
+                .args(["tag", "-d", tag])
+                .output();
+        }
+        return Err(e);
+    }
     if let Err(e) = tx.commit() {
         if tagged.is_some() {
             let _ = std::process::Command::new("git")

@@ -36,6 +36,55 @@ impl Repo {
         self.generations_dir().join(format!("{version}.yaml"))
     }
 
+    /// Fails when `path` (which exists) resolves outside the repository: a symlinked
+    /// `.gryt/generations` or contract file must not make gryt read or write elsewhere.
+    fn ensure_inside(&self, path: &Path) -> Result<()> {
+        let real = std::fs::canonicalize(path)
+            .map_err(|e| GrytError::io(format!("cannot use {}", path.display()), e))?;
+        if real.starts_with(&self.root) {
+            return Ok(());
+        }
+        Err(GrytError::error(format!(
+            "{} leads outside the repository (to {}); gryt does not follow it",
+            path.display(),
+            real.display()
+        ))
+        .hint("replace the symbolic link with a directory or file inside the repository"))
+    }
+
+    /// The contract file of `version`, checked for reading: it and its directory stay
+    /// inside the repository.
+    pub fn contract_file_for_read(&self, version: &str) -> Result<PathBuf> {
+        let dir = self.generations_dir();
+        if dir.exists() {
+            self.ensure_inside(&dir)?;
+        }
+        let path = self.generation_file(version);
+        if path.exists() {
+            self.ensure_inside(&path)?;
+        }
+        Ok(path)
+    }
+
+    /// The contract file of `version`, checked for writing (its directory is created).
+    pub fn contract_file_for_write(&self, version: &str) -> Result<PathBuf> {
+        let dir = self.generations_dir();
+        if std::fs::symlink_metadata(&dir).is_err() {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| GrytError::io(format!("cannot create {}", dir.display()), e))?;
+        }
+        self.contract_file_for_read(version)
+    }
+
+    /// Checks that `.gryt/generations` (when it exists) stays inside the repository.
+    pub fn check_generations_dir(&self) -> Result<()> {
+        let dir = self.generations_dir();
+        if dir.exists() {
+            self.ensure_inside(&dir)?;
+        }
+        Ok(())
+    }
+
     /// Walks up from `start` to the nearest directory holding `.gryt/`.
     pub fn discover(start: &Path) -> Result<Repo> {
         let start = std::fs::canonicalize(start).map_err(|e| {

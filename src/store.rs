@@ -19,8 +19,12 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0003_lost_answers.sql"),
     ),
     (
-        "0004_refused_deletes.sql",
-        include_str!("../migrations/0004_refused_deletes.sql"),
+        "0004_contract_files.sql",
+        include_str!("../migrations/0004_contract_files.sql"),
+    ),
+    (
+        "0005_refused_deletes.sql",
+        include_str!("../migrations/0005_refused_deletes.sql"),
     ),
 ];
 
@@ -101,6 +105,56 @@ impl Store {
         Ok(store)
     }
 
+    /// Creates a database at the current schema and, in the same transaction, runs `load`
+    /// (a fresh clone's committed contracts). Nothing is left behind when it fails. When
+    /// another gryt created the database meanwhile, `load` is not run again.
+    pub fn create_with(
+        path: &Path,
+        load: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<()>,
+    ) -> Result<Store> {
+        let existed = path.exists();
+        let result = (|| -> Result<Store> {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| GrytError::io(format!("cannot create {}", path.display()), e))?;
+            let mut store = Store { conn };
+            store.configure()?;
+            let tx = store
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if current == 0 {
+                for (name, sql) in MIGRATIONS {
+                    tx.execute_batch(sql)
+                        .map_err(|e| GrytError::error(format!("migration {name} failed: {e}")))?;
+                }
+                tx.execute_batch(&format!("PRAGMA user_version = {}", schema_version()))?;
+                load(&tx)?;
+            }
+            tx.commit()?;
+            Ok(store)
+        })();
+        match result {
+            Ok(store) if existed => {
+                drop(store);
+                Store::open(path)
+            }
+            Ok(store) => Ok(store),
+            Err(e) => {
+                if !existed {
+                    for suffix in ["", "-wal", "-shm", "-journal"] {
+                        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
     fn configure(&self) -> rusqlite::Result<()> {
         self.conn.busy_timeout(std::time::Duration::from_secs(10))?;
         self.conn
@@ -156,6 +210,16 @@ pub struct GenerationRecord {
 }
 
 impl GenerationRecord {
+    /// What the contract file says about the record besides its contract.
+    pub fn identity(&self) -> crate::yaml::Identity {
+        crate::yaml::Identity {
+            generation_id: Some(self.generation_id.clone()),
+            status: self.status,
+            promoted_at: self.promoted_at.clone(),
+            promoted_by: self.promoted_by.clone(),
+        }
+    }
+
     pub fn spec(&self) -> GenerationSpec {
         GenerationSpec {
             version: self.version.clone(),
@@ -394,6 +458,48 @@ pub fn promote_generation(
         params![generation_id, now, by, uuid::Uuid::new_v4().to_string()],
     )?;
     Ok(n == 1)
+}
+
+/// When the local generation `generation_id` was promoted (`None` for a draft).
+pub fn promoted_at(conn: &Connection, generation_id: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT promoted_at FROM generations WHERE generation_id = ?1 AND status = 'promoted'",
+        )?
+        .query_row([generation_id], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
+/// The hex SHA-256 of a contract file's bytes.
+pub fn file_hash(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Records what gryt wrote to (or loaded from) the contract file of `version`.
+pub fn note_contract_file(conn: &Connection, version: &str, bytes: &[u8], now: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO contract_files (version, sha256, written_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (version) DO UPDATE SET sha256 = excluded.sha256, written_at = excluded.written_at",
+    )?
+    .execute(params![version, file_hash(bytes), now])?;
+    Ok(())
+}
+
+/// Forgets the contract file of `version` (removed).
+pub fn forget_contract_file(conn: &Connection, version: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM contract_files WHERE version = ?1")?
+        .execute([version])?;
+    Ok(())
+}
+
+/// The hash of what gryt last wrote to the contract file of `version`, if it wrote one.
+pub fn contract_file_hash(conn: &Connection, version: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT sha256 FROM contract_files WHERE version = ?1")?
+        .query_row([version], |r| r.get(0))
+        .optional()?)
 }
 
 /// An evolution as stored locally, with its generation's version.

@@ -91,6 +91,9 @@ pub struct PullReport {
     /// Records left for the next full pull (their version is still held here).
     #[serde(skip)]
     pub postponed: u64,
+    /// Contract files edited by hand that this pull took in as local edits.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files_taken_in: Vec<String>,
 }
 
 impl PullReport {
@@ -129,20 +132,33 @@ pub fn pull(
     progress: Progress<'_>,
 ) -> Result<PullReport> {
     let mut report = PullReport::default();
+    crate::contracts::refuse_committed_database(&ws.repo)?;
+    // Contract files edited by hand become local edits before anything may rewrite them.
+    report.files_taken_in =
+        crate::contracts::absorb_file_edits(&ws.repo, &mut ws.store, &ctx.now())?;
     let resync = ss::get_meta(&ws.store.conn, RESYNC)?.is_some();
-    let mut since = if resync { 0 } else { cursor(&ws.store.conn)? };
+    let seen = cursor(&ws.store.conn)?;
+    let mut since = if resync { 0 } else { seen };
     let start = since;
     let head = head(cloud)?;
     report.head = head;
+    if head < seen {
+        // The feed went backwards: the server was restored from an older backup, or this is
+        // another server. Applying it could rewrite what this workspace holds with older or
+        // different content, so nothing is applied.
+        return Err(GrytError::new(
+            Kind::Attention,
+            format!(
+                "The server's change feed went backwards: its head is {head}, but this workspace has already seen up to {seen}; the server was restored from an older backup or is another server. Nothing was applied"
+            ),
+        )
+        .hint("ask the server's administrator; to start over from what the server holds now, move .gryt/gryt.db away (the committed contracts are reloaded) and pull again"));
+    }
     if head == since && !resync {
         report.up_to_date_before = true;
         report.cursor = since;
         note_pull(ctx, ws, &report, None)?;
         return Ok(report);
-    }
-    if head < since {
-        // The server's feed is behind our cursor (a restored or different server): start over.
-        since = 0;
     }
     let mut done = 0u64;
     // Evolutions that arrive before their generation (the feed lists each record once, at
@@ -285,6 +301,8 @@ fn is_version_conflict(c: &[Conflict]) -> bool {
 }
 
 pub const VERSION_EXISTS: &str = "version exists in the cloud";
+/// The item of a report about a promoted record the server's feed would rewrite.
+const PROMOTED_HERE: &str = "promoted here, never rewritten";
 /// The item of a delete-modify conflict for a record deleted here and changed on the server.
 const DELETED_HERE: &str = "generation (deleted here, changed on the server)";
 
@@ -324,7 +342,12 @@ struct Touched {
     moved: Vec<(String, Option<String>)>,
 }
 
-fn write_contracts(ws: &Workspace, t: &Touched) {
+fn write_contracts(ws: &mut Workspace, t: &Touched) {
+    // Best effort: the database is already committed; a file left stale is taken in or
+    // rewritten by the next pull. A file edited since gryt last wrote it is never replaced.
+    let Ok(tx) = ws.store.write() else {
+        return;
+    };
     // Removals first, then writes: records that swapped versions must not remove each
     // other's new files.
     let mut rewrite = Vec::new();
@@ -333,19 +356,27 @@ fn write_contracts(ws: &Workspace, t: &Touched) {
         if !old_path.exists() {
             continue;
         }
+        if !crate::contracts::file_is_gryts(&tx, &ws.repo, old).unwrap_or(false) {
+            continue;
+        }
         if new.as_ref() != Some(old) {
             let _ = std::fs::remove_file(&old_path);
+            let _ = store::forget_contract_file(&tx, old);
         }
         if let Some(new) = new {
             rewrite.push(new);
         }
     }
     for new in rewrite {
-        if let Ok(Some(rec)) = store::get_generation(&ws.store.conn, new) {
+        if !crate::contracts::file_is_gryts(&tx, &ws.repo, new).unwrap_or(false) {
+            continue;
+        }
+        if let Ok(Some(rec)) = store::get_generation(&tx, new) {
             // The database is the source of truth; the YAML is its editable view.
-            let _ = crate::ops::write_contract_fast(&ws.repo, &rec.spec());
+            let _ = crate::ops::write_contract_fast(&tx, &ws.repo, &rec);
         }
     }
+    let _ = tx.commit();
 }
 
 /// What a pull carries from page to page.
@@ -573,6 +604,18 @@ fn apply_generation(
             return Ok(false); // a tombstone of something we never had
         };
         if let Some(same_version) = ss::local_by_version(tx, &remote.version)? {
+            if same_version.rec.status == GenerationStatus::Promoted {
+                // A promoted record is final here: another record under its version (a server
+                // restored from an older backup, then promoted anew) is reported, not applied.
+                report.conflicts.push(ConflictReport {
+                    version: remote.version.clone(),
+                    conflicts: vec![Conflict {
+                        kind: ConflictKind::AddAdd,
+                        item: format!("{PROMOTED_HERE}: the server holds another record under this version (server id {}, rev {})", g.id, g.rev),
+                    }],
+                });
+                return Ok(false);
+            }
             let dirty = same_version.rec.sync_status != "synced";
             if same_version.rec.remote_id.is_some() && !dirty {
                 if !force {
@@ -610,9 +653,47 @@ fn apply_generation(
     let id = local.rec.generation_id.clone();
     let old_version = local.rec.version.clone();
     let local_content = content_of(&local.rec);
+    if local.rec.status == GenerationStatus::Promoted {
+        // A promoted record is never rewritten here: a server copy with other content, a
+        // lower revision, or a deletion means the server went back (restored from an older
+        // backup) or diverged. Reported, never applied.
+        let why = match &remote {
+            None => Some("the server deleted it".to_string()),
+            Some(r) => {
+                let same = GenerationContent {
+                    status: local_content.status,
+                    ..r.clone()
+                } == local_content;
+                if !same {
+                    Some(format!("the server sent other content (rev {})", g.rev))
+                } else if local.rec.remote_id.is_some() && g.rev < local.rec.rev {
+                    Some(format!(
+                        "the server sent an older revision ({} < {})",
+                        g.rev, local.rec.rev
+                    ))
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(why) = why {
+            report.conflicts.push(ConflictReport {
+                version: old_version,
+                conflicts: vec![Conflict {
+                    kind: ConflictKind::ModifyModify,
+                    item: format!("{PROMOTED_HERE}; {why}"),
+                }],
+            });
+            return Ok(false);
+        }
+    }
+    // A record loaded from a committed contract file and not linked yet: its base is the
+    // committed copy, and it is edited only where it differs from that copy. The server's
+    // copy is authoritative for the rest (docs/sync.md "Clones").
+    let from_file = local.rec.remote_id.is_none() && local.sent.is_none() && local.base.is_some();
     // A record with our client UUID that we never saw acknowledged is our own lost create.
     // The base is what that create sent (kept with its key); without it, the server's copy.
-    let base = if local.rec.remote_id.is_none() {
+    let base = if local.rec.remote_id.is_none() && !from_file {
         match &local.sent {
             Some((_, sent)) => Some(sent.clone()),
             None => remote.clone(),
@@ -620,7 +701,11 @@ fn apply_generation(
     } else {
         local.base.clone()
     };
-    let dirty = local.rec.sync_status != "synced";
+    let dirty = if from_file {
+        local.base.as_ref() != Some(&local_content)
+    } else {
+        local.rec.sync_status != "synced"
+    };
     if local.rec.sync_status == "conflict"
         && local.rec.remote_id.is_some()
         && g.rev == local.rec.rev
@@ -782,7 +867,34 @@ fn apply_evolution(
         // Its generation is not here (yet): the caller keeps it waiting.
         return Ok(None);
     };
-    match ss::local_evolution(tx, e)? {
+    let local = ss::local_evolution(tx, e)?;
+    let other_record = local
+        .as_ref()
+        .is_some_and(|l| l.evolution_id != e.evolution_id)
+        && store::promoted_at(tx, &local_gen)?.is_some();
+    if other_record
+        || (local.is_none() && !e.deleted && started_after_promotion(tx, &local_gen, e)?)
+    {
+        // A proof started after this workspace's promotion of its generation cannot belong
+        // to that release (a restored server promoted other content): never added to it.
+        report.conflicts.push(ConflictReport {
+            version: e.version.clone(),
+            conflicts: vec![Conflict {
+                kind: ConflictKind::ModifyModify,
+                item: format!(
+                    "{PROMOTED_HERE}; the server's evolution {} ({}) was not applied",
+                    e.code_name,
+                    if other_record {
+                        "another record under a proof's server id"
+                    } else {
+                        "started after the promotion"
+                    }
+                ),
+            }],
+        });
+        return Ok(Some(local_gen));
+    }
+    match local {
         None if e.deleted => {}
         None => {
             ss::insert_remote_evolution(tx, &local_gen, e, now)?;
@@ -801,6 +913,25 @@ fn apply_evolution(
         }
     }
     Ok(Some(local_gen))
+}
+
+/// Whether `e` started after the local promotion of its generation.
+fn started_after_promotion(
+    tx: &rusqlite::Connection,
+    local_gen: &str,
+    e: &wire::Evolution,
+) -> Result<bool> {
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+    let Some(promoted) = store::promoted_at(tx, local_gen)?
+        .as_deref()
+        .and_then(parse)
+    else {
+        return Ok(false);
+    };
+    Ok(e.started_at
+        .as_deref()
+        .and_then(parse)
+        .is_some_and(|s| s > promoted))
 }
 
 // ---------------------------------------------------------------- push
@@ -1871,7 +2002,7 @@ pub fn promote(
         )?;
         tx.commit()?;
         let rec = crate::ops::load_generation(&ws.store.conn, &v)?;
-        crate::ops::write_contract_fast(&ws.repo, &rec.spec())?;
+        crate::ops::write_contract_fast(&ws.store.conn, &ws.repo, &rec)?;
         return Ok(CloudPromotion::Promoted(Box::new(rec)));
     }
     let err = crate::remote::http_error(&resp);

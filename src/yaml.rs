@@ -2,7 +2,7 @@
 //! keeps it swappable). Errors name the file, line and column.
 
 use crate::error::{GrytError, Result};
-use gryt_core::{Change, ChangeId, ChangeType, GenerationSpec};
+use gryt_core::{Change, ChangeId, ChangeType, GenerationSpec, GenerationStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -51,6 +51,14 @@ struct ChangeFile {
 struct GenerationFile {
     version: String,
     #[serde(default)]
+    generation_id: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    promoted_at: Option<String>,
+    #[serde(default)]
+    promoted_by: Option<String>,
+    #[serde(default)]
     description: Option<String>,
     #[serde(default)]
     changes: Option<Vec<ChangeFile>>,
@@ -90,8 +98,62 @@ fn check_shape(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// What a contract file says besides the contract itself: the record it belongs to (the
+/// generation's UUID, the same in every clone) and, once promoted, that it is final.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub generation_id: Option<String>,
+    pub status: GenerationStatus,
+    pub promoted_at: Option<String>,
+    pub promoted_by: Option<String>,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Identity {
+            generation_id: None,
+            status: GenerationStatus::Draft,
+            promoted_at: None,
+            promoted_by: None,
+        }
+    }
+}
+
+/// A parsed contract file.
+#[derive(Debug, Clone)]
+pub struct ContractFile {
+    pub spec: GenerationSpec,
+    pub identity: Identity,
+}
+
+/// Where `key:` first appears at the start of a line (1-based line, column), for errors
+/// about a value serde accepted but the rules refuse.
+fn line_of(text: &str, key: &str) -> Option<(usize, usize)> {
+    text.lines().enumerate().find_map(|(i, l)| {
+        let t = l.trim_start();
+        t.strip_prefix(key)
+            .filter(|rest| rest.starts_with(':'))
+            .map(|_| (i + 1, l.len() - t.len() + 1))
+    })
+}
+
+fn at(path: &Path, text: &str, key: &str, msg: String) -> GrytError {
+    match line_of(text, key) {
+        Some((l, c)) => GrytError::error(format!("{}:{l}:{c}: {msg}", path.display())),
+        None => GrytError::error(format!("{}: {msg}", path.display())),
+    }
+}
+
 /// Parses a generation contract. Validation of the rules is the caller's (core's) job.
+#[cfg(test)]
 pub fn parse_generation(path: &Path, text: &str) -> Result<GenerationSpec> {
+    Ok(parse_contract(path, text)?.spec)
+}
+
+/// Parses a contract file with its identity fields. A leading UTF-8 byte order mark (which
+/// some editors write) is skipped.
+pub fn parse_contract(path: &Path, text: &str) -> Result<ContractFile> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     check_shape(path, text)?;
     if text.trim().is_empty() {
         return Err(
@@ -100,7 +162,45 @@ pub fn parse_generation(path: &Path, text: &str) -> Result<GenerationSpec> {
         );
     }
     let file: GenerationFile = serde_yaml::from_str(text).map_err(|e| located(path, &e))?;
-    Ok(GenerationSpec {
+    if let Some(id) = &file.generation_id {
+        if uuid::Uuid::parse_str(id).is_err() || id.len() != 36 {
+            return Err(at(
+                path,
+                text,
+                "generation_id",
+                format!(
+                    "generation_id '{}' is not a UUID",
+                    id.chars().take(64).collect::<String>()
+                ),
+            )
+            .hint("leave generation_id as gryt wrote it, or remove the line"));
+        }
+    }
+    let status = match file.status.as_deref() {
+        None => GenerationStatus::Draft,
+        Some(s) => GenerationStatus::parse(s).map_err(|e| at(path, text, "status", e.message))?,
+    };
+    if status == GenerationStatus::Draft
+        && (file.promoted_at.is_some() || file.promoted_by.is_some())
+    {
+        return Err(at(
+            path,
+            text,
+            if file.promoted_at.is_some() {
+                "promoted_at"
+            } else {
+                "promoted_by"
+            },
+            "promoted_at and promoted_by belong to a promoted contract (status: promoted)".into(),
+        ));
+    }
+    let identity = Identity {
+        generation_id: file.generation_id.map(|s| s.to_ascii_lowercase()),
+        status,
+        promoted_at: file.promoted_at,
+        promoted_by: file.promoted_by,
+    };
+    let spec = GenerationSpec {
         version: file.version,
         description: file.description,
         changes: file
@@ -116,7 +216,8 @@ pub fn parse_generation(path: &Path, text: &str) -> Result<GenerationSpec> {
             })
             .collect(),
         pipeline_template: file.pipeline_template,
-    })
+    };
+    Ok(ContractFile { spec, identity })
 }
 
 #[derive(Serialize)]
@@ -134,6 +235,14 @@ struct ChangeOut<'a> {
 #[derive(Serialize)]
 struct GenerationOut<'a> {
     version: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generation_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    promoted_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    promoted_by: Option<&'a str>,
     description: Option<&'a str>,
     changes: Vec<ChangeOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -141,9 +250,22 @@ struct GenerationOut<'a> {
 }
 
 /// Renders a contract in the reference tool's layout.
+#[cfg(test)]
 pub fn render_generation(spec: &GenerationSpec) -> Result<String> {
+    render_contract(spec, &Identity::default())
+}
+
+/// Renders a contract with its identity: `generation_id` always when known, `status`,
+/// `promoted_at` and `promoted_by` only once promoted (a draft's file stays as the
+/// reference tool writes it, plus the id).
+pub fn render_contract(spec: &GenerationSpec, id: &Identity) -> Result<String> {
+    let promoted = id.status == GenerationStatus::Promoted;
     let out = GenerationOut {
         version: &spec.version,
+        generation_id: id.generation_id.as_deref(),
+        status: promoted.then_some("promoted"),
+        promoted_at: id.promoted_at.as_deref().filter(|_| promoted),
+        promoted_by: id.promoted_by.as_deref().filter(|_| promoted),
         description: spec.description.as_deref(),
         changes: spec
             .changes

@@ -458,10 +458,18 @@ fn api_keys_create_list_revoke_and_login_with_a_key() {
     // The server names the key's owner (GET /api/v1/accounts/me).
     assert_eq!(v["server_username"], "alice");
 
-    // Revoking another key, signed with this one.
+    // An API key cannot make keys or revoke another key: that needs the password.
+    s.run(&["cloud", "api-keys", "create", "--name", "minted"], None)
+        .err(1, &["API key cannot create API keys"]);
+    s.run(&["cloud", "api-keys", "revoke", &other_id], None)
+        .err(1, &["API key cannot revoke another API key"]);
+    s.login_password(&url, "alice", ALICE_PW).ok();
     s.run(&["cloud", "api-keys", "revoke", &other_id], None)
         .ok()
         .stdout_has(&["Revoked", &other_id]);
+    s.run(&["cloud", "api-keys", "revoke", "gk_doesnotexist"], None)
+        .err(1, &["not found"]);
+    s.login_key(&url, &ci_id, &ci_secret).ok();
     let v = s
         .run(&["--json", "cloud", "api-keys", "list"], None)
         .ok()
@@ -475,8 +483,6 @@ fn api_keys_create_list_revoke_and_login_with_a_key() {
     }
     s.login_key(&url, &other_id, &other_secret)
         .err(1, &["Login failed", "revoked"]);
-    s.run(&["cloud", "api-keys", "revoke", "gk_doesnotexist"], None)
-        .err(1, &["not found"]);
 
     // Revoking the key in use: the server refuses it from then on.
     let out = s.run(&["cloud", "api-keys", "revoke", &ci_id], None);

@@ -10,15 +10,18 @@ mod sync {
     pub mod harness;
 
     mod auth_and_config;
+    mod clones;
     mod contract_files;
     mod coordinated_release;
     mod deleted_draft;
     mod feed_order;
+    mod file_edits;
     mod offline;
     mod promotion_race;
     mod pull_keeps_local_work;
     mod refused_work;
     mod same_version;
+    mod server_restored;
     mod watch_and_log;
 }
 

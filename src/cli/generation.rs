@@ -285,7 +285,7 @@ fn cmd_export(ctx: &Context, a: ExportArgs) -> Result<i32> {
     let mut written = Vec::new();
     for v in &versions {
         if let Some(rec) = store::get_generation(&ws.store.conn, v)? {
-            ops::write_contract(&ws.repo, &rec.spec())?;
+            ops::write_contract(&ws.store.conn, &ws.repo, &rec)?;
             written.push(ws.repo.generation_file(v));
         }
     }
@@ -305,7 +305,7 @@ fn cmd_edit(ctx: &Context, a: VersionArg) -> Result<i32> {
     ensure_draft(&rec.version, rec.status)?;
     let path = ws.repo.generation_file(&rec.version);
     if !path.exists() {
-        ops::write_contract(&ws.repo, &rec.spec())?;
+        ops::write_contract(&ws.store.conn, &ws.repo, &rec)?;
     }
     let editor = ctx.env.editor().ok_or_else(|| {
         GrytError::error("No editor configured").hint(format!(

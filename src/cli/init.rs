@@ -11,6 +11,12 @@ pub struct InitArgs {
     pub path: Option<PathBuf>,
 }
 
+fn ctx_repo_at(root: &std::path::Path) -> Result<Repo> {
+    let root = std::fs::canonicalize(root)
+        .map_err(|e| GrytError::io(format!("cannot use {}", root.display()), e))?;
+    Ok(Repo { root })
+}
+
 pub fn cmd_init(ctx: &Context, args: InitArgs) -> Result<i32> {
     // Like `git -C DIR`, the directory given with -C must exist (PATH may be new).
     if !ctx.cwd.is_dir() {
@@ -24,6 +30,23 @@ pub fn cmd_init(ctx: &Context, args: InitArgs) -> Result<i32> {
         Some(p) => ctx.cwd.join(p),
         None => ctx.cwd.clone(),
     };
+    let gryt = root.join(crate::repo::DIR);
+    if gryt.is_dir() && std::fs::symlink_metadata(gryt.join("gryt.db")).is_err() {
+        // A clone of a repository whose `.gryt/` is committed: nothing to create (any
+        // command builds the local database from the committed contracts).
+        let repo = ctx_repo_at(&root)?;
+        if ctx.ui.json {
+            ctx.ui.json(&serde_json::json!({
+                "root": repo.root, "gryt_dir": repo.gryt_dir(), "already_initialized": true
+            }));
+        } else {
+            ctx.ui.info(&format!(
+                "{} is already a gryt repository; nothing to do (the local database is built from the committed contracts on first use)",
+                repo.gryt_dir().display()
+            ));
+        }
+        return Ok(0);
+    }
     let repo = Repo::create_layout(&root)?;
     if let Err(e) = Store::create(&repo.db_path()) {
         // Leave nothing half-made behind.

@@ -555,7 +555,7 @@ fn cmd_resolve(ctx: &Context, a: ResolveArgs) -> Result<i32> {
     }
     if let Some(w) = write {
         if let Some(rec) = crate::store::get_generation(&ws.store.conn, &w)? {
-            crate::ops::write_contract(&ws.repo, &rec.spec())?;
+            crate::ops::write_contract(&ws.store.conn, &ws.repo, &rec)?;
         }
     }
     let side = if a.theirs {

@@ -9,9 +9,16 @@ fn new_accepts_both_spellings_and_writes_the_contract() {
     t.run(&["generation", "new", "1.2.0", "-d", "Spring release"])
         .clean()
         .stdout_has("Created generation v1.2.0 (draft)");
+    let id = t
+        .run(&["generation", "show", "v1.2.0", "--json"])
+        .clean()
+        .json()["generation"]["generation_id"]
+        .as_str()
+        .expect("uuid")
+        .to_string();
     assert_eq!(
         t.read_contract("v1.2.0"),
-        "version: v1.2.0\ndescription: Spring release\nchanges: []\n"
+        format!("version: v1.2.0\ngeneration_id: {id}\ndescription: Spring release\nchanges: []\n")
     );
     t.run(&["generation", "new", "v1.3.0"]).clean();
     assert!(t.contract("v1.3.0").is_file());
@@ -160,13 +167,22 @@ fn add_and_remove_change_rewrite_the_contract() {
     add_change(&t, "1.0.0", "BUG-2", "fix", "Crash");
     add_change(&t, "v1.0.0", "REF-3", "refine", "Faster");
     add_change(&t, "v1.0.0", "OLD-4", "remove", "Legacy API");
+    let id = t
+        .run(&["generation", "show", "v1.0.0", "--json"])
+        .clean()
+        .json()["generation"]["generation_id"]
+        .as_str()
+        .expect("uuid")
+        .to_string();
     assert_eq!(
         t.read_contract("v1.0.0"),
-        "version: v1.0.0\ndescription: null\nchanges:\n\
+        format!(
+            "version: v1.0.0\ngeneration_id: {id}\ndescription: null\nchanges:\n\
          - id: FEAT-1\n  type: add\n  title: Login\n  description: Users log in\n\
          - id: BUG-2\n  type: fix\n  title: Crash\n\
          - id: REF-3\n  type: refine\n  title: Faster\n\
          - id: OLD-4\n  type: remove\n  title: Legacy API\n"
+        )
     );
     t.run(&["generation", "remove-change", "v1.0.0", "BUG-2"])
         .clean()

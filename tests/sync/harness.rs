@@ -62,6 +62,39 @@ impl Cloud {
         self.server = Some(s);
     }
 
+    /// The server's SQLite database file.
+    pub fn db_path(&self) -> PathBuf {
+        self._dir.path().join("server.db")
+    }
+
+    /// Stops the server, keeps a copy of its database (a backup), and starts it again.
+    pub fn backup(&mut self) -> PathBuf {
+        self.stop();
+        let copy = self._dir.path().join("backup.db");
+        std::fs::copy(self.db_path(), &copy).expect("back up the server database");
+        let wal = PathBuf::from(format!("{}-wal", self.db_path().display()));
+        if wal.exists() {
+            std::fs::copy(&wal, format!("{}-wal", copy.display())).expect("back up the WAL");
+        }
+        self.restart();
+        copy
+    }
+
+    /// Stops the server, puts `backup` in place of its database, and starts it again.
+    pub fn restore(&mut self, backup: &Path) {
+        self.stop();
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.db_path().display()));
+        }
+        std::fs::copy(backup, self.db_path()).expect("restore the server database");
+        let wal = PathBuf::from(format!("{}-wal", backup.display()));
+        if wal.exists() {
+            std::fs::copy(&wal, format!("{}-wal", self.db_path().display()))
+                .expect("restore the WAL");
+        }
+        self.restart();
+    }
+
     fn running(&self) -> &TestServer {
         self.server.as_ref().expect("the server is running")
     }
@@ -204,6 +237,46 @@ impl Dev {
             .ok();
         d.run(&["config", "team", team]).ok();
         d
+    }
+
+    /// A teammate's clone of `origin` (a git URL or path) in the working directory, with
+    /// their credentials for `cloud` in the global config and no `gryt init`.
+    pub fn clone_of(cloud: &Cloud, name: &str, origin: &Path) -> Dev {
+        let d = Dev::bare(name);
+        d.git(&["clone", "-q", &origin.display().to_string(), "."]);
+        d.run(&["config", "--global", "gryt_url", &cloud.url()])
+            .ok();
+        d.run(&["config", "--global", "username", name]).ok();
+        d.run(&["config", "--global", "password", &password_of(name)])
+            .ok();
+        d
+    }
+
+    /// Runs git in the working directory (its own HOME, a fixed identity); must succeed.
+    #[track_caller]
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = self.git_command(args).output().expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn git_command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("git");
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", &self.name)
+            .env("GIT_AUTHOR_EMAIL", format!("{}@example.com", self.name))
+            .env("GIT_COMMITTER_NAME", &self.name)
+            .env("GIT_COMMITTER_EMAIL", format!("{}@example.com", self.name))
+            .current_dir(self.home().join("work"))
+            .args(args);
+        c
     }
 
     pub fn home(&self) -> &Path {

@@ -129,9 +129,16 @@ fn ours_sends_refused_work_again() {
     alice.run(&["sync", "push"]).ok();
     let bob = bob_calling_himself_alice(&cloud, &team);
     bob.run(&["sync", "pull"]).ok();
-    bob.run(&["--strict-sync", "evolution", "complete", &tag, "--status", "fail"])
-        .fails(3, &["refused", "belongs to alice"])
-        .hint("gryt sync resolve v1.0.0 --theirs");
+    bob.run(&[
+        "--strict-sync",
+        "evolution",
+        "complete",
+        &tag,
+        "--status",
+        "fail",
+    ])
+    .fails(3, &["refused", "belongs to alice"])
+    .hint("gryt sync resolve v1.0.0 --theirs");
     // --ours queues it again: pending, then refused again by the next push.
     bob.run(&["sync", "resolve", "v1.0.0", "--ours"]).ok();
     let st = bob.sync_status();

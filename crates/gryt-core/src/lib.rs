@@ -10,6 +10,7 @@ pub mod error;
 pub mod evolution;
 pub mod gate;
 pub mod generation;
+pub mod limits;
 pub mod merge;
 pub mod version;
 pub mod wire;

@@ -22,12 +22,16 @@ pub fn create_user(c: &mut dyn Conn, username: &str, password_hash: &str) -> Res
             format!("User {username} already exists"),
         ));
     }
-    let id = c
-        .query_one(
-            "INSERT INTO users (username, password_hash, created_at) VALUES (?1, ?2, ?3) RETURNING id",
-            &[Val::from(username), Val::from(password_hash), Val::from(now_rfc3339())],
-        )?
-        .int(0)?;
+    let id = crate::logic::new_record_id(c, "users")?;
+    c.exec(
+        "INSERT INTO users (id, username, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+        &[
+            Val::Int(id),
+            Val::from(username),
+            Val::from(password_hash),
+            Val::from(now_rfc3339()),
+        ],
+    )?;
     c.exec(
         "INSERT INTO scopes (user_id, seq) VALUES (?1, 0)",
         &[Val::Int(id)],
@@ -75,6 +79,22 @@ pub fn validate_new_password(p: &str) -> Result<String, ApiError> {
     hash_password(p)
 }
 
+/// Refuses an action that needs the account's password when the request is signed by an API
+/// key. A key cannot create keys (a key with an expiry could otherwise mint one without,
+/// that outlives its revocation), revoke another key, or delete a team: a stolen key can
+/// neither entrench itself nor destroy the owner's teams.
+pub fn needs_password(user: &Principal, action: &str) -> Result<(), ApiError> {
+    match &user.api_key {
+        None => Ok(()),
+        Some(_) => Err(ApiError::forbidden(format!(
+            "An API key cannot {action}; sign in with your username and password for that"
+        ))
+        .with_hint(Some(
+            "use HTTP Basic (gryt cloud login --method password), then try again".to_string(),
+        ))),
+    }
+}
+
 /// Creates an API key; the secret is returned once and stored only encrypted.
 pub fn create_api_key(
     c: &mut dyn Conn,
@@ -83,8 +103,11 @@ pub fn create_api_key(
     name: &str,
     expires_in_days: Option<i64>,
 ) -> Result<ApiKeyCreated, ApiError> {
-    if name.trim().is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("An API key name is 1 to 100 characters"));
+    if name.trim().is_empty() || name.chars().count() > gryt_core::limits::API_KEY_NAME {
+        return Err(ApiError::invalid(format!(
+            "name: an API key name is 1 to {} characters",
+            gryt_core::limits::API_KEY_NAME
+        )));
     }
     let expires_at = match expires_in_days {
         None => None,
@@ -217,26 +240,25 @@ pub fn create_team(
     name: &str,
     description: Option<String>,
 ) -> Result<Resp, ApiError> {
-    if name.trim().is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("A team name is 1 to 100 characters"));
+    if name.trim().is_empty() {
+        return Err(ApiError::invalid("name: a team name may not be empty"));
     }
-    if description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 1000)
-    {
-        return Err(ApiError::invalid(
-            "A team description may be at most 1000 characters",
-        ));
+    gryt_core::wire::TeamCreate {
+        name: name.to_string(),
+        description: description.clone(),
     }
+    .check_limits()?;
+    // Names are unique among one owner's live teams: another user's team of that name is
+    // neither refused nor revealed.
     if c.query_opt(
-        "SELECT id FROM teams WHERE name = ?1 AND deleted = 0",
-        &[Val::from(name)],
+        "SELECT id FROM teams WHERE owner_id = ?1 AND name = ?2 AND deleted = 0",
+        &[Val::Int(user.user_id), Val::from(name)],
     )?
     .is_some()
     {
         return Err(ApiError::conflict(
             "already_exists",
-            format!("Team {name} already exists"),
+            format!("Team {name} already exists (you own a team of that name)"),
         ));
     }
     let team_id = uuid::Uuid::new_v4().to_string();
@@ -293,6 +315,7 @@ pub fn delete_team(c: &mut dyn Conn, user: &Principal, team_id: &str) -> Result<
     if owner != user.user_id {
         return Err(ApiError::forbidden("Only the team's owner may delete it"));
     }
+    needs_password(user, "delete a team")?;
     c.exec(
         "UPDATE teams SET deleted = 1 WHERE id = ?1",
         &[Val::Int(pk)],
@@ -327,6 +350,9 @@ pub fn add_member(
     team_id: &str,
     username: &str,
 ) -> Result<Resp, ApiError> {
+    gryt_core::limits::text("username", username, gryt_core::limits::NAME)?;
+    // Only the owner learns whether a user name exists: a non-member gets 404 for the team
+    // and a member 403, before the name is looked up.
     let (pk, owner) = team_row(c, user, team_id)?;
     if owner != user.user_id {
         return Err(ApiError::forbidden("Only the team's owner may add members"));

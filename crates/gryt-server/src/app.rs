@@ -627,10 +627,9 @@ async fn delete_evolution(State(app): State<Shared>, Path(id): Path<String>, req
 }
 
 async fn push_pipeline_run(State(app): State<Shared>, req: Authed) -> Resp {
-    let body: serde_json::Value = tryr!(parse_json(&req.body));
-    if !body.is_object() {
-        return ApiError::invalid("The body must be a JSON object").to_resp();
-    }
+    // Read straight into typed fields (never a JSON tree): a run of several MiB costs
+    // about its own size in memory.
+    let body: gryt_core::wire::PipelineRunPush = tryr!(parse_json(&req.body));
     app.mutate_req(&req, move |c, u| logic::push_pipeline_run(c, u, body))
         .await
 }
@@ -966,6 +965,8 @@ async fn change_password(State(app): State<Shared>, req: Authed) -> Resp {
 
 async fn create_api_key(State(app): State<Shared>, req: Authed) -> Resp {
     let body: ApiKeyCreate = tryr!(parse_json(&req.body));
+    tryr!(accounts::needs_password(&req.user, "create API keys"));
+    tryr!(body.check_limits());
     let key = app.key.clone();
     // The answer carries the new secret: its idempotent copy is kept encrypted.
     app.mutate_sealed(
@@ -1003,6 +1004,11 @@ async fn revoke_api_key(
     // frees the memory.
     app.keys.forget(&key_id);
     app.mutate_req(&req, move |c, u| {
+        // A key may revoke itself (a leaked key can be retired with its own signature);
+        // revoking any other key needs the password.
+        if u.api_key.as_deref() != Some(key_id.as_str()) {
+            accounts::needs_password(u, "revoke another API key")?;
+        }
         accounts::revoke_api_key(c, &key_id, Some(u.user_id))
     })
     .await
@@ -1010,6 +1016,7 @@ async fn revoke_api_key(
 
 async fn create_team(State(app): State<Shared>, req: Authed) -> Resp {
     let body: TeamCreate = tryr!(parse_json(&req.body));
+    tryr!(body.check_limits());
     app.mutate_req(&req, move |c, u| {
         accounts::create_team(c, u, &body.name, body.description)
     })

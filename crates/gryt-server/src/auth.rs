@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 pub struct Principal {
     pub user_id: i64,
     pub username: String,
+    /// The API key that signed the request; None for a password login. Some actions need
+    /// the password (see `crate::accounts::needs_password`).
+    pub api_key: Option<String>,
 }
 
 /// Signatures are accepted this far from the server clock, either way.
@@ -236,6 +239,7 @@ pub fn check_basic(
                 Ok(Principal {
                     user_id: id,
                     username: username.to_string(),
+                    api_key: None,
                 })
             } else {
                 Err(refused())
@@ -357,6 +361,7 @@ pub fn load_key(c: &mut dyn Conn, key: &ServerKey, key_id: &str) -> Result<KeyMa
         principal: Principal {
             user_id: row.int(0)?,
             username: row.text(1)?,
+            api_key: Some(key_id.to_string()),
         },
         secret,
         expires_at,

@@ -14,15 +14,51 @@ use crate::util::now_rfc3339;
 use gryt_core::generation::ensure_draft;
 use gryt_core::wire::{
     Data, Evolution, EvolutionCreate, EvolutionList, EvolutionPatch, FeedRecord, Generation,
-    GenerationCreate, GenerationList, GenerationPatch, SyncChanges, SyncHead, WireChange,
+    GenerationCreate, GenerationList, GenerationPatch, PipelineRunPush, SyncChanges, SyncHead,
+    WireChange,
 };
 use gryt_core::{
-    gate, Change, ChangeId, ChangeType, EvolutionStatus, GenerationSpec, GenerationStatus, Proof,
+    gate, limits, Change, ChangeId, ChangeType, EvolutionStatus, GenerationSpec, GenerationStatus,
+    Proof,
 };
 use serde_json::json;
 
 pub const DEFAULT_PROJECT: &str = "default";
-pub const MAX_PAGE: i64 = 1000;
+pub const MAX_PAGE: i64 = limits::FEED_PAGE_RECORDS as i64;
+
+/// A new server id for a row of `table`: a random integer from 1 to 2^53 - 1 (exact in
+/// JSON numbers everywhere, as the reference client's integer ids need), so that ids do not
+/// count the server's records or reveal its activity. Taken ids are drawn again.
+pub fn new_record_id(c: &mut dyn Conn, table: &str) -> Result<i64, ApiError> {
+    for _ in 0..16 {
+        let bits =
+            crate::util::random_bytes::<8>().map_err(|_| ApiError::internal("no randomness"))?;
+        let id = (u64::from_le_bytes(bits) & ((1u64 << 53) - 1)) as i64;
+        if id == 0 {
+            continue;
+        }
+        let sql = format!("SELECT 1 FROM {table} WHERE id = ?1");
+        if c.query_opt(&sql, &[Val::Int(id)])?.is_none() {
+            return Ok(id);
+        }
+    }
+    Err(ApiError::internal("could not find a free record id"))
+}
+
+/// 413 when a whole record (as answered) is over its limit.
+fn bounded_record(what: &str, record: &impl serde::Serialize, max: usize) -> Result<(), ApiError> {
+    let bytes = serde_json::to_vec(record)
+        .map(|v| v.len())
+        .map_err(|e| ApiError::internal(format!("cannot encode the {what}: {e}")))?;
+    if bytes > max {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            limits::record_too_large(what, bytes, max),
+        ));
+    }
+    Ok(())
+}
 
 /// A personal or team scope the caller belongs to.
 #[derive(Debug, Clone)]
@@ -293,6 +329,7 @@ pub fn create_generation(
     user: &Principal,
     body: GenerationCreate,
 ) -> Result<Resp, ApiError> {
+    body.check_limits()?;
     let uuid = validate_uuid(&body.generation_id, "generation_id")?;
     if let Some(s) = &body.status {
         GenerationStatus::parse(s)?;
@@ -320,10 +357,11 @@ pub fn create_generation(
     }
     let changes_json = serde_json::to_string(&changes)
         .map_err(|e| ApiError::internal(format!("cannot encode changes: {e}")))?;
+    let id = new_record_id(c, "generations")?;
     let r = c.query_one(
         "INSERT INTO generations (generation_id, scope_id, team_id, project, version, description, \
-         changes, pipeline_template, status, created_at, created_by, rev, seq, deleted) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'draft', ?9, ?10, 1, ?11, 0) RETURNING id",
+         changes, pipeline_template, status, created_at, created_by, rev, seq, deleted, id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'draft', ?9, ?10, 1, ?11, 0, ?12) RETURNING id",
         &[
             Val::from(&uuid),
             Val::Int(scope.id),
@@ -336,9 +374,11 @@ pub fn create_generation(
             Val::from(created_at),
             Val::from(&user.username),
             Val::Int(seq),
+            Val::Int(id),
         ],
     )?;
     let g = reload_generation(c, r.int(0)?)?;
+    bounded_record("generation", &g, limits::GENERATION_RECORD_BYTES)?;
     gen_resp(201, &g)
 }
 
@@ -364,7 +404,7 @@ pub fn list_generations(
     let mut out = Vec::new();
     for s in scopes {
         let sql = format!(
-            "SELECT {GEN_COLS} FROM generations WHERE scope_id = ?1 AND deleted = 0 ORDER BY id"
+            "SELECT {GEN_COLS} FROM generations WHERE scope_id = ?1 AND deleted = 0 ORDER BY seq"
         );
         for r in c.query(&sql, &[Val::Int(s)])? {
             let (g, _) = row_to_generation(&r)?;
@@ -476,6 +516,7 @@ pub fn patch_generation(
     if_match: Option<i64>,
     p: GenerationPatch,
 ) -> Result<Resp, ApiError> {
+    p.check_limits()?;
     let (_, scope) = load_generation(c, user, id)?;
     let seq = next_seq(c, scope)?;
     let g = reload_generation(c, id)?;
@@ -534,6 +575,7 @@ pub fn patch_generation(
         ],
     )?;
     let mut g = reload_generation(c, id)?;
+    bounded_record("generation", &g, limits::GENERATION_RECORD_BYTES)?;
     if wants_promotion {
         g = promote_locked(c, user, &g, seq)?;
     }
@@ -654,6 +696,7 @@ pub fn create_evolution(
     user: &Principal,
     body: EvolutionCreate,
 ) -> Result<Resp, ApiError> {
+    body.check_limits()?;
     let uuid = validate_uuid(&body.evolution_id, "evolution_id")?;
     let gen_ref = body
         .generation_id
@@ -700,10 +743,11 @@ pub fn create_evolution(
         )?
         .int(0)?
         + 1;
+    let id = new_record_id(c, "evolutions")?;
     let r = c.query_one(
         "INSERT INTO evolutions (evolution_id, generation_pk, scope_id, change_id, rc, code_name, status, \
-         pipeline_run_id, started_at, completed_at, owner_id, created_by, created_at, rev, seq, deleted) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, 0) RETURNING id",
+         pipeline_run_id, started_at, completed_at, owner_id, created_by, created_at, rev, seq, deleted, id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, 0, ?15) RETURNING id",
         &[
             Val::from(&uuid),
             Val::Int(g.id),
@@ -719,6 +763,7 @@ pub fn create_evolution(
             Val::from(&user.username),
             Val::from(now_rfc3339()),
             Val::Int(seq),
+            Val::Int(id),
         ],
     )?;
     let (e, _, _) =
@@ -748,7 +793,7 @@ pub fn list_evolutions(
             for s in my_scope_ids(c, user)? {
                 let sql = format!(
                     "SELECT {EVO_COLS} FROM evolutions e JOIN generations g ON g.id = e.generation_pk \
-                     WHERE e.scope_id = ?1 AND e.deleted = 0 ORDER BY e.id"
+                     WHERE e.scope_id = ?1 AND e.deleted = 0 ORDER BY e.seq"
                 );
                 for r in c.query(&sql, &[Val::Int(s)])? {
                     out.push(row_to_evolution(&r)?.0);
@@ -796,6 +841,7 @@ pub fn patch_evolution(
     if_match: Option<i64>,
     p: EvolutionPatch,
 ) -> Result<Resp, ApiError> {
+    p.check_limits()?;
     let status = parse_evo_status(p.status.as_deref())?;
     let pipeline_run_id = short_text(p.pipeline_run_id, "pipeline_run_id", 200)?;
     let started_at = short_text(p.started_at, "started_at", 64)?;
@@ -930,12 +976,23 @@ pub fn sync_changes(
     // Both lists are in seq order; merged, the first `limit` are this page. When fewer than
     // `limit` records exist up to `head`, the page reaches the head.
     items.sort_by_key(FeedRecord::seq);
-    let next = if items.len() as i64 >= limit {
+    let mut next = if items.len() as i64 >= limit {
         items.truncate(limit as usize);
         items.last().map(FeedRecord::seq).unwrap_or(head)
     } else {
         head
     };
+    // A page also stops at FEED_PAGE_BYTES of records (always holding at least one), so
+    // its size is bounded whatever `limit` asks for; the reader continues from `next`.
+    let mut bytes = 0usize;
+    for (i, item) in items.iter().enumerate() {
+        bytes += serde_json::to_vec(item).map(|v| v.len()).unwrap_or(0);
+        if i > 0 && bytes > limits::FEED_PAGE_BYTES {
+            items.truncate(i);
+            next = items.last().map(FeedRecord::seq).unwrap_or(head);
+            break;
+        }
+    }
     Resp::json(
         200,
         &Data {
@@ -946,53 +1003,123 @@ pub fn sync_changes(
 
 // ---------------------------------------------------------------- pipeline runs
 
+/// Stores a pipeline run. The authenticated account is its author: only the author may
+/// write it again, and only while it is open: once it has an `end_timestamp`, or once an
+/// evolution of a promoted generation names it (`pipeline_run_id`), it never changes (409).
+/// Sending the very same run again answers 201 with nothing changed (a retry).
 pub fn push_pipeline_run(
     c: &mut dyn Conn,
     user: &Principal,
-    body: serde_json::Value,
+    body: PipelineRunPush,
 ) -> Result<Resp, ApiError> {
-    let run = body
-        .get("pipeline_run")
-        .and_then(|v| v.as_object())
-        .ok_or_else(|| ApiError::invalid("pipeline_run is required and must be an object"))?;
-    let pipeline_id = match run.get("pipeline_id") {
-        Some(serde_json::Value::String(s)) if !s.is_empty() && s.len() <= 200 => s.clone(),
-        Some(serde_json::Value::Number(n)) => n.to_string(),
-        _ => {
-            return Err(ApiError::invalid(
-                "pipeline_run.pipeline_id is required (a string)",
-            ))
+    body.check_limits()?;
+    let pipeline_id = body.pipeline_run.pipeline_id.to_text();
+    if pipeline_id.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "pipeline_run.pipeline_id is required (a string)",
+        ));
+    }
+    let text = serde_json::to_string(&body).map_err(|e| ApiError::internal(e.to_string()))?;
+    if text.len() > limits::PIPELINE_RUN_BYTES {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            limits::record_too_large("pipeline run", text.len(), limits::PIPELINE_RUN_BYTES),
+        ));
+    }
+    let scope = resolve_scope(c, user, body.pipeline_run.team_id.as_deref())?;
+    // Take the scope's write lock (without moving its feed), so two pushes of one run are
+    // decided one after the other.
+    c.exec(
+        "UPDATE scopes SET seq = seq WHERE id = ?1",
+        &[Val::Int(scope.id)],
+    )?;
+    let shown = pipeline_id.chars().take(64).collect::<String>();
+    let existing = c.query_opt(
+        "SELECT id, body, created_by FROM pipeline_runs WHERE scope_id = ?1 AND pipeline_id = ?2",
+        &[Val::Int(scope.id), Val::from(&pipeline_id)],
+    )?;
+    let id = match existing {
+        None => {
+            let id = new_record_id(c, "pipeline_runs")?;
+            c.exec(
+                "INSERT INTO pipeline_runs (id, scope_id, pipeline_id, body, created_by, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &[
+                    Val::Int(id),
+                    Val::Int(scope.id),
+                    Val::from(&pipeline_id),
+                    Val::from(text),
+                    Val::from(&user.username),
+                    Val::from(now_rfc3339()),
+                ],
+            )?;
+            id
+        }
+        Some(r) => {
+            let (id, stored, author) = (r.int(0)?, r.text(1)?, r.text(2)?);
+            if author != user.username {
+                return Err(ApiError::forbidden(format!(
+                    "Pipeline run {shown} was written by {author}; only its author may write it"
+                )));
+            }
+            if stored != text {
+                if let Some(why) = run_sealed(c, scope.id, &pipeline_id, &stored)? {
+                    return Err(ApiError::conflict(
+                        "immutable",
+                        format!("Pipeline run {shown} {why} and can no longer change"),
+                    ));
+                }
+                c.exec(
+                    "UPDATE pipeline_runs SET body = ?1 WHERE id = ?2",
+                    &[Val::from(text), Val::Int(id)],
+                )?;
+            }
+            id
         }
     };
-    for k in ["runners", "step_outputs"] {
-        if let Some(v) = body.get(k) {
-            if !v.is_array() && !v.is_null() {
-                return Err(ApiError::invalid(format!("{k} must be an array")));
-            }
-        }
-    }
-    let team = run
-        .get("team_id")
-        .and_then(|v| v.as_str())
-        .map(str::to_string);
-    let scope = resolve_scope(c, user, team.as_deref())?;
-    let text = serde_json::to_string(&body).map_err(|e| ApiError::internal(e.to_string()))?;
-    let r = c.query_one(
-        "INSERT INTO pipeline_runs (scope_id, pipeline_id, body, created_by, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (scope_id, pipeline_id) \
-         DO UPDATE SET body = excluded.body RETURNING id",
-        &[
-            Val::Int(scope.id),
-            Val::from(&pipeline_id),
-            Val::from(text),
-            Val::from(&user.username),
-            Val::from(now_rfc3339()),
-        ],
-    )?;
     Resp::json(
         201,
-        &json!({"data": {"id": r.int(0)?, "pipeline_id": pipeline_id}}),
+        &json!({"data": {"id": id, "pipeline_id": pipeline_id}}),
     )
+}
+
+/// Why a stored run may no longer be replaced, if it may not.
+fn run_sealed(
+    c: &mut dyn Conn,
+    scope: i64,
+    pipeline_id: &str,
+    stored: &str,
+) -> Result<Option<&'static str>, ApiError> {
+    let proven = c.query_opt(
+        "SELECT e.id FROM evolutions e JOIN generations g ON g.id = e.generation_pk \
+         WHERE e.scope_id = ?1 AND e.pipeline_run_id = ?2 AND e.deleted = 0 \
+         AND g.status = 'promoted'",
+        &[Val::Int(scope), Val::from(pipeline_id)],
+    )?;
+    if proven.is_some() {
+        return Ok(Some("is the proof of a promoted generation"));
+    }
+    let finished = serde_json::from_str::<PipelineRunPush>(stored)
+        .map(|r| r.pipeline_run.end_timestamp.is_some())
+        .unwrap_or(true);
+    Ok(finished.then_some("is finished (it has an end_timestamp)"))
+}
+
+/// A run as answered: the run's fields, its id, and each runner with its steps.
+#[derive(serde::Serialize)]
+struct RunAnswer<'a> {
+    #[serde(flatten)]
+    run: &'a gryt_core::wire::PipelineRun,
+    id: i64,
+    runners: Vec<RunnerAnswer<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct RunnerAnswer<'a> {
+    #[serde(flatten)]
+    runner: &'a gryt_core::wire::PipelineRunner,
+    steps: Vec<&'a gryt_core::wire::StepOutput>,
 }
 
 pub fn get_pipeline_run(
@@ -1006,38 +1133,26 @@ pub fn get_pipeline_run(
             "SELECT id, body FROM pipeline_runs WHERE scope_id = ?1 AND pipeline_id = ?2",
             &[Val::Int(s), Val::from(pipeline_id)],
         )? {
-            let body: serde_json::Value =
-                serde_json::from_str(&r.text(1)?).map_err(|e| ApiError::internal(e.to_string()))?;
-            let mut data = body
-                .get("pipeline_run")
-                .cloned()
-                .unwrap_or_else(|| json!({}));
-            let steps = body
-                .get("step_outputs")
-                .and_then(|v| v.as_array())
-                .cloned()
-                .unwrap_or_default();
-            let mut runners = body
-                .get("runners")
-                .and_then(|v| v.as_array())
-                .cloned()
-                .unwrap_or_default();
-            for runner in runners.iter_mut() {
-                let rid = runner.get("runner_id").cloned();
-                let mine: Vec<serde_json::Value> = steps
-                    .iter()
-                    .filter(|s| s.get("runner_id").cloned() == rid)
-                    .cloned()
-                    .collect();
-                if let Some(o) = runner.as_object_mut() {
-                    o.insert("steps".into(), serde_json::Value::Array(mine));
-                }
-            }
-            if let Some(o) = data.as_object_mut() {
-                o.insert("runners".into(), serde_json::Value::Array(runners));
-                o.insert("id".into(), json!(r.int(0)?));
-            }
-            return Resp::json(200, &json!({ "data": data }));
+            let body: PipelineRunPush = serde_json::from_str(&r.text(1)?)
+                .map_err(|e| ApiError::internal(format!("stored pipeline run unreadable: {e}")))?;
+            let runners = body
+                .runners
+                .iter()
+                .map(|runner| RunnerAnswer {
+                    runner,
+                    steps: body
+                        .step_outputs
+                        .iter()
+                        .filter(|st| st.runner_id == runner.runner_id)
+                        .collect(),
+                })
+                .collect();
+            let data = RunAnswer {
+                run: &body.pipeline_run,
+                id: r.int(0)?,
+                runners,
+            };
+            return Resp::json(200, &Data { data });
         }
     }
     Err(ApiError::not_found(format!(

@@ -23,6 +23,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_evolution_uuid_per_scope.sql"),
         postgres: include_str!("../../migrations/postgres/0002_evolution_uuid_per_scope.sql"),
     },
+    Migration {
+        version: 3,
+        name: "team_names_per_owner",
+        sqlite: include_str!("../../migrations/sqlite/0003_team_names_per_owner.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_team_names_per_owner.sql"),
+    },
 ];
 
 /// The schema version this build of the server expects.

@@ -56,9 +56,10 @@ async fn secrets_on(backend: &str) {
     let mut answers = Vec::new();
 
     // API keys made over HTTP: the answer shows the secret once; a keyed retry answers the
-    // same secret (the client may have lost the first answer).
+    // same secret (the client may have lost the first answer). Keys are made with the
+    // password (an API key cannot make keys).
     let idem = [("Idempotency-Key", "make-ci-key-1")];
-    let made = alice
+    let made = basic
         .send(
             "POST",
             "/api/v1/api-keys",
@@ -69,7 +70,7 @@ async fn secrets_on(backend: &str) {
     assert_eq!(made.status, 201, "{:?}", made.body);
     let key_secret = made.body["data"]["secret"].as_str().unwrap().to_string();
     let key_id = made.body["data"]["key_id"].as_str().unwrap().to_string();
-    let retry = alice
+    let retry = basic
         .send(
             "POST",
             "/api/v1/api-keys",
@@ -78,7 +79,7 @@ async fn secrets_on(backend: &str) {
         )
         .await;
     assert_eq!((retry.status, &retry.body), (201, &made.body));
-    let plain = alice.post("/api/v1/api-keys", r#"{"name": "plain"}"#).await;
+    let plain = basic.post("/api/v1/api-keys", r#"{"name": "plain"}"#).await;
     assert_eq!(plain.status, 201);
     secrets.push(key_secret.clone());
     secrets.push(plain.body["data"]["secret"].as_str().unwrap().to_string());
@@ -116,7 +117,7 @@ async fn secrets_on(backend: &str) {
     );
     assert_eq!(k.get("/api/v1/generations").await.status, 200);
     answers.push(alice.get("/api/v1/api-keys").await);
-    answers.push(alice.delete(&format!("/api/v1/api-keys/{key_id}")).await);
+    answers.push(basic.delete(&format!("/api/v1/api-keys/{key_id}")).await);
     answers.push(k.get("/api/v1/generations").await);
 
     // Error answers around passwords.

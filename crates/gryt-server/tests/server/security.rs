@@ -180,7 +180,7 @@ async fn security_on(backend: &str) {
         },
     );
     assert_eq!(api2.get("/api/v1/generations").await.status, 200);
-    let rv = alice
+    let rv = Api::new(&base, Auth::Basic("alice".into(), PASSWORD.into()))
         .delete(&format!("/api/v1/api-keys/{}", k2.key_id))
         .await;
     assert_eq!(rv.status, 200, "{:?}", rv.body);
