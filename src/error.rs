@@ -17,6 +17,8 @@ pub enum Kind {
     #[allow(dead_code)]
     /// The cloud could not be reached; work was kept pending.
     Unreachable,
+    /// `gryt run` was stopped by this signal (SIGINT 2, SIGTERM 15).
+    Interrupted(i32),
 }
 
 /// The exit-code table: (code, kind, meaning). The same in every execution mode; README
@@ -52,6 +54,12 @@ pub const EXIT_CODES: &[(&str, &str, &str)] = &[
         "the cloud could not be reached, work kept pending (from commands that need the \
          server; from any command with `--strict-sync`)",
     ),
+    (
+        "130, 143",
+        "interrupted",
+        "`gryt run` stopped by SIGINT (Ctrl-C) or SIGTERM: the run is recorded as cancelled, \
+         the evolution stays open",
+    ),
 ];
 
 /// [`EXIT_CODES`] as a Markdown table (as README and docs/cli.md show it).
@@ -81,6 +89,7 @@ impl Kind {
             Kind::Usage => 2,
             Kind::Attention => 3,
             Kind::Unreachable => 4,
+            Kind::Interrupted(signal) => 128 + signal,
         }
     }
 
@@ -91,6 +100,7 @@ impl Kind {
             Kind::Usage => "usage",
             Kind::Attention => "attention",
             Kind::Unreachable => "unreachable",
+            Kind::Interrupted(_) => "interrupted",
         }
     }
 }
@@ -182,7 +192,14 @@ mod tests {
 
     #[test]
     fn every_kind_is_a_row_of_the_table() {
-        for kind in [Kind::Error, Kind::Usage, Kind::Attention, Kind::Unreachable] {
+        for kind in [
+            Kind::Error,
+            Kind::Usage,
+            Kind::Attention,
+            Kind::Unreachable,
+            Kind::Interrupted(2),
+            Kind::Interrupted(15),
+        ] {
             let code = kind.exit_code().to_string();
             assert!(
                 EXIT_CODES
@@ -191,6 +208,8 @@ mod tests {
                 "{kind:?}"
             );
         }
+        assert_eq!(Kind::Interrupted(2).exit_code(), 130);
+        assert_eq!(Kind::Interrupted(15).exit_code(), 143);
     }
 
     #[test]

@@ -534,6 +534,25 @@ pub fn complete_evolution(
     Ok(ev)
 }
 
+/// Ends an open evolution of the user's as cancelled: final, and it proves nothing.
+pub fn cancel_evolution(ctx: &Context, ws: &mut Workspace, key: &str) -> Result<EvolutionRecord> {
+    let now = ctx.now();
+    let user = ws.config.username();
+    let tx = ws.store.write()?;
+    let ev = find_evolution(&tx, key)?;
+    check_completable(&tx, &ev, &user)?;
+    store::set_evolution_status(
+        &tx,
+        &ev.evolution_id,
+        EvolutionStatus::Cancelled,
+        Some(&now),
+        None,
+    )?;
+    let ev = single_evolution(&tx, &ev.evolution_id)?;
+    tx.commit()?;
+    Ok(ev)
+}
+
 /// Which evolution a pipeline run proves: the one named, else the single open
 /// evolution of this user in this workspace, else none.
 pub fn evolution_for_run(ws: &Workspace, named: Option<&str>) -> Result<Option<EvolutionRecord>> {
@@ -772,10 +791,12 @@ pub fn record_run(
         &steps,
     )?;
     let evolution = match target {
+        // A cancelled run proves nothing: the evolution stays open, to be run again.
+        Some(e) if result.status == crate::pipeline::RunStatus::Cancelled => Some(e),
         Some(e) => {
             let status = match result.status {
                 crate::pipeline::RunStatus::Pass => EvolutionStatus::Pass,
-                crate::pipeline::RunStatus::Fail => EvolutionStatus::Fail,
+                _ => EvolutionStatus::Fail,
             };
             store::set_evolution_status(&tx, &e.evolution_id, status, Some(&now), Some(&run_id))?;
             Some(single_evolution(&tx, &e.evolution_id)?)

@@ -35,12 +35,18 @@
 //! its timeout expired (its whole process group is killed); `127` when it could not be started.
 //! The first failing step stops the run unless it has `continue_on_error`, and the steps after it
 //! are recorded as skipped. The run fails when a step without `continue_on_error` failed.
+//!
+//! Cancelling ([`run_until`]): once the caller's flag holds a signal number (gryt got SIGINT or
+//! SIGTERM), that signal is forwarded to the running step's process group, whatever is left of
+//! the group gets SIGKILL after [`CANCEL_GRACE`], the step is recorded as cancelled, the steps
+//! after it as skipped, and the run as cancelled.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Component, Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -60,6 +66,9 @@ pub const EXIT_NOT_STARTED: i32 = 127;
 /// Variables of gryt's own environment that steps never inherit: the credentials. A
 /// pipeline's or step's `env` may still set them explicitly.
 pub const WITHHELD_ENV: &[&str] = &["GRYT_API_KEY_SECRET", "GRYT_PASSWORD", "GRYT_API_KEY_ID"];
+/// After a cancelling signal was forwarded to a step's process group, how long the group may
+/// take to exit before it is killed.
+pub const CANCEL_GRACE: Duration = Duration::from_secs(5);
 /// Maximum length of a pipeline name.
 pub const MAX_NAME_LEN: usize = 64;
 
@@ -525,6 +534,8 @@ pub enum OutputEvent {
 pub enum RunStatus {
     Pass,
     Fail,
+    /// Stopped by a signal to gryt before it finished.
+    Cancelled,
 }
 
 impl RunStatus {
@@ -532,6 +543,7 @@ impl RunStatus {
         match self {
             RunStatus::Pass => "pass",
             RunStatus::Fail => "fail",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 }
@@ -543,6 +555,8 @@ pub enum StepStatus {
     Fail,
     Skipped,
     TimedOut,
+    /// Running when the run was cancelled.
+    Cancelled,
 }
 
 impl StepStatus {
@@ -552,6 +566,7 @@ impl StepStatus {
             StepStatus::Fail => "fail",
             StepStatus::Skipped => "skipped",
             StepStatus::TimedOut => "timed_out",
+            StepStatus::Cancelled => "cancelled",
         }
     }
 }
@@ -583,13 +598,40 @@ pub struct RunResult {
 
 /// Runs `pipeline`'s steps in order in `repo_root` (see the module docs), reporting progress to
 /// `on_output`. Never panics on a step's behaviour: anything that goes wrong is a failed step.
+#[cfg(test)]
 pub fn run(
     pipeline: &Pipeline,
     repo_root: &Path,
     extra_env: &[(String, String)],
     on_output: &mut dyn FnMut(OutputEvent),
 ) -> RunResult {
-    run_with_shell(pipeline, repo_root, extra_env, on_output, Path::new(SHELL))
+    let never = AtomicUsize::new(0);
+    run_with_shell(
+        pipeline,
+        repo_root,
+        extra_env,
+        on_output,
+        Path::new(SHELL),
+        &never,
+    )
+}
+
+/// [`run`], cancelled once `cancel` holds a signal number (see the module docs).
+pub fn run_until(
+    pipeline: &Pipeline,
+    repo_root: &Path,
+    extra_env: &[(String, String)],
+    on_output: &mut dyn FnMut(OutputEvent),
+    cancel: &AtomicUsize,
+) -> RunResult {
+    run_with_shell(
+        pipeline,
+        repo_root,
+        extra_env,
+        on_output,
+        Path::new(SHELL),
+        cancel,
+    )
 }
 
 fn run_with_shell(
@@ -598,6 +640,7 @@ fn run_with_shell(
     extra_env: &[(String, String)],
     on_output: &mut dyn FnMut(OutputEvent),
     shell: &Path,
+    cancel: &AtomicUsize,
 ) -> RunResult {
     let started_at = Utc::now();
     let start = Instant::now();
@@ -606,6 +649,10 @@ fn run_with_shell(
     let mut stopped = false;
 
     for (index, step) in pipeline.steps.iter().enumerate() {
+        if !stopped && cancel.load(Ordering::SeqCst) != 0 {
+            status = RunStatus::Cancelled;
+            stopped = true;
+        }
         if stopped {
             on_output(OutputEvent::StepSkipped {
                 index,
@@ -634,8 +681,11 @@ fn run_with_shell(
             env.insert(k, v);
         }
 
-        let result = run_step(index, step, repo_root, &env, shell, on_output);
-        if matches!(result.status, StepStatus::Fail | StepStatus::TimedOut)
+        let result = run_step(index, step, repo_root, &env, shell, cancel, on_output);
+        if result.status == StepStatus::Cancelled {
+            status = RunStatus::Cancelled;
+            stopped = true;
+        } else if matches!(result.status, StepStatus::Fail | StepStatus::TimedOut)
             && !step.continue_on_error
         {
             status = RunStatus::Fail;
@@ -724,6 +774,7 @@ fn run_step(
     repo_root: &Path,
     env: &BTreeMap<&str, &str>,
     shell: &Path,
+    cancel: &AtomicUsize,
     on_output: &mut dyn FnMut(OutputEvent),
 ) -> StepResult {
     let started_at = Utc::now();
@@ -779,7 +830,7 @@ fn run_step(
                         status: StepStatus::Fail,
                     }
                 }
-                Ok(child) => supervise(child, step.timeout, &mut |stream, text| {
+                Ok(child) => supervise(child, step.timeout, cancel, &mut |stream, text| {
                     emit(stream, text, on_output)
                 }),
             }
@@ -841,6 +892,7 @@ fn resolve_working_dir(repo_root: &Path, working_dir: Option<&Path>) -> Result<P
 fn supervise(
     mut child: Child,
     timeout: Option<Duration>,
+    cancel: &AtomicUsize,
     emit: &mut dyn FnMut(Stream, String),
 ) -> StepOutcome {
     let start = Instant::now();
@@ -861,8 +913,21 @@ fn supervise(
     let mut timed_out = false;
     let mut readers_open = true;
     let mut exited_at: Option<Instant> = None;
+    // The signal forwarded to the step's group, and when.
+    let mut cancelled: Option<(i32, Instant)> = None;
 
     loop {
+        if cancelled.is_none() {
+            let signal = cancel.load(Ordering::SeqCst);
+            if signal != 0 {
+                let signal = i32::try_from(signal).unwrap_or(15);
+                signal_group(&child, signal);
+                cancelled = Some((signal, Instant::now()));
+            }
+        }
+        if exit.is_none() && cancelled.is_some_and(|(_, at)| at.elapsed() >= CANCEL_GRACE) {
+            kill_group(&mut child);
+        }
         if exited_at.is_some_and(|t| t.elapsed() >= OUTPUT_GRACE_MAX) {
             break;
         }
@@ -879,11 +944,8 @@ fn supervise(
                 Err(RecvTimeoutError::Timeout) => {}
             }
         } else if exit.is_none() {
-            if deadline.is_none() {
-                exit = Some(child.wait().map_err(|e| e.to_string()));
-            } else {
-                thread::sleep(POLL);
-            }
+            // Polled, not waited for: a cancel or a timeout must still be noticed.
+            thread::sleep(POLL);
         }
 
         if exit.is_none() {
@@ -919,6 +981,38 @@ fn supervise(
         }
     }
 
+    if let Some((signal, at)) = cancelled {
+        // Whatever the step left running in its group gets the rest of the grace, then KILL.
+        let pgid = child.id();
+        while group_alive(pgid) && at.elapsed() < CANCEL_GRACE {
+            thread::sleep(POLL * 5);
+        }
+        if group_alive(pgid) {
+            kill_group(&mut child);
+            // SIGKILL is delivered asynchronously: wait (bounded) until the group is gone.
+            for _ in 0..100 {
+                if !group_alive(pgid) {
+                    break;
+                }
+                thread::sleep(POLL);
+            }
+        }
+        let code = match exit {
+            Some(Ok(status)) => status
+                .code()
+                .or_else(|| status.signal().map(|s| 128 + s))
+                .unwrap_or(128 + signal),
+            _ => 128 + signal,
+        };
+        emit(
+            Stream::Stderr,
+            format!("gryt: cancelled by {}", signal_name(signal)),
+        );
+        return StepOutcome {
+            exit_code: code,
+            status: StepStatus::Cancelled,
+        };
+    }
     if timed_out {
         let secs = timeout.map_or(0, |t| t.as_secs());
         emit(
@@ -965,6 +1059,40 @@ fn supervise(
             status: StepStatus::Fail,
         },
     }
+}
+
+/// The name of a cancelling signal, for messages.
+pub fn signal_name(signal: i32) -> String {
+    match signal {
+        2 => "SIGINT".to_owned(),
+        15 => "SIGTERM".to_owned(),
+        n => format!("signal {n}"),
+    }
+}
+
+/// Sends `signal` to the child's process group.
+fn signal_group(child: &Child, signal: i32) {
+    let _ = Command::new("kill")
+        .args([
+            format!("-{signal}"),
+            "--".to_owned(),
+            format!("-{}", child.id()),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Whether any process of group `pgid` is still alive.
+fn group_alive(pgid: u32) -> bool {
+    Command::new("kill")
+        .args(["-0", "--", &format!("-{pgid}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Kills the child's whole process group (it was spawned as a group leader), falling back to
@@ -1527,6 +1655,37 @@ mod tests {
     }
 
     #[test]
+    fn a_cancel_stops_the_step_and_skips_the_rest() {
+        let dir = TempDir::new();
+        let started = dir.path().join("started");
+        let cancel = std::sync::Arc::new(AtomicUsize::new(0));
+        let setter = {
+            let (cancel, started) = (std::sync::Arc::clone(&cancel), started.clone());
+            thread::spawn(move || {
+                while !started.exists() {
+                    thread::sleep(Duration::from_millis(5));
+                }
+                cancel.store(15, Ordering::SeqCst);
+            })
+        };
+        let p = pipeline(vec![
+            step("s", "touch started; sleep 30; echo never"),
+            step("t", "echo never"),
+        ]);
+        let r = run_until(&p, dir.path(), &[], &mut |_| {}, &cancel);
+        setter.join().unwrap();
+        assert_eq!(statuses(&r), ["cancelled", "skipped"]);
+        assert_eq!(r.status, RunStatus::Cancelled);
+        assert_eq!(r.steps[0].exit_code, Some(128 + 15));
+        assert!(r.steps[0].stderr.contains("cancelled by SIGTERM"));
+        assert!(!r.steps[0].stdout.contains("never"));
+        // A cancel before the first step runs nothing.
+        let r = run_until(&p, dir.path(), &[], &mut |_| {}, &cancel);
+        assert_eq!(statuses(&r), ["skipped", "skipped"]);
+        assert_eq!(r.status, RunStatus::Cancelled);
+    }
+
+    #[test]
     fn unspawnable_commands_fail_with_127() {
         let dir = TempDir::new();
         // A command the shell cannot find.
@@ -1543,6 +1702,7 @@ mod tests {
             &[],
             &mut |_| {},
             Path::new("/nonexistent/gryt-sh"),
+            &AtomicUsize::new(0),
         );
         assert_eq!(statuses(&r), ["fail", "skipped"]);
         assert_eq!(r.steps[0].exit_code, Some(EXIT_NOT_STARTED));

@@ -23,8 +23,12 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0004_contract_files.sql"),
     ),
     (
-        "0005_refused_deletes.sql",
-        include_str!("../migrations/0005_refused_deletes.sql"),
+        "0005_cancelled.sql",
+        include_str!("../migrations/0005_cancelled.sql"),
+    ),
+    (
+        "0006_refused_deletes.sql",
+        include_str!("../migrations/0006_refused_deletes.sql"),
     ),
 ];
 
@@ -767,5 +771,83 @@ mod tests {
         for (i, name) in registered.iter().enumerate() {
             assert!(name.starts_with(&format!("{:04}_", i + 1)), "{name}");
         }
+    }
+
+    /// 0005_cancelled rebuilds evolutions, pipeline_runs and step_outputs: a database written
+    /// before it keeps every row and every link, and takes 'cancelled' afterwards.
+    #[test]
+    fn the_cancelled_migration_keeps_rows_and_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gryt.db");
+        let schema3 = MIGRATIONS
+            .iter()
+            .position(|(n, _)| *n == "0005_cancelled.sql")
+            .unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+            for (_, sql) in &MIGRATIONS[..schema3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(&format!(
+                "PRAGMA user_version = {schema3};
+                 INSERT INTO generations (generation_id, version, created_at, updated_at)
+                   VALUES ('g1', 'v1.0.0', 't', 't');
+                 INSERT INTO evolutions (evolution_id, generation_id, change_id, rc, code_name,
+                   owner, status, started_at, push_key)
+                   VALUES ('e1', 'g1', 'FEAT-1', 1, 'calm-keen-otter', 'alice', 'pass', 't', 'k1');
+                 INSERT INTO pipeline_runs (run_id, pipeline, evolution_id, status, started_at,
+                   finished_at, duration_ms) VALUES ('r1', 'ci', 'e1', 'pass', 't', 't', 5);
+                 INSERT INTO step_outputs (run_id, position, name, command, status, exit_code,
+                   stdout) VALUES ('r1', 0, 'build', 'make', 'pass', 0, 'built');"
+            ))
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let c = &store.conn;
+        let one = |sql: &str| -> String { c.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            one("SELECT status || push_key FROM evolutions WHERE evolution_id = 'e1'"),
+            "passk1"
+        );
+        assert_eq!(
+            one("SELECT evolution_id FROM pipeline_runs WHERE run_id = 'r1'"),
+            "e1"
+        );
+        assert_eq!(
+            one("SELECT stdout FROM step_outputs WHERE run_id = 'r1'"),
+            "built"
+        );
+        c.execute_batch(
+            "UPDATE evolutions SET status = 'cancelled';
+             UPDATE pipeline_runs SET status = 'cancelled';
+             UPDATE step_outputs SET status = 'cancelled';",
+        )
+        .unwrap();
+        // The constraints and links still hold.
+        assert!(c
+            .execute("UPDATE evolutions SET status = 'aborted'", [])
+            .is_err());
+        assert!(c
+            .execute(
+                "INSERT INTO pipeline_runs (run_id, pipeline, evolution_id, status, started_at, \
+                 finished_at, duration_ms) VALUES ('r2', 'ci', 'nope', 'pass', 't', 't', 1)",
+                [],
+            )
+            .is_err());
+        c.execute("DELETE FROM pipeline_runs", []).unwrap();
+        assert_eq!(one("SELECT COUNT(*) || '' FROM step_outputs"), "0");
+        let indexes = one(
+            "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master \
+             WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name)",
+        );
+        assert_eq!(
+            indexes,
+            "evolutions_by_code_name,evolutions_by_generation,pipeline_runs_by_evolution"
+        );
+        assert!(
+            one("SELECT sql FROM sqlite_master WHERE name = 'pipeline_runs'")
+                .contains("REFERENCES \"evolutions\"")
+        );
     }
 }

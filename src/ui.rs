@@ -254,7 +254,7 @@ impl Ui {
         let code = match s {
             "promoted" | "pass" | "synced" | "proven" | "yes" => "32",
             "fail" | "failed" | "conflict" | "timed_out" | "no" => "31",
-            "draft" | "pending" | "running" | "not_synced" | "syncing" => "33",
+            "draft" | "pending" | "running" | "not_synced" | "syncing" | "cancelled" => "33",
             _ => return s.to_string(),
         };
         self.paint(s, code)

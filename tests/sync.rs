@@ -10,9 +10,11 @@ mod sync {
     pub mod harness;
 
     mod auth_and_config;
+    mod cancel_and_provisional;
     mod clones;
     mod contract_files;
     mod coordinated_release;
+    mod credentials;
     mod deleted_draft;
     mod feed_order;
     mod file_edits;

@@ -1,4 +1,5 @@
 use crate::context::Context;
+use crate::context::Workspace;
 use crate::error::Result;
 use crate::ops;
 use crate::store::{self, EvolutionRecord};
@@ -16,6 +17,9 @@ pub enum EvolutionCommand {
     Show(IdArg),
     /// Record the result of an evolution proven outside gryt (e.g. by a CI system).
     Complete(CompleteArgs),
+    /// End an open evolution of yours as cancelled: final, proves nothing; start a new one to
+    /// prove the change.
+    Cancel(IdArg),
 }
 
 #[derive(Debug, Args)]
@@ -53,7 +57,38 @@ pub fn dispatch(ctx: &Context, cmd: EvolutionCommand) -> Result<i32> {
         EvolutionCommand::List(a) => cmd_list(ctx, a),
         EvolutionCommand::Show(a) => cmd_show(ctx, a),
         EvolutionCommand::Complete(a) => cmd_complete(ctx, a),
+        EvolutionCommand::Cancel(a) => cmd_cancel(ctx, a),
     }
+}
+
+/// The rc tag as humans see it: marked while the number is provisional, i.e. a server is
+/// configured and may still renumber it when it is pushed (`GRYT_EVOLUTION_ID` is stable).
+pub fn tag_label(ws: &Workspace, e: &EvolutionRecord) -> String {
+    if e.rc_provisional && ws.config.get("gryt_url").is_some() {
+        format!("{} (rc.{}, provisional until pushed)", e.tag, e.rc)
+    } else {
+        e.tag.clone()
+    }
+}
+
+fn cmd_cancel(ctx: &Context, a: IdArg) -> Result<i32> {
+    let mut ws = ctx.open()?;
+    let ev = ops::cancel_evolution(ctx, &mut ws, &a.id)?;
+    if ctx.ui.json {
+        ctx.ui.json(&json!({ "evolution": ev }));
+    } else {
+        ctx.ui.info(&format!(
+            "Evolution {} of {}: {}",
+            tag_label(&ws, &ev),
+            ev.change_id,
+            ctx.ui.status(ev.status.as_str())
+        ));
+        ctx.ui.info(&format!(
+            "Next: prove {} with a new evolution: `gryt evolution start {} --change {}`.",
+            ev.change_id, ev.version, ev.change_id
+        ));
+    }
+    Ok(0)
 }
 
 fn cmd_start(ctx: &Context, a: StartArgs) -> Result<i32> {
@@ -64,20 +99,23 @@ fn cmd_start(ctx: &Context, a: StartArgs) -> Result<i32> {
     } else {
         ctx.ui.info(&format!(
             "Started evolution {} ({}) for {}, owned by {}",
-            ev.tag, ev.code_name, ev.change_id, ev.owner
+            tag_label(&ws, &ev),
+            ev.code_name,
+            ev.change_id,
+            ev.owner
         ));
         ctx.ui.info("Next: prove it with `gryt run PIPELINE`, or record an outside result with `gryt evolution complete`.");
     }
     Ok(0)
 }
 
-fn print_evolutions(ctx: &Context, evs: &[EvolutionRecord]) {
+fn print_evolutions(ctx: &Context, ws: &Workspace, evs: &[EvolutionRecord]) {
     let mut t = ctx
         .ui
         .table(&["Tag", "Change", "Status", "Owner", "Code name", "Started"]);
     for e in evs {
         t.add_row(vec![
-            e.tag.clone(),
+            tag_label(ws, e),
             e.change_id.clone(),
             ctx.ui.status(e.status.as_str()),
             e.owner.clone(),
@@ -101,7 +139,7 @@ fn cmd_list(ctx: &Context, a: ListArgs) -> Result<i32> {
         ctx.ui
             .info("No evolutions yet. Start one with `gryt evolution start VERSION --change ID`.");
     } else {
-        print_evolutions(ctx, &evs);
+        print_evolutions(ctx, &ws, &evs);
     }
     Ok(0)
 }
@@ -115,7 +153,11 @@ fn cmd_show(ctx: &Context, a: IdArg) -> Result<i32> {
         return Ok(0);
     }
     let ui = &ctx.ui;
-    ui.data(&format!("Evolution {} ({})", ev.tag, ev.code_name));
+    ui.data(&format!(
+        "Evolution {} ({})",
+        tag_label(&ws, &ev),
+        ev.code_name
+    ));
     ui.data(&format!("Change:    {}", ev.change_id));
     ui.data(&format!("Status:    {}", ui.status(ev.status.as_str())));
     ui.data(&format!("Owner:     {}", ev.owner));

@@ -97,7 +97,7 @@ fn hook_of(command: &Command) -> crate::autosync::Hook {
         Command::Generation(_) => write,
         Command::Evolution(E::List(_) | E::Show(_)) => read,
         Command::Evolution(E::Start(_)) => write,
-        Command::Evolution(E::Complete(_)) | Command::Run(_) => Hook {
+        Command::Evolution(E::Complete(_) | E::Cancel(_)) | Command::Run(_) => Hook {
             evolution_result: true,
             ..write
         },

@@ -4,6 +4,8 @@ use crate::ops;
 use crate::pipeline::{self, OutputEvent, RunStatus, Stream};
 use clap::Args;
 use serde_json::json;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -29,9 +31,15 @@ pub fn cmd_run(ctx: &Context, a: RunArgs) -> Result<i32> {
         extra.push(("GRYT_EVOLUTION_TAG".to_string(), e.tag.clone()));
         extra.push(("GRYT_CHANGE_ID".to_string(), e.change_id.clone()));
         extra.push(("GRYT_VERSION".to_string(), e.version.clone()));
+        extra.push((
+            "GRYT_EVOLUTION_PROVISIONAL".to_string(),
+            e.rc_provisional.to_string(),
+        ));
         ctx.ui.info(&format!(
             "Proving {} ({}) with pipeline {}",
-            e.tag, e.change_id, pipe.name
+            super::evolution::tag_label(&ws, e),
+            e.change_id,
+            pipe.name
         ));
     }
     let ui = ctx.ui;
@@ -71,8 +79,31 @@ pub fn cmd_run(ctx: &Context, a: RunArgs) -> Result<i32> {
         )),
         OutputEvent::StepSkipped { name, .. } => emit(&format!("--- {name} skipped")),
     };
-    let result = pipeline::run(&pipe, &ws.repo.root, &extra, &mut on_output);
-    let recorded = ops::record_run(ctx, &mut ws, &pipe, &result, ev.as_ref())?;
+    // SIGINT/SIGTERM cancel the run instead of killing gryt: the signal goes to the step's
+    // process group and the run is recorded as cancelled. Once it is recorded, the signals
+    // act as usual again.
+    let cancel = Arc::new(AtomicUsize::new(0));
+    let recorded_flag = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let caught =
+            signal_hook::flag::register_usize(signal, Arc::clone(&cancel), signal as usize)
+                .and_then(|_| {
+                    signal_hook::flag::register_conditional_default(
+                        signal,
+                        Arc::clone(&recorded_flag),
+                    )
+                });
+        if let Err(e) = caught {
+            return Err(GrytError::error(format!(
+                "cannot handle {}: {e}",
+                pipeline::signal_name(signal)
+            )));
+        }
+    }
+    let result = pipeline::run_until(&pipe, &ws.repo.root, &extra, &mut on_output, &cancel);
+    let recorded = ops::record_run(ctx, &mut ws, &pipe, &result, ev.as_ref());
+    recorded_flag.store(true, Ordering::SeqCst);
+    let recorded = recorded?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "run_id": recorded.run_id, "pipeline": pipe.name, "result": result, "evolution": recorded.evolution }));
     } else {
@@ -85,7 +116,7 @@ pub fn cmd_run(ctx: &Context, a: RunArgs) -> Result<i32> {
         if let Some(e) = &recorded.evolution {
             ctx.ui.info(&format!(
                 "Evolution {} of {}: {}",
-                e.tag,
+                super::evolution::tag_label(&ws, e),
                 e.change_id,
                 ctx.ui.status(e.status.as_str())
             ));
@@ -94,9 +125,31 @@ pub fn cmd_run(ctx: &Context, a: RunArgs) -> Result<i32> {
     if let Some(w) = recorded.warning {
         ctx.ui.warn(&w);
     }
-    Ok(if result.status == RunStatus::Pass {
-        0
-    } else {
-        1
-    })
+    match result.status {
+        RunStatus::Pass => Ok(0),
+        RunStatus::Fail => Ok(1),
+        RunStatus::Cancelled => {
+            let signal = i32::try_from(cancel.load(Ordering::SeqCst)).unwrap_or(15);
+            let (what, hint) = match &ev {
+                Some(e) => (
+                    format!("; evolution {} stays open", e.tag),
+                    format!(
+                        "run it again with `gryt run {}`, or end it with `gryt evolution cancel {}`",
+                        a.pipeline, e.tag
+                    ),
+                ),
+                None => (String::new(), format!("run it again with `gryt run {}`", a.pipeline)),
+            };
+            Err(GrytError::new(
+                crate::error::Kind::Interrupted(signal),
+                format!(
+                    "Pipeline {} was cancelled by {}: run {} recorded as cancelled{what}",
+                    pipe.name,
+                    pipeline::signal_name(signal),
+                    recorded.run_id
+                ),
+            )
+            .hint(hint))
+        }
+    }
 }

@@ -259,3 +259,179 @@ fn steps_never_inherit_gryt_credentials() {
         "set=from-the-pipeline-file\n"
     );
 }
+
+/// Waits until the step says it started by writing `file` (bounded, so a broken step fails
+/// the test instead of hanging it).
+fn wait_for_file(path: &std::path::Path) {
+    for _ in 0..6000 {
+        if path.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{} never appeared", path.display());
+}
+
+fn group_alive(pgid: &str) -> bool {
+    std::process::Command::new("kill")
+        .args(["-0", "--", &format!("-{pgid}")])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("kill")
+        .success()
+}
+
+#[test]
+fn a_signal_cancels_the_run_kills_the_steps_group_and_leaves_the_evolution_open() {
+    // SIGINT: the step's shell dies, but its background child ignores SIGINT (as shells make
+    // background jobs do) and must be killed. SIGTERM: the whole group stops at once.
+    let cases = [
+        (
+            "INT",
+            130,
+            "SIGINT",
+            "echo $$ > step.pid; sleep 60 & touch started; wait",
+        ),
+        (
+            "TERM",
+            143,
+            "SIGTERM",
+            "echo $$ > step.pid; touch started; sleep 60",
+        ),
+    ];
+    for (signal, code, name, script) in cases {
+        let t = repo_with_draft();
+        t.write_pipeline(
+            "slow",
+            &format!(
+                "steps:\n  - name: wait\n    run: \"{script}\"\n  - name: after\n    run: echo never\n"
+            ),
+        );
+        t.run(&["evolution", "start", "v1.2.0", "--change", "FEAT-101"])
+            .clean();
+        let mut cmd = t.command_in(&t.root());
+        cmd.args(["run", "slow"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let child = cmd.spawn().expect("spawn gryt run");
+        wait_for_file(&t.root().join("started"));
+        let pgid = std::fs::read_to_string(t.root().join("step.pid"))
+            .expect("step.pid")
+            .trim()
+            .to_string();
+        assert!(group_alive(&pgid));
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let out = super::harness::finish(
+            "",
+            &["run", "slow"],
+            child.wait_with_output().expect("gryt run"),
+        );
+        out.fails(code, &[&format!("cancelled by {name}"), "stays open"])
+            .hint("gryt run slow")
+            .hint("gryt evolution cancel v1.2.0-rc.1");
+        assert!(!out.stdout.contains("never"), "{out:?}");
+        // Nothing of the step is left running (killed processes may take a moment to be
+        // reaped; without the kill, the step's `sleep 60` would outlive this wait).
+        let mut gone = false;
+        for _ in 0..1000 {
+            if !group_alive(&pgid) {
+                gone = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(gone, "the step's process group survived");
+        // The run is recorded as cancelled; the evolution is still open.
+        let j = t
+            .run(&["evolution", "show", "v1.2.0-rc.1", "--json"])
+            .clean()
+            .json();
+        assert_eq!(j["evolution"]["status"], "pending", "{j:#}");
+        let run = &j["runs"][0];
+        assert_eq!(run["status"], "cancelled", "{j:#}");
+        assert_eq!(run["steps"][0]["status"], "cancelled", "{j:#}");
+        assert_eq!(run["steps"][1]["status"], "skipped", "{j:#}");
+        // The next run picks the same evolution and proves it.
+        t.write_pipeline("slow", "steps:\n  - name: quick\n    run: echo done\n");
+        t.run(&["run", "slow"])
+            .ok()
+            .stdout_has("Evolution v1.2.0-rc.1 of FEAT-101: pass");
+    }
+}
+
+#[test]
+fn evolution_cancel_ends_an_open_evolution_that_then_proves_nothing() {
+    let t = repo_with_draft();
+    t.write_pipeline("ci", "steps:\n  - name: ok\n    run: \"true\"\n");
+    t.run(&["evolution", "start", "v1.2.0", "--change", "FEAT-101"])
+        .clean();
+    // Only its owner may cancel it.
+    t.run_env(
+        &[("USER", "mallory")],
+        &["evolution", "cancel", "v1.2.0-rc.1"],
+    )
+    .err(1, &["belongs to alice"]);
+    let j = t
+        .run(&["evolution", "cancel", "v1.2.0-rc.1", "--json"])
+        .clean()
+        .json();
+    assert_eq!(j["evolution"]["status"], "cancelled");
+    assert_eq!(j["evolution"]["completed_at"], super::harness::NOW_STORED);
+    t.refused(
+        &["evolution", "cancel", "v1.2.0-rc.1"],
+        1,
+        &["already complete (cancelled)"],
+    );
+    t.refused(
+        &["evolution", "complete", "v1.2.0-rc.1", "--status", "pass"],
+        1,
+        &["already complete"],
+    );
+    // It is no longer in progress: a run proves nothing, and the gate is not satisfied.
+    t.run(&["run", "ci"]).ok();
+    let g = t
+        .run(&["generation", "show", "v1.2.0", "--json"])
+        .clean()
+        .json();
+    assert_eq!(g["gate"]["changes"][0]["proven"], false, "{g:#}");
+    t.run(&["evolution", "list"])
+        .clean()
+        .stdout_has("cancelled");
+    // A new evolution proves the change.
+    t.run(&["evolution", "start", "v1.2.0", "--change", "FEAT-101"])
+        .clean()
+        .stdout_has("v1.2.0-rc.2");
+    t.run(&["run", "ci"])
+        .ok()
+        .stdout_has("Evolution v1.2.0-rc.2 of FEAT-101: pass");
+    t.run(&["evolution", "cancel", "v1.2.0-rc.9"])
+        .err(1, &["not found"]);
+}
+
+#[test]
+fn steps_see_the_evolutions_stable_id_and_whether_its_rc_is_provisional() {
+    let t = repo_with_draft();
+    t.write_pipeline(
+        "ids",
+        "steps:\n  - name: ids\n    run: echo \"$GRYT_EVOLUTION_ID $GRYT_EVOLUTION_TAG $GRYT_EVOLUTION_PROVISIONAL\"\n",
+    );
+    let ev = t
+        .run(&[
+            "evolution",
+            "start",
+            "v1.2.0",
+            "--change",
+            "FEAT-101",
+            "--json",
+        ])
+        .clean()
+        .json();
+    let id = ev["evolution"]["evolution_id"].as_str().expect("id");
+    t.run(&["run", "ids"])
+        .ok()
+        .stdout_has(&format!("{id} v1.2.0-rc.1 true"));
+}

@@ -4,7 +4,7 @@ use crate::error::{CoreError, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// pending → running → pass | fail.
+/// pending → running → pass | fail, or cancelled (ended by its owner; proves nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EvolutionStatus {
@@ -12,6 +12,7 @@ pub enum EvolutionStatus {
     Running,
     Pass,
     Fail,
+    Cancelled,
 }
 
 impl EvolutionStatus {
@@ -21,6 +22,7 @@ impl EvolutionStatus {
             EvolutionStatus::Running => "running",
             EvolutionStatus::Pass => "pass",
             EvolutionStatus::Fail => "fail",
+            EvolutionStatus::Cancelled => "cancelled",
         }
     }
 
@@ -30,17 +32,21 @@ impl EvolutionStatus {
             "running" => Ok(EvolutionStatus::Running),
             "pass" | "passed" => Ok(EvolutionStatus::Pass),
             "fail" | "failed" => Ok(EvolutionStatus::Fail),
+            "cancelled" | "canceled" => Ok(EvolutionStatus::Cancelled),
             other => Err(CoreError::invalid(format!(
                 "Unknown evolution status '{}'",
                 other.chars().take(32).collect::<String>()
             ))
-            .with_hint("evolution statuses are pending, running, pass and fail")),
+            .with_hint("evolution statuses are pending, running, pass, fail and cancelled")),
         }
     }
 
-    /// Whether the evolution has finished (pass or fail).
+    /// Whether the evolution has ended (pass, fail or cancelled): no result may change it.
     pub fn is_final(self) -> bool {
-        matches!(self, EvolutionStatus::Pass | EvolutionStatus::Fail)
+        matches!(
+            self,
+            EvolutionStatus::Pass | EvolutionStatus::Fail | EvolutionStatus::Cancelled
+        )
     }
 }
 
@@ -146,7 +152,7 @@ mod tests {
 
     #[test]
     fn statuses() {
-        for s in ["pending", "running", "pass", "fail"] {
+        for s in ["pending", "running", "pass", "fail", "cancelled"] {
             assert_eq!(EvolutionStatus::parse(s).unwrap().as_str(), s);
         }
         assert_eq!(
@@ -155,6 +161,11 @@ mod tests {
         );
         assert!(EvolutionStatus::parse("ok").is_err());
         assert!(EvolutionStatus::Pass.is_final() && !EvolutionStatus::Running.is_final());
+        assert!(EvolutionStatus::Cancelled.is_final());
+        assert_eq!(
+            EvolutionStatus::parse("canceled").unwrap(),
+            EvolutionStatus::Cancelled
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 mod auth_refusals;
 mod bad_requests;
+mod cancelled;
 mod common;
 mod feed;
 mod idempotency;
