@@ -35,13 +35,21 @@ impl Hook {
     };
 }
 
-fn cloud_in(ctx: &Context, modes: &[ExecutionMode]) -> Option<(crate::context::Workspace, Cloud)> {
+/// The workspace and its cloud in these modes; the cloud is `Err` when one is configured
+/// but may not be used (no credentials for it, no project, another server than the bound
+/// one): nothing is sent then.
+fn cloud_in(
+    ctx: &Context,
+    modes: &[ExecutionMode],
+) -> Option<(crate::context::Workspace, Result<Cloud>)> {
     let ws = ctx.open().ok()?;
     if !modes.contains(&ws.config.execution_mode()) {
         return None;
     }
-    let cloud = Cloud::from_config(&ws.config).ok()??;
-    Some((ws, cloud))
+    match Cloud::for_workspace(&ws) {
+        Ok(cloud) => Some((ws, Ok(cloud?))),
+        Err(e) => Some((ws, Err(e))),
+    }
 }
 
 /// Before a workspace command in cloud mode: one head request, and a pull if behind.
@@ -49,8 +57,13 @@ pub fn before(ctx: &Context, hook: Hook) {
     if !hook.pre_pull {
         return;
     }
-    let Some((mut ws, cloud)) = cloud_in(ctx, &[ExecutionMode::Cloud]) else {
-        return;
+    let (mut ws, cloud) = match cloud_in(ctx, &[ExecutionMode::Cloud]) {
+        Some((ws, Ok(cloud))) => (ws, cloud),
+        Some((_, Err(e))) => {
+            ctx.ui.warn(&format!("{} — working offline", e.message));
+            return;
+        }
+        None => return,
     };
     let behind = match (sync::head(&cloud), sync::cursor(&ws.store.conn)) {
         (Ok(h), Ok(c)) => h != c,
@@ -85,6 +98,26 @@ pub fn after(ctx: &Context, hook: Hook, result: Result<i32>) -> Result<i32> {
     let Some((mut ws, cloud)) = cloud_in(ctx, &[ExecutionMode::Hybrid, ExecutionMode::Cloud])
     else {
         return Ok(code);
+    };
+    let delivers = match ws.config.execution_mode() {
+        ExecutionMode::Cloud => hook.writes,
+        ExecutionMode::Hybrid => hook.evolution_result,
+        ExecutionMode::Local => false,
+    };
+    let cloud = match cloud {
+        Ok(cloud) => cloud,
+        Err(_) if !delivers => return Ok(code),
+        Err(e) => {
+            let e = GrytError {
+                message: format!("Saved locally, but not synced: {}", e.message),
+                ..e
+            };
+            if code == 0 {
+                return Err(e);
+            }
+            ctx.ui.warn(&e.message);
+            return Ok(code);
+        }
     };
     let outcome = match ws.config.execution_mode() {
         ExecutionMode::Cloud if hook.writes => {

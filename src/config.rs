@@ -2,11 +2,20 @@
 //!
 //! Layers, lowest first: built-in defaults, the global file
 //! (`$GRYT_CONFIG_DIR/config`, else `<user config dir>/gryt/config`), the repository's
-//! `.gryt/config`, then `GRYT_*` environment variables. Secrets (`api_key_secret`,
-//! `password`) live only in `<config dir>/credentials`, created with mode 0600, never in
-//! the repository.
+//! `.gryt/config`, then `GRYT_*` environment variables. The repository is shared: its layer
+//! holds only the shared keys (`gryt_url`, `team`, `project`, `execution_mode`); who you are
+//! and your credentials are personal and never come from it.
+//!
+//! Secrets live only in `<config dir>/credentials` (mode 0600, never in the repository),
+//! bound to the server they were stored for: `gryt cloud login` stores them under
+//! `servers:` keyed by the server's normalised origin and base path, and they are sent only
+//! to that server. Unbound credentials (the top-level `password`/`api_key_secret` of older
+//! versions, written by `gryt config --global password -`, and `GRYT_API_KEY_*`/
+//! `GRYT_PASSWORD` from the environment) go only to the user's own server: the global
+//! `gryt_url` or `GRYT_URL`, never to a URL only the repository names.
 
 use crate::error::{GrytError, Result};
+use crate::remote::Auth;
 use crate::yaml;
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::BTreeMap;
@@ -99,7 +108,7 @@ pub const KEYS: &[KeyInfo] = &[
         name: "username",
         env: "GRYT_USERNAME",
         secret: false,
-        help: "who you are: owner of your evolutions",
+        help: "who you are when no server login names you (global only)",
     },
     KeyInfo {
         name: "team",
@@ -111,13 +120,13 @@ pub const KEYS: &[KeyInfo] = &[
         name: "project",
         env: "GRYT_PROJECT",
         secret: false,
-        help: "project within the scope (default 'default')",
+        help: "this repository's project on the server (set by `gryt init`)",
     },
     KeyInfo {
         name: "api_key_id",
         env: "GRYT_API_KEY_ID",
         secret: false,
-        help: "API key id for HMAC signing",
+        help: "API key id for HMAC signing (global only)",
     },
     KeyInfo {
         name: "api_key_secret",
@@ -132,6 +141,9 @@ pub const KEYS: &[KeyInfo] = &[
         help: "password for Basic auth (stored in the credentials file)",
     },
 ];
+
+/// The keys a repository's committed `.gryt/config` may set: what teammates share.
+pub const SHARED_KEYS: &[&str] = &["gryt_url", "team", "project", "execution_mode"];
 
 pub fn key_info(name: &str) -> Option<&'static KeyInfo> {
     KEYS.iter().find(|k| k.name == name)
@@ -152,7 +164,93 @@ pub enum Source {
 pub struct Config {
     values: BTreeMap<&'static str, (String, Source)>,
     http: HttpLimits,
+    /// The global config file as written (the user's own values).
+    global: BTreeMap<String, String>,
+    /// Credentials bound to a server (by `gryt cloud login`), by `server_key`.
+    servers: BTreeMap<String, BTreeMap<String, String>>,
+    /// Unbound secrets from the top level of the credentials file (older versions).
+    legacy: BTreeMap<String, String>,
+    /// `GRYT_*` environment values by key name.
+    env: BTreeMap<&'static str, String>,
+    /// `$USER`, the name of last resort.
+    os_user: Option<String>,
+    config_dir: Option<PathBuf>,
+    identity: std::cell::OnceCell<String>,
+    /// Problems worth a warning that did not stop loading (e.g. ignored repository keys).
+    pub warnings: Vec<String>,
 }
+
+/// Credentials chosen for one server, and where they came from.
+#[derive(Debug, Clone)]
+pub struct Creds {
+    pub auth: Auth,
+    /// The account name the server knows, when recorded at login.
+    pub account: Option<String>,
+    pub from: CredFrom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredFrom {
+    /// Stored by `gryt cloud login` for this server.
+    Login,
+    /// `GRYT_API_KEY_ID`/`GRYT_API_KEY_SECRET` or `GRYT_PASSWORD`.
+    Environment,
+    /// Unbound secrets at the top of the credentials file, bound to the user's own URL.
+    Legacy,
+}
+
+/// A server's identity for binding credentials: lower-case scheme and host, the port when
+/// it is not the scheme's default, and the base path without a trailing `/` (no user
+/// information, query or fragment). `None` when `url` is not an http(s) URL.
+pub fn server_key(url: &str) -> Option<String> {
+    let u = reqwest::Url::parse(strip_userinfo(url.trim()).as_str()).ok()?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return None;
+    }
+    let host = u.host_str()?.to_ascii_lowercase();
+    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Some(format!(
+        "{}://{host}{port}{}",
+        u.scheme(),
+        u.path().trim_end_matches('/')
+    ))
+}
+
+/// The byte range of a URL's user information (`user:password`), without the `@`.
+fn userinfo_range(url: &str) -> Option<(usize, usize)> {
+    let start = url.find("://")? + 3;
+    let rest = &url[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let at = rest[..end].rfind('@')?;
+    Some((start, start + at))
+}
+
+/// Whether a URL carries user information (`http://user:password@host`).
+pub fn has_userinfo(url: &str) -> bool {
+    userinfo_range(url).is_some()
+}
+
+/// The URL without its user information: gryt never sends credentials a URL carries.
+pub fn strip_userinfo(url: &str) -> String {
+    match userinfo_range(url) {
+        Some((a, b)) => format!("{}{}", &url[..a], &url[b + 1..]),
+        None => url.to_string(),
+    }
+}
+
+/// The URL fit to display: a password inside it is replaced by `****`.
+pub fn redact_url(url: &str) -> String {
+    match userinfo_range(url) {
+        Some((a, b)) => match url[a..b].find(':') {
+            Some(c) => format!("{}:****{}", &url[..a + c], &url[b..]),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// Warnings are printed once per process, however often the configuration is loaded.
+static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Limits of the HTTP client, from the environment only (`GRYT_HTTP_TIMEOUT_MS`,
 /// `GRYT_HTTP_ATTEMPTS`, `GRYT_HTTP_BACKOFF_MS`): operators and tests tune them; nobody
@@ -251,8 +349,8 @@ impl Config {
     /// Loads every layer. `repo_config` is the repository's `.gryt/config`, if any.
     pub fn load(env: &Env, repo_config: Option<&Path>) -> Result<Config> {
         let mut values: BTreeMap<&'static str, (String, Source)> = BTreeMap::new();
+        let mut warnings = Vec::new();
         values.insert("execution_mode", ("hybrid".into(), Source::Default));
-        values.insert("project", ("default".into(), Source::Default));
         if let Some(user) = env.user() {
             values.insert("username", (user.to_string(), Source::Default));
         }
@@ -278,7 +376,17 @@ impl Config {
                         "{} holds the secret '{k}'; secrets are only read from the credentials file",
                         path.display()
                     ))
-                    .hint(format!("remove it there and run `gryt config --global {k} VALUE`, which stores it in the credentials file (mode 0600)")));
+                    .hint(format!("remove it there, then log in with `gryt cloud login`, or store it with `gryt config --global {k} -` (reads it from standard input into the credentials file, mode 0600)")));
+                }
+                if source == Source::Repository && !SHARED_KEYS.contains(&info.name) {
+                    // Who you are is personal: a committed value would make every
+                    // teammate someone else. Never trusted, and said so.
+                    warnings.push(format!(
+                        "ignoring '{k}' in {}: the repository is shared, so it holds only {}; who you are comes from `gryt cloud login` (or `gryt config --global {k} ...`)",
+                        path.display(),
+                        SHARED_KEYS.join(", ")
+                    ));
+                    continue;
                 }
                 if info.name == "execution_mode" && ExecutionMode::parse(&v).is_none() {
                     // Checked in every file, not only in the layer that wins.
@@ -292,21 +400,33 @@ impl Config {
             }
             Ok(())
         };
-        let global = global_config_path(env)?;
-        layer(read_file(&global)?, Source::Global, &global)?;
+        let global_path = global_config_path(env)?;
+        let global = read_file(&global_path)?;
+        layer(global.clone(), Source::Global, &global_path)?;
         let creds = credentials_path(env)?;
-        layer(read_file(&creds)?, Source::Credentials, &creds)?;
+        let (legacy, servers) = read_credentials(&creds)?;
+        layer(legacy.clone(), Source::Credentials, &creds)?;
         if let Some(repo) = repo_config {
             layer(read_file(repo)?, Source::Repository, repo)?;
         }
+        let mut env_values = BTreeMap::new();
         for k in KEYS {
             if let Some(v) = env.get(k.env) {
                 values.insert(k.name, (v.to_string(), Source::Environment));
+                env_values.insert(k.name, v.to_string());
             }
         }
         let cfg = Config {
             values,
             http: HttpLimits::from_env(env)?,
+            global,
+            servers,
+            legacy,
+            env: env_values,
+            os_user: env.user().map(str::to_string),
+            config_dir: env.config_dir().ok(),
+            identity: std::cell::OnceCell::new(),
+            warnings,
         };
         if let Some(mode) = cfg.get("execution_mode") {
             if ExecutionMode::parse(mode).is_none() {
@@ -339,9 +459,196 @@ impl Config {
         self.http
     }
 
-    pub fn username(&self) -> String {
+    /// The configured name (`username`: environment, global config, else `$USER`),
+    /// without asking any server.
+    pub fn configured_username(&self) -> String {
         self.get("username").unwrap_or("local").to_string()
     }
+
+    /// Who you are: the owner of your evolutions and the name local ownership checks use.
+    /// With credentials for the effective server, the account that server knows (recorded
+    /// at login; for an API key from the environment, asked once and cached); else the
+    /// configured name.
+    pub fn username(&self) -> String {
+        self.identity
+            .get_or_init(|| {
+                self.server_identity()
+                    .unwrap_or_else(|| self.configured_username())
+            })
+            .clone()
+    }
+
+    fn server_identity(&self) -> Option<String> {
+        let url = self.get("gryt_url")?;
+        let creds = self.credentials_for(url)?;
+        if let Some(a) = creds.account {
+            return Some(a);
+        }
+        match &creds.auth {
+            Auth::Basic { username, .. } => Some(username.clone()),
+            Auth::Hmac { .. } => crate::cloud::account_of(self, url, &creds.auth),
+            Auth::None => None,
+        }
+    }
+
+    /// Prints the loading warnings (once per process).
+    pub fn print_warnings(&self, ui: &crate::ui::Ui) {
+        if self.warnings.is_empty() || WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        for w in &self.warnings {
+            ui.warn(w);
+        }
+    }
+
+    pub fn config_dir(&self) -> Option<&Path> {
+        self.config_dir.as_deref()
+    }
+
+    /// Whether `url` is the user's own server: the global `gryt_url` or `GRYT_URL`.
+    pub fn is_own_url(&self, url: &str) -> bool {
+        let Some(key) = server_key(url) else {
+            return false;
+        };
+        [self.global.get("gryt_url"), self.env.get("gryt_url")]
+            .into_iter()
+            .flatten()
+            .any(|u| server_key(u).as_deref() == Some(key.as_str()))
+    }
+
+    /// The user name for unbound password credentials.
+    fn basic_username(&self) -> Option<String> {
+        self.env
+            .get("username")
+            .or_else(|| self.global.get("username"))
+            .or(self.os_user.as_ref())
+            .cloned()
+    }
+
+    fn unbound(
+        &self,
+        secret: Option<&String>,
+        password: Option<&String>,
+        from: CredFrom,
+    ) -> Option<Creds> {
+        let key_id = self
+            .env
+            .get("api_key_id")
+            .or_else(|| self.global.get("api_key_id"));
+        let auth = match (key_id, secret, password) {
+            (Some(id), Some(s), _) => Auth::Hmac {
+                key_id: id.clone(),
+                secret: s.clone(),
+            },
+            (_, _, Some(p)) => Auth::Basic {
+                username: self.basic_username()?,
+                password: p.clone(),
+            },
+            _ => return None,
+        };
+        Some(Creds {
+            auth,
+            account: None,
+            from,
+        })
+    }
+
+    /// The credentials to send to `url`, if any: the environment's or the unbound stored
+    /// ones only when `url` is the user's own server, else those stored for this server.
+    pub fn credentials_for(&self, url: &str) -> Option<Creds> {
+        let key = server_key(url)?;
+        let own = self.is_own_url(url);
+        if own {
+            if let Some(c) = self.unbound(
+                self.env.get("api_key_secret"),
+                self.env.get("password"),
+                CredFrom::Environment,
+            ) {
+                return Some(c);
+            }
+        }
+        if let Some(s) = self.servers.get(&key) {
+            let account = s.get("account").cloned();
+            let auth = match (
+                s.get("api_key_id"),
+                s.get("api_key_secret"),
+                s.get("username"),
+                s.get("password"),
+            ) {
+                (Some(id), Some(secret), _, _) => Some(Auth::Hmac {
+                    key_id: id.clone(),
+                    secret: secret.clone(),
+                }),
+                (_, _, Some(u), Some(p)) => Some(Auth::Basic {
+                    username: u.clone(),
+                    password: p.clone(),
+                }),
+                _ => None,
+            };
+            if let Some(auth) = auth {
+                return Some(Creds {
+                    auth,
+                    account,
+                    from: CredFrom::Login,
+                });
+            }
+        }
+        if own {
+            return self.unbound(
+                self.legacy.get("api_key_secret"),
+                self.legacy.get("password"),
+                CredFrom::Legacy,
+            );
+        }
+        None
+    }
+}
+
+/// Reads the credentials file: (unbound top-level secrets, per-server credentials).
+pub fn read_credentials(path: &Path) -> Result<yaml::Credentials> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => yaml::parse_credentials(path, &text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
+        Err(e) => Err(GrytError::io(format!("cannot read {}", path.display()), e)),
+    }
+}
+
+/// Rewrites the credentials file (mode 0600 from creation, in a 0700 directory).
+pub fn write_credentials(path: &Path, creds: &yaml::Credentials) -> Result<()> {
+    let text = yaml::render_credentials(creds)?;
+    if let Some(dir) = path.parent() {
+        private_dir(dir)?;
+    }
+    crate::fsutil::write_atomic(path, text.as_bytes(), 0o600)
+}
+
+/// Sets (or, with `None`, removes) one unbound secret at the top of the credentials file,
+/// keeping the per-server entries.
+pub fn write_secret(path: &Path, key: &str, value: Option<&str>) -> Result<()> {
+    let mut creds = read_credentials(path)?;
+    match value {
+        Some(v) => {
+            creds.0.insert(key.to_string(), v.to_string());
+        }
+        None => {
+            creds.0.remove(key);
+        }
+    }
+    write_credentials(path, &creds)
+}
+
+/// Creates the user's config directory with mode 0700 (whatever the umask) when missing.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .map_err(|e| GrytError::io(format!("cannot create {}", dir.display()), e))
 }
 
 /// Validates a value before it is written.
@@ -352,12 +659,81 @@ pub fn validate_value(key: &KeyInfo, value: &str) -> Result<()> {
         )
         .hint("execution_mode is one of local, hybrid, cloud")),
         "gryt_url" if !(value.starts_with("http://") || value.starts_with("https://")) => {
-            Err(GrytError::usage(format!("Invalid gryt_url '{value}'"))
+            Err(GrytError::usage(format!("Invalid gryt_url '{}'", redact_url(value)))
                 .hint("use a URL such as https://gryt.example.com"))
         }
+        "gryt_url" if has_userinfo(value) => Err(GrytError::usage(format!(
+            "The URL {} holds a user name or password",
+            redact_url(value)
+        ))
+        .hint(format!(
+            "give the URL without it ({}) and log in with `gryt cloud login`, which keeps the password in the credentials file",
+            strip_userinfo(value)
+        ))),
+        "project" if !valid_project(value) => Err(GrytError::usage(format!(
+            "Invalid project '{}'",
+            value.chars().take(100).collect::<String>()
+        ))
+        .hint("a project name is 1 to 100 characters: letters, digits, '.', '_', '-' and '/' (e.g. org/app)")),
         _ if value.contains('\n') => Err(GrytError::usage("A config value must be one line")),
         _ => Ok(()),
     }
+}
+
+/// A project name the server accepts: 1 to 100 of letters, digits, `.`, `_`, `-`, `/`.
+pub fn valid_project(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= 100
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+}
+
+/// The project a new repository is named after: the path of its git remote `origin`
+/// (`git@host:org/app.git` and `https://host/org/app` give `org/app`; a local path gives
+/// its last component), else the directory's name. Characters a project may not hold
+/// become `-`; `None` when nothing usable is left.
+pub fn project_name(origin: Option<&str>, dir_name: &str) -> Option<String> {
+    let from_origin = origin.and_then(|url| {
+        let url = url.trim().trim_end_matches('/');
+        let url = url.strip_suffix(".git").unwrap_or(url);
+        let path = if let Some(i) = url.find("://") {
+            let rest = &url[i + 3..];
+            if url[..i].eq_ignore_ascii_case("file") {
+                rest.rsplit('/').next().unwrap_or("")
+            } else {
+                rest.split_once('/').map(|(_, p)| p).unwrap_or("")
+            }
+        } else if let Some((_, path)) = url.split_once(':').filter(|(h, _)| !h.contains('/')) {
+            // scp-like `user@host:org/app`
+            path
+        } else {
+            url.rsplit('/').next().unwrap_or("")
+        };
+        clean_project(path.trim_matches('/'))
+    });
+    from_origin.or_else(|| clean_project(dir_name))
+}
+
+fn clean_project(raw: &str) -> Option<String> {
+    let cleaned: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-/".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim_matches(['/', '-']).to_string();
+    let cleaned = if cleaned.len() > 100 {
+        cleaned[cleaned.len() - 100..]
+            .trim_start_matches('/')
+            .to_string()
+    } else {
+        cleaned
+    };
+    valid_project(&cleaned).then_some(cleaned)
 }
 
 /// Sets (or, with `None`, removes) one key in a config file, atomically, creating the
@@ -374,8 +750,54 @@ pub fn write_key(path: &Path, key: &str, value: Option<&str>, mode: u32) -> Resu
     }
     let text = yaml::render_config(&map)?;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| GrytError::io(format!("cannot create {}", dir.display()), e))?;
+        // The user's config dir is private (0700); a repository's .gryt/ already exists.
+        private_dir(dir)?;
     }
     crate::fsutil::write_atomic(path, text.as_bytes(), mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_keys_normalise_origin_and_base_path() {
+        let k = |u| server_key(u).unwrap_or_default();
+        assert_eq!(k("HTTP://Gryt.Example.COM:80/"), "http://gryt.example.com");
+        assert_eq!(k("https://h:443/api/"), "https://h/api");
+        assert_eq!(k("https://h:8443/api"), "https://h:8443/api");
+        assert_eq!(k("http://u:pw@h:1/x?q#f"), "http://h:1/x");
+        assert_ne!(k("http://h/a"), k("http://h/b"));
+        assert_ne!(k("http://h"), k("https://h"));
+        assert_eq!(server_key("ftp://h"), None);
+        assert_eq!(server_key("not a url"), None);
+    }
+
+    #[test]
+    fn passwords_in_urls_are_redacted_and_stripped() {
+        assert_eq!(redact_url("http://u:pw@h:1/x"), "http://u:****@h:1/x");
+        assert_eq!(redact_url("http://u@h/x"), "http://u@h/x");
+        assert_eq!(redact_url("http://h/x@y"), "http://h/x@y");
+        assert_eq!(strip_userinfo("https://u:p@w@h/x"), "https://h/x");
+        assert_eq!(strip_userinfo("http://h:1"), "http://h:1");
+        assert!(has_userinfo("http://u:pw@h") && !has_userinfo("http://h/@"));
+    }
+
+    #[test]
+    fn project_names_come_from_the_origin_else_the_directory() {
+        let p = |o: Option<&str>, d| project_name(o, d).unwrap_or_default();
+        assert_eq!(p(Some("git@github.com:org/app.git"), "x"), "org/app");
+        assert_eq!(p(Some("https://host/org/app"), "x"), "org/app");
+        assert_eq!(p(Some("https://host/org/app.git/"), "x"), "org/app");
+        assert_eq!(
+            p(Some("ssh://git@host:22/group/sub/app.git"), "x"),
+            "group/sub/app"
+        );
+        assert_eq!(p(Some("/srv/git/app.git"), "x"), "app");
+        assert_eq!(p(Some("file:///srv/git/app.git"), "x"), "app");
+        assert_eq!(p(None, "my app"), "my-app");
+        assert_eq!(p(Some("https://host/"), "dir"), "dir");
+        assert_eq!(project_name(None, "日本"), None);
+        assert!(valid_project(&p(None, &"a".repeat(300))));
+    }
 }

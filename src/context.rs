@@ -32,6 +32,7 @@ impl Context {
     pub fn open(&self) -> Result<Workspace> {
         let repo = self.repo()?;
         let config = Config::load(&self.env, Some(&repo.config_path()))?;
+        config.print_warnings(&self.ui);
         let db = repo.db_path();
         let store = if std::fs::symlink_metadata(&db).is_err() {
             // A clone: `.gryt/` came from git without the database (a local cache). Build

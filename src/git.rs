@@ -76,6 +76,17 @@ pub fn is_git_repo(dir: &Path) -> bool {
     }
 }
 
+/// The URL of the remote `origin` of the git repository at `dir`, if there is one.
+pub fn origin_url(dir: &Path) -> Option<String> {
+    let mut command = git(dir);
+    command
+        .args(["config", "--get", "remote.origin.url"])
+        .stderr(Stdio::null());
+    let out = command.output().ok()?;
+    let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !url.is_empty()).then_some(url)
+}
+
 /// Rejects tag names git would refuse or could read as an option.
 fn check_tag_name(dir: &Path, tag: &str) -> anyhow::Result<()> {
     let invalid = || GitError::new(format!("{tag:?} is not a valid git tag name"));

@@ -157,6 +157,7 @@ pub fn pull(
     if head == since && !resync {
         report.up_to_date_before = true;
         report.cursor = since;
+        crate::cloud::bind_after_pull(&ws.store.conn, cloud)?;
         note_pull(ctx, ws, &report, None)?;
         return Ok(report);
     }
@@ -263,6 +264,7 @@ pub fn pull(
     } else {
         ss::del_meta(&ws.store.conn, RESYNC)?;
     }
+    crate::cloud::bind_after_pull(&ws.store.conn, cloud)?;
     note_pull(ctx, ws, &report, None)?;
     Ok(report)
 }

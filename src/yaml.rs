@@ -300,6 +300,11 @@ pub fn parse_config(path: &Path, text: &str) -> Result<BTreeMap<String, String>>
             )))
         }
     };
+    scalar_map(path, map)
+}
+
+/// A mapping of string keys to scalars (strings, numbers, booleans; null entries skipped).
+fn scalar_map(path: &Path, map: serde_yaml::Mapping) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for (k, v) in map {
         let key = match k {
@@ -326,6 +331,82 @@ pub fn parse_config(path: &Path, text: &str) -> Result<BTreeMap<String, String>>
         out.insert(key, value);
     }
     Ok(out)
+}
+
+/// The credentials file: legacy top-level `key: value` secrets, and `servers:`, a mapping
+/// of server (normalised origin and base path) to that server's `key: value` credentials.
+pub type Credentials = (
+    BTreeMap<String, String>,
+    BTreeMap<String, BTreeMap<String, String>>,
+);
+
+pub fn parse_credentials(path: &Path, text: &str) -> Result<Credentials> {
+    check_shape(path, text)?;
+    if text.trim().is_empty() {
+        return Ok(Default::default());
+    }
+    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| located(path, &e))?;
+    let map = match value {
+        serde_yaml::Value::Null => return Ok(Default::default()),
+        serde_yaml::Value::Mapping(m) => m,
+        _ => {
+            return Err(GrytError::error(format!(
+                "{}: the credentials file must be a mapping of `key: value` lines",
+                path.display()
+            )))
+        }
+    };
+    let mut flat = serde_yaml::Mapping::new();
+    let mut servers = BTreeMap::new();
+    for (k, v) in map {
+        if k.as_str() != Some("servers") {
+            flat.insert(k, v);
+            continue;
+        }
+        let entries = match v {
+            serde_yaml::Value::Mapping(m) => m,
+            serde_yaml::Value::Null => continue,
+            _ => {
+                return Err(GrytError::error(format!(
+                    "{}: `servers` must map each server URL to its credentials",
+                    path.display()
+                )))
+            }
+        };
+        for (server, creds) in entries {
+            let (Some(server), serde_yaml::Value::Mapping(creds)) = (server.as_str(), creds) else {
+                return Err(GrytError::error(format!(
+                    "{}: `servers` must map each server URL to its credentials",
+                    path.display()
+                )));
+            };
+            servers.insert(server.to_string(), scalar_map(path, creds)?);
+        }
+    }
+    Ok((scalar_map(path, flat)?, servers))
+}
+
+pub fn render_credentials(creds: &Credentials) -> Result<String> {
+    let (flat, servers) = creds;
+    let mut map = serde_yaml::Mapping::new();
+    for (k, v) in flat {
+        map.insert(k.as_str().into(), v.as_str().into());
+    }
+    if !servers.is_empty() {
+        let mut s = serde_yaml::Mapping::new();
+        for (server, creds) in servers {
+            let mut c = serde_yaml::Mapping::new();
+            for (k, v) in creds {
+                c.insert(k.as_str().into(), v.as_str().into());
+            }
+            s.insert(server.as_str().into(), serde_yaml::Value::Mapping(c));
+        }
+        map.insert("servers".into(), serde_yaml::Value::Mapping(s));
+    }
+    if map.is_empty() {
+        return Ok(String::new());
+    }
+    serde_yaml::to_string(&map).map_err(|e| GrytError::error(format!("cannot render YAML: {e}")))
 }
 
 pub fn render_config(map: &BTreeMap<String, String>) -> Result<String> {

@@ -316,11 +316,13 @@ fn signup_then_login_with_password_and_whoami() {
     assert_eq!(mode(&s.credentials()), 0o600);
     let creds = s.read(&s.credentials());
     assert!(creds.contains(ALICE_PW), "{creds}");
-    let global = s.read(&s.global_config());
+    // The login is bound to its server, with the account the server knows.
     assert!(
-        global.contains(&url) && global.contains("alice"),
-        "{global}"
+        creds.contains(&url) && creds.contains("account: alice"),
+        "{creds}"
     );
+    let global = s.read(&s.global_config());
+    assert!(global.contains(&url), "{global}");
     assert!(!global.contains(ALICE_PW), "{global}");
 
     s.run(&["cloud", "whoami"], None)
@@ -438,11 +440,9 @@ fn api_keys_create_list_revoke_and_login_with_a_key() {
         "{creds}"
     );
     assert_eq!(mode(&s.credentials()), 0o600);
+    assert!(creds.contains(&ci_id), "{creds}");
     let global = s.read(&s.global_config());
-    assert!(
-        global.contains(&ci_id) && !global.contains(&ci_secret),
-        "{global}"
-    );
+    assert!(!global.contains(&ci_secret), "{global}");
 
     s.run(&["cloud", "whoami"], None).ok().stdout_has(&[
         "API key",
@@ -524,6 +524,7 @@ fn credentials_file_is_0600_under_any_umask_and_never_in_the_repository() {
         )
         .ok();
         assert_eq!(mode(&s.credentials()), 0o600, "umask {umask}");
+        assert_eq!(mode(&s.config_dir()), 0o700, "umask {umask}");
         // ...then with an API key, which rewrites the credentials file.
         s.run_umask(
             &repo,
@@ -575,11 +576,9 @@ fn logout_removes_the_secrets() {
     s.login_key(&url, &key.key_id, &key.secret).ok();
     assert!(s.read(&s.credentials()).contains(&key.secret));
 
-    s.run(&["cloud", "logout"], None).ok().stdout_has(&[
-        "Logged out",
-        "api_key_secret",
-        "api_key_id",
-    ]);
+    s.run(&["cloud", "logout"], None)
+        .ok()
+        .stdout_has(&["Logged out", "the login for", &url]);
     let creds = s.read(&s.credentials());
     assert!(!creds.contains(&key.secret), "{creds}");
     assert!(!creds.contains("api_key_secret"), "{creds}");

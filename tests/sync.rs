@@ -14,6 +14,7 @@ mod sync {
     mod clones;
     mod contract_files;
     mod coordinated_release;
+    mod credentials;
     mod deleted_draft;
     mod feed_order;
     mod file_edits;

@@ -1,12 +1,13 @@
 //! `gryt cloud ...`: accounts on the gryt server: signup, login, logout, whoami, API keys.
 //!
-//! Credentials are stored in the user's config dir, never in the repository: `gryt_url`,
-//! `username` and `api_key_id` in the global config, `api_key_secret` and `password` in the
-//! credentials file (mode 0600 from creation, whatever the umask). CI may supply them through
+//! Credentials are stored in the user's config dir, never in the repository: in the
+//! credentials file (mode 0600 in a 0700 directory, whatever the umask), bound to the server
+//! they were checked with, with the account name that server knows (who you are); the
+//! server becomes the default `gryt_url` of the global config. CI may supply them through
 //! `GRYT_URL`, `GRYT_API_KEY_ID` and `GRYT_API_KEY_SECRET` instead. No secret is ever printed,
 //! except the answer to `gryt cloud api-keys create`, which exists to show it once.
 
-use crate::cloud::{urlencode, Cloud};
+use crate::cloud::{not_logged_in, urlencode};
 use crate::config::{self as cfg, Config, Source};
 use crate::context::Context;
 use crate::error::{GrytError, Kind, Result};
@@ -24,13 +25,15 @@ pub enum CloudCommand {
     /// Check credentials with the server, then store them in your config dir (secrets in the
     /// credentials file, mode 0600; never in the repository).
     Login(LoginArgs),
-    /// Forget the stored API key and password (the server URL and username stay).
+    /// Forget the credentials stored for the server (the server URL stays).
     Logout,
     /// Show the server, the user and the auth method, and whether the server accepts them.
     Whoami,
     /// Create, list and revoke API keys (for CI and HMAC-signed requests).
     #[command(subcommand)]
     ApiKeys(ApiKeysCommand),
+    /// Bind this workspace to the server gryt_url now names (after the server moved).
+    Bind,
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +119,7 @@ pub fn dispatch(ctx: &Context, cmd: CloudCommand) -> Result<i32> {
         CloudCommand::ApiKeys(ApiKeysCommand::Create(a)) => cmd_api_key_create(ctx, a),
         CloudCommand::ApiKeys(ApiKeysCommand::List) => cmd_api_key_list(ctx),
         CloudCommand::ApiKeys(ApiKeysCommand::Revoke(a)) => cmd_api_key_revoke(ctx, a),
+        CloudCommand::Bind => cmd_bind(ctx),
     }
 }
 
@@ -124,7 +128,9 @@ pub fn dispatch(ctx: &Context, cmd: CloudCommand) -> Result<i32> {
 /// The layered configuration, with the repository's `.gryt/config` when inside one.
 pub(crate) fn load_config(ctx: &Context) -> Result<Config> {
     let repo = ctx.repo().ok();
-    Config::load(&ctx.env, repo.as_ref().map(|r| r.config_path()).as_deref())
+    let config = Config::load(&ctx.env, repo.as_ref().map(|r| r.config_path()).as_deref())?;
+    config.print_warnings(&ctx.ui);
+    Ok(config)
 }
 
 fn no_url() -> GrytError {
@@ -132,20 +138,14 @@ fn no_url() -> GrytError {
         .hint("log in with `gryt cloud login --url https://gryt.example.com`, or set GRYT_URL")
 }
 
-fn not_logged_in(url: &str) -> GrytError {
-    GrytError::error(format!("Not logged in to {url}")).hint(format!(
-        "log in with `gryt cloud login --url {url}`, or set GRYT_API_KEY_ID and GRYT_API_KEY_SECRET"
-    ))
-}
-
-/// A client for the configured server with the configured credentials.
+/// A client for the configured server with the credentials bound to it.
 pub(crate) fn connect(ctx: &Context) -> Result<Remote> {
     let config = load_config(ctx)?;
-    let cloud = Cloud::from_config(&config)?.ok_or_else(no_url)?;
-    if !cloud.remote.has_credentials() {
-        return Err(not_logged_in(&cloud.remote.base));
+    let remote = crate::cloud::server(&config)?.ok_or_else(no_url)?;
+    if !remote.has_credentials() {
+        return Err(not_logged_in(&config, &remote.base));
     }
-    Ok(cloud.remote)
+    Ok(remote)
 }
 
 /// Maps a failed request of an account command to the CLI error (the generic mapping's
@@ -227,10 +227,11 @@ fn read_line(label: &str, hidden: bool) -> Result<String> {
 }
 
 /// The server URL from `--url` or the configuration, checked and without a trailing `/`.
+/// A URL holding a user name or password is refused (it would be stored and shown).
 fn server_url(given: Option<&str>, config: &Config) -> Result<String> {
     let url = match given {
-        Some(u) => u.trim(),
-        None => config.get("gryt_url").ok_or_else(no_url)?,
+        Some(u) => u.trim().to_string(),
+        None => cfg::strip_userinfo(config.get("gryt_url").ok_or_else(no_url)?),
     };
     let url = url.trim_end_matches('/');
     if let Some(info) = cfg::key_info("gryt_url") {
@@ -377,14 +378,10 @@ fn cmd_login(ctx: &Context, a: LoginArgs) -> Result<i32> {
             }
         }
     };
-    verify_login(&login)?;
-    store_login(ctx, &login)?;
+    let account = verify_login(&login)?;
+    store_login(ctx, &login, account.as_deref())?;
 
-    let who = login.username.clone().or_else(|| {
-        load_config(ctx)
-            .ok()
-            .and_then(|c| c.get("username").map(str::to_string))
-    });
+    let who = account.or_else(|| login.username.clone());
     let how = match (&login.method, &login.key_id) {
         (Method::ApiKey, Some(id)) => format!("API key {id}"),
         _ => "password".to_string(),
@@ -409,8 +406,9 @@ fn cmd_login(ctx: &Context, a: LoginArgs) -> Result<i32> {
 }
 
 /// Asks the server whether it accepts the credentials (listing one's API keys needs any
-/// valid login and changes nothing).
-fn verify_login(login: &Login) -> Result<()> {
+/// valid login and changes nothing), then which account they belong to (`None` from a
+/// server without `GET /api/v1/accounts/me`).
+fn verify_login(login: &Login) -> Result<Option<String>> {
     let auth = match login.method {
         Method::ApiKey => Auth::Hmac {
             key_id: login.key_id.clone().unwrap_or_default(),
@@ -423,7 +421,7 @@ fn verify_login(login: &Login) -> Result<()> {
     };
     let remote = Remote::new(&login.url, auth)?;
     match remote.call::<serde_json::Value>("GET", "/api/v1/api-keys", None, &[]) {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(crate::cloud::account_name(&remote)),
         Err(RemoteError::Http {
             status: 401 | 403,
             detail,
@@ -443,27 +441,72 @@ fn verify_login(login: &Login) -> Result<()> {
     }
 }
 
-/// Stores a checked login: secrets in the credentials file (0600), the rest in the global
-/// config. The other method's credentials are removed so the new login is the one used.
-fn store_login(ctx: &Context, login: &Login) -> Result<()> {
-    let creds = cfg::credentials_path(&ctx.env)?;
+/// Stores a checked login in the credentials file, bound to its server (with the account
+/// name the server knows), and makes that server the global `gryt_url`. Unbound secrets of
+/// older versions are moved under the server they were used with (the global `gryt_url`),
+/// so they keep going only there.
+fn store_login(ctx: &Context, login: &Login, account: Option<&str>) -> Result<()> {
+    let creds_path = cfg::credentials_path(&ctx.env)?;
     let global = cfg::global_config_path(&ctx.env)?;
+    let global_map = cfg::read_file(&global)?;
+    let mut creds = cfg::read_credentials(&creds_path)?;
+    let key = cfg::server_key(&login.url).ok_or_else(|| {
+        GrytError::usage(format!(
+            "Invalid gryt_url '{}'",
+            cfg::redact_url(&login.url)
+        ))
+    })?;
+    let (legacy, servers) = &mut creds;
+    if !legacy.is_empty() {
+        let old_url = global_map.get("gryt_url").and_then(|u| cfg::server_key(u));
+        if let Some(old) = old_url.filter(|o| *o != key && !servers.contains_key(o)) {
+            let mut entry = std::collections::BTreeMap::new();
+            if let Some(p) = legacy.get("password") {
+                entry.insert("password".to_string(), p.clone());
+                let user = global_map
+                    .get("username")
+                    .cloned()
+                    .or_else(|| ctx.env.user().map(str::to_string));
+                if let Some(u) = user {
+                    entry.insert("username".to_string(), u);
+                }
+            }
+            if let (Some(s), Some(id)) =
+                (legacy.get("api_key_secret"), global_map.get("api_key_id"))
+            {
+                entry.insert("api_key_secret".to_string(), s.clone());
+                entry.insert("api_key_id".to_string(), id.clone());
+            }
+            servers.insert(old, entry);
+        }
+        legacy.remove("password");
+        legacy.remove("api_key_secret");
+    }
+    let mut entry = std::collections::BTreeMap::new();
     match login.method {
         Method::ApiKey => {
-            cfg::write_key(&creds, "api_key_secret", Some(&login.secret), 0o600)?;
-            cfg::write_key(&creds, "password", None, 0o600)?;
-            cfg::write_key(&global, "api_key_id", login.key_id.as_deref(), 0o644)?;
+            entry.insert(
+                "api_key_id".to_string(),
+                login.key_id.clone().unwrap_or_default(),
+            );
+            entry.insert("api_key_secret".to_string(), login.secret.clone());
         }
         Method::Password => {
-            cfg::write_key(&creds, "password", Some(&login.secret), 0o600)?;
-            cfg::write_key(&creds, "api_key_secret", None, 0o600)?;
-            cfg::write_key(&global, "api_key_id", None, 0o644)?;
+            entry.insert(
+                "username".to_string(),
+                login.username.clone().unwrap_or_default(),
+            );
+            entry.insert("password".to_string(), login.secret.clone());
         }
     }
-    cfg::write_key(&global, "gryt_url", Some(&login.url), 0o644)?;
-    if let Some(u) = &login.username {
-        cfg::write_key(&global, "username", Some(u), 0o644)?;
+    if let Some(a) = account {
+        entry.insert("account".to_string(), a.to_string());
     }
+    servers.insert(key, entry);
+    cfg::write_credentials(&creds_path, &creds)?;
+    // The key id now lives with its server; the global one was for unbound secrets.
+    cfg::write_key(&global, "api_key_id", None, 0o644)?;
+    cfg::write_key(&global, "gryt_url", Some(&login.url), 0o644)?;
     Ok(())
 }
 
@@ -472,18 +515,23 @@ fn warn_overrides(ctx: &Context, login: &Login) {
     let Ok(config) = load_config(ctx) else {
         return;
     };
-    let mut keys = vec!["gryt_url", "api_key_id", "api_key_secret"];
-    if login.method == Method::Password {
-        keys.push("username");
-        keys.push("password");
+    let src = config.source("gryt_url");
+    if matches!(src, Some(Source::Environment | Source::Repository))
+        && config.get("gryt_url").and_then(cfg::server_key) != cfg::server_key(&login.url)
+    {
+        ctx.ui.warn(&format!(
+            "gryt_url from the {} names another server, which these credentials are not sent to",
+            source_name(src)
+        ));
     }
-    for k in keys {
-        let src = config.source(k);
-        if matches!(src, Some(Source::Environment | Source::Repository)) {
-            ctx.ui.warn(&format!(
-                "{k} from the {} takes precedence over the stored login",
-                source_name(src)
-            ));
+    if let Some(c) = config
+        .get("gryt_url")
+        .and_then(|u| config.credentials_for(u))
+    {
+        if c.from == cfg::CredFrom::Environment {
+            ctx.ui.warn(
+                "credentials from the environment (GRYT_API_KEY_*/GRYT_PASSWORD) take precedence over the stored login",
+            );
         }
     }
 }
@@ -491,18 +539,31 @@ fn warn_overrides(ctx: &Context, login: &Login) {
 // ---------------------------------------------------------------- logout
 
 fn cmd_logout(ctx: &Context) -> Result<i32> {
-    let creds = cfg::credentials_path(&ctx.env)?;
+    let config = load_config(ctx)?;
+    let creds_path = cfg::credentials_path(&ctx.env)?;
     let global = cfg::global_config_path(&ctx.env)?;
-    let mut removed = Vec::new();
-    for (path, key, mode) in [
-        (&creds, "api_key_secret", 0o600),
-        (&creds, "password", 0o600),
-        (&global, "api_key_id", 0o644),
-    ] {
-        if cfg::read_file(path)?.contains_key(key) {
-            cfg::write_key(path, key, None, mode)?;
-            removed.push(key);
+    let mut creds = cfg::read_credentials(&creds_path)?;
+    let mut removed: Vec<String> = Vec::new();
+    let url = config.get("gryt_url").map(cfg::strip_userinfo);
+    if let Some(key) = url.as_deref().and_then(cfg::server_key) {
+        if creds.1.remove(&key).is_some() {
+            removed.push(format!("the login for {key}"));
         }
+    }
+    // Unbound secrets belong to the user's own server.
+    if url.as_deref().is_none_or(|u| config.is_own_url(u)) {
+        for k in ["api_key_secret", "password"] {
+            if creds.0.remove(k).is_some() {
+                removed.push(k.to_string());
+            }
+        }
+        if cfg::read_file(&global)?.contains_key("api_key_id") {
+            cfg::write_key(&global, "api_key_id", None, 0o644)?;
+            removed.push("api_key_id".to_string());
+        }
+    }
+    if !removed.is_empty() {
+        cfg::write_credentials(&creds_path, &creds)?;
     }
     if ctx.ui.json {
         ctx.ui.json(&json!({ "removed": removed }));
@@ -533,30 +594,56 @@ fn cmd_logout(ctx: &Context) -> Result<i32> {
 
 fn cmd_whoami(ctx: &Context) -> Result<i32> {
     let config = load_config(ctx)?;
-    let cloud = Cloud::from_config(&config)?.ok_or_else(no_url)?;
-    let url = cloud.remote.base.clone();
-    let user = config.get("username").map(str::to_string);
-    let hmac = config.get("api_key_id").is_some() && config.get("api_key_secret").is_some();
-    let (method, detail) = if hmac {
-        let id = config.get("api_key_id").unwrap_or_default();
-        (
+    let remote = crate::cloud::server(&config)?.ok_or_else(no_url)?;
+    let url = cfg::redact_url(&remote.base);
+    let creds = config.credentials_for(&remote.base);
+    let from = |c: &cfg::Creds| match c.from {
+        cfg::CredFrom::Login => {
+            "in the credentials file, bound to this server by `gryt cloud login`"
+        }
+        cfg::CredFrom::Environment => "from the environment",
+        cfg::CredFrom::Legacy => "from the credentials file",
+    };
+    let (method, detail, key_id) = match &creds {
+        Some(
+            c @ cfg::Creds {
+                auth: Auth::Hmac { key_id, .. },
+                ..
+            },
+        ) => (
             "api-key",
-            format!(
-                "API key {id} (id from the {}, secret from the {})",
-                source_name(config.source("api_key_id")),
-                source_name(config.source("api_key_secret"))
-            ),
-        )
-    } else if cloud.remote.has_credentials() {
-        (
-            "password",
-            format!(
-                "password (from the {})",
-                source_name(config.source("password"))
-            ),
-        )
+            format!("API key {key_id} ({})", from(c)),
+            Some(key_id.clone()),
+        ),
+        Some(
+            c @ cfg::Creds {
+                auth: Auth::Basic { .. },
+                ..
+            },
+        ) => ("password", format!("password ({})", from(c)), None),
+        _ => (
+            "none",
+            "none (not logged in to this server)".to_string(),
+            None,
+        ),
+    };
+    let hmac = key_id.is_some();
+    // Who you are without asking the server twice: the account recorded at login, the
+    // Basic user name, else (an API key with no recorded name) what the server says below.
+    let known = creds.as_ref().and_then(|c| match (&c.account, &c.auth) {
+        (Some(a), _) => Some(a.clone()),
+        (None, Auth::Basic { username, .. }) => Some(username.clone()),
+        _ => None,
+    });
+    let user_from = if creds.is_some() {
+        "the login for this server"
     } else {
-        ("none", "none (not logged in)".to_string())
+        source_name(config.source("username"))
+    };
+    let cloud = crate::cloud::Cloud {
+        remote,
+        team: None,
+        project: String::new(),
     };
     // gryt's server names the account behind the credentials; the reference server has no
     // such route (404), so any authenticated read checks the credentials there.
@@ -579,8 +666,13 @@ fn cmd_whoami(ctx: &Context) -> Result<i32> {
         Some(Ok(v)) => v["data"]["username"].as_str().map(str::to_string),
         _ => None,
     };
+    let user = if creds.is_some() {
+        known.or_else(|| server_user.clone())
+    } else {
+        Some(config.configured_username())
+    };
     let (state, problem) = match check {
-        None => ("not logged in", Some(not_logged_in(&url))),
+        None => ("not logged in", Some(not_logged_in(&config, &url))),
         Some(Ok(_)) => ("accepted", None),
         Some(Err(RemoteError::Http {
             status: 401 | 403,
@@ -609,7 +701,7 @@ fn cmd_whoami(ctx: &Context) -> Result<i32> {
             "url_source": config.source("gryt_url"),
             "username": user,
             "auth": method,
-            "api_key_id": if hmac { config.get("api_key_id") } else { None },
+            "api_key_id": if hmac { key_id.as_deref() } else { None },
             "server": state,
             "server_username": server_user,
         }));
@@ -619,9 +711,8 @@ fn cmd_whoami(ctx: &Context) -> Result<i32> {
             source_name(config.source("gryt_url"))
         ));
         ctx.ui.data(&format!(
-            "User:    {} ({})",
+            "User:    {} ({user_from})",
             user.as_deref().unwrap_or("-"),
-            source_name(config.source("username"))
         ));
         ctx.ui.data(&format!("Auth:    {detail}"));
         if let Some(who) = &server_user {
@@ -723,10 +814,45 @@ fn cmd_api_key_revoke(ctx: &Context, a: ApiKeyRevokeArgs) -> Result<i32> {
     } else {
         ctx.ui.info(&format!("Revoked API key {}", a.key_id));
     }
-    if config.get("api_key_id") == Some(a.key_id.as_str()) {
+    let signing = config
+        .get("gryt_url")
+        .and_then(|u| config.credentials_for(u))
+        .is_some_and(|c| matches!(&c.auth, Auth::Hmac { key_id, .. } if *key_id == a.key_id));
+    if signing {
         ctx.ui.warn(
             "that is the key gryt signs with: log in again with `gryt cloud login` or another key",
         );
+    }
+    Ok(0)
+}
+
+// ---------------------------------------------------------------- bind
+
+/// Records the server `gryt_url` now names as the one this workspace syncs with: for a
+/// server that moved. Only with credentials for it (nothing is bound blindly).
+fn cmd_bind(ctx: &Context) -> Result<i32> {
+    let ws = ctx.open()?;
+    let remote = crate::cloud::server(&ws.config)?.ok_or_else(no_url)?;
+    if !remote.has_credentials() {
+        return Err(not_logged_in(&ws.config, &remote.base));
+    }
+    let key = cfg::server_key(&remote.base).ok_or_else(|| {
+        GrytError::error(format!(
+            "Invalid gryt_url '{}'",
+            cfg::redact_url(&remote.base)
+        ))
+    })?;
+    let before = crate::syncstore::get_meta(&ws.store.conn, crate::cloud::SERVER_META)?;
+    crate::syncstore::set_meta(&ws.store.conn, crate::cloud::SERVER_META, &key, &ctx.now())?;
+    if ctx.ui.json {
+        ctx.ui.json(&json!({ "server": key, "previous": before }));
+    } else {
+        match before {
+            Some(b) if b != key => ctx
+                .ui
+                .info(&format!("This workspace now syncs with {key} (was {b})")),
+            _ => ctx.ui.info(&format!("This workspace syncs with {key}")),
+        }
     }
     Ok(0)
 }

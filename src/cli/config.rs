@@ -8,7 +8,7 @@ use serde_json::json;
 pub struct ConfigArgs {
     /// The key to show or set (omit to list every key with its source).
     pub key: Option<String>,
-    /// The value to set.
+    /// The value to set (`-` reads a secret from the first line of standard input).
     pub value: Option<String>,
     /// Write to the global config in the user's config dir instead of .gryt/config.
     #[arg(long)]
@@ -21,9 +21,26 @@ pub struct ConfigArgs {
 fn shown(info: Option<&KeyInfo>, value: &str) -> String {
     if info.is_some_and(|k| k.secret) {
         "********".into()
+    } else if info.is_some_and(|k| k.name == "gryt_url") {
+        cfg::redact_url(value)
     } else {
         value.to_string()
     }
+}
+
+/// Reads a secret from the first line of standard input (`gryt config KEY -`).
+fn secret_from_stdin(key: &str) -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| GrytError::io(format!("cannot read {key} from standard input"), e))?;
+    let value = line.trim_end_matches(['\n', '\r']).to_string();
+    if value.is_empty() {
+        return Err(GrytError::usage(format!(
+            "No {key} given: standard input is empty"
+        )));
+    }
+    Ok(value)
 }
 
 pub fn cmd_config(ctx: &Context, a: ConfigArgs) -> Result<i32> {
@@ -34,6 +51,7 @@ pub fn cmd_config(ctx: &Context, a: ConfigArgs) -> Result<i32> {
             return Err(GrytError::usage("--unset needs a KEY"));
         }
         let config = Config::load(&ctx.env, repo_config.as_deref())?;
+        config.print_warnings(&ctx.ui);
         if ctx.ui.json {
             let map: serde_json::Map<String, serde_json::Value> = config
                 .entries()
@@ -83,8 +101,23 @@ pub fn cmd_config(ctx: &Context, a: ConfigArgs) -> Result<i32> {
                 .hint(format!("set it with `gryt config {} VALUE`", info.name))),
         };
     }
-    if let Some(v) = &a.value {
+    let value = match a.value {
+        Some(v) if v == "-" && info.secret => Some(secret_from_stdin(info.name)?),
+        other => other,
+    };
+    if let Some(v) = &value {
         cfg::validate_value(info, v)?;
+    }
+    if !info.secret && !a.global && !cfg::SHARED_KEYS.contains(&info.name) {
+        // .gryt/config is committed: a name or key id there would make every teammate you.
+        return Err(GrytError::usage(format!(
+            "{} is personal and never goes in the repository's .gryt/config (it is shared with everyone who clones it)",
+            info.name
+        ))
+        .hint(format!(
+            "use `gryt config --global {} ...`, or `gryt cloud login`, which records who you are on the server",
+            info.name
+        )));
     }
     // Secrets always go to the credentials file (0600) in the user's config dir.
     let (path, mode, source) = if info.secret {
@@ -103,12 +136,12 @@ pub fn cmd_config(ctx: &Context, a: ConfigArgs) -> Result<i32> {
             }
         }
     };
-    cfg::write_key(
-        &path,
-        info.name,
-        if a.unset { None } else { a.value.as_deref() },
-        mode,
-    )?;
+    let value = if a.unset { None } else { value.as_deref() };
+    if info.secret {
+        cfg::write_secret(&path, info.name, value)?;
+    } else {
+        cfg::write_key(&path, info.name, value, mode)?;
+    }
     let verb = if a.unset { "Removed" } else { "Set" };
     ctx.ui.info(&format!(
         "{verb} {} in {} ({})",

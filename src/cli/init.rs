@@ -53,14 +53,50 @@ pub fn cmd_init(ctx: &Context, args: InitArgs) -> Result<i32> {
         let _ = std::fs::remove_dir_all(repo.gryt_dir());
         return Err(e);
     }
+    // The repository's own scope on the server, committed so every clone shares it.
+    let origin = crate::git::origin_url(&repo.root);
+    let dir_name = repo
+        .root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let project = crate::config::project_name(origin.as_deref(), &dir_name);
+    if let Some(p) = &project {
+        let path = repo.config_path();
+        let written = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| {
+                use std::io::Write;
+                writeln!(f, "project: \"{p}\"")
+            });
+        if let Err(e) = written {
+            let _ = std::fs::remove_dir_all(repo.gryt_dir());
+            return Err(GrytError::io(format!("cannot write {}", path.display()), e));
+        }
+    }
     if ctx.ui.json {
-        ctx.ui
-            .json(&serde_json::json!({ "root": repo.root, "gryt_dir": repo.gryt_dir() }));
+        ctx.ui.json(
+            &serde_json::json!({ "root": repo.root, "gryt_dir": repo.gryt_dir(), "project": project }),
+        );
     } else {
         ctx.ui.info(&format!(
             "Initialized gryt repository in {}",
             repo.gryt_dir().display()
         ));
+        match &project {
+            Some(p) => ctx.ui.info(&format!(
+                "Project: {p} (from {}; change it with `gryt config project NAME`)",
+                if origin.is_some() {
+                    "the git remote origin"
+                } else {
+                    "the directory name"
+                }
+            )),
+            None => ctx.ui.warn(
+                "no project name found: set one with `gryt config project NAME` before syncing",
+            ),
+        }
         ctx.ui
             .info("Next: `gryt generation new v0.1.0` to write your first release contract.");
     }

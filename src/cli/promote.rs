@@ -16,7 +16,7 @@ pub struct PromoteArgs {
 
 pub fn cmd_promote(ctx: &Context, a: PromoteArgs) -> Result<i32> {
     let mut ws = ctx.open()?;
-    if let Some(cloud) = crate::cloud::for_mode(&ws.config)? {
+    if let Some(cloud) = crate::cloud::for_mode(&ws)? {
         return promote_in_cloud(ctx, &mut ws, &cloud, &a);
     }
     match ops::promote(ctx, &mut ws, &a.version, a.no_tag)? {

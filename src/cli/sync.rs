@@ -95,7 +95,7 @@ pub fn dispatch(ctx: &Context, cmd: SyncCommand) -> Result<i32> {
 
 /// The configured cloud, or a clear error saying how to configure one.
 pub fn require_cloud(ws: &Workspace) -> Result<Cloud> {
-    Cloud::from_config(&ws.config)?.ok_or_else(|| {
+    Cloud::for_workspace(ws)?.ok_or_else(|| {
         GrytError::error("No gryt server is configured")
             .hint("log in with `gryt cloud login --url URL`, or set `gryt config gryt_url URL`")
     })

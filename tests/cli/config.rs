@@ -11,9 +11,10 @@ fn set_get_and_list_in_the_repository() {
         .clean()
         .stdout_has("hybrid");
     t.run(&["config", "username"]).clean().stdout_has(USER);
+    // `gryt init` named the project after the directory (no git remote here).
     let j = t.run(&["config", "project", "--json"]).clean().json();
-    assert_eq!(j["value"], "default");
-    assert_eq!(j["source"], "default");
+    assert_eq!(j["value"], "work");
+    assert_eq!(j["source"], "repository");
     t.run(&["config", "team"])
         .err(1, &["team is not set"])
         .hint("gryt config team");
@@ -31,7 +32,7 @@ fn set_get_and_list_in_the_repository() {
     assert_eq!(j["config"]["team"]["value"], "platform");
     assert_eq!(j["config"]["team"]["source"], "repository");
     assert_eq!(j["config"]["execution_mode"]["value"], "local");
-    assert_eq!(j["config"]["project"]["source"], "default");
+    assert_eq!(j["config"]["project"]["source"], "repository");
     let out = t.run(&["config"]);
     out.clean();
     assert!(
@@ -48,6 +49,8 @@ fn set_get_and_list_in_the_repository() {
 #[test]
 fn global_repository_and_environment_precedence() {
     let t = TestEnv::init();
+    // A repository made before `gryt init` recorded its project.
+    t.run(&["config", "project", "--unset"]).clean();
     t.run(&["config", "--global", "project", "from-global"])
         .clean();
     let global = read(&t.config_dir().join("config"));
@@ -95,7 +98,7 @@ fn global_repository_and_environment_precedence() {
         "x",
     ])
     .clean();
-    t.run(&["config", "username", "carol"]).clean();
+    t.run(&["config", "--global", "username", "carol"]).clean();
     let j = t
         .run_env(
             &[("GRYT_USERNAME", "dave")],
@@ -196,6 +199,14 @@ fn bad_config_input() {
         ),
         (&["config", "gryt_url", "ftp://x"], 2, "Invalid gryt_url"),
         (&["config", "--unset"], 2, "--unset needs a KEY"),
+        (&["config", "username", "alice"], 2, "username is personal"),
+        (&["config", "api_key_id", "k1"], 2, "api_key_id is personal"),
+        (
+            &["config", "gryt_url", "http://u:hunter22@h"],
+            2,
+            "holds a user name or password",
+        ),
+        (&["config", "project", "no spaces"], 2, "Invalid project"),
         (&["config", "team", "a", "--unset"], 2, "--unset"),
     ] {
         t.run(args).err(code, &[needle]);
@@ -210,4 +221,91 @@ fn bad_config_input() {
         .err(1, &["Unknown configuration key 'colour'", ".gryt/config"]);
     write(&cfg, "team: [\n");
     t.run(&["generation", "list"]).err(1, &[".gryt/config:"]);
+}
+
+#[test]
+fn personal_keys_in_the_repository_are_ignored_and_url_passwords_never_shown() {
+    let t = TestEnv::init();
+    let cfg = t.gryt_dir().join("config");
+    write(
+        &cfg,
+        "username: mallory\napi_key_id: k1\ngryt_url: http://u:hunter22@127.0.0.1:9\nproject: p\n",
+    );
+    let out = t.run(&["config", "--json"]);
+    out.ok()
+        .stderr_has("ignoring 'username'")
+        .stderr_has("ignoring 'api_key_id'")
+        .stderr_has(".gryt/config");
+    let j = out.json();
+    assert_eq!(j["config"]["username"]["value"], USER, "{j:#}");
+    assert!(j["config"]["api_key_id"].is_null(), "{j:#}");
+    assert_eq!(
+        j["config"]["gryt_url"]["value"],
+        "http://u:****@127.0.0.1:9"
+    );
+    let mut outs = vec![
+        t.run(&["config"]),
+        t.run(&["config", "gryt_url"]),
+        t.run(&["cloud", "whoami"]),
+        t.run(&["sync", "pull"]),
+    ];
+    outs[1].ok().stdout_has("http://u:****@127.0.0.1:9");
+    outs[2].fails(1, &["Not logged in to"]);
+    outs[3].fails(1, &["Not logged in to"]);
+    outs.push(t.run(&[
+        "cloud",
+        "login",
+        "--url",
+        "http://u:hunter33@127.0.0.1:9",
+        "--username",
+        "u",
+        "--password-stdin",
+    ]));
+    outs[4]
+        .fails(2, &["holds a user name or password"])
+        .hint("http://127.0.0.1:9");
+    for o in &outs {
+        assert!(
+            !o.stdout.contains("hunter2") && !o.stderr.contains("hunter2"),
+            "{o:?}"
+        );
+        assert!(
+            !o.stdout.contains("hunter33") && !o.stderr.contains("hunter33"),
+            "{o:?}"
+        );
+    }
+    // Identity stays the user's own.
+    t.run(&["generation", "new", "v1.0.0"]).ok();
+}
+
+#[test]
+fn a_secret_is_read_from_stdin_with_a_dash() {
+    use std::io::Write;
+    let t = TestEnv::init();
+    let mut c = t.command_in(&t.root());
+    c.args(["config", "--global", "api_key_secret", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("run gryt");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"from-stdin-secret\n")
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{out:?}");
+    let creds = read(&t.config_dir().join("credentials"));
+    assert!(
+        creds.contains("api_key_secret: from-stdin-secret"),
+        "{creds}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("from-stdin"));
+    let dir_mode = std::fs::metadata(t.config_dir())
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(dir_mode, 0o700);
 }

@@ -25,7 +25,7 @@ fn start_numbers_rc_and_records_the_owner() {
     let code = e["code_name"].as_str().expect("code name");
     assert_eq!(code.split('-').count(), 3, "{code}");
     // The owner is the configured username, which may differ from $USER.
-    t.run(&["config", "username", "bob"]).clean();
+    t.run(&["config", "--global", "username", "bob"]).clean();
     let j = t
         .run(&[
             "evolution",

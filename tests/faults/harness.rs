@@ -146,6 +146,7 @@ impl Dev {
         d.run(&["config", "--global", "username", name]).ok();
         d.run(&["config", "--global", "password", &password_of(name)])
             .ok();
+        d.run(&["config", "project", "default"]).ok();
         d
     }
 

@@ -221,6 +221,7 @@ impl Dev {
         d.run(&["config", "--global", "password", &password_of(name)])
             .ok();
         d.run(&["config", "team", &cloud.team]).ok();
+        d.run(&["config", "project", "default"]).ok();
         d
     }
 

@@ -34,6 +34,7 @@ fn hmac_with_keys_in_the_global_config_and_the_secret_in_the_credentials_file() 
     d.run(&["config", "--global", "execution_mode", "cloud"])
         .ok();
     d.run(&["config", "team", &team]).ok();
+    d.run(&["config", "project", "default"]).ok();
 
     // The secret lives only in the credentials file, mode 0600; never shown.
     let creds = d.config_dir().join("credentials");
@@ -70,24 +71,27 @@ fn reference_keys_in_repo_config_work_with_the_secret_from_the_config_dir() {
     let (key_id, secret) = cloud.api_key("alice");
     let d = Dev::bare("alice");
     d.run(&["init"]).ok();
-    // .gryt/config as the reference client writes it, minus the secret.
+    // .gryt/config as the reference client writes it, minus the secret (plus the project).
     let repo_config = d.gryt_dir().join("config");
     std::fs::write(
         &repo_config,
         format!(
-            "gryt_url: {}\napi_key_id: {key_id}\nexecution_mode: cloud\nteam: {team}\n",
+            "gryt_url: {}\napi_key_id: {key_id}\nexecution_mode: cloud\nteam: {team}\nproject: default\n",
             cloud.url()
         ),
     )
     .expect("write .gryt/config");
     d.run(&["config", "--global", "api_key_secret", &secret])
         .ok();
-    let cfg = d.json(&["config"]);
+    // The shared keys are read from the repository; the key id is personal: ignored there,
+    // with a warning naming the file.
+    let out = d.run(&["config", "--json"]);
+    out.ok()
+        .stderr_has("ignoring 'api_key_id'")
+        .stderr_has(".gryt/config");
+    let cfg = out.json();
     assert_eq!(cfg["config"]["gryt_url"]["source"], "repository", "{cfg:#}");
-    assert_eq!(
-        cfg["config"]["api_key_id"]["source"], "repository",
-        "{cfg:#}"
-    );
+    assert!(cfg["config"]["api_key_id"].is_null(), "{cfg:#}");
     assert_eq!(
         cfg["config"]["execution_mode"]["source"], "repository",
         "{cfg:#}"
@@ -100,6 +104,23 @@ fn reference_keys_in_repo_config_work_with_the_secret_from_the_config_dir() {
         cfg["config"]["api_key_secret"]["value"], "********",
         "{cfg:#}"
     );
+    // An unbound secret is not sent to a URL only the repository names.
+    d.run(&["sync", "pull"]).fails(1, &["Not logged in to"]);
+    // Logging in with the key binds it to this server.
+    d.run_with(
+        &[
+            "cloud",
+            "login",
+            "--url",
+            &cloud.url(),
+            "--key-id",
+            &key_id,
+            "--secret-key-stdin",
+        ],
+        &[],
+        Some(&format!("{secret}\n")),
+    )
+    .ok();
 
     d.run(&["generation", "new", "v7.1.0"]).ok();
     d.add_change("v7.1.0", "FEAT-1", "add", "Keys");

@@ -236,6 +236,7 @@ impl Dev {
         d.run(&["config", "--global", "password", &password_of(name)])
             .ok();
         d.run(&["config", "team", team]).ok();
+        d.run(&["config", "project", "default"]).ok();
         d
     }
 
@@ -311,6 +312,46 @@ impl Dev {
         )
     }
 
+    /// Runs `gryt ARGS` with extra environment variables and, when given, `input` on stdin.
+    pub fn run_with(&self, args: &[&str], vars: &[(&str, &str)], input: Option<&str>) -> Out {
+        use std::io::Write;
+        let mut c = self.command(args);
+        c.envs(vars.iter().copied());
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if input.is_some() {
+            c.stdin(std::process::Stdio::piped());
+        }
+        let mut child = c.spawn().expect("run gryt");
+        if let Some(text) = input {
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(text.as_bytes()).expect("write stdin");
+        }
+        finish(
+            &self.name,
+            args,
+            child.wait_with_output().expect("wait for gryt"),
+        )
+    }
+
+    /// `gryt cloud login --url URL` as this developer (password read from stdin).
+    pub fn login(&self, url: &str) -> Out {
+        let pw = format!("{}\n", password_of(&self.name));
+        self.run_with(
+            &[
+                "cloud",
+                "login",
+                "--url",
+                url,
+                "--username",
+                &self.name,
+                "--password-stdin",
+            ],
+            &[],
+            Some(&pw),
+        )
+    }
+
     /// `gryt ARGS --json`, which must succeed; its JSON.
     #[track_caller]
     pub fn json(&self, args: &[&str]) -> Value {
@@ -382,6 +423,52 @@ impl Dev {
         self.run(&["evolution", "complete", &tag, "--status", "pass"])
             .ok();
         tag
+    }
+}
+
+/// A listener on 127.0.0.1:0 that records the head of every request it receives and
+/// answers 401: a server the user never logged in to.
+pub struct Recorder {
+    addr: std::net::SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Recorder {
+    pub fn start() -> Recorder {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind recorder");
+        let addr = listener.local_addr().expect("recorder addr");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let s = seen.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let Ok(read) = conn.try_clone() else { continue };
+                let mut r = std::io::BufReader::new(read);
+                while let Ok(Some(msg)) = read_message(&mut r) {
+                    let text = String::from_utf8_lossy(&msg).into_owned();
+                    s.lock().expect("recorder lock").push(text);
+                    let body = r#"{"detail":"Authentication required"}"#;
+                    let reply = format!(
+                        "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if conn.write_all(reply.as_bytes()).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Recorder { addr, seen }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request received so far (head and body).
+    pub fn requests(&self) -> Vec<String> {
+        self.seen.lock().expect("recorder lock").clone()
     }
 }
 
