@@ -1,4 +1,4 @@
--- gryt local schema, version 6: what a proof proved, and what a promotion promoted.
+-- gryt local schema, version 7: what a proof proved, and what a promotion promoted.
 
 -- The git commit an evolution's result was established on (NULL outside git), whether the
 -- work tree had uncommitted changes then, and the fingerprint of the change it proves (its

@@ -27,8 +27,12 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0005_cancelled.sql"),
     ),
     (
-        "0006_proofs.sql",
-        include_str!("../migrations/0006_proofs.sql"),
+        "0006_refused_deletes.sql",
+        include_str!("../migrations/0006_refused_deletes.sql"),
+    ),
+    (
+        "0007_proofs.sql",
+        include_str!("../migrations/0007_proofs.sql"),
     ),
 ];
 
