@@ -9,6 +9,7 @@ mod cli {
 
     mod bad_input;
     mod config;
+    mod demo;
     mod evolution;
     mod generation;
     mod init;
