@@ -34,6 +34,10 @@ pub struct App {
     pub hashing: tokio::sync::Semaphore,
     pub allow_signup: bool,
     pub body_limit: usize,
+    /// Request-body bytes held in memory, in total and per peer address.
+    pub bodies: Arc<crate::net::BodyBudget>,
+    /// Failed password logins, per address and per account.
+    pub limiter: auth::AuthLimiter,
 }
 
 pub type Shared = Arc<App>;
@@ -194,6 +198,8 @@ pub struct Authed {
     pub path_q: String,
     pub idem: Option<String>,
     pub if_match: Option<i64>,
+    /// The body's bytes counted against the server's memory budget while this lives.
+    _reservation: Option<crate::net::BodyReservation>,
 }
 
 impl Authed {
@@ -202,18 +208,96 @@ impl Authed {
     }
 }
 
-/// The raw body, bounded by the configured limit (413 beyond it). An oversized body is
-/// still drained (up to four times the limit) so the client gets to read the 413.
-async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+/// A refusal from the authenticating extractor: problem+json, with Retry-After when the
+/// client is told to wait.
+pub struct Refusal(pub auth::Refused);
+
+impl From<ApiError> for Refusal {
+    fn from(e: ApiError) -> Self {
+        Refusal(e.into())
+    }
+}
+
+impl From<auth::Refused> for Refusal {
+    fn from(r: auth::Refused) -> Self {
+        Refusal(r)
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let status = self.0.error.status;
+        let mut r = self.0.error.to_resp().into_response();
+        let retry = match (self.0.retry_after, status) {
+            (Some(secs), _) => Some(secs),
+            (None, StatusCode::TOO_MANY_REQUESTS) => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        r
+    }
+}
+
+/// Reads and discards up to `max` bytes of a body that will not be used.
+async fn drain(body: axum::body::Body, max: usize) {
     use http_body_util::BodyExt;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("The request body is larger than the limit of {limit} bytes"),
-        )
-    };
+    let mut body = body;
+    let mut seen = 0usize;
+    while seen <= max {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(d) = frame.data_ref() {
+                    seen = seen.saturating_add(d.len());
+                }
+            }
+            _ => break,
+        }
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("The request body is larger than the limit of {limit} bytes"),
+    )
+}
+
+/// The raw body, bounded by the configured limit (413 beyond it) and by the server's
+/// budget of body bytes in memory (429 for one address holding too much, 503 for the
+/// server as a whole); the bytes stay reserved while the returned reservation lives. An
+/// oversized body is drained (up to four times the limit, not kept) so the client gets to
+/// read the 413.
+async fn read_body(
+    req: Request,
+    app: &App,
+) -> Result<(Bytes, crate::net::BodyReservation), ApiError> {
+    use http_body_util::BodyExt;
+    let limit = app.body_limit;
+    let ip = crate::net::peer_ip(req.extensions());
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let mut reservation = app.bodies.start(ip);
     let mut body = req.into_body();
+    if let Some(n) = declared {
+        if n > limit {
+            drain(body, limit.saturating_mul(4)).await;
+            return Err(too_large(limit));
+        }
+        if let Err(e) = reservation.grow(n) {
+            // An authenticated client: its body is read and thrown away (never kept), so
+            // that it gets to read the answer.
+            drain(body, n).await;
+            return Err(e);
+        }
+    }
     let mut buf: Vec<u8> = Vec::new();
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
@@ -223,6 +307,10 @@ async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
         if let Some(d) = frame.data_ref() {
             seen = seen.saturating_add(d.len());
             if seen <= limit {
+                if !matches!(declared, Some(n) if seen <= n) {
+                    // A chunked body (or one longer than declared) reserves as it arrives.
+                    reservation.grow(d.len())?;
+                }
                 buf.extend_from_slice(d);
             } else if seen > limit.saturating_mul(4) {
                 break;
@@ -230,15 +318,15 @@ async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
         }
     }
     if seen > limit {
-        return Err(too_large());
+        return Err(too_large(limit));
     }
-    Ok(Bytes::from(buf))
+    Ok((Bytes::from(buf), reservation))
 }
 
 impl FromRequest<Shared> for Authed {
-    type Rejection = Resp;
+    type Rejection = Refusal;
 
-    async fn from_request(req: Request, app: &Shared) -> Result<Self, Resp> {
+    async fn from_request(req: Request, app: &Shared) -> Result<Self, Refusal> {
         let method = req.method().as_str().to_string();
         let path_q = req
             .uri()
@@ -246,34 +334,52 @@ impl FromRequest<Shared> for Authed {
             .map(|p| p.as_str().to_string())
             .unwrap_or_else(|| req.uri().path().to_string());
         let headers = req.headers().clone();
-        let idem = match headers.get("idempotency-key") {
-            Some(v) => {
-                let k = v
-                    .to_str()
-                    .map_err(|_| {
-                        ApiError::bad_request("Idempotency-Key is not readable").to_resp()
-                    })?
-                    .to_string();
-                idem::validate_key(&k).map_err(|e| e.to_resp())?;
-                Some(k)
+        let ip = crate::net::peer_ip(req.extensions());
+        let early = async {
+            let idem = match headers.get("idempotency-key") {
+                Some(v) => {
+                    let k = v
+                        .to_str()
+                        .map_err(|_| ApiError::bad_request("Idempotency-Key is not readable"))?
+                        .to_string();
+                    idem::validate_key(&k)?;
+                    Some(k)
+                }
+                None => None,
+            };
+            let if_match = parse_if_match(&headers)?;
+            // A NUL decoded from the URL would reach the database as a parameter
+            // (PostgreSQL refuses it in text): no id, name or filter contains one.
+            if path_q.contains("%00") {
+                return Err(
+                    ApiError::bad_request("The URL may not contain NUL characters (%00)").into(),
+                );
             }
-            None => None,
+            // Authentication from the headers alone, before a byte of the body is read.
+            let stage = authenticate_head(app, &headers, ip).await?;
+            Ok::<_, auth::Refused>((idem, if_match, stage))
         };
-        let if_match = parse_if_match(&headers).map_err(|e| e.to_resp())?;
-        // A NUL decoded from the URL would reach the database as a parameter (PostgreSQL
-        // refuses it in text): no id, name or filter contains one.
-        if path_q.contains("%00") {
-            return Err(
-                ApiError::bad_request("The URL may not contain NUL characters (%00)").to_resp(),
-            );
-        }
-        let body = read_body(req, app.body_limit)
-            .await
-            .map_err(|e| e.to_resp())?;
-        let user = authenticate(app, &headers, &method, &path_q, &body)
-            .await
-            .map_err(|e| e.to_resp())?;
-        check_body_headers(&headers, &body).map_err(|e| e.to_resp())?;
+        // Refused from the headers: the body is never read (what already arrived with the
+        // head is discarded by the connection; the rest is not waited for).
+        let (idem, if_match, stage) = early.await?;
+        let (body, reservation) = read_body(req, app).await?;
+        let user = match stage {
+            HeadAuth::Done(p) => p,
+            HeadAuth::Hmac {
+                material,
+                key_id,
+                timestamp,
+                signature,
+            } => {
+                verify_signed_body(
+                    app, material, &key_id, &timestamp, &signature, &method, &path_q, &body,
+                )
+                .await?
+            }
+        };
+        check_body_headers(&headers, &body)?;
+        // The body stays in memory while the handler runs; the reservation is released
+        // when the extractor's result is dropped (see `Authed::_reservation`).
         Ok(Authed {
             user,
             body,
@@ -281,21 +387,35 @@ impl FromRequest<Shared> for Authed {
             path_q,
             idem,
             if_match,
+            _reservation: Some(reservation),
         })
     }
 }
 
-async fn authenticate(
+/// What the headers alone establish about a request's sender.
+enum HeadAuth {
+    /// A password login, checked (the body is not needed).
+    Done(Principal),
+    /// An API key that exists, is live and whose timestamp is fresh: the signature over the
+    /// body is checked once the body is read.
+    Hmac {
+        material: auth::KeyMaterial,
+        key_id: String,
+        timestamp: String,
+        signature: String,
+    },
+}
+
+async fn authenticate_head(
     app: &Shared,
     headers: &HeaderMap,
-    method: &str,
-    path_q: &str,
-    body: &Bytes,
-) -> Result<Principal, ApiError> {
+    ip: std::net::IpAddr,
+) -> Result<HeadAuth, auth::Refused> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::unauthorized(
             "Authentication required: HTTP Basic or an HMAC-signed request",
-        ));
+        )
+        .into());
     };
     let value = value
         .to_str()
@@ -308,7 +428,7 @@ async fn authenticate(
                 "Malformed HMAC header: expected HMAC key_id:timestamp:signature",
             )
         })?;
-        auth::check_timestamp(h.timestamp)?;
+        let now = auth::check_timestamp(h.timestamp)?;
         // The key from memory when read recently, else from the database (one blocking hop).
         let material = match app.keys.get(h.key_id) {
             Some(k) => k,
@@ -322,32 +442,13 @@ async fn authenticate(
                 k
             }
         };
-        // HMAC over a small body is microseconds; a large one is hashed off the runtime.
-        let verified = if body.len() <= 64 * 1024 {
-            auth::verify_hmac(&material, &h, method, path_q, body)?
-        } else {
-            let (key_id, ts, sig) = (
-                h.key_id.to_string(),
-                h.timestamp.to_string(),
-                h.signature.to_string(),
-            );
-            let (method, path_q, body) = (method.to_string(), path_q.to_string(), body.clone());
-            tokio::task::spawn_blocking(move || {
-                let h = auth::HmacHeader {
-                    key_id: &key_id,
-                    timestamp: &ts,
-                    signature: &sig,
-                };
-                auth::verify_hmac(&material, &h, &method, &path_q, &body)
-            })
-            .await
-            .map_err(|_| ApiError::internal("signature check failed"))??
-        };
-        if let Err(e) = app.replay.record(h.key_id, &verified).await {
-            app.keys.forget(h.key_id);
-            return Err(e);
-        }
-        Ok(verified.principal)
+        auth::check_key_live(&material, now)?;
+        Ok(HeadAuth::Hmac {
+            material,
+            key_id: h.key_id.to_string(),
+            timestamp: h.timestamp.to_string(),
+            signature: h.signature.to_string(),
+        })
     } else if scheme.eq_ignore_ascii_case("basic") {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(rest)
@@ -357,8 +458,12 @@ async fn authenticate(
         let (user, pass) = text
             .split_once(':')
             .ok_or_else(|| ApiError::unauthorized("Malformed Basic credentials"))?;
+        // Failed logins are limited per address and per account before anything else (a
+        // limited client cannot probe the cache of recent logins either).
+        let attempt = app.limiter.begin(ip, user)?;
         if let Some(p) = app.cache.get(user, pass) {
-            return Ok(p);
+            attempt.succeeded();
+            return Ok(HeadAuth::Done(p));
         }
         let u = user.to_string();
         let found = if user.contains('\0') {
@@ -378,13 +483,57 @@ async fn authenticate(
         let principal = tokio::task::spawn_blocking(move || auth::check_basic(found, &u, &p))
             .await
             .map_err(|_| ApiError::internal("password check failed"))??;
+        attempt.succeeded();
         app.cache.put(user, pass, principal.clone());
-        Ok(principal)
+        Ok(HeadAuth::Done(principal))
     } else {
-        Err(ApiError::unauthorized(
-            "Unsupported authorization scheme: use Basic or HMAC",
-        ))
+        Err(ApiError::unauthorized("Unsupported authorization scheme: use Basic or HMAC").into())
     }
+}
+
+/// Checks an HMAC signature over the body just read, then records it (replays refused).
+#[allow(clippy::too_many_arguments)]
+async fn verify_signed_body(
+    app: &Shared,
+    material: auth::KeyMaterial,
+    key_id: &str,
+    timestamp: &str,
+    signature: &str,
+    method: &str,
+    path_q: &str,
+    body: &Bytes,
+) -> Result<Principal, ApiError> {
+    // HMAC over a small body is microseconds; a large one is hashed off the runtime.
+    let verified = if body.len() <= 64 * 1024 {
+        let h = auth::HmacHeader {
+            key_id,
+            timestamp,
+            signature,
+        };
+        auth::verify_hmac(&material, &h, method, path_q, body)?
+    } else {
+        let (key_id, ts, sig) = (
+            key_id.to_string(),
+            timestamp.to_string(),
+            signature.to_string(),
+        );
+        let (method, path_q, body) = (method.to_string(), path_q.to_string(), body.clone());
+        tokio::task::spawn_blocking(move || {
+            let h = auth::HmacHeader {
+                key_id: &key_id,
+                timestamp: &ts,
+                signature: &sig,
+            };
+            auth::verify_hmac(&material, &h, &method, &path_q, &body)
+        })
+        .await
+        .map_err(|_| ApiError::internal("signature check failed"))??
+    };
+    if let Err(e) = app.replay.record(key_id, &verified).await {
+        app.keys.forget(key_id);
+        return Err(e);
+    }
+    Ok(verified.principal)
 }
 
 impl App {
@@ -897,7 +1046,7 @@ async fn signup(State(app): State<Shared>, req: Request) -> Resp {
         .to_resp();
     }
     let headers = req.headers().clone();
-    let body = tryr!(read_body(req, app.body_limit).await);
+    let (body, _reservation) = tryr!(read_body(req, &app).await);
     tryr!(check_body_headers(&headers, &body));
     let s: SignupRequest = tryr!(parse_json(&body));
     tryr!(auth::validate_username(&s.username));

@@ -394,6 +394,15 @@ pub fn verify_hmac(
     })
 }
 
+/// Refuses an API key that has expired by `now` (Unix seconds): checked from the headers,
+/// before the body is read. Revocation is read when the signature is recorded.
+pub fn check_key_live(k: &KeyMaterial, now: i64) -> Result<(), ApiError> {
+    if k.expires_at.is_some_and(|e| e <= now) {
+        return Err(ApiError::unauthorized("API key expired"));
+    }
+    Ok(())
+}
+
 /// Refuses a signature timestamp that does not parse or is more than 5 minutes from the
 /// server clock; returns the server clock (Unix seconds).
 pub fn check_timestamp(timestamp: &str) -> Result<i64, ApiError> {
@@ -655,6 +664,174 @@ impl CredentialCache {
     }
 }
 
+/// Failed password logins are counted over this window (see [`AuthLimiter`]).
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(300);
+/// How long an address where an account logged in stays trusted for that account.
+const REMEMBER_GOOD: Duration = Duration::from_secs(24 * 3600);
+/// Entries each table of the limiter holds at most (expired ones are pruned first).
+const LIMITER_MAX: usize = 100_000;
+
+/// A refused authentication: the error and, for 429, how many seconds until it lifts.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub error: ApiError,
+    pub retry_after: Option<u64>,
+}
+
+impl From<ApiError> for Refused {
+    fn from(error: ApiError) -> Self {
+        Refused {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    count: u32,
+    start: Instant,
+}
+
+impl Window {
+    fn live(&self) -> bool {
+        self.start.elapsed() < FAILURE_WINDOW
+    }
+    fn remaining_secs(&self) -> u64 {
+        FAILURE_WINDOW
+            .saturating_sub(self.start.elapsed())
+            .as_secs()
+            .max(1)
+    }
+}
+
+#[derive(Default)]
+struct LimitState {
+    peers: HashMap<std::net::IpAddr, Window>,
+    accounts: HashMap<String, Window>,
+    good: HashMap<(String, std::net::IpAddr), Instant>,
+}
+
+fn bump<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, Window>, k: &K) {
+    match map.get_mut(k) {
+        Some(w) if w.live() => w.count = w.count.saturating_add(1),
+        _ => {
+            if map.len() >= LIMITER_MAX {
+                map.retain(|_, w| w.live());
+            }
+            if map.len() < LIMITER_MAX {
+                map.insert(
+                    k.clone(),
+                    Window {
+                        count: 1,
+                        start: Instant::now(),
+                    },
+                );
+            }
+        }
+    }
+}
+
+fn unbump<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Window>, k: &K) {
+    if let Some(w) = map.get_mut(k) {
+        w.count = w.count.saturating_sub(1);
+    }
+}
+
+/// Limits failed password (HTTP Basic) logins, so that guessing cannot make real logins
+/// wait behind a queue of Argon2id checks:
+///
+/// - per address: once `per_address` logins from one address failed (or are being checked)
+///   within [`FAILURE_WINDOW`], that address is answered 429 without a password check
+///   until the window that began with its first failure has passed;
+/// - per account: once `per_account` logins to one account failed within the window, its
+///   password logins are answered 429, except from an address where that account logged
+///   in successfully within the last 24 hours (so its usual user still gets in; from a new
+///   address they wait for the window to pass). API keys (HMAC) are not affected.
+pub struct AuthLimiter {
+    per_address: u32,
+    per_account: u32,
+    state: Mutex<LimitState>,
+}
+
+/// A password check under way: counted as a failure unless [`Attempt::succeeded`].
+pub struct Attempt<'a> {
+    limiter: &'a AuthLimiter,
+    ip: std::net::IpAddr,
+    account: String,
+}
+
+impl AuthLimiter {
+    pub fn new(per_address: u32, per_account: u32) -> AuthLimiter {
+        AuthLimiter {
+            per_address: per_address.max(1),
+            per_account: per_account.max(1),
+            state: Mutex::new(LimitState::default()),
+        }
+    }
+
+    /// Before a password check for `account` from `ip`: 429 (with Retry-After) when a
+    /// limit is reached, else the attempt (counted as failed until it succeeds).
+    pub fn begin(&self, ip: std::net::IpAddr, account: &str) -> Result<Attempt<'_>, Refused> {
+        let limited = |w: &Window| Refused {
+            error: ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_failures",
+                "Too many failed logins; wait before trying again",
+            )
+            .with_hint(Some(
+                "Wait for the time in Retry-After, or use an API key (HMAC), which is not limited"
+                    .to_string(),
+            )),
+            retry_after: Some(w.remaining_secs()),
+        };
+        let mut st = self
+            .state
+            .lock()
+            .map_err(|_| ApiError::internal("the login limiter is unusable"))?;
+        if let Some(w) = st.peers.get(&ip) {
+            if w.live() && w.count >= self.per_address {
+                return Err(limited(w));
+            }
+        }
+        let account = account.chars().take(64).collect::<String>();
+        if let Some(w) = st.accounts.get(&account) {
+            let trusted = st
+                .good
+                .get(&(account.clone(), ip))
+                .is_some_and(|at| at.elapsed() < REMEMBER_GOOD);
+            if w.live() && w.count >= self.per_account && !trusted {
+                return Err(limited(w));
+            }
+        }
+        bump(&mut st.peers, &ip);
+        bump(&mut st.accounts, &account);
+        Ok(Attempt {
+            limiter: self,
+            ip,
+            account,
+        })
+    }
+}
+
+impl Attempt<'_> {
+    /// The password was right: the attempt is not a failure, and the address is trusted
+    /// for this account.
+    pub fn succeeded(self) {
+        if let Ok(mut st) = self.limiter.state.lock() {
+            unbump(&mut st.peers, &self.ip);
+            unbump(&mut st.accounts, &self.account);
+            if st.good.len() >= LIMITER_MAX {
+                st.good.retain(|_, at| at.elapsed() < REMEMBER_GOOD);
+            }
+            if st.good.len() < LIMITER_MAX {
+                st.good
+                    .insert((self.account.clone(), self.ip), Instant::now());
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -685,6 +862,36 @@ mod tests {
         assert_eq!(k.decrypt(&enc, "gk_2"), None);
         let other = ServerKey::generate().unwrap();
         assert_eq!(other.decrypt(&enc, "gk_1"), None);
+    }
+
+    #[test]
+    fn failed_logins_are_limited_per_address_and_account() {
+        let l = AuthLimiter::new(3, 5);
+        let (a, b, good): (std::net::IpAddr, std::net::IpAddr, std::net::IpAddr) = (
+            "10.0.0.1".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            "10.0.0.9".parse().unwrap(),
+        );
+        // The usual address of "alice" logs in once.
+        l.begin(good, "alice").unwrap().succeeded();
+        for _ in 0..3 {
+            drop(l.begin(a, "alice").unwrap());
+        }
+        let r = l.begin(a, "bob").err().unwrap();
+        assert_eq!(r.error.status, axum::http::StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.retry_after.is_some_and(|s| (1..=300).contains(&s)));
+        // Another address still may try; the account reaches its limit.
+        drop(l.begin(b, "alice").unwrap());
+        drop(l.begin(b, "alice").unwrap());
+        let r = l.begin(b, "alice").err().unwrap();
+        assert_eq!(r.error.code, "too_many_failures");
+        // ... but not for the address where alice logged in, nor for other accounts.
+        l.begin(good, "alice").unwrap().succeeded();
+        l.begin(b, "carol").unwrap().succeeded();
+        // Successes do not count as failures.
+        for _ in 0..10 {
+            l.begin(good, "dave").unwrap().succeeded();
+        }
     }
 
     #[test]

@@ -31,6 +31,34 @@ pub struct ServerArgs {
         global = true
     )]
     pub server_key: Option<String>,
+    /// Open connections at most, in total (more are answered 503 and closed).
+    #[arg(long, value_name = "N", default_value_t = crate::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Open connections at most from one client address.
+    #[arg(long, value_name = "N", default_value_t = crate::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)]
+    pub max_connections_per_address: usize,
+    /// Seconds a connection has to send a complete request head (after opening, or after
+    /// its previous answer) before it is closed.
+    #[arg(long, value_name = "SECS", default_value_t = crate::DEFAULT_HEADER_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+    /// Seconds a request may take in all (body included) before it is answered 408.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout: u64,
+    /// Request-body bytes the server holds in memory at most, in total (503 beyond it).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::DEFAULT_BODY_MEMORY)]
+    pub body_memory: usize,
+    /// Request-body bytes held in memory at most for one client address (429 beyond it).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::DEFAULT_BODY_MEMORY_PER_ADDRESS)]
+    pub body_memory_per_address: usize,
+    /// Failed password logins from one address within 5 minutes before it is answered 429.
+    #[arg(long, value_name = "N", default_value_t = crate::DEFAULT_AUTH_FAILURES_PER_ADDRESS)]
+    pub auth_failures_per_address: u32,
+    /// Failed password logins to one account within 5 minutes before its password logins
+    /// are answered 429 (except from an address where it logged in within a day).
+    #[arg(long, value_name = "N", default_value_t = crate::DEFAULT_AUTH_FAILURES_PER_ACCOUNT)]
+    pub auth_failures_per_account: u32,
     #[command(subcommand)]
     pub command: Option<ServerCommand>,
 }
@@ -87,6 +115,14 @@ fn config_of(args: &ServerArgs) -> anyhow::Result<ServerConfig> {
     let mut config = ServerConfig::new(database);
     config.allow_signup = args.allow_signup;
     config.key_file = args.key_file.clone();
+    config.max_connections = args.max_connections;
+    config.max_connections_per_address = args.max_connections_per_address;
+    config.header_timeout = std::time::Duration::from_secs(args.header_timeout);
+    config.request_timeout = std::time::Duration::from_secs(args.request_timeout);
+    config.body_memory = args.body_memory;
+    config.body_memory_per_address = args.body_memory_per_address;
+    config.auth_failures_per_address = args.auth_failures_per_address;
+    config.auth_failures_per_account = args.auth_failures_per_account;
     if let Some(k) = &args.server_key {
         config.server_key =
             Some(ServerKey::from_hex(k).map_err(|e| anyhow::anyhow!("GRYT_SERVER_KEY: {e}"))?);

@@ -14,6 +14,7 @@ pub mod db;
 pub mod error;
 pub mod idem;
 pub mod logic;
+pub mod net;
 mod testserver;
 pub mod util;
 
@@ -45,9 +46,34 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Requests taking longer than this are answered 408.
     pub request_timeout: Duration,
+    /// Open connections at most, in total (more are answered 503 and closed).
+    pub max_connections: usize,
+    /// Open connections at most from one peer address.
+    pub max_connections_per_address: usize,
+    /// A connection must send a complete request head within this time after it opens or
+    /// after its previous answer (slow and idle clients are disconnected).
+    pub header_timeout: Duration,
+    /// Request-body bytes held in memory at most, in total (503 beyond it).
+    pub body_memory: usize,
+    /// Request-body bytes held in memory at most for one peer address (429 beyond it).
+    pub body_memory_per_address: usize,
+    /// Failed password logins from one address, within [`auth::FAILURE_WINDOW`], after
+    /// which that address is answered 429.
+    pub auth_failures_per_address: u32,
+    /// Failed password logins for one account, within [`auth::FAILURE_WINDOW`], after
+    /// which its password logins are answered 429 (except from an address where the
+    /// account logged in recently).
+    pub auth_failures_per_account: u32,
 }
 
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_BODY_MEMORY: usize = 64 * 1024 * 1024;
+pub const DEFAULT_BODY_MEMORY_PER_ADDRESS: usize = 16 * 1024 * 1024;
+pub const DEFAULT_AUTH_FAILURES_PER_ADDRESS: u32 = 10;
+pub const DEFAULT_AUTH_FAILURES_PER_ACCOUNT: u32 = 50;
 
 impl ServerConfig {
     pub fn new(database: impl Into<String>) -> ServerConfig {
@@ -58,6 +84,13 @@ impl ServerConfig {
             key_file: None,
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: Duration::from_secs(60),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_memory: DEFAULT_BODY_MEMORY,
+            body_memory_per_address: DEFAULT_BODY_MEMORY_PER_ADDRESS,
+            auth_failures_per_address: DEFAULT_AUTH_FAILURES_PER_ADDRESS,
+            auth_failures_per_account: DEFAULT_AUTH_FAILURES_PER_ACCOUNT,
         }
     }
 
@@ -98,6 +131,11 @@ pub async fn build(config: &ServerConfig) -> anyhow::Result<app::Shared> {
         hashing: tokio::sync::Semaphore::new(4),
         allow_signup: config.allow_signup,
         body_limit: config.body_limit,
+        bodies: net::BodyBudget::new(config.body_memory, config.body_memory_per_address),
+        limiter: auth::AuthLimiter::new(
+            config.auth_failures_per_address,
+            config.auth_failures_per_account,
+        ),
     }))
 }
 
@@ -142,9 +180,12 @@ pub async fn run(
         .layer(axum::middleware::map_response(app::problem_for_bare_errors))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http());
-    let result = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = net::ConnLimits {
+        max_connections: config.max_connections,
+        max_connections_per_peer: config.max_connections_per_address,
+        header_timeout: config.header_timeout,
+    };
+    let result = net::serve(listener, router, limits, shutdown).await;
     sweeper.abort();
-    result.map_err(|e| anyhow::anyhow!("server error: {e}"))
+    result
 }

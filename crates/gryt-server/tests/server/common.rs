@@ -102,6 +102,11 @@ impl Env {
 
     /// One server (or `n` sharing the database) on the named backend.
     pub fn start(backend: &str, n: usize) -> Env {
+        Env::start_with(backend, n, |_| {})
+    }
+
+    /// As [`Env::start`], with `tweak` applied to the configuration (limits, timeouts).
+    pub fn start_with(backend: &str, n: usize, tweak: impl Fn(&mut ServerConfig)) -> Env {
         let key_hex = hex::encode(uuid::Uuid::new_v4().as_bytes().repeat(2));
         let key = ServerKey::from_hex(&key_hex).unwrap();
         let (config, b, dir) = match backend {
@@ -124,6 +129,7 @@ impl Env {
         let mut config = config;
         config.allow_signup = true;
         config.server_key = Some(key);
+        tweak(&mut config);
         let servers = (0..n)
             .map(|_| TestServer::start(config.clone()).unwrap())
             .collect();
@@ -216,6 +222,16 @@ impl Answer {
     pub fn detail(&self) -> String {
         self.body["detail"].as_str().unwrap_or_default().to_string()
     }
+}
+
+/// An HTTP client whose connections come from `source`, another loopback address
+/// (127.0.0.0/8 all reaches this host), so a test can play several client addresses.
+pub fn http_client_from(source: &str) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .local_address(Some(source.parse().unwrap()))
+        .build()
+        .unwrap()
 }
 
 /// An HTTP client for the tests. In a workspace build reqwest's TLS is switched on by the

@@ -17,6 +17,7 @@ mod feed;
 mod idempotency;
 mod limits;
 mod literals;
+mod netlimits;
 mod race;
 mod records;
 mod scopes;
