@@ -57,9 +57,8 @@ impl Demo<'_> {
             } else {
                 Stdio::null()
             });
-        let cannot_run = |e: std::io::Error| {
-            GrytError::error(format!("cannot run {}: {e}", self.exe.display()))
-        };
+        let cannot_run =
+            |e: std::io::Error| GrytError::error(format!("cannot run {}: {e}", self.exe.display()));
         let mut child = cmd.spawn().map_err(cannot_run)?;
         if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
             use std::io::Write;
@@ -323,8 +322,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
         .map(|_| ())
     };
     let lead_ws = ws("lead");
-    std::fs::create_dir_all(&lead_ws)
-        .map_err(|e| GrytError::io("cannot create a workspace", e))?;
+    std::fs::create_dir_all(&lead_ws).map_err(|e| GrytError::io("cannot create a workspace", e))?;
     d.step("lead", &lead_ws, &["init", "-q"], 0)?;
     login("lead", &server.url())?;
     let created = d.step(
@@ -348,13 +346,13 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
     if git_available() {
         d.git("lead", &lead_ws, &["init", "-q"])?;
         d.git("lead", &lead_ws, &["add", ".gryt"])?;
-        d.git("lead", &lead_ws, &["commit", "-q", "-m", "Release contracts with gryt"])?;
+        d.git(
+            "lead",
+            &lead_ws,
+            &["commit", "-q", "-m", "Release contracts with gryt"],
+        )?;
         for p in ["alice", "bob"] {
-            d.git(
-                p,
-                &d.root,
-                &["clone", "-q", "ws-lead", &format!("ws-{p}")],
-            )?;
+            d.git(p, &d.root, &["clone", "-q", "ws-lead", &format!("ws-{p}")])?;
             login(p, &server.url())?;
         }
     } else {

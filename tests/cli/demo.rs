@@ -70,7 +70,8 @@ fn without_git_the_demo_says_it_skips_the_clone() {
     out.ok();
     assert_in_order(&out, SHOWN);
     assert!(
-        out.stdout.contains("git is not on PATH: skipping the teammates' `git clone`"),
+        out.stdout
+            .contains("git is not on PATH: skipping the teammates' `git clone`"),
         "{out:?}"
     );
     assert!(!out.stdout.contains("$ git "), "{out:?}");

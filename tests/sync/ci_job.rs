@@ -33,6 +33,9 @@ fn a_ci_job_in_a_fresh_clone_proves_pushes_promotes_and_tags() {
     // The CI runner: its own user name, an empty HOME, a fresh clone.
     let ci = Dev::bare("runner");
     ci.git(&["clone", "-q", &origin_arg, "."]);
+    // The job names who makes the release tag (a runner has no git identity of its own).
+    ci.git(&["config", "user.name", "Release Bot"]);
+    ci.git(&["config", "user.email", "release-bot@example.com"]);
     assert!(!ci.config_dir().exists(), "the runner has no gryt config");
     assert!(!ci.gryt_dir().join("gryt.db").exists());
     let url = cloud.url();
@@ -74,7 +77,10 @@ fn a_ci_job_in_a_fresh_clone_proves_pushes_promotes_and_tags() {
         assert_eq!(e["status"], "pass", "{e:#}");
     }
 
-    let promoted = job(&["promote", "v1.0.0"]);
+    let out = ci.run_with(&["promote", "v1.0.0", "--json"], &env, None);
+    out.ok();
+    assert!(!out.stderr.contains("Warning"), "{out:?}");
+    let promoted = out.json();
     assert_eq!(promoted["generation"]["status"], "promoted", "{promoted:#}");
     assert_eq!(promoted["gate"]["ready"], true, "{promoted:#}");
     assert_eq!(promoted["tag"], "v1.0.0", "{promoted:#}");
@@ -88,9 +94,11 @@ fn a_ci_job_in_a_fresh_clone_proves_pushes_promotes_and_tags() {
     let tagged = remote.split_whitespace().next().unwrap_or_default();
     assert_eq!(tagged, checked.trim(), "origin's tag: {remote}");
 
-    // The job left the checkout clean: the database and credentials stay out of git.
+    // The checkout's only change is the promoted contract (`status: promoted`, to commit
+    // when the team wants it in git); the database and credentials stay out of git.
     let status = ci.git(&["status", "--porcelain", "--untracked-files=all"]);
-    assert!(status.is_empty(), "{status}");
+    assert_eq!(status.trim(), "M .gryt/generations/v1.0.0.yaml", "{status}");
+    assert!(ci.read_contract("v1.0.0").contains("status: promoted"));
     assert!(
         !ci.root().join(".gryt/config").exists()
             || !std::fs::read_to_string(ci.root().join(".gryt/config"))
