@@ -43,7 +43,7 @@ pub fn not_logged_in(config: &Config, url: &str) -> GrytError {
         format!("Not logged in to {url}; nothing was sent to it")
     };
     GrytError::error(why).hint(format!(
-        "log in with `gryt cloud login --url {}`, or set GRYT_URL, GRYT_API_KEY_ID and GRYT_API_KEY_SECRET",
+        "if you trust that server, log in with `gryt cloud login --url {}`, or set GRYT_URL, GRYT_API_KEY_ID and GRYT_API_KEY_SECRET",
         cfg::strip_userinfo(&url)
     ))
 }

@@ -90,6 +90,23 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens an existing gryt database for reading only, never writing or migrating it;
+    /// `None` when there is none, or it is not one this gryt can read as it is.
+    pub fn open_read_only(path: &Path) -> Option<Store> {
+        if !path.is_file() {
+            return None;
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ok()?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .ok()?;
+        (version == schema_version()).then_some(Store { conn })
+    }
+
     /// Creates a new database file (which must not exist) at the current schema.
     pub fn create(path: &Path) -> Result<Store> {
         let conn = Connection::open_with_flags(

@@ -1708,6 +1708,7 @@ pub fn push(
 /// Sends the pending evolutions of generations the server already has (hybrid mode's
 /// automatic sync of evolution results), without a pull.
 pub fn push_evolutions(ctx: &Context, ws: &mut Workspace, cloud: &Cloud) -> Result<PushReport> {
+    crate::contracts::refuse_committed_database(&ws.repo)?;
     let mut report = PushReport::default();
     let ops = plan_evolutions(ws, None)?;
     if ops.is_empty() {

@@ -446,6 +446,41 @@ changes:
     }
 
     #[test]
+    fn a_byte_order_mark_is_skipped_and_identity_fields_load() {
+        let text = "\u{feff}version: v1.0.0\ngeneration_id: 04CC1257-9DD6-4FCB-93EE-3FB4B0767542\n\
+                    status: promoted\npromoted_at: '2026-01-02T03:04:05Z'\npromoted_by: alice\n";
+        let f = parse_contract(Path::new("v1.0.0.yaml"), text).unwrap();
+        assert_eq!(f.spec.version, "v1.0.0");
+        assert_eq!(
+            f.identity.generation_id.as_deref(),
+            Some("04cc1257-9dd6-4fcb-93ee-3fb4b0767542")
+        );
+        assert_eq!(f.identity.status, GenerationStatus::Promoted);
+        let again = render_contract(&f.spec, &f.identity).unwrap();
+        let back = parse_contract(Path::new("v1.0.0.yaml"), &again).unwrap();
+        assert_eq!(back.identity, f.identity);
+        assert_eq!(back.spec, f.spec);
+        let cases = [
+            (
+                "version: v1.0.0\ngeneration_id: nope\n",
+                "x.yaml:2:1:",
+                "not a UUID",
+            ),
+            ("version: v1.0.0\nstatus: shipped\n", "x.yaml:2:1:", ""),
+            (
+                "version: v1.0.0\npromoted_by: bob\n",
+                "x.yaml:2:1:",
+                "promoted contract",
+            ),
+        ];
+        for (text, prefix, needle) in cases {
+            let e = parse_contract(Path::new("x.yaml"), text).unwrap_err();
+            assert!(e.message.starts_with(prefix), "{text}: {}", e.message);
+            assert!(e.message.contains(needle), "{text}: {}", e.message);
+        }
+    }
+
+    #[test]
     fn deep_or_huge_files_are_refused_quickly() {
         let deep = format!(
             "version: v1.0.0\ndescription: {}{}\n",

@@ -8,7 +8,9 @@ mod cli {
     pub mod harness;
 
     mod bad_input;
+    mod check;
     mod config;
+    mod contract_files;
     mod evolution;
     mod generation;
     mod init;

@@ -231,7 +231,19 @@ fn read_line(label: &str, hidden: bool) -> Result<String> {
 fn server_url(given: Option<&str>, config: &Config) -> Result<String> {
     let url = match given {
         Some(u) => u.trim().to_string(),
-        None => cfg::strip_userinfo(config.get("gryt_url").ok_or_else(no_url)?),
+        None => {
+            let url = cfg::strip_userinfo(config.get("gryt_url").ok_or_else(no_url)?);
+            // A password goes to a server the repository names only when the user says so.
+            if config.source("gryt_url") == Some(Source::Repository) && !config.is_own_url(&url) {
+                return Err(GrytError::usage(format!(
+                    "The server {url} comes only from the repository's .gryt/config; nothing was sent"
+                ))
+                .hint(format!(
+                    "if you trust it, name it yourself: `gryt cloud login --url {url}`"
+                )));
+            }
+            url
+        }
     };
     let url = url.trim_end_matches('/');
     if let Some(info) = cfg::key_info("gryt_url") {

@@ -1,8 +1,10 @@
 //! Command-line parsing and dispatch. One file per command group; each file holds the
 //! argument structs (whose doc comments are the help text) and its `cmd_*` functions.
 
+pub mod check;
 pub mod cloud;
 pub mod config;
+#[cfg(feature = "server")]
 pub mod demo;
 pub mod evolution;
 pub mod generation;
@@ -70,9 +72,13 @@ pub enum Command {
     /// Sync with the gryt server: pull, push, status, push-evolutions, log, resolve, watch.
     #[command(subcommand)]
     Sync(sync::SyncCommand),
+    /// Check contract and pipeline files (for pre-commit hooks and CI); read-only.
+    Check(check::CheckArgs),
     /// Run gryt's self-hostable sync server, or administer its database.
+    #[cfg(feature = "server")]
     Server(gryt_server::cli::ServerArgs),
     /// Walk through gryt end to end in a temporary directory, printing every command.
+    #[cfg(feature = "server")]
     Demo(demo::DemoArgs),
 }
 
@@ -120,10 +126,13 @@ fn run_command(ctx: &Context, command: Command) -> Result<i32> {
         Command::Run(args) => run::cmd_run(ctx, args),
         Command::Promote(args) => promote::cmd_promote(ctx, args),
         Command::Config(args) => config::cmd_config(ctx, args),
+        #[cfg(feature = "server")]
         Command::Demo(args) => demo::cmd_demo(ctx, args),
+        Command::Check(args) => check::cmd_check(ctx, args),
         Command::Cloud(cmd) => cloud::dispatch(ctx, cmd),
         Command::Team(cmd) => team::dispatch(ctx, cmd),
         Command::Sync(cmd) => sync::dispatch(ctx, cmd),
+        #[cfg(feature = "server")]
         Command::Server(args) => gryt_server::cli::run(args)
             .map_err(|e| crate::error::GrytError::error(format!("{e:#}"))),
     }

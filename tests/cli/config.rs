@@ -264,6 +264,11 @@ fn personal_keys_in_the_repository_are_ignored_and_url_passwords_never_shown() {
     outs[4]
         .fails(2, &["holds a user name or password"])
         .hint("http://127.0.0.1:9");
+    // Without --url, a login never goes to a server only the repository names.
+    outs.push(t.run(&["cloud", "login", "--username", "u", "--password-stdin"]));
+    outs[5]
+        .fails(2, &["comes only from the repository"])
+        .hint("gryt cloud login --url http://127.0.0.1:9");
     for o in &outs {
         assert!(
             !o.stdout.contains("hunter2") && !o.stderr.contains("hunter2"),

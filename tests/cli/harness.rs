@@ -142,6 +142,17 @@ impl TestEnv {
 
     /// Runs git in the repository root; it must succeed. Returns its stdout.
     pub fn git(&self, args: &[&str]) -> String {
+        let out = self.git_command(args).output().expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// git in the repository root with a cleared environment and a fixed identity and date.
+    pub fn git_command(&self, args: &[&str]) -> Command {
         let mut c = Command::new("git");
         c.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -155,13 +166,7 @@ impl TestEnv {
             .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
             .current_dir(self.root())
             .args(args);
-        let out = c.output().expect("run git");
-        assert!(
-            out.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        c
     }
 
     /// Everything a command could change, read through gryt itself and from disk: the
