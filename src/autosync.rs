@@ -112,11 +112,7 @@ pub fn after(ctx: &Context, hook: Hook, result: Result<i32>) -> Result<i32> {
                 message: format!("Saved locally, but not synced: {}", e.message),
                 ..e
             };
-            if code == 0 {
-                return Err(e);
-            }
-            ctx.ui.warn(&e.message);
-            return Ok(code);
+            return sync_failed(ctx, code, e);
         }
     };
     let outcome = match ws.config.execution_mode() {

@@ -12,7 +12,7 @@ pub enum Kind {
     Usage,
     // Attention and Unreachable are the sync commands' outcomes (docs/cli.md).
     #[allow(dead_code)]
-    /// Sync needs attention: behind, conflict, version taken.
+    /// Sync needs attention: conflict, refused work, version taken.
     Attention,
     #[allow(dead_code)]
     /// The cloud could not be reached; work was kept pending.
@@ -44,8 +44,9 @@ pub const EXIT_CODES: &[(&str, &str, &str)] = &[
     (
         "3",
         "attention",
-        "sync needs attention: behind, conflict, version taken (from `sync` commands and \
-         cloud-first `promote`; from any command with `--strict-sync`)",
+        "sync needs attention: conflict, work the server refused, version taken (from `sync` \
+         commands and cloud-first `promote`; from any command with `--strict-sync`; behind \
+         only with `sync status --exit-code`)",
     ),
     (
         "4",

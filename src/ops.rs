@@ -365,13 +365,53 @@ pub fn proofs(evolutions: &[EvolutionRecord]) -> Vec<Proof> {
         .collect()
 }
 
+/// The gate of a generation on the local view. An evolution the server refused (sync
+/// status `conflict`) is no proof: it is left out until `gryt sync resolve` settles it.
 pub fn gate_of(
     conn: &Connection,
     rec: &GenerationRecord,
 ) -> Result<(Vec<EvolutionRecord>, GateReport)> {
     let evs = store::list_evolutions(conn, Some(&rec.generation_id))?;
-    let report = gate(&rec.spec(), &proofs(&evs));
+    let counted: Vec<EvolutionRecord> = evs
+        .iter()
+        .filter(|e| !refused_by_server(e))
+        .cloned()
+        .collect();
+    let report = gate(&rec.spec(), &proofs(&counted));
     Ok((evs, report))
+}
+
+/// Whether the server refused this evolution (it is then no proof).
+pub fn refused_by_server(e: &EvolutionRecord) -> bool {
+    e.sync_status == "conflict"
+}
+
+/// `report.check()`, with the real cause in the hint when an unproven change has an
+/// evolution that passed here but was refused by the server.
+pub fn check_gate(evs: &[EvolutionRecord], report: &GateReport) -> Result<()> {
+    let Err(e) = report.check() else {
+        return Ok(());
+    };
+    let unproven = report.unproven();
+    let refused: Vec<&EvolutionRecord> = evs
+        .iter()
+        .filter(|e| refused_by_server(e) && unproven.contains(&e.change_id.as_str()))
+        .collect();
+    let err: GrytError = e.into();
+    match refused.first() {
+        None => Err(err),
+        Some(first) => Err(err.hint(format!(
+            "{} of {} is recorded as {} here, but the server refused it, so it is no proof (`gryt sync status` shows why); \
+             settle it with `gryt sync resolve {} --theirs`, then prove {} with `gryt evolution start {} --change {}`",
+            first.tag,
+            first.change_id,
+            first.status,
+            first.version,
+            first.change_id,
+            first.version,
+            first.change_id
+        ))),
+    }
 }
 
 pub fn start_evolution(
@@ -620,9 +660,9 @@ pub fn promote(
         ))
         .hint("a promoted generation is final; release further work as a new version"));
     }
-    let (_, report) = gate_of(&tx, &rec)?;
-    if let Err(e) = report.check() {
-        return Ok(Err((report, e.into())));
+    let (evs, report) = gate_of(&tx, &rec)?;
+    if let Err(e) = check_gate(&evs, &report) {
+        return Ok(Err((report, e)));
     }
     let git = will_tag(&ws.repo, &rec.version, no_tag)?;
     let tag = rec.version.clone();

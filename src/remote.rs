@@ -1,7 +1,10 @@
 //! The HTTP client of the gryt server API: authentication (HMAC exactly as the reference
 //! client signs, or Basic), bounded reads, clear errors for garbage answers, and retries of
 //! transient failures with capped exponential backoff and full jitter, honouring
-//! `Retry-After`. 400, 401, 403, 404, 409, 412 and 422 are never retried.
+//! `Retry-After` (seconds or an HTTP date). 400, 401, 403, 404, 409, 412 and 422 are never
+//! retried. The timeout is a deadline for the whole request, body included; redirects are
+//! never followed (credentials would go along); a password written into `gryt_url` never
+//! appears in an error.
 
 use crate::error::{GrytError, Kind};
 use gryt_core::wire::ErrorBody;
@@ -45,12 +48,126 @@ pub enum RemoteError {
     Unreachable(String),
     /// The server answered with an error status.
     Http { status: u16, detail: String },
-    /// The server answered something that is not the API (HTML, bad JSON, too large).
+    /// The server answered something that is not the API (HTML, bad JSON).
     Garbage(String),
+    /// The answer is larger than [`MAX_BODY`]; `prefix` holds its first bytes (to name
+    /// what was too large).
+    TooLarge { prefix: Vec<u8> },
+    /// The server answered with a redirect, which gryt never follows.
+    Redirect { status: u16, target: String },
+}
+
+/// How many bytes of a too-large answer are kept to name its first record.
+const PREFIX_KEPT: usize = 4096;
+
+impl RemoteError {
+    /// The error as one line of text (no hint).
+    pub fn text(&self) -> String {
+        match self {
+            RemoteError::Http { status, detail } => format!("HTTP {status}: {detail}"),
+            RemoteError::Unreachable(m) | RemoteError::Garbage(m) => m.clone(),
+            RemoteError::TooLarge { .. } => too_large_text(),
+            RemoteError::Redirect { status, target } => redirect_text(*status, target),
+        }
+    }
+}
+
+fn too_large_text() -> String {
+    format!(
+        "the server's answer is larger than {} MiB",
+        MAX_BODY / 1024 / 1024
+    )
+}
+
+fn redirect_text(status: u16, target: &str) -> String {
+    format!("the server answered with a redirect (HTTP {status}) to {target}; gryt does not follow redirects")
+}
+
+/// Names the first record of a too-large change-feed page from its first bytes, e.g.
+/// `generation v2.0.0 (server id 7)`; empty when they do not tell.
+pub fn first_record_of(prefix: &[u8]) -> String {
+    let text = String::from_utf8_lossy(prefix);
+    let string_field = |key: &str| -> Option<String> {
+        let start = text.find(&format!("\"{key}\":\""))? + key.len() + 4;
+        let rest = &text[start..];
+        let value: String = rest[..rest.find('"')?]
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(80)
+            .collect();
+        Some(value)
+    };
+    let number_field = |key: &str| -> Option<i64> {
+        let start = text.find(&format!("\"{key}\":"))? + key.len() + 3;
+        let digits: String = text[start..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    let kind = string_field("kind").unwrap_or_else(|| "record".into());
+    match (string_field("version"), number_field("id")) {
+        (Some(v), Some(id)) => format!("{kind} {v} (server id {id})"),
+        (Some(v), None) => format!("{kind} {v}"),
+        (None, Some(id)) => format!("{kind} with server id {id}"),
+        (None, None) => String::new(),
+    }
+}
+
+/// `url` with the password of any `user:password@` part masked.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => {
+            let user = authority[..at].split(':').next().unwrap_or("");
+            format!(
+                "{}{}:****@{}",
+                &url[..scheme_end + 3],
+                user,
+                &rest[at + 1..]
+            )
+        }
+        None => url.to_string(),
+    }
+}
+
+/// The password of a `user:password@` part of `url`, if any.
+fn url_password(url: &str) -> Option<String> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let userinfo = &authority[..authority.rfind('@')?];
+    let (_, pw) = userinfo.split_once(':')?;
+    Some(pw.to_string()).filter(|p| !p.is_empty())
+}
+
+/// How long a `Retry-After` value asks to wait: delay-seconds, or an HTTP date (a date in
+/// the past means now). Anything else is ignored (the backoff applies).
+pub fn retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let ms = (at.with_timezone(&chrono::Utc) - now)
+        .num_milliseconds()
+        .max(0);
+    Some(Duration::from_millis(ms as u64))
 }
 
 pub struct Remote {
+    /// The server's address as shown to people: `gryt_url` with any password in it masked.
     pub base: String,
+    /// The address requests go to (may carry `user:password@`).
+    url: String,
+    /// A password written into `gryt_url`, masked in every error text.
+    url_secret: Option<String>,
+    /// The deadline of one whole request (connect, send, answer, body).
+    timeout: Duration,
     auth: Auth,
     http: reqwest::blocking::Client,
     /// How many attempts a transient failure gets (1 = no retry).
@@ -119,9 +236,10 @@ impl Remote {
         auth: Auth,
         limits: crate::config::HttpLimits,
     ) -> Result<Remote, GrytError> {
-        let base = base.trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(GrytError::error(format!("Invalid gryt_url '{base}'"))
+        let url = base.trim_end_matches('/').to_string();
+        let shown = redact_url(&url);
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(GrytError::error(format!("Invalid gryt_url '{shown}'"))
                 .hint("use a URL such as https://gryt.example.com"));
         }
         // rustls needs a process-wide crypto provider; installing twice is harmless.
@@ -129,11 +247,17 @@ impl Remote {
         let http = reqwest::blocking::Client::builder()
             .connect_timeout(limits.timeout.min(Duration::from_secs(5)))
             .timeout(limits.timeout)
+            // A redirect is refused, never followed: it could carry the credentials to
+            // another origin (see `send_once`).
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("gryt/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| GrytError::error(format!("cannot set up the HTTP client: {e}")))?;
         Ok(Remote {
-            base,
+            url_secret: url_password(&url),
+            base: shown,
+            url,
+            timeout: limits.timeout,
             auth,
             http,
             attempts: limits.attempts,
@@ -147,18 +271,23 @@ impl Remote {
         !matches!(self.auth, Auth::None)
     }
 
-    /// One attempt.
+    /// One attempt, within the whole-request deadline; returns the answer and how long the
+    /// server asked us to wait before another attempt (`Retry-After`).
     pub fn send_once(
         &self,
         method: &str,
         path_and_query: &str,
         body: Option<&[u8]>,
         headers: &[(&str, &str)],
-    ) -> Result<(Response, Option<u64>), RemoteError> {
-        let url = format!("{}{}", self.base, path_and_query);
+    ) -> Result<(Response, Option<Duration>), RemoteError> {
+        let started = std::time::Instant::now();
+        let deadline = started + self.timeout;
+        let url = format!("{}{}", self.url, path_and_query);
         let m = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| RemoteError::Garbage(format!("bad method {method}: {e}")))?;
-        let mut req = self.http.request(m, &url);
+        // The request's own timeout covers the body too (the client's alone bounds each
+        // read, which a server dripping a byte at a time never trips).
+        let mut req = self.http.request(m, &url).timeout(self.timeout);
         let raw = body.unwrap_or(b"");
         match &self.auth {
             Auth::None => {}
@@ -180,27 +309,80 @@ impl Remote {
             req = req.header(*k, *v);
         }
         self.requests.set(self.requests.get() + 1);
-        let resp = req.send().map_err(|e| {
-            RemoteError::Unreachable(format!("cannot reach {}: {}", self.base, root_cause(&e)))
+        let mut resp = req.send().map_err(|e| {
+            RemoteError::Unreachable(self.redact(&format!(
+                "cannot reach {}: {}",
+                self.base,
+                root_cause(&e)
+            )))
         })?;
         let status = resp.status().as_u16();
+        if (300..400).contains(&status) {
+            let target = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(|l| redact_url(l.trim()))
+                .unwrap_or_else(|| "an address it did not give".to_string());
+            return Err(RemoteError::Redirect {
+                status,
+                target: self.redact(&target),
+            });
+        }
         let retry_after = resp
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+            .and_then(|v| retry_after(v, chrono::Utc::now()));
+        // Announced larger than we take: keep its first bytes (to name it) and stop.
+        let announced_too_large = resp.content_length().is_some_and(|n| n > MAX_BODY);
+        // Read in pieces against the deadline, and never more than MAX_BODY (+1 to tell).
         let mut buf = Vec::new();
-        resp.take(MAX_BODY + 1).read_to_end(&mut buf).map_err(|e| {
-            RemoteError::Unreachable(format!("the connection to {} broke: {e}", self.base))
-        })?;
-        if buf.len() as u64 > MAX_BODY {
-            return Err(RemoteError::Garbage(format!(
-                "the server's answer is larger than {} MiB",
-                MAX_BODY / 1024 / 1024
-            )));
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            if std::time::Instant::now() >= deadline {
+                return Err(self.timed_out());
+            }
+            let n = match resp.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) if std::time::Instant::now() >= deadline => return Err(self.timed_out()),
+                Err(e) => {
+                    return Err(RemoteError::Unreachable(
+                        self.redact(&format!("the connection to {} broke: {e}", self.base)),
+                    ))
+                }
+            };
+            let room = (MAX_BODY + 1).saturating_sub(buf.len() as u64) as usize;
+            buf.extend_from_slice(&chunk[..n.min(room)]);
+            if announced_too_large && buf.len() >= PREFIX_KEPT {
+                buf.truncate(PREFIX_KEPT);
+                return Err(RemoteError::TooLarge { prefix: buf });
+            }
+            if buf.len() as u64 > MAX_BODY {
+                buf.truncate(PREFIX_KEPT);
+                return Err(RemoteError::TooLarge { prefix: buf });
+            }
         }
         self.bytes.set(self.bytes.get() + buf.len() as u64);
         Ok((Response { status, body: buf }, retry_after))
+    }
+
+    fn timed_out(&self) -> RemoteError {
+        RemoteError::Unreachable(format!(
+            "no complete answer from {} within {} ms (GRYT_HTTP_TIMEOUT_MS)",
+            self.base,
+            self.timeout.as_millis()
+        ))
+    }
+
+    /// `text` with the password of `gryt_url` masked, wherever it appears.
+    pub fn redact(&self, text: &str) -> String {
+        match &self.url_secret {
+            Some(pw) if !pw.is_empty() => text.replace(pw.as_str(), "****"),
+            _ => text.to_string(),
+        }
     }
 
     /// Sends with retries of transient failures; returns any final answer (2xx or error
@@ -234,7 +416,7 @@ impl Remote {
                 };
             }
             let wait = match &outcome {
-                Ok((_, Some(secs))) => Duration::from_secs((*secs).min(30)),
+                Ok((_, Some(asked))) => (*asked).min(Duration::from_secs(30)),
                 _ => backoff(attempt, self.backoff_base_ms, 5_000),
             };
             std::thread::sleep(wait);
@@ -309,6 +491,13 @@ impl From<RemoteError> for GrytError {
             }
             RemoteError::Garbage(msg) => GrytError::error(format!("Bad answer from the server: {msg}"))
                 .hint("check gryt_url: it must point at a gryt server"),
+            RemoteError::TooLarge { .. } => GrytError::error(format!("Bad answer from the server: {}", too_large_text()))
+                .hint("check gryt_url: it must point at a gryt server"),
+            RemoteError::Redirect { status, target } => GrytError::error(format!(
+                "Refused to follow the server: {}",
+                redirect_text(status, &target)
+            ))
+            .hint("set gryt_url to the address that answers itself (`gryt config gryt_url URL`); a redirect could carry your credentials elsewhere"),
         }
     }
 }
@@ -359,6 +548,52 @@ mod tests {
         for attempt in 0..40 {
             assert!(backoff(attempt, 200, 5_000) <= Duration::from_millis(5_000));
         }
+    }
+
+    #[test]
+    fn a_password_in_the_url_is_masked() {
+        assert_eq!(
+            redact_url("http://u:pw123@host:8080/x"),
+            "http://u:****@host:8080/x"
+        );
+        assert_eq!(redact_url("https://host/a@b"), "https://host/a@b");
+        assert_eq!(redact_url("http://tok@host"), "http://tok:****@host");
+        assert_eq!(url_password("http://u:p:w@host/"), Some("p:w".into()));
+        assert_eq!(url_password("http://host/"), None);
+        let r = Remote::new("http://u:pw123@127.0.0.1:1", Auth::None).expect("remote");
+        assert_eq!(r.base, "http://u:****@127.0.0.1:1");
+        assert_eq!(
+            r.redact("cannot log in as u:pw123"),
+            "cannot log in as u:****"
+        );
+        let e = Remote::new("ftp://u:pw123@host", Auth::None)
+            .err()
+            .expect("refused");
+        assert!(!e.message.contains("pw123"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_too_large_record_is_named_from_its_first_bytes() {
+        let prefix = br#"{"data":{"items":[{"kind":"generation","record":{"id":7,"generation_id":"u","version":"v2.0.0","description":"xxxx"#;
+        assert_eq!(first_record_of(prefix), "generation v2.0.0 (server id 7)");
+        assert_eq!(first_record_of(b"{\"data\":{\"pad\":\"xxxx"), "");
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        let now = chrono::DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        assert_eq!(retry_after(" 3 ", now), Some(Duration::from_secs(3)));
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:02 GMT", now),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("soon", now), None);
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_cancelled.sql",
         include_str!("../migrations/0005_cancelled.sql"),
     ),
+    (
+        "0006_refused_deletes.sql",
+        include_str!("../migrations/0006_refused_deletes.sql"),
+    ),
 ];
 
 pub fn schema_version() -> i64 {

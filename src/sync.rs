@@ -165,12 +165,26 @@ pub fn pull(
     // Evolutions that arrive before their generation (the feed lists each record once, at
     // its latest write) wait here until the generation's page is applied.
     let mut state = PullState::default();
+    // The page size adapts: a page too large to accept is asked again with fewer records
+    // (down to one), and grows back after each page that fits.
+    let mut limit = PAGE;
     loop {
         let q = format!(
-            "/api/v1/sync/changes?since={since}&limit={PAGE}{}",
+            "/api/v1/sync/changes?since={since}&limit={limit}{}",
             cloud.scope_query(false)
         );
-        let page: Data<SyncChanges> = cloud.remote.call("GET", &q, None, &[])?;
+        let page: Data<SyncChanges> = match cloud.remote.call("GET", &q, None, &[]) {
+            Ok(p) => p,
+            Err(RemoteError::TooLarge { .. }) if limit > 1 => {
+                limit = (limit / 8).max(1);
+                continue;
+            }
+            Err(RemoteError::TooLarge { prefix }) => {
+                return Err(record_too_large(since, &prefix));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        limit = (limit * 2).min(PAGE);
         let page = page.data;
         report.pages += 1;
         if page.items.is_empty() && page.next < page.head {
@@ -267,6 +281,21 @@ pub fn pull(
     crate::cloud::bind_after_pull(&ws.store.conn, cloud)?;
     note_pull(ctx, ws, &report, None)?;
     Ok(report)
+}
+
+/// A single record of the feed is larger than the client accepts: named, never skipped.
+fn record_too_large(since: i64, prefix: &[u8]) -> GrytError {
+    let name = crate::remote::first_record_of(prefix);
+    let name = if name.is_empty() {
+        format!("the record after feed position {since}")
+    } else {
+        format!("{name}, the record after feed position {since}")
+    };
+    GrytError::error(format!(
+        "Cannot pull {name}: it is larger than {} MiB, more than gryt accepts in one answer",
+        crate::remote::MAX_BODY / 1024 / 1024
+    ))
+    .hint("its author can shorten it, or the server's operator remove it; pulls stop before it until then")
 }
 
 fn is_version_conflict(c: &[Conflict]) -> bool {
@@ -917,6 +946,11 @@ pub struct PushReport {
     pub promoted: u64,
     pub evolutions: u64,
     pub failed: Vec<(String, String)>,
+    /// Work the server refused for good: in `push`, everything refused in the workspace
+    /// (or of the version pushed); in `push_evolutions`, what this push had refused.
+    pub refused: Vec<ss::Refused>,
+    /// Work the server could not take now (429, 5xx in a batch answer): kept pending.
+    pub unavailable: Vec<(String, String)>,
     pub version_taken: Vec<String>,
     pub conflicts: Vec<ConflictReport>,
     pub requests: u64,
@@ -1001,7 +1035,7 @@ fn pending_generations(
 ) -> Result<Vec<PendingGen>> {
     let mut stmt = conn.prepare(
         "SELECT version, push_key, promote_key FROM generations \
-         WHERE (sync_status IN ('not_synced', 'failed') OR promote_key IS NOT NULL) \
+         WHERE (sync_status = 'not_synced' OR promote_key IS NOT NULL) \
            AND (?1 IS NULL OR version = ?1)",
     )?;
     let rows: Vec<(String, Option<String>, Option<String>)> = stmt
@@ -1041,7 +1075,7 @@ fn plan_generations(
     // Deletions of synced drafts.
     if version.is_none() {
         let dels: Vec<(String, String, String, i64, String)> = tx
-            .prepare("SELECT remote_id, kind, label, rev, push_key FROM pending_deletes ORDER BY created_at")?
+            .prepare("SELECT remote_id, kind, label, rev, push_key FROM pending_deletes WHERE refused IS NULL ORDER BY created_at")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
             .collect::<rusqlite::Result<_>>()?;
         for (rid, kind, label, rev, key) in dels {
@@ -1063,7 +1097,8 @@ fn plan_generations(
         rec, push_key: key, ..
     } in pending_generations(&tx, version)?
     {
-        if rec.sync_status != "not_synced" && rec.sync_status != "failed" {
+        // Refused work ('failed') waits for `gryt sync resolve`; conflicts for a decision.
+        if rec.sync_status != "not_synced" {
             continue;
         }
         // An operation already sent under a key (its answer never came) is sent again exactly
@@ -1215,6 +1250,7 @@ struct EvoRow {
     gversion: String,
     rev: i64,
     owner: String,
+    rc: i64,
 }
 
 fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>> {
@@ -1222,7 +1258,7 @@ fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>>
     let rows: Vec<EvoRow> = tx
         .prepare(
             "SELECT e.evolution_id, g.remote_id, e.remote_id, e.change_id, e.code_name, e.status, \
-                    e.pipeline_run_id, e.completed_at, e.push_key, e.started_at, g.version, e.rev, e.owner \
+                    e.pipeline_run_id, e.completed_at, e.push_key, e.started_at, g.version, e.rev, e.owner, e.rc \
              FROM evolutions e JOIN generations g ON g.generation_id = e.generation_id \
              WHERE e.sync_status IN ('not_synced', 'failed') AND g.remote_id IS NOT NULL \
                AND g.sync_status = 'synced' AND (?1 IS NULL OR g.version = ?1) \
@@ -1243,6 +1279,7 @@ fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>>
                 gversion: r.get(10)?,
                 rev: r.get(11)?,
                 owner: r.get(12)?,
+                rc: r.get(13)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -1261,11 +1298,12 @@ fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>>
         gversion,
         rev,
         owner,
+        rc,
     } in rows
     {
         let Some(gen_rid) = gen_rid else { continue };
         let key = key_for(&tx, "evolutions", "push_key", "evolution_id", &eid, key)?;
-        let label = format!("{gversion} {change} ({code})");
+        let label = format!("{gversion}-rc.{rc} {change} ({code})");
         match evo_rid {
             None => {
                 let body = wire::EvolutionCreate {
@@ -1599,48 +1637,78 @@ fn apply_result(
             report.failed.push((op.label.clone(), detail_of(&res.body)));
             Ok(true)
         }
-        _ => {
-            let detail = detail_of(&res.body);
-            let (table, col) = match &op.pending {
-                Pending::CreateGen { local_id, .. }
-                | Pending::UpdateGen { local_id, .. }
-                | Pending::PromoteGen { local_id } => ("generations", local_id.as_str()),
-                Pending::CreateEvo { local_id, .. } | Pending::UpdateEvo { local_id, .. } => {
-                    ("evolutions", local_id.as_str())
-                }
-                Pending::DeleteGen { .. } => ("", ""),
-            };
-            if !table.is_empty() {
-                let id_col = if table == "generations" {
-                    "generation_id"
-                } else {
-                    "evolution_id"
-                };
-                // An evolution the server can never take (its change was removed, its
-                // generation promoted by someone else, not ours) is set aside as a
-                // conflict: listed by `gryt sync status`, no longer re-sent by every push.
-                let next = if table == "evolutions" && matches!(res.status, 403 | 409 | 422) {
-                    "conflict"
-                } else {
-                    "failed"
-                };
-                if let Pending::CreateGen { local_id, .. } | Pending::UpdateGen { local_id, .. } =
-                    &op.pending
-                {
-                    ss::clear_sent(tx, local_id)?;
-                }
-                tx.execute(
-                    // A refusal is a final answer: the next attempt is a new operation with
-                    // a new key (the server would replay this refusal for the old one).
-                    &format!("UPDATE {table} SET sync_error = ?2, push_key = NULL, sync_status = CASE WHEN sync_status = 'conflict' THEN 'conflict' ELSE ?3 END WHERE {id_col} = ?1"),
-                    rusqlite::params![col, format!("HTTP {}: {detail}", res.status), next],
-                )?;
-            }
-            report
-                .failed
-                .push((op.label.clone(), format!("HTTP {}: {detail}", res.status)));
+        _ if res.status == 429 || res.status >= 500 => {
+            // The server could not take it now (restarting, overloaded): nothing was
+            // applied, the work stays pending under its key and the push ends with exit 4.
+            report.unavailable.push((
+                op.label.clone(),
+                format!("HTTP {}: {}", res.status, detail_of(&res.body)),
+            ));
             Ok(false)
         }
+        Pending::DeleteGen { remote_id } if is_refusal(res.status) => {
+            let reason = format!("HTTP {}: {}", res.status, detail_of(&res.body));
+            ss::set_delete_refused(tx, remote_id, &reason)?;
+            report.refused.push(refused_entry("deletion", op, &reason));
+            Ok(false)
+        }
+        Pending::CreateGen { local_id, .. }
+        | Pending::UpdateGen { local_id, .. }
+        | Pending::PromoteGen { local_id }
+            if is_refusal(res.status) =>
+        {
+            // A final answer: set aside as refused, listed by `gryt sync status` with the
+            // server's reason, no longer re-sent by every push, settled by `gryt sync
+            // resolve` (the next attempt, if any, is a new operation with a new key).
+            let reason = format!("HTTP {}: {}", res.status, detail_of(&res.body));
+            ss::set_refused(tx, "generations", local_id, &reason)?;
+            report
+                .refused
+                .push(refused_entry("generation", op, &reason));
+            Ok(false)
+        }
+        Pending::CreateEvo { local_id, .. } | Pending::UpdateEvo { local_id, .. }
+            if is_refusal(res.status) =>
+        {
+            // An evolution the server will never take (not its owner's, its change removed,
+            // its generation promoted): not a proof, listed until settled.
+            let reason = format!("HTTP {}: {}", res.status, detail_of(&res.body));
+            ss::set_refused(tx, "evolutions", local_id, &reason)?;
+            report.refused.push(refused_entry("evolution", op, &reason));
+            Ok(false)
+        }
+        _ => {
+            // Anything else (an unexpected status): reported, the work stays pending.
+            report.failed.push((
+                op.label.clone(),
+                format!("HTTP {}: {}", res.status, detail_of(&res.body)),
+            ));
+            Ok(false)
+        }
+    }
+}
+
+/// A definitive refusal: the same operation would be refused again. (412 is a stale base,
+/// settled by pull, merge and retry; 401 refuses the whole request, not one operation.)
+fn is_refusal(status: u16) -> bool {
+    matches!(status, 400 | 403 | 404 | 409 | 410 | 422)
+}
+
+fn refused_entry(what: &'static str, op: &Op, reason: &str) -> ss::Refused {
+    // Labels start with the version (`v2.0.0`, or `v2.0.0-rc.1 FEAT-1 (code)`).
+    let first = op.label.split_whitespace().next().unwrap_or(&op.label);
+    let version = match (what, first.rfind("-rc.")) {
+        ("evolution", Some(i)) => &first[..i],
+        _ => first,
+    }
+    .to_string();
+    ss::Refused {
+        what,
+        version,
+        label: op.label.clone(),
+        reason: reason.to_string(),
+        id: String::new(),
+        remote_id: None,
     }
 }
 
@@ -1683,9 +1751,19 @@ pub fn push(
             conflicts: c.kinds,
         })
         .collect();
+    // Refused work needs attention until settled, whether refused now or before.
+    report.refused = ss::refused(&ws.store.conn)?
+        .into_iter()
+        .filter(|r| version.is_none_or(|v| v == r.version))
+        .collect();
     let tx = ws.store.write()?;
     ss::set_meta(&tx, LAST_PUSH, &now, &now)?;
-    if report.failed.is_empty() && report.conflicts.is_empty() && report.version_taken.is_empty() {
+    if report.failed.is_empty()
+        && report.conflicts.is_empty()
+        && report.version_taken.is_empty()
+        && report.refused.is_empty()
+        && report.unavailable.is_empty()
+    {
         ss::set_meta(&tx, LAST_OK, &now, &now)?;
     }
     ss::log(
@@ -1697,7 +1775,12 @@ pub fn push(
             conflicts: report.conflicts.len() as i64,
             requests: report.requests as i64,
             bytes: 0,
-            error: report.failed.first().map(|f| f.1.as_str()),
+            error: report
+                .refused
+                .first()
+                .map(|r| r.reason.as_str())
+                .or(report.failed.first().map(|f| f.1.as_str()))
+                .or(report.unavailable.first().map(|f| f.1.as_str())),
             detail: None,
         },
     )?;
@@ -1772,13 +1855,52 @@ pub fn push_verdict(report: &PushReport) -> Result<()> {
             list[0]
         )));
     }
+    if let Some(first) = report.refused.first() {
+        return Err(refused_error(&report.refused).hint(format!(
+            "`gryt sync resolve {} --theirs` drops your change and restores the server's copy \
+             (`--ours` sends it again); `gryt sync status` lists what was refused and why",
+            first.version
+        )));
+    }
     if let Some((label, detail)) = report.failed.first() {
         return Err(GrytError::error(format!(
             "{} record(s) were refused by the server; first: {label}: {detail}",
             report.failed.len()
         )));
     }
+    if let Some((label, detail)) = report.unavailable.first() {
+        return Err(GrytError::new(
+            Kind::Unreachable,
+            format!(
+                "Cloud unavailable: the server could not take {} record(s) now; first: {label}: {detail}",
+                report.unavailable.len()
+            ),
+        )
+        .hint("your work is kept locally as pending; `gryt sync push` delivers it when the server is back"));
+    }
     Ok(())
+}
+
+/// "The server refused ..." naming each refused record and the server's reason (exit 3).
+pub fn refused_error(refused: &[ss::Refused]) -> GrytError {
+    let shown: Vec<String> = refused
+        .iter()
+        .take(3)
+        .map(|r| format!("{} {}: {}", r.what, r.label, r.reason))
+        .collect();
+    let more = if refused.len() > 3 {
+        format!(" (and {} more)", refused.len() - 3)
+    } else {
+        String::new()
+    };
+    GrytError::new(
+        Kind::Attention,
+        format!(
+            "The server refused {} change(s): {}{more}",
+            refused.len(),
+            shown.join("; ")
+        ),
+    )
 }
 
 // ---------------------------------------------------------------- promotion
@@ -1826,8 +1948,8 @@ pub fn promote(
         ));
     }
     if !retry_of_ours {
-        let (_, report) = crate::ops::gate_of(&ws.store.conn, &rec)?;
-        report.check()?;
+        let (evs, report) = crate::ops::gate_of(&ws.store.conn, &rec)?;
+        crate::ops::check_gate(&evs, &report)?;
         let pushed = push(ctx, ws, cloud, Some(&v), &mut noop)?;
         push_verdict(&pushed)?;
     }
@@ -1887,6 +2009,9 @@ pub fn promote(
         return Ok(CloudPromotion::Promoted(Box::new(rec)));
     }
     let err = crate::remote::http_error(&resp);
+    let code = serde_json::from_slice::<serde_json::Value>(&resp.body)
+        .map(|b| code_of(&b).to_string())
+        .unwrap_or_default();
     {
         let tx = ws.store.write()?;
         tx.execute(
@@ -1913,6 +2038,17 @@ pub fn promote(
             status: 409,
             detail,
             ..
+        } if code == "gate_failed" => {
+            // The server's gate counts only the proofs it holds: one of ours did not reach
+            // it, or it refused it.
+            let _ = pull(ctx, ws, cloud, &Filter::default(), &mut noop);
+            Err(GrytError::error(format!("The server refused the promotion: {detail}"))
+                .hint(format!("the server counts only the proofs it holds; `gryt sync status` lists work it refused or that is still pending, and `gryt sync status {v}` each change's proof")))
+        }
+        RemoteError::Http {
+            status: 409,
+            detail,
+            ..
         } => {
             // Lost the race (or promoted earlier by someone): bring the winner's record here.
             let _ = pull(ctx, ws, cloud, &Filter::default(), &mut noop);
@@ -1926,8 +2062,5 @@ pub fn promote(
 }
 
 fn err_text(e: &RemoteError) -> String {
-    match e {
-        RemoteError::Http { status, detail, .. } => format!("HTTP {status}: {detail}"),
-        RemoteError::Unreachable(m) | RemoteError::Garbage(m) => m.clone(),
-    }
+    e.text()
 }

@@ -16,6 +16,7 @@ mod faults {
 
     mod bad_answers;
     mod bad_local_input;
+    mod client_limits;
     mod dropped_response;
     mod reset_and_stall;
     mod retry_after;

@@ -22,6 +22,7 @@ mod sync {
     mod offline;
     mod promotion_race;
     mod pull_keeps_local_work;
+    mod refused_work;
     mod same_version;
     mod server_restored;
     mod watch_and_log;

@@ -7,6 +7,7 @@ use crate::sync::{self, Filter};
 use crate::syncstore as ss;
 use clap::{Args, Subcommand};
 use serde_json::json;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
@@ -20,7 +21,7 @@ pub enum SyncCommand {
     Status(StatusArgs),
     /// The history of syncs.
     Log(LogArgs),
-    /// Settle a conflict: keep your copy (--ours) or the server's (--theirs).
+    /// Settle a conflict or work the server refused: keep yours (--ours) or the server's (--theirs).
     Resolve(ResolveArgs),
     /// Stay in the foreground: pull when the server moves, deliver pending work.
     Watch(WatchArgs),
@@ -50,6 +51,10 @@ pub struct VersionArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     pub version: Option<String>,
+    /// Exit 3 when the workspace is behind the server too (like `git diff --exit-code`);
+    /// without it only conflicts and refused work exit 3.
+    #[arg(long)]
+    pub exit_code: bool,
 }
 
 #[derive(Debug, Args)]
@@ -293,7 +298,8 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
     for (v, s, rid, err) in &rows {
         match (s.as_str(), rid) {
             ("synced", _) => synced.push(v.clone()),
-            ("conflict", _) => {}
+            // In conflict, or refused by the server: listed below with how to settle it.
+            ("conflict" | "failed", _) => {}
             (_, None) => {
                 local_only.push(v.clone());
                 pending.push(json!({ "version": v, "what": "create", "error": err }));
@@ -302,15 +308,16 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
         }
     }
     let evo_pending: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM evolutions WHERE sync_status != 'synced'",
+        "SELECT COUNT(*) FROM evolutions WHERE sync_status IN ('not_synced', 'failed')",
         [],
         |r| r.get(0),
     )?;
     let deletes: Vec<String> = conn
-        .prepare("SELECT label FROM pending_deletes")?
+        .prepare("SELECT label FROM pending_deletes WHERE refused IS NULL")?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let conflicts = ss::conflicts(conn)?;
+    let refused = ss::refused(conn)?;
     let last_ok = ss::get_meta(conn, "last_successful_sync")?;
     let age = last_ok
         .as_deref()
@@ -342,7 +349,8 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
             "pending": pending,
             "pending_evolutions": evo_pending,
             "pending_deletes": deletes,
-            "conflicts": conflicts.iter().map(|c| json!({ "version": c.version, "conflicts": c.kinds })).collect::<Vec<_>>(),
+            "conflicts": conflicts.iter().map(|c| json!({ "version": c.version, "conflicts": c.kinds, "settle": settle_conflict(c) })).collect::<Vec<_>>(),
+            "refused": refused.iter().map(|r| json!({ "what": r.what, "version": r.version, "label": r.label, "reason": r.reason, "settle": settle_refused(r) })).collect::<Vec<_>>(),
         }));
     } else {
         let ui = &ctx.ui;
@@ -411,12 +419,42 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
                 .map(|k| format!("{} ({})", k.item, k.kind.as_str()))
                 .collect();
             ui.data(&format!("  {}: {}", c.version, kinds.join(", ")));
+            ui.data(&format!("    settle: {}", settle_conflict(c)));
+        }
+        ui.data(&format!("Refused by the server: {}", refused.len()));
+        for r in &refused {
+            ui.data(&format!("  {} {}: {}", r.what, r.label, r.reason));
+            ui.data(&format!("    settle: {}", settle_refused(r)));
         }
     }
-    if !conflicts.is_empty() || behind == Some(true) {
+    // Being behind is not an error: only work that needs a decision exits 3, unless
+    // `--exit-code` asks for behind too.
+    if !conflicts.is_empty() || !refused.is_empty() || (a.exit_code && behind == Some(true)) {
         return Ok(3);
     }
     Ok(0)
+}
+
+/// The commands that settle a conflict.
+fn settle_conflict(c: &ss::ConflictRow) -> String {
+    let v = &c.version;
+    if c.kinds.iter().any(|k| k.item == sync::VERSION_EXISTS) {
+        format!("`gryt generation rename {v} NEW` (keep yours under a new version) or `gryt sync resolve {v} --theirs` (take theirs)")
+    } else {
+        format!("`gryt sync resolve {v} --ours` (keep yours) or `gryt sync resolve {v} --theirs` (take the server's)")
+    }
+}
+
+/// The commands that settle refused work.
+fn settle_refused(r: &ss::Refused) -> String {
+    let v = &r.version;
+    let theirs = match r.what {
+        "deletion" => "drops the deletion; the server's copy comes back with the next pull",
+        "evolution" if r.remote_id.is_none() => "drops this evolution: the server never took it",
+        "generation" if r.remote_id.is_none() => "drops this draft: the server never took it",
+        _ => "drops your change and restores the server's copy",
+    };
+    format!("`gryt sync resolve {v} --theirs` ({theirs}), or `gryt sync resolve {v} --ours` (send it again)")
 }
 
 fn cmd_log(ctx: &Context, a: LogArgs) -> Result<i32> {
@@ -475,30 +513,93 @@ fn cmd_resolve(ctx: &Context, a: ResolveArgs) -> Result<i32> {
     let mut ws = ctx.open()?;
     let now = ctx.now();
     let v = crate::ops::parse_version(&a.version)?.to_string();
-    let tx = ws.store.write()?;
-    let row = ss::conflicts(&tx)?
+    let conflict = ss::conflicts(&ws.store.conn)?
         .into_iter()
-        .find(|c| c.version == v)
-        .ok_or_else(|| {
-            GrytError::error(format!("Generation {v} is not in conflict"))
-                .hint("`gryt sync status` lists the conflicts")
-        })?;
-    let version_taken = row.kinds.iter().any(|k| k.item == sync::VERSION_EXISTS);
+        .find(|c| c.version == v);
+    let refused: Vec<ss::Refused> = ss::refused(&ws.store.conn)?
+        .into_iter()
+        .filter(|r| r.version == v)
+        .collect();
+    if conflict.is_none() && refused.is_empty() {
+        return Err(GrytError::error(format!(
+            "Generation {v} is not in conflict and the server refused nothing of it"
+        ))
+        .hint("`gryt sync status` lists the conflicts and the refused work"));
+    }
+    // The server's copies of refused evolutions not stored here (kept by older gryt
+    // versions) are fetched before the transaction.
+    let fetched = if a.theirs {
+        fetch_missing_evolutions(&ws, &refused)?
+    } else {
+        BTreeMap::new()
+    };
+    let tx = ws.store.write()?;
+    let (mut write, mut remove) = (None, None);
+    if let Some(row) = conflict {
+        (write, remove) = resolve_conflict(&tx, &row, a.theirs, &v, &now)?;
+    }
+    let mut settled = Vec::new();
+    for r in &refused {
+        let files = settle(&tx, r, a.theirs, &fetched, &now)?;
+        if files.0.is_some() {
+            write = files.0;
+        }
+        if files.1.is_some() {
+            remove = files.1;
+        }
+        settled.push(format!("{} {}", r.what, r.label));
+    }
+    tx.commit()?;
+    if let Some(r) = remove {
+        let _ = std::fs::remove_file(ws.repo.generation_file(&r));
+    }
+    if let Some(w) = write {
+        if let Some(rec) = crate::store::get_generation(&ws.store.conn, &w)? {
+            crate::ops::write_contract(&ws.store.conn, &ws.repo, &rec)?;
+        }
+    }
+    let side = if a.theirs {
+        "the server's copy"
+    } else {
+        "your copy (push it with `gryt sync push`)"
+    };
+    if settled.is_empty() {
+        ctx.ui.info(&format!("Resolved {v}: kept {side}."));
+    } else {
+        ctx.ui.info(&format!(
+            "Resolved {v}: kept {side} of {}.",
+            settled.join(", ")
+        ));
+    }
+    Ok(0)
+}
+
+/// Settles a merge conflict or a taken version; returns the contract file to write and the
+/// one to remove.
+fn resolve_conflict(
+    tx: &rusqlite::Connection,
+    row: &ss::ConflictRow,
+    theirs: bool,
+    v: &str,
+    now: &str,
+) -> Result<(Option<String>, Option<String>)> {
+    let v = v.to_string();
     let mut write = None;
     let mut remove = None;
-    match (a.theirs, &row.remote) {
+    let version_taken = row.kinds.iter().any(|k| k.item == sync::VERSION_EXISTS);
+    match (theirs, &row.remote) {
         (true, _) if version_taken => {
             // The server's generation of this version wins. A record the server also has
             // (renamed here onto the taken version) goes back to its last synced copy with
             // its evolutions, proofs not yet pushed included; a draft only we have is
             // dropped. The full resync that follows brings theirs and any newer changes.
-            let base = ss::local_by_uuid(&tx, &row.generation_id)?
+            let base = ss::local_by_uuid(tx, &row.generation_id)?
                 .filter(|l| l.rec.remote_id.is_some())
                 .and_then(|l| l.base);
             match base {
                 Some(base) => {
                     if base.version != v
-                        && crate::store::get_generation(&tx, &base.version)?.is_some()
+                        && crate::store::get_generation(tx, &base.version)?.is_some()
                     {
                         return Err(GrytError::error(format!(
                             "The server's copy of {v} is named {}, a version another generation holds here",
@@ -509,21 +610,21 @@ fn cmd_resolve(ctx: &Context, a: ResolveArgs) -> Result<i32> {
                             base.version
                         )));
                     }
-                    ss::revert_to_base(&tx, &row.generation_id, &base, &now)?;
+                    ss::revert_to_base(tx, &row.generation_id, &base, now)?;
                     write = Some(base.version.clone());
                 }
-                None => ss::delete_local_generation(&tx, &row.generation_id)?,
+                None => ss::delete_local_generation(tx, &row.generation_id)?,
             }
-            ss::set_meta(&tx, "resync", "1", &now)?;
+            ss::set_meta(tx, "resync", "1", now)?;
             remove = Some(v.clone());
         }
         (true, Some(g)) if g.deleted => {
-            ss::delete_local_generation(&tx, &row.generation_id)?;
+            ss::delete_local_generation(tx, &row.generation_id)?;
             remove = Some(v.clone());
         }
         (true, Some(g)) => {
             let c = ss::content_of_wire(g)?;
-            if c.version != v && crate::store::get_generation(&tx, &c.version)?.is_some() {
+            if c.version != v && crate::store::get_generation(tx, &c.version)?.is_some() {
                 return Err(GrytError::error(format!(
                     "The server's copy of {v} is named {}, a version another generation holds here",
                     c.version
@@ -533,7 +634,7 @@ fn cmd_resolve(ctx: &Context, a: ResolveArgs) -> Result<i32> {
                     c.version
                 )));
             }
-            ss::take_remote(&tx, &row.generation_id, g, &c, &now)?;
+            ss::take_remote(tx, &row.generation_id, g, &c, now)?;
             remove = Some(v.clone());
             write = Some(c.version.clone());
         }
@@ -551,7 +652,7 @@ fn cmd_resolve(ctx: &Context, a: ResolveArgs) -> Result<i32> {
         }
         (false, Some(g)) => {
             let base = ss::content_of_wire(g)?;
-            ss::rebase(&tx, &row.generation_id, g, &base, None, &now)?;
+            ss::rebase(tx, &row.generation_id, g, &base, None, now)?;
         }
         (_, None) => {
             return Err(GrytError::error(format!(
@@ -560,22 +661,103 @@ fn cmd_resolve(ctx: &Context, a: ResolveArgs) -> Result<i32> {
             .hint("`gryt sync pull`"));
         }
     }
-    tx.commit()?;
-    if let Some(r) = remove {
-        let _ = std::fs::remove_file(ws.repo.generation_file(&r));
+    Ok((write, remove))
+}
+
+/// Settles one refused record: `--theirs` drops the local change and restores the server's
+/// copy (a record the server never took goes), `--ours` queues it to be sent again.
+/// Returns the contract file to write and the one to remove.
+fn settle(
+    tx: &rusqlite::Connection,
+    r: &ss::Refused,
+    theirs: bool,
+    fetched: &BTreeMap<String, Option<gryt_core::wire::Evolution>>,
+    now: &str,
+) -> Result<(Option<String>, Option<String>)> {
+    if !theirs {
+        ss::requeue_refused(tx, r)?;
+        return Ok((None, None));
     }
-    if let Some(w) = write {
-        if let Some(rec) = crate::store::get_generation(&ws.store.conn, &w)? {
-            crate::ops::write_contract(&ws.store.conn, &ws.repo, &rec)?;
+    match r.what {
+        "evolution" => {
+            let copy = match &r.remote_id {
+                None => None,
+                Some(_) => match ss::evolution_base(tx, &r.id)? {
+                    Some(e) => Some(e),
+                    None => fetched.get(&r.id).cloned().flatten(),
+                },
+            };
+            match copy {
+                Some(e) if !e.deleted => ss::take_remote_evolution(tx, &r.id, &e, now)?,
+                _ => ss::delete_local_evolution(tx, &r.id)?,
+            }
+            Ok((None, None))
+        }
+        "generation" => {
+            let base = ss::local_by_uuid(tx, &r.id)?.and_then(|l| l.base);
+            match (&r.remote_id, base) {
+                (Some(_), Some(base)) => {
+                    if base.version != r.version
+                        && crate::store::get_generation(tx, &base.version)?.is_some()
+                    {
+                        return Err(GrytError::error(format!(
+                            "The server's copy of {} is named {}, a version another generation holds here",
+                            r.version, base.version
+                        ))
+                        .hint(format!(
+                            "rename that one first (`gryt generation rename {} NEW`), then resolve {} again",
+                            base.version, r.version
+                        )));
+                    }
+                    ss::restore_generation(tx, &r.id, &base, now)?;
+                    ss::set_meta(tx, "resync", "1", now)?;
+                    Ok((Some(base.version.clone()), Some(r.version.clone())))
+                }
+                _ => {
+                    // The server never took it (or its copy is unknown here): the draft
+                    // goes; a full pull brings whatever the server holds.
+                    ss::delete_local_generation(tx, &r.id)?;
+                    ss::set_meta(tx, "resync", "1", now)?;
+                    Ok((None, Some(r.version.clone())))
+                }
+            }
+        }
+        _ => {
+            tx.execute("DELETE FROM pending_deletes WHERE remote_id = ?1", [&r.id])?;
+            // The deleted record comes back with the next pull (a full one).
+            ss::set_meta(tx, "resync", "1", now)?;
+            Ok((None, None))
         }
     }
-    let side = if a.theirs {
-        "the server's copy"
-    } else {
-        "your copy (push it with `gryt sync push`)"
-    };
-    ctx.ui.info(&format!("Resolved {v}: kept {side}."));
-    Ok(0)
+}
+
+/// The server's copies of refused evolutions whose copy is not stored here: by local id,
+/// `None` when the server no longer has it.
+fn fetch_missing_evolutions(
+    ws: &Workspace,
+    refused: &[ss::Refused],
+) -> Result<BTreeMap<String, Option<gryt_core::wire::Evolution>>> {
+    let mut out = BTreeMap::new();
+    for r in refused.iter().filter(|r| r.what == "evolution") {
+        let Some(rid) = &r.remote_id else { continue };
+        if ss::evolution_base(&ws.store.conn, &r.id)?.is_some() {
+            continue;
+        }
+        let cloud = require_cloud(ws)?;
+        let got: std::result::Result<gryt_core::wire::Data<gryt_core::wire::Evolution>, _> = cloud
+            .remote
+            .call("GET", &format!("/api/v1/evolutions/{rid}"), None, &[]);
+        match got {
+            Ok(d) => {
+                out.insert(r.id.clone(), Some(d.data));
+            }
+            Err(crate::remote::RemoteError::Http { status: 404, .. }) => {
+                out.insert(r.id.clone(), None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
 }
 
 fn cmd_watch(ctx: &Context, a: WatchArgs) -> Result<i32> {
@@ -629,9 +811,9 @@ fn cmd_watch(ctx: &Context, a: WatchArgs) -> Result<i32> {
 
 pub fn has_pending(ws: &Workspace) -> Result<bool> {
     let n: i64 = ws.store.conn.query_row(
-        "SELECT (SELECT COUNT(*) FROM generations WHERE sync_status IN ('not_synced', 'failed') OR promote_key IS NOT NULL) \
+        "SELECT (SELECT COUNT(*) FROM generations WHERE sync_status = 'not_synced' OR promote_key IS NOT NULL) \
          + (SELECT COUNT(*) FROM evolutions WHERE sync_status IN ('not_synced', 'failed')) \
-         + (SELECT COUNT(*) FROM pending_deletes)",
+         + (SELECT COUNT(*) FROM pending_deletes WHERE refused IS NULL)",
         [],
         |r| r.get(0),
     )?;

@@ -435,3 +435,32 @@ fn steps_see_the_evolutions_stable_id_and_whether_its_rc_is_provisional() {
         .ok()
         .stdout_has(&format!("{id} v1.2.0-rc.1 true"));
 }
+
+#[test]
+fn a_result_that_cannot_be_sent_is_noted_and_fails_only_with_strict_sync() {
+    let t = repo_with_draft();
+    t.write_pipeline("ci", "steps:\n  - name: ok\n    run: \"true\"\n");
+    // A server is named but nobody logged in to it: nothing may be sent there.
+    t.run(&["config", "gryt_url", "http://127.0.0.1:9"]).ok();
+    t.run(&["evolution", "start", "v1.2.0", "--change", "FEAT-101"])
+        .ok()
+        .stdout_has("v1.2.0-rc.1 (rc.1, provisional until pushed)");
+    t.run(&["run", "ci"])
+        .ok()
+        .stderr_has("Note: Saved locally, but not synced")
+        .stdout_has("Evolution v1.2.0-rc.1 (rc.1, provisional until pushed) of FEAT-101: pass");
+    t.run(&["evolution", "start", "v1.2.0", "--change", "BUG-7"])
+        .ok();
+    let out = t.run(&[
+        "--strict-sync",
+        "evolution",
+        "complete",
+        "v1.2.0-rc.2",
+        "--status",
+        "pass",
+    ]);
+    out.fails(1, &["Saved locally, but not synced"]);
+    // The result itself is recorded either way.
+    let j = t.run(&["evolution", "list", "--json"]).ok().json();
+    assert_eq!(j["evolutions"][1]["status"], "pass", "{j:#}");
+}

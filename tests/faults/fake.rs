@@ -16,6 +16,13 @@ pub enum Reply {
     /// A 200 answer announcing `size` bytes of JSON-looking padding, streamed until the
     /// client stops reading.
     Huge { size: usize },
+    /// A 200 answer announcing `size` bytes that start with `prefix` (then padding),
+    /// streamed until the client stops reading.
+    HugeAfter { size: usize, prefix: Vec<u8> },
+    /// A 200 answer whose head comes at once and whose body (`body`) comes one byte every
+    /// `every_ms` milliseconds: a server that never stalls long enough for a per-read
+    /// timeout, yet never finishes in time.
+    Drip { body: Vec<u8>, every_ms: u64 },
 }
 
 /// An answer with `status`, a content type and a body (Content-Length framing).
@@ -111,25 +118,49 @@ fn serve(conn: TcpStream, seen: &Mutex<Vec<String>>, handler: &Handler) -> std::
                 let _ = w.shutdown(Shutdown::Both);
                 return Ok(());
             }
-            Reply::Huge { size } => {
+            Reply::Drip { body, every_ms } => {
                 w.write_all(
                     format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
                     )
                     .as_bytes(),
                 )?;
-                let prefix = b"{\"data\":{\"head\":1,\"pad\":\"";
-                w.write_all(prefix)?;
-                let chunk = vec![b'x'; 1 << 20];
-                let mut sent = prefix.len();
-                while sent < size {
-                    let n = chunk.len().min(size - sent);
-                    // The client stops reading at its limit and closes: that ends us.
-                    w.write_all(&chunk[..n])?;
-                    sent += n;
+                for b in body {
+                    std::thread::sleep(std::time::Duration::from_millis(every_ms));
+                    // The client gives up and closes: that ends us.
+                    w.write_all(&[b])?;
+                    w.flush()?;
                 }
+            }
+            Reply::Huge { size } => {
+                huge(&mut w, size, b"{\"data\":{\"head\":1,\"pad\":\"")?;
+                return Ok(());
+            }
+            Reply::HugeAfter { size, prefix } => {
+                huge(&mut w, size, &prefix)?;
                 return Ok(());
             }
         }
     }
+}
+
+/// A 200 answer announcing `size` bytes: `prefix`, then padding, written until the client
+/// stops reading (its limit) and closes.
+fn huge(w: &mut TcpStream, size: usize, prefix: &[u8]) -> std::io::Result<()> {
+    w.write_all(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+        )
+        .as_bytes(),
+    )?;
+    w.write_all(prefix)?;
+    let chunk = vec![b'x'; 1 << 20];
+    let mut sent = prefix.len();
+    while sent < size {
+        let n = chunk.len().min(size - sent);
+        w.write_all(&chunk[..n])?;
+        sent += n;
+    }
+    Ok(())
 }

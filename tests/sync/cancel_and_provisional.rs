@@ -1,5 +1,6 @@
 //! A cancelled evolution syncs as `cancelled` (the server accepts the status, teammates pull
-//! it); a provisional rc is marked as such in human output until the server numbers it.
+//! it); a provisional rc is marked as such in human output until the server numbers it; a
+//! teammate's escape sequences arrive exact but are shown visibly.
 
 use super::harness::team_of;
 
@@ -41,4 +42,35 @@ fn a_cancelled_evolution_reaches_the_server_and_teammates() {
     // Only its owner may cancel an evolution, on the server too: bob's copy is final anyway.
     b.run(&["evolution", "cancel", "v7.0.0-rc.1"])
         .err(1, &["belongs to alice"]);
+}
+
+#[test]
+fn a_teammates_escape_sequences_are_shown_visibly_never_raw() {
+    let (_cloud, _team, devs) = team_of(&["alice", "bob"]);
+    let (a, b) = (&devs[0], &devs[1]);
+    let title = "Fix \u{1b}]52;c;cGF5bG9hZA==\u{7}login\u{1b}[2J";
+    b.run(&["generation", "new", "v8.0.0", "-d", "desc \u{1b}[8mhidden"])
+        .ok();
+    b.add_change("v8.0.0", "BUG-1", "fix", title);
+    b.run(&["sync", "push"]).ok();
+    a.run(&["sync", "pull"]).ok();
+    for args in [
+        &["generation", "show", "v8.0.0"][..],
+        &["generation", "list"],
+        &["sync", "status", "v8.0.0"],
+        &["sync", "status"],
+    ] {
+        let out = a.run(args);
+        assert!(
+            !out.stdout.contains('\u{1b}') && !out.stderr.contains('\u{1b}'),
+            "{args:?} printed an escape raw\n{out:?}"
+        );
+        assert!(!out.stdout.contains('\u{7}'), "{out:?}");
+    }
+    a.run(&["generation", "show", "v8.0.0"])
+        .ok()
+        .stdout_has("Fix ^[]52;c;cGF5bG9hZA==^Glogin^[[2J")
+        .stdout_has("desc ^[[8mhidden");
+    // JSON keeps the exact text.
+    assert_eq!(a.show("v8.0.0")["generation"]["changes"][0]["title"], title);
 }
