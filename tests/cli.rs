@@ -11,6 +11,7 @@ mod cli {
     mod check;
     mod config;
     mod contract_files;
+    mod demo;
     mod evolution;
     mod generation;
     mod init;

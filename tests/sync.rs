@@ -11,6 +11,7 @@ mod sync {
 
     mod auth_and_config;
     mod cancel_and_provisional;
+    mod ci_job;
     mod clones;
     mod contract_files;
     mod coordinated_release;

@@ -26,18 +26,45 @@ impl Demo<'_> {
     /// Runs one gryt command as a user would, prints it and its output, and checks
     /// the exit code is the one the scenario expects.
     fn step(&self, who: &str, dir: &Path, args: &[&str], expect: i32) -> Result<String> {
-        self.ctx
-            .ui
-            .data(&format!("\n[{who}] $ gryt {}", shell_words(args)));
-        let out = Command::new(&self.exe)
-            .args(args)
+        self.step_with(who, dir, args, expect, None)
+    }
+
+    /// `step` with `input` written to the command's standard input (a password, as a user
+    /// would pipe it in; the demo shows `<<< ...` in its place, never the text).
+    fn step_with(
+        &self,
+        who: &str,
+        dir: &Path,
+        args: &[&str],
+        expect: i32,
+        input: Option<&str>,
+    ) -> Result<String> {
+        let shown = match input {
+            Some(_) => format!("{} <<< \"$PASSWORD\"", shell_words(args)),
+            None => shell_words(args),
+        };
+        self.ctx.ui.data(&format!("\n[{who}] $ gryt {shown}"));
+        let mut cmd = Command::new(&self.exe);
+        cmd.args(args)
             .current_dir(dir)
             .env("GRYT_CONFIG_DIR", self.root.join(format!("config-{who}")))
             .env("USER", who)
             .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| GrytError::error(format!("cannot run {}: {e}", self.exe.display())))?;
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
+        let cannot_run =
+            |e: std::io::Error| GrytError::error(format!("cannot run {}: {e}", self.exe.display()));
+        let mut child = cmd.spawn().map_err(cannot_run)?;
+        if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+            use std::io::Write;
+            stdin.write_all(text.as_bytes()).map_err(cannot_run)?;
+        }
+        let out = child.wait_with_output().map_err(cannot_run)?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr);
         for line in stdout.lines().chain(stderr.lines()) {
@@ -52,6 +79,36 @@ impl Demo<'_> {
             )));
         }
         Ok(stdout)
+    }
+
+    /// Runs git as `who` in `dir` (a fixed identity for commits), prints it like a step;
+    /// it must succeed.
+    fn git(&self, who: &str, dir: &Path, args: &[&str]) -> Result<()> {
+        self.ctx
+            .ui
+            .data(&format!("\n[{who}] $ git {}", shell_words(args)));
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", who)
+            .env("GIT_AUTHOR_EMAIL", format!("{who}@example.com"))
+            .env("GIT_COMMITTER_NAME", who)
+            .env("GIT_COMMITTER_EMAIL", format!("{who}@example.com"))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| GrytError::error(format!("cannot run git: {e}")))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for line in stdout.lines().chain(stderr.lines()) {
+            self.ctx.ui.data(&format!("    {line}"));
+        }
+        if !out.status.success() {
+            return Err(GrytError::error(format!(
+                "demo step `git {}` failed",
+                shell_words(args)
+            )));
+        }
+        Ok(())
     }
 
     fn write(&self, path: &Path, text: &str) -> Result<()> {
@@ -214,86 +271,96 @@ fn run_local(d: &Demo<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Creates a team on the demo server as `owner` and adds `members`.
-fn make_team(url: &str, owner: &str, password: &str, members: &[&str]) -> Result<String> {
-    use crate::remote::{Auth, Remote};
-    let r = Remote::new(
-        url,
-        Auth::Basic {
-            username: owner.into(),
-            password: password.into(),
-        },
-    )?;
-    let body = serde_json::to_vec(&serde_json::json!({ "name": "release-team" }))
-        .map_err(|e| GrytError::error(e.to_string()))?;
-    let v: serde_json::Value = r.call("POST", "/api/v1/teams", Some(&body), &[])?;
-    let team = v
-        .get("team_id")
-        .and_then(|t| t.as_str())
-        .ok_or_else(|| GrytError::error("the demo server did not return a team id"))?
-        .to_string();
-    for m in members {
-        let body = serde_json::to_vec(&serde_json::json!({ "username": m }))
-            .map_err(|e| GrytError::error(e.to_string()))?;
-        let _: serde_json::Value = r.call(
-            "POST",
-            &format!("/api/v1/teams/{team}/members"),
-            Some(&body),
-            &[],
-        )?;
-    }
-    Ok(team)
-}
-
 fn run_team(d: &Demo<'_>) -> Result<()> {
     let ui = &d.ctx.ui;
     ui.data("\n== Team sync: an embedded gryt server (SQLite in a temporary file) and three developers ==");
     let dir = d.root.join("server");
     std::fs::create_dir_all(&dir)
         .map_err(|e| GrytError::io("cannot create the server directory", e))?;
-    let config =
-        gryt_server::ServerConfig::new(format!("sqlite:{}", dir.join("server.db").display()));
+    let database = format!("sqlite:{}", dir.join("server.db").display());
+    let config = gryt_server::ServerConfig::new(database.clone());
+    let people = ["lead", "alice", "bob"];
+    let password = |p: &str| format!("{p}-demo-password\n");
+    ui.data("\n-- Onboarding: the admin adds users, the lead logs in, makes a team and commits the repository; teammates clone it and log in --");
+    for p in people {
+        d.step_with(
+            "admin",
+            &dir,
+            &[
+                "server",
+                "user",
+                "add",
+                p,
+                "--database",
+                &database,
+                "--password-stdin",
+            ],
+            0,
+            Some(&password(p)),
+        )?;
+    }
     let mut server = gryt_server::TestServer::start(config.clone())
         .map_err(|e| GrytError::error(format!("cannot start the demo server: {e:#}")))?;
     ui.data(&format!("server listening on {}", server.url()));
-    let people = ["lead", "alice", "bob"];
-    for p in people {
-        server
-            .add_user(p, &format!("{p}-demo-password"))
-            .map_err(|e| GrytError::error(format!("cannot add user {p}: {e:#}")))?;
-    }
-    let team = make_team(
-        &server.url(),
-        "lead",
-        "lead-demo-password",
-        &["alice", "bob"],
-    )?;
-    ui.data(&format!("team {team}: lead, alice, bob"));
     let ws = |p: &str| d.root.join(format!("ws-{p}"));
-    let setup = |p: &str, url: &str| -> Result<()> {
-        std::fs::create_dir_all(ws(p))
-            .map_err(|e| GrytError::io("cannot create a workspace", e))?;
-        d.step(p, &ws(p), &["init", "-q"], 0)?;
-        d.step(p, &ws(p), &["config", "--global", "gryt_url", url], 0)?;
-        d.step(
+    let login = |p: &str, url: &str| -> Result<()> {
+        d.step_with(
             p,
             &ws(p),
             &[
-                "config",
-                "--global",
-                "password",
-                &format!("{p}-demo-password"),
+                "cloud",
+                "login",
+                "--url",
+                url,
+                "--username",
+                p,
+                "--password-stdin",
             ],
             0,
-        )?;
-        d.step(p, &ws(p), &["config", "team", &team], 0)?;
-        d.write(
-            &ws(p).join(".gryt/pipelines/ci.yaml"),
-            "steps:\n  - name: test\n    run: echo proving $GRYT_CHANGE_ID as $GRYT_EVOLUTION_TAG\n",
+            Some(&password(p)),
         )
+        .map(|_| ())
     };
-    for p in people {
-        setup(p, &server.url())?;
+    let lead_ws = ws("lead");
+    std::fs::create_dir_all(&lead_ws).map_err(|e| GrytError::io("cannot create a workspace", e))?;
+    d.step("lead", &lead_ws, &["init", "-q"], 0)?;
+    login("lead", &server.url())?;
+    let created = d.step(
+        "lead",
+        &lead_ws,
+        &["team", "create", "release-team", "--json"],
+        0,
+    )?;
+    let team = serde_json::from_str::<serde_json::Value>(&created)
+        .ok()
+        .and_then(|v| v.get("team_id").and_then(|t| t.as_str()).map(String::from))
+        .ok_or_else(|| GrytError::error("the demo server did not return a team id"))?;
+    for m in ["alice", "bob"] {
+        d.step("lead", &lead_ws, &["team", "add-member", &team, m], 0)?;
+    }
+    d.step("lead", &lead_ws, &["config", "team", &team], 0)?;
+    d.write(
+        &lead_ws.join(".gryt/pipelines/ci.yaml"),
+        "steps:\n  - name: test\n    run: echo proving $GRYT_CHANGE_ID as $GRYT_EVOLUTION_TAG\n",
+    )?;
+    if git_available() {
+        d.git("lead", &lead_ws, &["init", "-q"])?;
+        d.git("lead", &lead_ws, &["add", ".gryt"])?;
+        d.git(
+            "lead",
+            &lead_ws,
+            &["commit", "-q", "-m", "Release contracts with gryt"],
+        )?;
+        for p in ["alice", "bob"] {
+            d.git(p, &d.root, &["clone", "-q", "ws-lead", &format!("ws-{p}")])?;
+            login(p, &server.url())?;
+        }
+    } else {
+        ui.data("\ngit is not on PATH: skipping the teammates' `git clone`; they copy the lead's .gryt/config and pipeline instead");
+        for p in ["alice", "bob"] {
+            copy_shared(&lead_ws.join(".gryt"), &ws(p).join(".gryt"))?;
+            login(p, &server.url())?;
+        }
     }
     let (lead, alice, bob) = (ws("lead"), ws("alice"), ws("bob"));
 
@@ -440,17 +507,44 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
         .map_err(|e| GrytError::error(format!("cannot restart the demo server: {e:#}")))?;
     ui.data(&format!("server restarted on {}", server.url()));
     for p in people {
-        d.step(
-            p,
-            &ws(p),
-            &["config", "--global", "gryt_url", &server.url()],
-            0,
-        )?;
+        login(p, &server.url())?;
     }
     d.step("alice", &alice, &["sync", "push"], 0)?;
     d.step("lead", &lead, &["sync", "pull"], 0)?;
     d.step("lead", &lead, &["generation", "list"], 0)?;
     d.step("lead", &lead, &["sync", "log"], 0)?;
     drop(server);
+    Ok(())
+}
+
+/// Whether `git` can be run (the demo's clone needs it; without it that part is skipped).
+fn git_available() -> bool {
+    Command::new("git")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Without git: a teammate's workspace gets what a clone would bring, every file of the
+/// lead's `.gryt/` but the database (which is built on first use).
+fn copy_shared(from: &Path, to: &Path) -> Result<()> {
+    let io = |what: &str, p: &Path, e| GrytError::io(format!("cannot {what} {}", p.display()), e);
+    std::fs::create_dir_all(to).map_err(|e| io("create", to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| io("read", from, e))? {
+        let entry = entry.map_err(|e| io("read", from, e))?;
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("gryt.db") {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        if src.is_dir() {
+            copy_shared(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst).map_err(|e| io("copy", &src, e))?;
+        }
+    }
     Ok(())
 }

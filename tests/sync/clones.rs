@@ -3,27 +3,6 @@
 //! contract links to the one server record it came from, from every clone.
 
 use super::harness::{team_of, Dev};
-use std::path::PathBuf;
-
-/// Alice's workspace under git, committed and pushed to a bare origin; returns the origin.
-fn publish(alice: &Dev, origin_dir: &tempfile::TempDir) -> PathBuf {
-    let origin = origin_dir.path().join("origin.git");
-    alice.git(&["init", "-q", "-b", "main"]);
-    alice.git(&["add", "-A"]);
-    alice.git(&["commit", "-q", "-m", "contracts"]);
-    let status = alice.git(&["status", "--porcelain", "--untracked-files=all"]);
-    assert!(status.is_empty(), "the database stays out of git: {status}");
-    alice.git(&[
-        "init",
-        "-q",
-        "--bare",
-        "-b",
-        "main",
-        &origin.display().to_string(),
-    ]);
-    alice.git(&["push", "-q", &origin.display().to_string(), "main"]);
-    origin
-}
 
 #[test]
 fn a_teammate_clones_and_works_without_init() {
@@ -41,7 +20,7 @@ fn a_teammate_clones_and_works_without_init() {
         .to_string();
     assert!(text.contains(&format!("generation_id: {uuid}")), "{text}");
     let origin_dir = tempfile::tempdir().expect("temp dir");
-    let origin = publish(alice, &origin_dir);
+    let origin = alice.publish(&origin_dir);
 
     let bob = Dev::clone_of(&cloud, "bob", &origin);
     assert!(!bob.gryt_dir().join("gryt.db").exists());
@@ -79,7 +58,7 @@ fn a_committed_contract_links_to_one_record_from_three_clones() {
     alice.add_change("v3.0.0", "FEAT-1", "add", "First");
     alice.run(&["sync", "push"]).ok();
     let origin_dir = tempfile::tempdir().expect("temp dir");
-    let origin = publish(alice, &origin_dir);
+    let origin = alice.publish(&origin_dir);
     // After the commit the server moves on: the committed file is older than the server's
     // copy, which every clone takes (the server is authoritative for records it has).
     alice.add_change("v3.0.0", "BUG-2", "fix", "Second");

@@ -253,6 +253,27 @@ impl Dev {
         d
     }
 
+    /// Puts the workspace under git, commits everything (the database stays out: `.gryt/`
+    /// ignores it) and pushes `main` to a new bare origin in `origin_dir`; returns the origin.
+    pub fn publish(&self, origin_dir: &tempfile::TempDir) -> PathBuf {
+        let origin = origin_dir.path().join("origin.git");
+        self.git(&["init", "-q", "-b", "main"]);
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", "contracts"]);
+        let status = self.git(&["status", "--porcelain", "--untracked-files=all"]);
+        assert!(status.is_empty(), "the database stays out of git: {status}");
+        self.git(&[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            &origin.display().to_string(),
+        ]);
+        self.git(&["push", "-q", &origin.display().to_string(), "main"]);
+        origin
+    }
+
     /// Runs git in the working directory (its own HOME, a fixed identity); must succeed.
     #[track_caller]
     pub fn git(&self, args: &[&str]) -> String {
@@ -358,6 +379,17 @@ impl Dev {
         let mut a = args.to_vec();
         a.push("--json");
         let out = self.run(&a);
+        out.ok();
+        out.json()
+    }
+
+    /// `gryt ARGS --json` with extra environment variables (a CI job's), which must
+    /// succeed; its JSON.
+    #[track_caller]
+    pub fn json_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = self.run_with(&a, vars, None);
         out.ok();
         out.json()
     }

@@ -550,7 +550,13 @@ impl App {
     }
 
     /// Runs a write in one transaction, honouring an idempotency key.
-    async fn mutate<F>(&self, user: &Principal, key: Option<String>, hash: String, f: F) -> Resp
+    async fn mutate<F>(
+        self: &Arc<Self>,
+        user: &Principal,
+        key: Option<String>,
+        hash: String,
+        f: F,
+    ) -> Resp
     where
         F: FnOnce(&mut dyn Conn, &Principal) -> Result<Resp, ApiError> + Send + 'static,
     {
@@ -559,8 +565,13 @@ impl App {
 
     /// As [`App::mutate`]; with `seal`, a success's answer is kept for idempotent replay
     /// encrypted under the server key (it carries a secret, e.g. a new API key's).
+    ///
+    /// The claim of the idempotency key, the work and the stored answer (or the release of
+    /// the claim) run as one task of their own: a client that disconnects, or a request
+    /// that times out, drops only the wait for the answer, never leaves a key claimed with
+    /// nothing done.
     async fn mutate_sealed<F>(
-        &self,
+        self: &Arc<Self>,
         user: &Principal,
         key: Option<String>,
         hash: String,
@@ -570,7 +581,24 @@ impl App {
     where
         F: FnOnce(&mut dyn Conn, &Principal) -> Result<Resp, ApiError> + Send + 'static,
     {
+        let app = self.clone();
         let user = user.clone();
+        tokio::spawn(async move { app.mutate_unit(user, key, hash, seal, f).await })
+            .await
+            .unwrap_or_else(|_| ApiError::internal("the request's work stopped").to_resp())
+    }
+
+    async fn mutate_unit<F>(
+        &self,
+        user: Principal,
+        key: Option<String>,
+        hash: String,
+        seal: bool,
+        f: F,
+    ) -> Resp
+    where
+        F: FnOnce(&mut dyn Conn, &Principal) -> Result<Resp, ApiError> + Send + 'static,
+    {
         let uid = user.user_id;
         let Some(key) = key else {
             return self
@@ -641,7 +669,7 @@ impl App {
         }
     }
 
-    async fn mutate_req<F>(&self, req: &Authed, f: F) -> Resp
+    async fn mutate_req<F>(self: &Arc<Self>, req: &Authed, f: F) -> Resp
     where
         F: FnOnce(&mut dyn Conn, &Principal) -> Result<Resp, ApiError> + Send + 'static,
     {

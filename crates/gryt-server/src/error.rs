@@ -102,6 +102,22 @@ impl From<DbError> for ApiError {
                     "The database is busy; retry shortly",
                 )
             }
+            DbError::Unavailable(m) => {
+                tracing::warn!("database unavailable: {m}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "The database is unavailable; retry shortly",
+                )
+            }
+            DbError::Full(m) => {
+                tracing::error!("database full: {m}");
+                ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "insufficient_storage",
+                    "The server's disk is full; nothing was changed",
+                )
+            }
             DbError::Unique(m) => {
                 tracing::warn!("unexpected unique violation: {m}");
                 ApiError::conflict("already_exists", "The record already exists")

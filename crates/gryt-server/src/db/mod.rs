@@ -101,6 +101,13 @@ pub enum DbError {
     Unique(String),
     #[error("database busy: {0}")]
     Busy(String),
+    /// The database cannot be reached or cannot write now (a PostgreSQL restart, a lost
+    /// connection, a read-only or failing file): 503, retry later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The disk holding the database is full: 507.
+    #[error("database full: {0}")]
+    Full(String),
     #[error("database error: {0}")]
     Other(String),
 }
@@ -270,7 +277,9 @@ impl Db {
         let idle = self.take_idle();
         let inner = self.inner.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let mut conn = match idle {
+            // A pooled connection that broke while idle (the server restarted, or ended it)
+            // is discarded: this request connects anew.
+            let mut conn = match idle.filter(|c| c.is_healthy()) {
                 Some(c) => c,
                 None => (inner.factory)()?,
             };

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 pub struct PgConn {
     client: Option<Client>,
     statements: HashMap<String, postgres::Statement>,
+    /// Set once an error showed the connection is lost.
+    broken: bool,
 }
 
 impl PgConn {
@@ -18,12 +20,23 @@ impl PgConn {
             let cause = std::error::Error::source(&e)
                 .map(|s| format!(": {s}"))
                 .unwrap_or_default();
-            DbError::Other(format!("cannot connect to PostgreSQL: {e}{cause}"))
+            DbError::Unavailable(format!("cannot connect to PostgreSQL: {e}{cause}"))
         })?;
         Ok(PgConn {
             client: Some(client),
             statements: HashMap::new(),
+            broken: false,
         })
+    }
+
+    /// Maps an error, remembering when it means the connection is lost (so the pool drops
+    /// it and the next request connects anew).
+    fn failed(&mut self, e: postgres::Error) -> DbError {
+        let mapped = map_err(e);
+        if matches!(mapped, DbError::Unavailable(_)) {
+            self.broken = true;
+        }
+        mapped
     }
 
     fn client(&mut self) -> Result<&mut Client, DbError> {
@@ -37,7 +50,8 @@ impl PgConn {
             return Ok(st.clone());
         }
         let pg_sql = to_pg_placeholders(sql);
-        let st = self.client()?.prepare(&pg_sql).map_err(map_err)?;
+        let prepared = self.client()?.prepare(&pg_sql);
+        let st = prepared.map_err(|e| self.failed(e))?;
         if self.statements.len() > 256 {
             self.statements.clear();
         }
@@ -58,7 +72,35 @@ impl Drop for PgConn {
     }
 }
 
+/// Whether an error means the server or the connection is gone: the connection was closed,
+/// broke on I/O, or PostgreSQL is shutting down, restarting or refusing connections
+/// (SQLSTATE class 08 and 57P01-57P03).
+fn is_connection_loss(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(c) => {
+            let code = c.code();
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+        }
+        None => {
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                if s.is::<std::io::Error>() {
+                    return true;
+                }
+                source = s.source();
+            }
+            false
+        }
+    }
+}
+
 fn map_err(e: postgres::Error) -> DbError {
+    if is_connection_loss(&e) {
+        return DbError::Unavailable(e.to_string());
+    }
     match e.code() {
         Some(c) if *c == SqlState::UNIQUE_VIOLATION => DbError::Unique(e.to_string()),
         Some(c)
@@ -142,21 +184,24 @@ impl Conn for PgConn {
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbError> {
         let st = self.prepare(sql)?;
         let p = refs(params);
-        self.client()?.execute(&st, &p).map_err(map_err)
+        let r = self.client()?.execute(&st, &p);
+        r.map_err(|e| self.failed(e))
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, DbError> {
         let st = self.prepare(sql)?;
         let p = refs(params);
-        let rows = self.client()?.query(&st, &p).map_err(map_err)?;
+        let rows = self.client()?.query(&st, &p);
+        let rows = rows.map_err(|e| self.failed(e))?;
         rows.iter().map(read_row).collect()
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
-        self.client()?.batch_execute(sql).map_err(map_err)
+        let r = self.client()?.batch_execute(sql);
+        r.map_err(|e| self.failed(e))
     }
 
     fn is_healthy(&self) -> bool {
-        self.client.as_ref().is_some_and(|c| !c.is_closed())
+        !self.broken && self.client.as_ref().is_some_and(|c| !c.is_closed())
     }
 }

@@ -54,6 +54,12 @@ fn map_err(e: rusqlite::Error) -> DbError {
                 DbError::Unique(e.to_string())
             }
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => DbError::Busy(e.to_string()),
+            ErrorCode::DiskFull => DbError::Full(e.to_string()),
+            ErrorCode::ReadOnly
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::CannotOpen
+            | ErrorCode::DatabaseCorrupt
+            | ErrorCode::NotADatabase => DbError::Unavailable(e.to_string()),
             _ => DbError::Other(e.to_string()),
         },
         _ => DbError::Other(e.to_string()),

@@ -315,3 +315,178 @@ async fn password_floods_get_429_and_the_real_user_still_gets_in() {
     };
     assert_eq!(bob.get("/api/v1/accounts/me").await.status, 200);
 }
+
+/// Ends every connection the server holds to its PostgreSQL database, as a restart of
+/// PostgreSQL does.
+fn terminate_server_connections(env: &Env) {
+    let admin = pg_admin_url().unwrap();
+    let db = env
+        .config
+        .database
+        .rsplit_once('/')
+        .map(|(_, n)| n.to_string())
+        .unwrap();
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        c.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&db],
+        )
+        .unwrap();
+    })
+    .join()
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_database_connection_answers_503_then_reconnects() {
+    if pg_admin_url().is_none() {
+        note("GRYT_TEST_POSTGRES is not set; skipping the PostgreSQL connection-loss test");
+        return;
+    }
+    let env = Env::start("postgres", 1);
+    let api = env.user_with_key("pgloss");
+    let basic = Api {
+        auth: Auth::Basic("pgloss".into(), PASSWORD.into()),
+        ..api.clone()
+    };
+    // Several requests at once, so the pool holds several connections.
+    let mut warm = Vec::new();
+    for _ in 0..6 {
+        let a = api.clone();
+        warm.push(tokio::spawn(async move {
+            a.get("/api/v1/generations").await.status
+        }));
+    }
+    for w in warm {
+        assert_eq!(w.await.unwrap(), 200);
+    }
+    for round in 0..3 {
+        terminate_server_connections(&env);
+        // Every answer is a success or a 503 with Retry-After, never a 500; the server
+        // reconnects, so a few requests later it serves again.
+        let mut served = false;
+        for i in 0..20 {
+            let a = if i % 2 == 0 {
+                basic.get("/api/v1/generations").await
+            } else {
+                let body = generation_body(
+                    &new_uuid(),
+                    &format!("v{round}.{i}.0"),
+                    &[("FEAT-1", "x")],
+                    "draft",
+                );
+                api.post("/api/v1/generations", &body).await
+            };
+            match a.status {
+                200 | 201 => {
+                    served = true;
+                    if i % 2 == 1 {
+                        break;
+                    }
+                }
+                503 => {
+                    assert!(a.headers.contains_key("retry-after"), "{a:?}");
+                    assert_problem(&a, "connection lost");
+                }
+                other => panic!("round {round}, request {i}: {other} {:?}", a.body),
+            }
+        }
+        assert!(served, "the server never reconnected");
+    }
+    let h = api.get("/healthz").await;
+    assert_eq!(h.status, 200);
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_request_never_leaves_its_key_in_flight() {
+    if pg_admin_url().is_none() {
+        note("GRYT_TEST_POSTGRES is not set; skipping the disconnect-while-claiming test");
+        return;
+    }
+    let env = Env::start("postgres", 1);
+    let api = env.user_with_key("gone");
+    let url = env.config.database.clone();
+    let db = url.rsplit_once('/').map(|(_, n)| n.to_string()).unwrap();
+    // Another session holds the idempotency table, so the request stops at its claim.
+    let (locked_tx, locked) = std::sync::mpsc::channel::<()>();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let mut tx = c.transaction().unwrap();
+        tx.batch_execute("LOCK TABLE idempotency IN EXCLUSIVE MODE")
+            .unwrap();
+        locked_tx.send(()).unwrap();
+        let _ = release_rx.recv();
+        tx.commit().unwrap();
+    });
+    locked.recv().unwrap();
+    let path = "/api/v1/generations";
+    let body = generation_body(&new_uuid(), "v1.0.0", &[("FEAT-1", "x")], "draft");
+    let (key_id, secret) = hmac_parts(&api);
+    let ts = timestamp_now();
+    let sig = sign(&secret, "POST", path, &ts, &body);
+    let mut s = connect_from("127.0.0.1", env.server().addr()).await;
+    s.write_all(
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nIdempotency-Key: once\r\n\
+             Authorization: HMAC {key_id}:{ts}:{sig}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    // Wait (by outcome) until the server's claim waits on the lock, then disconnect.
+    let admin = pg_admin_url().unwrap();
+    let d = db.clone();
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        let start = std::time::Instant::now();
+        loop {
+            let n: i64 = c
+                .query_one(
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1 \
+                     AND wait_event_type = 'Lock' AND query ILIKE '%idempotency%'",
+                    &[&d],
+                )
+                .unwrap()
+                .get(0);
+            if n > 0 {
+                break;
+            }
+            assert!(start.elapsed() < NET, "the claim never waited on the lock");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .join()
+    .unwrap();
+    drop(s);
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    // The retry with the same key gets the one result: never a claim left in flight.
+    let start = std::time::Instant::now();
+    let retry = loop {
+        let r = api
+            .send("POST", path, Some(&body), &[("Idempotency-Key", "once")])
+            .await;
+        if r.status != 409 {
+            break r;
+        }
+        assert_eq!(r.body["code"], "idempotency_in_flight", "{:?}", r.body);
+        assert!(
+            start.elapsed() < NET,
+            "the key stayed in flight after its client left"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(retry.status, 201, "{:?}", retry.body);
+    let list = api.get(path).await;
+    assert_eq!(
+        list.body["data"]["generations"].as_array().unwrap().len(),
+        1,
+        "the request ran once"
+    );
+}
