@@ -4,9 +4,8 @@
 //! Layers (docs/architecture.md, "CLI modules"): commands parse arguments and render; ops
 //! hold the use cases; the store holds the SQL; the client holds the HTTP; ui holds output.
 
-mod autosync;
-mod cli;
-mod cloud;
+mod client;
+mod commands;
 mod config;
 mod context;
 mod contracts;
@@ -15,11 +14,8 @@ mod fsutil;
 mod git;
 mod ops;
 mod pipeline;
-mod remote;
 mod repo;
-mod store;
-mod sync;
-pub mod syncstore;
+pub mod store;
 mod ui;
 pub mod yaml;
 
@@ -30,10 +26,10 @@ use error::GrytError;
 /// Parses the command line, runs the command and returns the documented exit code.
 pub fn run() -> i32 {
     let env = config::Env::from_process();
-    let cli = match cli::Cli::command()
+    let cli = match commands::Cli::command()
         .after_long_help(error::exit_code_help())
         .try_get_matches()
-        .and_then(|m| cli::Cli::from_arg_matches(&m))
+        .and_then(|m| commands::Cli::from_arg_matches(&m))
     {
         Ok(c) => c,
         Err(e) => {
@@ -75,7 +71,7 @@ pub fn run() -> i32 {
         cwd,
         strict_sync: cli.strict_sync,
     };
-    match cli::dispatch(&ctx, cli.command) {
+    match commands::dispatch(&ctx, cli.command) {
         Ok(code) => {
             ui.finish(None);
             code
