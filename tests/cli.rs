@@ -31,7 +31,8 @@ fn every_test_file_is_registered() {
 #[test]
 fn every_migration_is_embedded_in_order() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let store = std::fs::read_to_string(root.join("src/store.rs")).expect("read src/store.rs");
+    let store =
+        std::fs::read_to_string(root.join("src/store/mod.rs")).expect("read src/store/mod.rs");
     let mut names: Vec<String> = std::fs::read_dir(root.join("migrations"))
         .expect("read migrations/")
         .map(|e| {
@@ -55,10 +56,10 @@ fn every_migration_is_embedded_in_order() {
         );
         let at = store
             .find(&format!("\"{name}\""))
-            .unwrap_or_else(|| panic!("migrations/{name} is not listed in src/store.rs"));
+            .unwrap_or_else(|| panic!("migrations/{name} is not listed in src/store/mod.rs"));
         assert!(
             at > last,
-            "migrations/{name} is listed out of order in src/store.rs"
+            "migrations/{name} is listed out of order in src/store/mod.rs"
         );
         last = at;
     }
