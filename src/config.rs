@@ -14,8 +14,8 @@
 //! `GRYT_PASSWORD` from the environment) go only to the user's own server: the global
 //! `gryt_url` or `GRYT_URL`, never to a URL only the repository names.
 
+use crate::client::Auth;
 use crate::error::{GrytError, Result};
-use crate::remote::Auth;
 use crate::yaml;
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::BTreeMap;
@@ -486,7 +486,7 @@ impl Config {
         }
         match &creds.auth {
             Auth::Basic { username, .. } => Some(username.clone()),
-            Auth::Hmac { .. } => crate::cloud::account_of(self, url, &creds.auth),
+            Auth::Hmac { .. } => crate::client::cloud::account_of(self, url, &creds.auth),
             Auth::None => None,
         }
     }

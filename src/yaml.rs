@@ -145,7 +145,6 @@ fn at(path: &Path, text: &str, key: &str, msg: String) -> GrytError {
 }
 
 /// Parses a generation contract. Validation of the rules is the caller's (core's) job.
-#[cfg(test)]
 pub fn parse_generation(path: &Path, text: &str) -> Result<GenerationSpec> {
     Ok(parse_contract(path, text)?.spec)
 }
@@ -250,7 +249,6 @@ struct GenerationOut<'a> {
 }
 
 /// Renders a contract in the reference tool's layout.
-#[cfg(test)]
 pub fn render_generation(spec: &GenerationSpec) -> Result<String> {
     render_contract(spec, &Identity::default())
 }

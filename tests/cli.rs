@@ -1,5 +1,6 @@
 //! End-to-end tests of the local workflow: the real `gryt` binary in temporary
-//! directories with a cleared environment (see `cli/harness.rs`).
+//! directories with a cleared environment and a fixed clock (`Workspace::local`, from the
+//! shared layer in `tests/support/`; the local-workflow helpers are in `cli/harness.rs`).
 //!
 //! One integration test binary: every file under `tests/cli/` is a module listed here, and
 //! `every_test_file_is_registered` fails when one is forgotten.
@@ -20,20 +21,18 @@ mod cli {
     mod run;
 }
 
-#[path = "support/command.rs"]
-pub mod command;
-#[path = "support/registration.rs"]
-mod registration;
+mod support;
 
 #[test]
 fn every_test_file_is_registered() {
-    registration::assert_every_file_registered(include_str!("cli.rs"), "cli");
+    support::registration::assert_every_file_registered(include_str!("cli.rs"), "cli");
 }
 
 #[test]
 fn every_migration_is_embedded_in_order() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let store = std::fs::read_to_string(root.join("src/store.rs")).expect("read src/store.rs");
+    let store =
+        std::fs::read_to_string(root.join("src/store/mod.rs")).expect("read src/store/mod.rs");
     let mut names: Vec<String> = std::fs::read_dir(root.join("migrations"))
         .expect("read migrations/")
         .map(|e| {
@@ -57,10 +56,10 @@ fn every_migration_is_embedded_in_order() {
         );
         let at = store
             .find(&format!("\"{name}\""))
-            .unwrap_or_else(|| panic!("migrations/{name} is not listed in src/store.rs"));
+            .unwrap_or_else(|| panic!("migrations/{name} is not listed in src/store/mod.rs"));
         assert!(
             at > last,
-            "migrations/{name} is listed out of order in src/store.rs"
+            "migrations/{name} is listed out of order in src/store/mod.rs"
         );
         last = at;
     }

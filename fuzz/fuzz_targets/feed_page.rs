@@ -1,8 +1,8 @@
 //! The change-feed page decoder: `serde_json::from_slice::<Data<SyncChanges>>`, then what
-//! the client does with each record. src/syncstore.rs `content_of_wire` lives in the binary
-//! crate (with rusqlite-bound neighbours), so its checks are replicated here with the same
-//! gryt-core parsers; evolutions go through `EvolutionStatus::parse`, `RcTag::parse` and
-//! `Version::parse` as src/sync.rs / src/syncstore.rs use them; then the three-way merge.
+//! the client does with each record: generations through the client's own reading of a
+//! wire record (`gryt::store::sync::content_of_wire`), whose result must be in canonical form;
+//! evolutions through `EvolutionStatus::parse`, `RcTag::parse` and `Version::parse` as the
+//! sync code uses them; then the three-way merge.
 //!
 //! Properties: no panic; canonical forms are fixed points (parse(to_string(x)) == x);
 //! merging a record with itself never conflicts.
@@ -11,39 +11,31 @@
 use gryt_core::merge::{merge_generation, GenerationContent, Merge};
 use gryt_core::wire::{Data, FeedRecord, Generation, SyncChanges};
 use gryt_core::{
-    Change, ChangeId, ChangeType, EvolutionStatus, GenerationSpec, GenerationStatus, RcTag,
-    Version,
+    ChangeId, ChangeType, EvolutionStatus, GenerationSpec, GenerationStatus, RcTag, Version,
 };
 use libfuzzer_sys::fuzz_target;
 
-/// src/syncstore.rs `content_of_wire`, error type aside.
+/// The client's reading of a feed generation; what it accepts is in canonical form.
 fn content_of_wire(g: &Generation) -> Option<GenerationContent> {
-    let v = Version::parse(&g.version).ok()?;
-    let version = v.to_string();
-    assert_eq!(Version::parse(&version).ok(), Some(v), "version canonical form");
-    let status = GenerationStatus::parse(&g.status).ok()?;
-    assert_eq!(GenerationStatus::parse(status.as_str()).ok(), Some(status));
-    let mut changes = Vec::with_capacity(g.changes.len());
-    for c in &g.changes {
-        let id = ChangeId::parse(&c.id).ok()?;
-        assert_eq!(ChangeId::parse(id.as_str()).ok().as_ref(), Some(&id));
-        let change_type = ChangeType::parse(&c.change_type).ok()?;
-        assert_eq!(ChangeType::parse(change_type.as_str()).ok(), Some(change_type));
-        changes.push(Change {
-            id,
-            change_type,
-            title: c.title.clone(),
-            description: c.description.clone(),
-            assignee: c.assignee.clone(),
-        });
+    let content = gryt::store::sync::content_of_wire(g).ok()?;
+    let v = Version::parse(&content.version).ok();
+    assert_eq!(
+        v.map(|v| v.to_string()).as_deref(),
+        Some(content.version.as_str()),
+        "version canonical form"
+    );
+    assert_eq!(
+        GenerationStatus::parse(content.status.as_str()).ok(),
+        Some(content.status)
+    );
+    for c in &content.changes {
+        assert_eq!(ChangeId::parse(c.id.as_str()).ok().as_ref(), Some(&c.id));
+        assert_eq!(
+            ChangeType::parse(c.change_type.as_str()).ok(),
+            Some(c.change_type)
+        );
     }
-    Some(GenerationContent {
-        version,
-        description: g.description.clone(),
-        pipeline_template: g.pipeline_template.clone(),
-        status,
-        changes,
-    })
+    Some(content)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -73,7 +65,10 @@ fuzz_target!(|data: &[u8]| {
                 let _ = spec.validate();
                 // Merging a record with itself: no edits anywhere, nothing to conflict.
                 let m = merge_generation(Some(&content), Some(&content), true, Some(&content));
-                assert!(!matches!(m, Merge::Conflict(_)), "self-merge conflicted: {m:?}");
+                assert!(
+                    !matches!(m, Merge::Conflict(_)),
+                    "self-merge conflicted: {m:?}"
+                );
                 if let Some(prev) = &last {
                     let _ = merge_generation(Some(prev), Some(&content), true, Some(prev));
                     let _ = merge_generation(Some(prev), Some(prev), true, Some(&content));

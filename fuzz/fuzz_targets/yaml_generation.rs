@@ -1,17 +1,12 @@
-//! The generation YAML loader (src/yaml.rs, in the binary crate, included by path) and the
+//! The generation YAML loader (`gryt::yaml`, src/yaml.rs in the gryt library) and the
 //! contract rules it feeds (gryt-core's `GenerationSpec::validate`).
 //!
 //! Properties: no input panics; a contract that loads and validates renders back to YAML
 //! that loads to the same contract (gryt writes contracts with `render_generation` and reads
 //! them back with `parse_generation`). Config files go through the same YAML layer.
 #![no_main]
-#![allow(dead_code)]
 
-#[path = "../../src/error.rs"]
-mod error;
-#[path = "../../src/yaml.rs"]
-mod yaml;
-
+use gryt::yaml;
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 
@@ -23,8 +18,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(spec) = yaml::parse_generation(path, text) {
         if spec.validate().is_ok() {
             let rendered = yaml::render_generation(&spec).expect("a valid contract renders");
-            let again = yaml::parse_generation(path, &rendered)
-                .unwrap_or_else(|e| panic!("rendered contract does not load: {}\n{rendered}", e.message));
+            let again = yaml::parse_generation(path, &rendered).unwrap_or_else(|e| {
+                panic!("rendered contract does not load: {}\n{rendered}", e.message)
+            });
             assert_eq!(again, spec, "round trip changed the contract:\n{rendered}");
         }
     }

@@ -83,8 +83,8 @@ pub enum Command {
 }
 
 /// What automatic sync a command needs (see autosync.rs).
-fn hook_of(command: &Command) -> crate::autosync::Hook {
-    use crate::autosync::Hook;
+fn hook_of(command: &Command) -> crate::ops::autosync::Hook {
+    use crate::ops::autosync::Hook;
     use evolution::EvolutionCommand as E;
     use generation::GenerationCommand as G;
     let read = Hook {
@@ -113,9 +113,9 @@ fn hook_of(command: &Command) -> crate::autosync::Hook {
 
 pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
     let hook = hook_of(&command);
-    crate::autosync::before(ctx, hook);
+    crate::ops::autosync::before(ctx, hook);
     let result = run_command(ctx, command);
-    crate::autosync::after(ctx, hook, result)
+    crate::ops::autosync::after(ctx, hook, result)
 }
 
 fn run_command(ctx: &Context, command: Command) -> Result<i32> {

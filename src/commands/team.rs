@@ -2,10 +2,10 @@
 //! and removes members. TEAM may be a team id or, when it is not one, a team's name.
 
 use super::cloud::{call, connect};
-use crate::cloud::urlencode;
+use crate::client::cloud::urlencode;
+use crate::client::Remote;
 use crate::context::Context;
 use crate::error::{GrytError, Result};
-use crate::remote::Remote;
 use clap::{Args, Subcommand};
 use gryt_core::wire::{Data, MemberAdd, Team, TeamCreate, TeamMember};
 use serde::Deserialize;

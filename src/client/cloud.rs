@@ -1,10 +1,10 @@
 //! Connecting to the configured gryt server: the URL, the credentials bound to it, the
 //! scope (team, project) this workspace syncs, and the server the workspace is bound to.
 
+use crate::client::{Auth, Remote};
 use crate::config::{self as cfg, Config, ExecutionMode, Source};
 use crate::context::Workspace;
 use crate::error::{GrytError, Result};
-use crate::remote::{Auth, Remote};
 
 /// The sync-metadata key holding the server (its `server_key`) a workspace syncs with.
 pub const SERVER_META: &str = "server";
@@ -83,7 +83,7 @@ impl Cloud {
             return Ok(Some(cloud));
         };
         let conn = &ws.store.conn;
-        match crate::syncstore::get_meta(conn, SERVER_META)? {
+        match crate::store::sync::get_meta(conn, SERVER_META)? {
             // Not bound yet: `bind_after_pull` records the server once it answered.
             None => {}
             Some(bound) if bound == key => {}
@@ -127,9 +127,9 @@ pub fn bind_after_pull(conn: &rusqlite::Connection, cloud: &Cloud) -> Result<()>
     let Some(key) = cfg::server_key(&cloud.remote.base) else {
         return Ok(());
     };
-    if crate::syncstore::get_meta(conn, SERVER_META)?.is_none() {
+    if crate::store::sync::get_meta(conn, SERVER_META)?.is_none() {
         let now = chrono::Utc::now().to_rfc3339();
-        crate::syncstore::set_meta(conn, SERVER_META, &key, &now)?;
+        crate::store::sync::set_meta(conn, SERVER_META, &key, &now)?;
     }
     Ok(())
 }

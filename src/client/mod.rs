@@ -6,6 +6,8 @@
 //! never followed (credentials would go along); a password written into `gryt_url` never
 //! appears in an error.
 
+pub mod cloud;
+
 use crate::error::{GrytError, Kind};
 use gryt_core::wire::ErrorBody;
 use hmac::{Hmac, Mac};

@@ -1,10 +1,10 @@
 //! `gryt sync ...`: pull, push, push-evolutions, status, log, resolve, watch.
 
-use crate::cloud::Cloud;
+use crate::client::cloud::Cloud;
 use crate::context::{Context, Workspace};
 use crate::error::{GrytError, Kind, Result};
-use crate::sync::{self, Filter};
-use crate::syncstore as ss;
+use crate::ops::sync::{self, Filter};
+use crate::store::sync as ss;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -329,7 +329,7 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
         Some(Ok(h)) => (Some(*h > cursor), false, None),
         Some(Err(e)) => (
             None,
-            matches!(e, crate::remote::RemoteError::Unreachable(_)),
+            matches!(e, crate::client::RemoteError::Unreachable(_)),
             Some(crate::error::GrytError::from(e.clone()).message),
         ),
         None => (None, false, None),
@@ -751,7 +751,7 @@ fn fetch_missing_evolutions(
             Ok(d) => {
                 out.insert(r.id.clone(), Some(d.data));
             }
-            Err(crate::remote::RemoteError::Http { status: 404, .. }) => {
+            Err(crate::client::RemoteError::Http { status: 404, .. }) => {
                 out.insert(r.id.clone(), None);
             }
             Err(e) => return Err(e.into()),
@@ -795,7 +795,7 @@ fn cmd_watch(ctx: &Context, a: WatchArgs) -> Result<i32> {
             }
             Err(e) if e.kind == Kind::Unreachable => {
                 failures += 1;
-                let w = crate::remote::backoff(failures, 1_000, 60_000);
+                let w = crate::client::backoff(failures, 1_000, 60_000);
                 ctx.ui
                     .warn(&format!("{} — retrying in {} ms", e.message, w.as_millis()));
                 w

@@ -1,6 +1,9 @@
 //! Use cases: each opens one write transaction, loads, applies a core rule, saves and
 //! commits. Commands (cli/) parse arguments and render; they never touch SQL.
 
+pub mod autosync;
+pub mod sync;
+
 use crate::context::{new_uuid, random_bits, Context, Workspace};
 use crate::error::{GrytError, Result};
 use crate::fsutil::write_atomic;

@@ -2,12 +2,12 @@
 //! push (batches with If-Match and stored Idempotency-Keys, pull-merge-retry on a stale
 //! base) and cloud-first promotion. See docs/sync.md.
 
-use crate::cloud::Cloud;
+use crate::client::cloud::Cloud;
+use crate::client::RemoteError;
 use crate::context::{new_uuid, Context, Workspace};
 use crate::error::{GrytError, Kind, Result};
-use crate::remote::RemoteError;
+use crate::store::sync::{self as ss, content_of, content_of_wire};
 use crate::store::{self, GenerationRecord};
-use crate::syncstore::{self as ss, content_of, content_of_wire};
 use gryt_core::merge::{merge_generation, Conflict, ConflictKind, GenerationContent, Merge};
 use gryt_core::wire::{
     self, BatchOp, BatchRequest, BatchResponse, Data, FeedRecord, SyncChanges, SyncHead,
@@ -157,7 +157,7 @@ pub fn pull(
     if head == since && !resync {
         report.up_to_date_before = true;
         report.cursor = since;
-        crate::cloud::bind_after_pull(&ws.store.conn, cloud)?;
+        crate::client::cloud::bind_after_pull(&ws.store.conn, cloud)?;
         note_pull(ctx, ws, &report, None)?;
         return Ok(report);
     }
@@ -278,14 +278,14 @@ pub fn pull(
     } else {
         ss::del_meta(&ws.store.conn, RESYNC)?;
     }
-    crate::cloud::bind_after_pull(&ws.store.conn, cloud)?;
+    crate::client::cloud::bind_after_pull(&ws.store.conn, cloud)?;
     note_pull(ctx, ws, &report, None)?;
     Ok(report)
 }
 
 /// A single record of the feed is larger than the client accepts: named, never skipped.
 fn record_too_large(since: i64, prefix: &[u8]) -> GrytError {
-    let name = crate::remote::first_record_of(prefix);
+    let name = crate::client::first_record_of(prefix);
     let name = if name.is_empty() {
         format!("the record after feed position {since}")
     } else {
@@ -293,7 +293,7 @@ fn record_too_large(since: i64, prefix: &[u8]) -> GrytError {
     };
     GrytError::error(format!(
         "Cannot pull {name}: it is larger than {} MiB, more than gryt accepts in one answer",
-        crate::remote::MAX_BODY / 1024 / 1024
+        crate::client::MAX_BODY / 1024 / 1024
     ))
     .hint("its author can shorten it, or the server's operator remove it; pulls stop before it until then")
 }
@@ -1440,7 +1440,7 @@ fn send_promotions(
         let body: serde_json::Value = if resp.body.is_empty() {
             serde_json::Value::Null
         } else {
-            crate::remote::decode(&resp.body)?
+            crate::client::decode(&resp.body)?
         };
         let res = wire::BatchResult {
             status: resp.status,
@@ -2059,7 +2059,7 @@ pub fn promote(
     };
     let now = ctx.now();
     if (200..300).contains(&resp.status) {
-        let g: Data<wire::Generation> = crate::remote::decode(&resp.body)?;
+        let g: Data<wire::Generation> = crate::client::decode(&resp.body)?;
         let content = content_of_wire(&g.data)?;
         let tx = ws.store.write()?;
         ss::take_remote(&tx, &rec.generation_id, &g.data, &content, &now)?;
@@ -2082,7 +2082,7 @@ pub fn promote(
         crate::ops::write_contract_fast(&ws.store.conn, &ws.repo, &rec)?;
         return Ok(CloudPromotion::Promoted(Box::new(rec)));
     }
-    let err = crate::remote::http_error(&resp);
+    let err = crate::client::http_error(&resp);
     let code = answer_code(&resp.body);
     let in_flight = resp.status == 409 && code == "idempotency_in_flight";
     {

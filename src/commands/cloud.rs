@@ -7,11 +7,11 @@
 //! `GRYT_URL`, `GRYT_API_KEY_ID` and `GRYT_API_KEY_SECRET` instead. No secret is ever printed,
 //! except the answer to `gryt cloud api-keys create`, which exists to show it once.
 
-use crate::cloud::{not_logged_in, urlencode};
+use crate::client::cloud::{not_logged_in, urlencode};
+use crate::client::{Auth, Remote, RemoteError};
 use crate::config::{self as cfg, Config, Source};
 use crate::context::Context;
 use crate::error::{GrytError, Kind, Result};
-use crate::remote::{Auth, Remote, RemoteError};
 use clap::{Args, Subcommand, ValueEnum};
 use gryt_core::wire::{ApiKeyCreate, ApiKeyCreated, ApiKeyInfo, Data, SignupRequest};
 use serde::Deserialize;
@@ -141,7 +141,7 @@ fn no_url() -> GrytError {
 /// A client for the configured server with the credentials bound to it.
 pub(crate) fn connect(ctx: &Context) -> Result<Remote> {
     let config = load_config(ctx)?;
-    let remote = crate::cloud::server(&config)?.ok_or_else(no_url)?;
+    let remote = crate::client::cloud::server(&config)?.ok_or_else(no_url)?;
     if !remote.has_credentials() {
         return Err(not_logged_in(&config, &remote.base));
     }
@@ -433,7 +433,7 @@ fn verify_login(login: &Login) -> Result<Option<String>> {
     };
     let remote = Remote::new(&login.url, auth)?;
     match remote.call::<serde_json::Value>("GET", "/api/v1/api-keys", None, &[]) {
-        Ok(_) => Ok(crate::cloud::account_name(&remote)),
+        Ok(_) => Ok(crate::client::cloud::account_name(&remote)),
         Err(RemoteError::Http {
             status: 401 | 403,
             detail,
@@ -606,7 +606,7 @@ fn cmd_logout(ctx: &Context) -> Result<i32> {
 
 fn cmd_whoami(ctx: &Context) -> Result<i32> {
     let config = load_config(ctx)?;
-    let remote = crate::cloud::server(&config)?.ok_or_else(no_url)?;
+    let remote = crate::client::cloud::server(&config)?.ok_or_else(no_url)?;
     let url = cfg::redact_url(&remote.base);
     let creds = config.credentials_for(&remote.base);
     let from = |c: &cfg::Creds| match c.from {
@@ -652,7 +652,7 @@ fn cmd_whoami(ctx: &Context) -> Result<i32> {
     } else {
         source_name(config.source("username"))
     };
-    let cloud = crate::cloud::Cloud {
+    let cloud = crate::client::cloud::Cloud {
         remote,
         team: None,
         project: String::new(),
@@ -844,7 +844,7 @@ fn cmd_api_key_revoke(ctx: &Context, a: ApiKeyRevokeArgs) -> Result<i32> {
 /// server that moved. Only with credentials for it (nothing is bound blindly).
 fn cmd_bind(ctx: &Context) -> Result<i32> {
     let ws = ctx.open()?;
-    let remote = crate::cloud::server(&ws.config)?.ok_or_else(no_url)?;
+    let remote = crate::client::cloud::server(&ws.config)?.ok_or_else(no_url)?;
     if !remote.has_credentials() {
         return Err(not_logged_in(&ws.config, &remote.base));
     }
@@ -854,8 +854,13 @@ fn cmd_bind(ctx: &Context) -> Result<i32> {
             cfg::redact_url(&remote.base)
         ))
     })?;
-    let before = crate::syncstore::get_meta(&ws.store.conn, crate::cloud::SERVER_META)?;
-    crate::syncstore::set_meta(&ws.store.conn, crate::cloud::SERVER_META, &key, &ctx.now())?;
+    let before = crate::store::sync::get_meta(&ws.store.conn, crate::client::cloud::SERVER_META)?;
+    crate::store::sync::set_meta(
+        &ws.store.conn,
+        crate::client::cloud::SERVER_META,
+        &key,
+        &ctx.now(),
+    )?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "server": key, "previous": before }));
     } else {

@@ -1,6 +1,8 @@
 //! The local SQLite store (`.gryt/gryt.db`): opening with checks, migrations, and the
 //! queries the ops use. Writes happen inside the caller's transaction.
 
+pub mod sync;
+
 use crate::error::{GrytError, Result};
 use gryt_core::{Change, ChangeId, ChangeType, EvolutionStatus, GenerationSpec, GenerationStatus};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
@@ -11,28 +13,31 @@ use std::path::Path;
 pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0001_initial.sql",
-        include_str!("../migrations/0001_initial.sql"),
+        include_str!("../../migrations/0001_initial.sql"),
     ),
-    ("0002_sync.sql", include_str!("../migrations/0002_sync.sql")),
+    (
+        "0002_sync.sql",
+        include_str!("../../migrations/0002_sync.sql"),
+    ),
     (
         "0003_lost_answers.sql",
-        include_str!("../migrations/0003_lost_answers.sql"),
+        include_str!("../../migrations/0003_lost_answers.sql"),
     ),
     (
         "0004_contract_files.sql",
-        include_str!("../migrations/0004_contract_files.sql"),
+        include_str!("../../migrations/0004_contract_files.sql"),
     ),
     (
         "0005_cancelled.sql",
-        include_str!("../migrations/0005_cancelled.sql"),
+        include_str!("../../migrations/0005_cancelled.sql"),
     ),
     (
         "0006_refused_deletes.sql",
-        include_str!("../migrations/0006_refused_deletes.sql"),
+        include_str!("../../migrations/0006_refused_deletes.sql"),
     ),
     (
         "0007_proofs.sql",
-        include_str!("../migrations/0007_proofs.sql"),
+        include_str!("../../migrations/0007_proofs.sql"),
     ),
 ];
 

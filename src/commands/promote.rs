@@ -1,7 +1,7 @@
 use crate::context::Context;
 use crate::error::{GrytError, Kind, Result};
 use crate::ops;
-use crate::sync::{self, CloudPromotion};
+use crate::ops::sync::{self, CloudPromotion};
 use clap::Args;
 use gryt_core::gate::short_commit;
 use gryt_core::GateReport;
@@ -22,7 +22,7 @@ pub struct PromoteArgs {
 
 pub fn cmd_promote(ctx: &Context, a: PromoteArgs) -> Result<i32> {
     let mut ws = ctx.open()?;
-    if let Some(cloud) = crate::cloud::for_mode(&ws)? {
+    if let Some(cloud) = crate::client::cloud::for_mode(&ws)? {
         return promote_in_cloud(ctx, &mut ws, &cloud, &a);
     }
     match ops::promote(ctx, &mut ws, &a.version, a.no_tag, a.allow_dirty)? {
@@ -128,7 +128,7 @@ fn render(
 fn promote_in_cloud(
     ctx: &Context,
     ws: &mut crate::context::Workspace,
-    cloud: &crate::cloud::Cloud,
+    cloud: &crate::client::cloud::Cloud,
     a: &PromoteArgs,
 ) -> Result<i32> {
     let version = ops::parse_version(&a.version)?.to_string();

@@ -10,11 +10,11 @@
 //! succeeded exits 4, or 3 when the sync needs attention). `gryt sync push`, `gryt sync
 //! watch` or the next automatic sync delivers it.
 
-use crate::cloud::Cloud;
+use crate::client::cloud::Cloud;
 use crate::config::ExecutionMode;
 use crate::context::Context;
 use crate::error::{GrytError, Kind, Result};
-use crate::sync;
+use crate::ops::sync;
 
 /// What a command needs around it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +163,7 @@ fn sync_failed(ctx: &Context, code: i32, e: GrytError) -> Result<i32> {
 /// Hybrid mode sends evolution results only once their generation is on the server: says
 /// which wait (they go with the next `gryt sync push`).
 fn note_waiting(ctx: &Context, ws: &crate::context::Workspace) {
-    if let Ok(versions) = crate::syncstore::evolutions_waiting_for_generation(&ws.store.conn) {
+    if let Ok(versions) = crate::store::sync::evolutions_waiting_for_generation(&ws.store.conn) {
         if !versions.is_empty() {
             ctx.ui.notice(&format!(
                 "Evolution results of {} are kept pending until the generation is on the server: \

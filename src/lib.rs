@@ -1,0 +1,109 @@
+//! gryt: contract-based releases, as a library. The `gryt` binary (src/main.rs) calls
+//! [`run`]; fuzz targets and tests use the modules directly instead of including sources.
+//!
+//! Layers (docs/architecture.md, "CLI modules"): commands parse arguments and render; ops
+//! hold the use cases; the store holds the SQL; the client holds the HTTP; ui holds output.
+
+mod client;
+mod commands;
+mod config;
+mod context;
+mod contracts;
+pub mod error;
+mod fsutil;
+mod git;
+mod ops;
+mod pipeline;
+mod repo;
+pub mod store;
+mod ui;
+pub mod yaml;
+
+use clap::{CommandFactory, FromArgMatches};
+use context::Context;
+use error::GrytError;
+
+/// Parses the command line, runs the command and returns the documented exit code.
+pub fn run() -> i32 {
+    let env = config::Env::from_process();
+    let cli = match commands::Cli::command()
+        .after_long_help(error::exit_code_help())
+        .try_get_matches()
+        .and_then(|m| commands::Cli::from_arg_matches(&m))
+    {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (2);
+            // with --json a usage error is also the JSON error object on stdout.
+            if e.use_stderr() && json_requested() {
+                let (message, hint) = clap_message(&e.to_string());
+                let mut err = GrytError::usage(message);
+                if !hint.is_empty() {
+                    err = err.hint(hint);
+                }
+                ui::print_json_error(&err);
+            }
+            let _ = e.print();
+            return if e.use_stderr() {
+                error::Kind::Usage.exit_code()
+            } else {
+                0
+            };
+        }
+    };
+    let ui = ui::Ui::new(cli.json, cli.quiet, env.color_allowed());
+    let cwd = match std::env::current_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            let e = GrytError::error(format!("cannot read the current directory: {e}"));
+            ui.finish(Some(&e));
+            return e.kind.exit_code();
+        }
+    };
+    let cwd = match cli.directory {
+        Some(d) if d.is_absolute() => d,
+        Some(d) => cwd.join(d),
+        None => cwd,
+    };
+    let ctx = Context {
+        env,
+        ui,
+        cwd,
+        strict_sync: cli.strict_sync,
+    };
+    match commands::dispatch(&ctx, cli.command) {
+        Ok(code) => {
+            ui.finish(None);
+            code
+        }
+        Err(e) => {
+            ui.finish(Some(&e));
+            e.kind.exit_code()
+        }
+    }
+}
+
+/// Whether `--json` is among the arguments (before a `--`), for errors clap found before
+/// the command line could be parsed.
+fn json_requested() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// Splits clap's rendered error into its first paragraph (without `error: `) and the rest,
+/// each on one line.
+fn clap_message(rendered: &str) -> (String, String) {
+    let text = rendered.trim();
+    let text = text.strip_prefix("error: ").unwrap_or(text);
+    let (first, rest) = text.split_once("\n\n").unwrap_or((text, ""));
+    let one_line = |s: &str| {
+        s.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    (one_line(first), one_line(rest))
+}
