@@ -160,3 +160,112 @@ fn unauthenticated_uploads_are_not_buffered_and_others_are_served() {
         "the server's peak memory reached {peak} KiB (bound {PEAK_BOUND_KIB} KiB)"
     );
 }
+
+/// The real `gryt server` started under umask 022: core dumps are off (`RLIMIT_CORE` 0,
+/// soft and hard), the process is not dumpable, and the database, its WAL and shared-memory
+/// files and the key file are 0600. A process that is not dumpable has its /proc files
+/// owned by root, so the server runs as another user than root (nobody, when the test runs
+/// as root) for that to show.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_server_process_cannot_dump_core_and_its_files_are_private() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let home = tempfile::tempdir().expect("temp dir");
+    let me = std::fs::metadata("/proc/self").expect("/proc/self").uid();
+    let nobody = 65534;
+    if me == 0 {
+        std::os::unix::fs::chown(home.path(), Some(nobody), Some(nobody)).expect("chown");
+    }
+    let db = home.path().join("server.db");
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "umask 022 && exec \"$0\" \"$@\"",
+        env!("CARGO_BIN_EXE_gryt"),
+        "server",
+        "--listen",
+        "127.0.0.1:0",
+        "--allow-signup",
+        "--database",
+        &format!("sqlite:{}", db.display()),
+    ])
+    .env_clear()
+    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+    .env("HOME", home.path())
+    .env("NO_COLOR", "1")
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    if me == 0 {
+        cmd.uid(nobody).gid(nobody);
+    }
+    let mut child = cmd.spawn().expect("start gryt server");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("the listening line");
+    let addr: SocketAddr = first
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .parse()
+        .expect("an address");
+    let pid = child.id();
+
+    // One write, so that the WAL and shared-memory files exist.
+    let body = r#"{"username": "alice", "password": "correct horse battery"}"#;
+    let mut s = connect_from("127.0.0.1", addr);
+    write!(
+        s,
+        "POST /api/v1/accounts/create HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let answer = read_to_close(&mut s);
+
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("proc limits");
+    let core: Vec<String> = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max core file size"))
+        .expect("the core file size line")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let status_owner = std::fs::metadata(format!("/proc/{pid}/status"))
+        .expect("proc status")
+        .uid();
+    let modes: Vec<(String, u32)> = [
+        "server.db",
+        "server.db-wal",
+        "server.db-shm",
+        "server.db.key",
+    ]
+    .iter()
+    .map(|name| {
+        let mode = std::fs::metadata(home.path().join(name))
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0);
+        ((*name).to_string(), mode)
+    })
+    .collect();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = child.wait();
+
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert_eq!(
+        core.get(..2),
+        Some(&["0".to_string(), "0".to_string()][..]),
+        "core file size (soft, hard): {core:?}"
+    );
+    assert_eq!(
+        status_owner, 0,
+        "/proc/{pid}/status belongs to uid {status_owner}: the server is dumpable"
+    );
+    for (name, mode) in modes {
+        assert_eq!(mode, 0o600, "{name} has mode {mode:o}");
+    }
+}
