@@ -106,6 +106,11 @@ impl Cloud {
 
     /// A server on `backend`.
     pub fn start_on(backend: Backend) -> Cloud {
+        Cloud::start_with(backend, |_| {})
+    }
+
+    /// A server on `backend` with `tweak` applied to its configuration.
+    pub fn start_with(backend: Backend, tweak: impl FnOnce(&mut ServerConfig)) -> Cloud {
         let dir = tempfile::Builder::new()
             .prefix("gryt-server-")
             .tempdir()
@@ -115,7 +120,8 @@ impl Cloud {
             Some(db) => db.url.clone(),
             None => format!("sqlite:{}", dir.path().join("server.db").display()),
         };
-        let config = ServerConfig::new(database);
+        let mut config = ServerConfig::new(database);
+        tweak(&mut config);
         let server = TestServer::start(config.clone()).expect("start the test server");
         // The root package builds reqwest without a default TLS crypto provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -133,6 +139,11 @@ impl Cloud {
             dir,
             pg,
         }
+    }
+
+    /// A server (SQLite) that lets anyone sign up (`gryt cloud signup`).
+    pub fn with_signup() -> Cloud {
+        Cloud::start_with(Backend::Sqlite, |c| c.allow_signup = true)
     }
 
     /// A server (SQLite) with the users `names` (password `password_of(name)`).
@@ -210,7 +221,8 @@ impl Cloud {
         self.restart();
     }
 
-    fn running(&self) -> &TestServer {
+    /// The running `TestServer` (its administration calls).
+    pub fn test_server(&self) -> &TestServer {
         self.server.as_ref().expect("the server is running")
     }
 
@@ -220,13 +232,15 @@ impl Cloud {
     }
 
     pub fn add_user_with(&self, name: &str, password: &str) {
-        self.running().add_user(name, password).expect("add user");
+        self.test_server()
+            .add_user(name, password)
+            .expect("add user");
     }
 
     /// A new API key of `user`: (key id, secret).
     pub fn api_key(&self, user: &str) -> (String, String) {
         let k = self
-            .running()
+            .test_server()
             .create_api_key(user, "tests", None)
             .expect("create api key");
         (k.key_id, k.secret)
