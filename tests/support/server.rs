@@ -12,7 +12,7 @@ use gryt_server::{ServerConfig, TestServer};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -379,9 +379,15 @@ impl ServerProcess {
     /// server printed where it listens.
     pub fn start(ws: &Workspace, args: &[&str]) -> ServerProcess {
         let mut c = ws.command_in(ws.home());
-        c.args(["server", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
+        c.args(["server", "--listen", "127.0.0.1:0"]).args(args);
+        ServerProcess::spawn(c)
+    }
+
+    /// Starts `c`, a command made by a workspace that runs `gryt server --listen
+    /// 127.0.0.1:0 ...` (through a shell, as another user, ...); returns once the server
+    /// printed where it listens.
+    pub fn spawn(mut c: Command) -> ServerProcess {
+        c.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = c.spawn().expect("start gryt server");
@@ -448,7 +454,7 @@ impl ServerProcess {
 
     /// Sends SIGTERM (a graceful shutdown).
     pub fn terminate(&self) {
-        let sent = std::process::Command::new("kill")
+        let sent = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill");
