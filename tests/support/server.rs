@@ -31,6 +31,8 @@ impl Backend {
         let mut v = vec![Backend::Sqlite];
         if std::env::var_os("GRYT_TEST_POSTGRES").is_some() {
             v.push(Backend::Postgres);
+        } else {
+            super::note("GRYT_TEST_POSTGRES is not set; the PostgreSQL run is skipped");
         }
         v
     }
@@ -148,7 +150,12 @@ impl Cloud {
 
     /// A server (SQLite) with the users `names` (password `password_of(name)`).
     pub fn with_users(names: &[&str]) -> Cloud {
-        let cloud = Cloud::start();
+        Cloud::with_users_on(Backend::Sqlite, names)
+    }
+
+    /// A server on `backend` with the users `names` (password `password_of(name)`).
+    pub fn with_users_on(backend: Backend, names: &[&str]) -> Cloud {
+        let cloud = Cloud::start_on(backend);
         for n in names {
             cloud.add_user(n);
         }
@@ -158,7 +165,12 @@ impl Cloud {
     /// A server (SQLite) with `users` and a team `team` that the first owns and all are
     /// members of (see [`Cloud::team`]).
     pub fn with_team(users: &[&str], team: &str) -> Cloud {
-        let mut cloud = Cloud::with_users(users);
+        Cloud::with_team_on(Backend::Sqlite, users, team)
+    }
+
+    /// As [`Cloud::with_team`], on `backend`.
+    pub fn with_team_on(backend: Backend, users: &[&str], team: &str) -> Cloud {
+        let mut cloud = Cloud::with_users_on(backend, users);
         cloud.team = cloud.make_team(users[0], team, &users[1..]);
         cloud.owner = users[0].to_string();
         cloud
