@@ -3,11 +3,14 @@
 //! buffered; a legitimate request from another address is served meanwhile, and the
 //! server's peak memory (VmHWM) stays under a bound. Outcomes only: no step is timed.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
+use support::server::ServerProcess;
+use support::Workspace;
 
 /// A safety net against a hang (a failure, not a measurement).
 const NET: Duration = Duration::from_secs(60);
@@ -47,54 +50,26 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 
 #[test]
 fn unauthenticated_uploads_are_not_buffered_and_others_are_served() {
-    let home = tempfile::tempdir().expect("temp dir");
-    let db = format!("sqlite:{}", home.path().join("server.db").display());
-    let gryt = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_gryt"));
-        c.args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home.path())
-            .env("NO_COLOR", "1");
-        c
-    };
-    let mut add = gryt(&[
-        "server",
-        "--database",
-        &db,
-        "user",
-        "add",
-        "alice",
-        "--password-stdin",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::null())
-    .spawn()
-    .expect("add a user");
-    add.stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"correct horse battery\n")
-        .expect("password");
-    assert!(add.wait().expect("wait").success());
+    let ws = Workspace::bare("admin");
+    let db = format!("sqlite:{}", ws.home().join("server.db").display());
+    ws.run_with(
+        &[
+            "server",
+            "--database",
+            &db,
+            "user",
+            "add",
+            "alice",
+            "--password-stdin",
+        ],
+        &[],
+        Some("correct horse battery\n"),
+    )
+    .ok();
 
-    let mut child = gryt(&["server", "--listen", "127.0.0.1:0", "--database", &db])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start gryt server");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("the listening line");
-    let addr: SocketAddr = first
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .parse()
-        .expect("an address");
-    let pid = child.id();
+    let server = ServerProcess::start(&ws, &["--database", &db]);
+    let addr: SocketAddr = server.addr().parse().expect("an address");
+    let pid = server.pid();
     let before = vm_hwm_kib(pid);
 
     let body: Arc<Vec<u8>> = Arc::new(vec![b' '; BODY]);
@@ -145,15 +120,11 @@ fn unauthenticated_uploads_are_not_buffered_and_others_are_served() {
         }
     }
     let peak = vm_hwm_kib(pid);
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = child.wait();
+    server.stop();
     // Shown with --nocapture: the figures behind the bound.
-    let _ = writeln!(
-        std::io::stderr(),
-        "note: VmHWM {before} KiB at start, {peak} KiB after {UPLOADS} uploads of {BODY} bytes ({answered} answered)"
-    );
+    support::note(&format!(
+        "VmHWM {before} KiB at start, {peak} KiB after {UPLOADS} uploads of {BODY} bytes ({answered} answered)"
+    ));
     assert!(answered > 0, "no upload was answered");
     assert!(
         peak < PEAK_BOUND_KIB,
@@ -171,47 +142,32 @@ fn unauthenticated_uploads_are_not_buffered_and_others_are_served() {
 fn the_server_process_cannot_dump_core_and_its_files_are_private() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use std::os::unix::process::CommandExt;
-    let home = tempfile::tempdir().expect("temp dir");
+    let ws = Workspace::bare("admin");
+    let home = ws.home();
     let me = std::fs::metadata("/proc/self").expect("/proc/self").uid();
     let nobody = 65534;
     if me == 0 {
-        std::os::unix::fs::chown(home.path(), Some(nobody), Some(nobody)).expect("chown");
+        std::os::unix::fs::chown(home, Some(nobody), Some(nobody)).expect("chown");
     }
-    let db = home.path().join("server.db");
-    let mut cmd = Command::new("sh");
+    let db = home.join("server.db");
+    let mut cmd = ws.program_in("sh", home);
     cmd.args([
         "-c",
         "umask 022 && exec \"$0\" \"$@\"",
-        env!("CARGO_BIN_EXE_gryt"),
+        support::gryt_bin(),
         "server",
         "--listen",
         "127.0.0.1:0",
         "--allow-signup",
         "--database",
         &format!("sqlite:{}", db.display()),
-    ])
-    .env_clear()
-    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-    .env("HOME", home.path())
-    .env("NO_COLOR", "1")
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null());
+    ]);
     if me == 0 {
         cmd.uid(nobody).gid(nobody);
     }
-    let mut child = cmd.spawn().expect("start gryt server");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("the listening line");
-    let addr: SocketAddr = first
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .parse()
-        .expect("an address");
-    let pid = child.id();
+    let server = ServerProcess::spawn(cmd);
+    let addr: SocketAddr = server.addr().parse().expect("an address");
+    let pid = server.pid();
 
     // One write, so that the WAL and shared-memory files exist.
     let body = r#"{"username": "alice", "password": "correct horse battery"}"#;
@@ -244,16 +200,13 @@ fn the_server_process_cannot_dump_core_and_its_files_are_private() {
     ]
     .iter()
     .map(|name| {
-        let mode = std::fs::metadata(home.path().join(name))
+        let mode = std::fs::metadata(home.join(name))
             .map(|m| m.permissions().mode() & 0o777)
             .unwrap_or(0);
         ((*name).to_string(), mode)
     })
     .collect();
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = child.wait();
+    server.stop();
 
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     assert_eq!(

@@ -12,7 +12,7 @@ use gryt_server::{ServerConfig, TestServer};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -31,6 +31,8 @@ impl Backend {
         let mut v = vec![Backend::Sqlite];
         if std::env::var_os("GRYT_TEST_POSTGRES").is_some() {
             v.push(Backend::Postgres);
+        } else {
+            super::note("GRYT_TEST_POSTGRES is not set; the PostgreSQL run is skipped");
         }
         v
     }
@@ -148,7 +150,12 @@ impl Cloud {
 
     /// A server (SQLite) with the users `names` (password `password_of(name)`).
     pub fn with_users(names: &[&str]) -> Cloud {
-        let cloud = Cloud::start();
+        Cloud::with_users_on(Backend::Sqlite, names)
+    }
+
+    /// A server on `backend` with the users `names` (password `password_of(name)`).
+    pub fn with_users_on(backend: Backend, names: &[&str]) -> Cloud {
+        let cloud = Cloud::start_on(backend);
         for n in names {
             cloud.add_user(n);
         }
@@ -158,7 +165,12 @@ impl Cloud {
     /// A server (SQLite) with `users` and a team `team` that the first owns and all are
     /// members of (see [`Cloud::team`]).
     pub fn with_team(users: &[&str], team: &str) -> Cloud {
-        let mut cloud = Cloud::with_users(users);
+        Cloud::with_team_on(Backend::Sqlite, users, team)
+    }
+
+    /// As [`Cloud::with_team`], on `backend`.
+    pub fn with_team_on(backend: Backend, users: &[&str], team: &str) -> Cloud {
+        let mut cloud = Cloud::with_users_on(backend, users);
         cloud.team = cloud.make_team(users[0], team, &users[1..]);
         cloud.owner = users[0].to_string();
         cloud
@@ -379,9 +391,15 @@ impl ServerProcess {
     /// server printed where it listens.
     pub fn start(ws: &Workspace, args: &[&str]) -> ServerProcess {
         let mut c = ws.command_in(ws.home());
-        c.args(["server", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
+        c.args(["server", "--listen", "127.0.0.1:0"]).args(args);
+        ServerProcess::spawn(c)
+    }
+
+    /// Starts `c`, a command made by a workspace that runs `gryt server --listen
+    /// 127.0.0.1:0 ...` (through a shell, as another user, ...); returns once the server
+    /// printed where it listens.
+    pub fn spawn(mut c: Command) -> ServerProcess {
+        c.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = c.spawn().expect("start gryt server");
@@ -448,7 +466,7 @@ impl ServerProcess {
 
     /// Sends SIGTERM (a graceful shutdown).
     pub fn terminate(&self) {
-        let sent = std::process::Command::new("kill")
+        let sent = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill");
