@@ -238,53 +238,25 @@ fn request(addr: SocketAddr, head: &str, body: &[u8]) -> String {
 /// times the body, not by the tree's 30-odd times.
 #[test]
 fn a_big_batch_costs_a_few_times_its_size_in_server_memory() {
-    let home = tempfile::tempdir().expect("temp dir");
-    let db = format!("sqlite:{}", home.path().join("server.db").display());
-    let gryt = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_gryt"));
-        c.args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home.path())
-            .env("NO_COLOR", "1");
-        c
-    };
-    let mut add = gryt(&[
-        "server",
-        "--database",
-        &db,
-        "user",
-        "add",
-        "alice",
-        "--password-stdin",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::null())
-    .spawn()
-    .expect("add a user");
-    add.stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"correct horse battery\n")
-        .expect("password");
-    assert!(add.wait().expect("wait").success());
-    let mut child = gryt(&["server", "--listen", "127.0.0.1:0", "--database", &db])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start gryt server");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("the listening line");
-    let addr: SocketAddr = first
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .parse()
-        .expect("an address");
-    let pid = child.id();
+    let ws = Workspace::bare("admin");
+    let db = format!("sqlite:{}", ws.home().join("server.db").display());
+    ws.run_with(
+        &[
+            "server",
+            "--database",
+            &db,
+            "user",
+            "add",
+            "alice",
+            "--password-stdin",
+        ],
+        &[],
+        Some("correct horse battery\n"),
+    )
+    .ok();
+    let server = ServerProcess::start(&ws, &["--database", &db]);
+    let addr: SocketAddr = server.addr().parse().expect("an address");
+    let pid = server.pid();
     let auth = "Authorization: Basic YWxpY2U6Y29ycmVjdCBob3JzZSBiYXR0ZXJ5";
     let small = request(
         addr,
@@ -315,15 +287,11 @@ fn a_big_batch_costs_a_few_times_its_size_in_server_memory() {
         body.as_bytes(),
     );
     let peak = vm_hwm_kib(pid);
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = child.wait();
-    let _ = writeln!(
-        std::io::stderr(),
-        "note: VmHWM {before} KiB after a small request, {peak} KiB after one batch of {} bytes",
+    server.stop();
+    support::note(&format!(
+        "VmHWM {before} KiB after a small request, {peak} KiB after one batch of {} bytes",
         body.len()
-    );
+    ));
     assert!(small.starts_with("HTTP/1.1 200"), "{small}");
     assert!(
         answer.starts_with("HTTP/1.1 200"),
