@@ -1,5 +1,5 @@
 //! Use cases: each opens one write transaction, loads, applies a core rule, saves and
-//! commits. Commands (cli/) parse arguments and render; they never touch SQL.
+//! commits. Commands (commands/) parse arguments and render; they never touch SQL.
 
 pub mod autosync;
 pub mod sync;
