@@ -1,5 +1,6 @@
 //! End-to-end tests of the local workflow: the real `gryt` binary in temporary
-//! directories with a cleared environment (see `cli/harness.rs`).
+//! directories with a cleared environment and a fixed clock (`Workspace::local`, from the
+//! shared layer in `tests/support/`; the local-workflow helpers are in `cli/harness.rs`).
 //!
 //! One integration test binary: every file under `tests/cli/` is a module listed here, and
 //! `every_test_file_is_registered` fails when one is forgotten.
@@ -20,14 +21,11 @@ mod cli {
     mod run;
 }
 
-#[path = "support/command.rs"]
-pub mod command;
-#[path = "support/registration.rs"]
-mod registration;
+mod support;
 
 #[test]
 fn every_test_file_is_registered() {
-    registration::assert_every_file_registered(include_str!("cli.rs"), "cli");
+    support::registration::assert_every_file_registered(include_str!("cli.rs"), "cli");
 }
 
 #[test]

@@ -24,12 +24,10 @@ mod faults {
     mod storm;
 }
 
-#[path = "support/command.rs"]
-pub mod command;
-#[path = "support/registration.rs"]
-mod registration;
+mod support;
+pub use support::command;
 
 #[test]
 fn every_test_file_is_registered() {
-    registration::assert_every_file_registered(include_str!("faults.rs"), "faults");
+    support::registration::assert_every_file_registered(include_str!("faults.rs"), "faults");
 }

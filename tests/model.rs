@@ -34,12 +34,10 @@ mod model {
     mod profiles;
 }
 
-#[path = "support/command.rs"]
-pub mod command;
-#[path = "support/registration.rs"]
-mod registration;
+mod support;
+pub use support::command;
 
 #[test]
 fn every_model_file_is_registered() {
-    registration::assert_every_file_registered(include_str!("model.rs"), "model");
+    support::registration::assert_every_file_registered(include_str!("model.rs"), "model");
 }

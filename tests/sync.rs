@@ -28,12 +28,10 @@ mod sync {
     mod watch_and_log;
 }
 
-#[path = "support/command.rs"]
-pub mod command;
-#[path = "support/registration.rs"]
-mod registration;
+mod support;
+pub use support::command;
 
 #[test]
 fn every_test_file_is_registered() {
-    registration::assert_every_file_registered(include_str!("sync.rs"), "sync");
+    support::registration::assert_every_file_registered(include_str!("sync.rs"), "sync");
 }

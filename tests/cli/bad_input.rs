@@ -1,13 +1,13 @@
 //! Every bad input gets a clear "Error: ..." on stderr, the documented exit code, and
 //! changes nothing.
 
-use super::harness::{add_change, prove_all, repo_with_draft, write, TestEnv};
+use super::harness::{add_change, prove_all, repo_with_draft, write, Workspace};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// v1.2.0 (draft: FEAT-101, BUG-7, one evolution in progress) and v1.0.0 (promoted,
 /// FEAT-1), no git.
-fn fixture() -> TestEnv {
+fn fixture() -> Workspace {
     let t = repo_with_draft();
     t.run(&["generation", "new", "v1.0.0"]).clean();
     add_change(&t, "v1.0.0", "FEAT-1", "add", "First");
@@ -22,7 +22,7 @@ fn fixture() -> TestEnv {
 struct Case {
     name: &'static str,
     /// Prepares the bad input on a copy of the fixture (None: run on the fixture itself).
-    setup: Option<fn(&TestEnv)>,
+    setup: Option<fn(&Workspace)>,
     args: Vec<String>,
     code: i32,
     needles: Vec<&'static str>,
@@ -38,7 +38,7 @@ fn case(name: &'static str, args: &[&str], code: i32, needles: &[&'static str]) 
     }
 }
 
-fn with_setup(mut c: Case, setup: fn(&TestEnv)) -> Case {
+fn with_setup(mut c: Case, setup: fn(&Workspace)) -> Case {
     c.setup = Some(setup);
     c
 }
@@ -736,7 +736,7 @@ fn bad_pipeline_files_are_refused() {
 /// Runs every case; each must fail with its exit code and "Error: ..." naming its needles,
 /// print nothing on stdout (but the gate table of a refused promotion), and leave the
 /// repository as it was. All failures are reported together. Returns the fixture.
-fn check_cases(cases: Vec<Case>) -> TestEnv {
+fn check_cases(cases: Vec<Case>) -> Workspace {
     let fixture = fixture();
     // Refused commands change nothing, so one snapshot of the fixture serves as "before"
     // for every case that runs on the fixture itself.
@@ -747,7 +747,7 @@ fn check_cases(cases: Vec<Case>) -> TestEnv {
         let own_before;
         let (t, before) = match c.setup {
             Some(setup) => {
-                copy = fixture.duplicate();
+                copy = fixture.duplicate("alice");
                 setup(&copy);
                 own_before = copy.snapshot();
                 (&copy, &own_before)
@@ -791,7 +791,7 @@ fn find_named(dir: &Path, name: &str, out: &mut Vec<String>) {
 
 #[test]
 fn outside_a_repository_every_command_refuses() {
-    let t = TestEnv::new();
+    let t = Workspace::local();
     let before = tree(t.home());
     for args in [
         &["generation", "list"][..],
@@ -875,7 +875,7 @@ const DB_COMMANDS: &[&[&str]] = &[
     &["promote", "v1.2.0"],
 ];
 
-fn assert_db_refused(t: &TestEnv, needles: &[&str]) {
+fn assert_db_refused(t: &Workspace, needles: &[&str]) {
     let before = tree(&t.gryt_dir());
     for args in DB_COMMANDS {
         t.run(args).err(1, needles);

@@ -2,8 +2,8 @@
 //! binary rejects a contract that breaks the rules and any edit of a promoted contract,
 //! and never touches the database (its bytes and mtime), which it does not even need.
 
-use super::harness::{add_change, prove_all, write_script, TestEnv};
-use crate::command::gryt_bin;
+use super::harness::{add_change, prove_all, write_script, Workspace};
+use crate::support::gryt_bin;
 use std::path::Path;
 
 /// The database file's bytes and modification time.
@@ -16,7 +16,7 @@ fn db_state(path: &Path) -> (Vec<u8>, std::time::SystemTime) {
 }
 
 /// `git commit` of everything; returns (success, stdout + stderr).
-fn commit(t: &TestEnv, message: &str) -> (bool, String) {
+fn commit(t: &Workspace, message: &str) -> (bool, String) {
     t.git(&["add", "-A"]);
     let out = t
         .git_command(&["commit", "-q", "-m", message])
@@ -32,7 +32,7 @@ fn commit(t: &TestEnv, message: &str) -> (bool, String) {
 
 #[test]
 fn a_pre_commit_hook_rejects_bad_and_promoted_edits_without_touching_the_database() {
-    let t = TestEnv::init_git();
+    let t = Workspace::local_git_repo();
     write_script(
         &t.root().join(".git/hooks/pre-commit"),
         &format!("#!/bin/sh\nexec '{}' check\n", gryt_bin()),

@@ -1,11 +1,11 @@
 //! `gryt config`: layers, precedence, and secrets kept out of the repository.
 
-use super::harness::{read, write, TestEnv, USER};
+use super::harness::{read, write, Workspace, USER};
 use std::os::unix::fs::PermissionsExt;
 
 #[test]
 fn set_get_and_list_in_the_repository() {
-    let t = TestEnv::init();
+    let t = Workspace::local_repo();
     // Defaults.
     t.run(&["config", "execution_mode"])
         .clean()
@@ -48,7 +48,7 @@ fn set_get_and_list_in_the_repository() {
 
 #[test]
 fn global_repository_and_environment_precedence() {
-    let t = TestEnv::init();
+    let t = Workspace::local_repo();
     // A repository made before `gryt init` recorded its project.
     t.run(&["config", "project", "--unset"]).clean();
     t.run(&["config", "--global", "project", "from-global"])
@@ -58,7 +58,7 @@ fn global_repository_and_environment_precedence() {
     assert!(!read(&t.gryt_dir().join("config")).contains("project"));
     let get = |vars: &[(&str, &str)]| {
         let j = t
-            .run_env(vars, &["config", "project", "--json"])
+            .run_env(&["config", "project", "--json"], vars)
             .clean()
             .json();
         (
@@ -101,7 +101,6 @@ fn global_repository_and_environment_precedence() {
     t.run(&["config", "--global", "username", "carol"]).clean();
     let j = t
         .run_env(
-            &[("GRYT_USERNAME", "dave")],
             &[
                 "evolution",
                 "start",
@@ -110,6 +109,7 @@ fn global_repository_and_environment_precedence() {
                 "FEAT-1",
                 "--json",
             ],
+            &[("GRYT_USERNAME", "dave")],
         )
         .clean()
         .json();
@@ -118,7 +118,7 @@ fn global_repository_and_environment_precedence() {
 
 #[test]
 fn secrets_go_to_the_credentials_file_only() {
-    let t = TestEnv::init();
+    let t = Workspace::local_repo();
     let repo_cfg_before = read(&t.gryt_dir().join("config"));
     t.run(&["config", "api_key_secret", "s3cr3t-value"]).clean();
     t.run(&["config", "--global", "password", "hunter2"])
@@ -161,7 +161,7 @@ fn secrets_go_to_the_credentials_file_only() {
 
 #[test]
 fn a_secret_written_into_the_repository_config_is_refused() {
-    let t = TestEnv::init();
+    let t = Workspace::local_repo();
     t.run(&["generation", "new", "v1.0.0"]).clean();
     let before = t.snapshot();
     let cfg = t.gryt_dir().join("config");
@@ -183,7 +183,7 @@ fn a_secret_written_into_the_repository_config_is_refused() {
 
 #[test]
 fn bad_config_input() {
-    let t = TestEnv::init();
+    let t = Workspace::local_repo();
     let cfg = t.gryt_dir().join("config");
     let before = t.snapshot();
     for (args, code, needle) in [
@@ -225,7 +225,7 @@ fn bad_config_input() {
 
 #[test]
 fn personal_keys_in_the_repository_are_ignored_and_url_passwords_never_shown() {
-    let t = TestEnv::init();
+    let t = Workspace::local_repo();
     let cfg = t.gryt_dir().join("config");
     write(
         &cfg,
@@ -286,7 +286,7 @@ fn personal_keys_in_the_repository_are_ignored_and_url_passwords_never_shown() {
 #[test]
 fn a_secret_is_read_from_stdin_with_a_dash() {
     use std::io::Write;
-    let t = TestEnv::init();
+    let t = Workspace::local_repo();
     let mut c = t.command_in(&t.root());
     c.args(["config", "--global", "api_key_secret", "-"])
         .stdin(std::process::Stdio::piped())

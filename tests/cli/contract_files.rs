@@ -2,11 +2,11 @@
 //! repository (never read or written through), and a database committed to git (never
 //! synced from).
 
-use super::harness::TestEnv;
+use super::harness::Workspace;
 
 #[test]
 fn a_generations_dir_symlinked_outside_the_repository_is_refused() {
-    let t = TestEnv::init();
+    let t = Workspace::local_repo();
     t.run(&["generation", "new", "v1.0.0"]).clean();
     let outside = tempfile::tempdir().expect("temp dir");
     let dir = t.gryt_dir().join("generations");
@@ -50,7 +50,7 @@ fn a_generations_dir_symlinked_outside_the_repository_is_refused() {
 
 #[test]
 fn a_database_tracked_by_git_is_never_synced() {
-    let t = TestEnv::init_git();
+    let t = Workspace::local_git_repo();
     t.run(&["generation", "new", "v1.0.0"]).clean();
     t.git(&["add", "-f", ".gryt/gryt.db"]);
     t.git(&["commit", "-q", "-m", "oops"]);
@@ -61,7 +61,7 @@ fn a_database_tracked_by_git_is_never_synced() {
         ("GRYT_API_KEY_SECRET", "not-a-real-secret"),
     ];
     for args in [&["sync", "pull"][..], &["sync", "push"]] {
-        let out = t.run_env(&env, args);
+        let out = t.run_env(args, &env);
         out.err(1, &["tracked by git", "never trusted"]);
         out.hint("git rm --cached .gryt/gryt.db");
     }

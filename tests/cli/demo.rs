@@ -3,10 +3,10 @@
 //! create`, a teammate's `git clone` of the lead's repository); without git on PATH it says
 //! it skips the clone and still completes.
 
-use super::harness::TestEnv;
-use crate::command::{finish, Out};
+use super::harness::Workspace;
+use crate::support::{finish, Out};
 
-fn demo(t: &TestEnv, path: Option<&std::path::Path>) -> Out {
+fn demo(t: &Workspace, path: Option<&std::path::Path>) -> Out {
     let mut c = t.command_in(&t.root());
     // The demo's servers and sync use the real clock.
     c.env_remove("GRYT_NOW").arg("demo");
@@ -43,7 +43,7 @@ fn assert_in_order(out: &Out, needles: &[&str]) {
 
 #[test]
 fn the_demo_onboards_a_team_with_a_clone_and_runs_every_story() {
-    let t = TestEnv::new();
+    let t = Workspace::local();
     let out = demo(&t, None);
     out.ok();
     assert_in_order(&out, SHOWN);
@@ -61,7 +61,7 @@ fn the_demo_onboards_a_team_with_a_clone_and_runs_every_story() {
 
 #[test]
 fn without_git_the_demo_says_it_skips_the_clone() {
-    let t = TestEnv::new();
+    let t = Workspace::local();
     // A PATH with a shell (the pipelines' steps run in one) and no git.
     let bin = t.home().join("bin");
     std::fs::create_dir_all(&bin).expect("bin dir");

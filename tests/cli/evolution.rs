@@ -93,8 +93,8 @@ fn list_all_or_one_generation() {
         ("2026-01-02T03:04:07Z", "v1.2.0", "BUG-7"),
     ] {
         t.run_env(
-            &[("GRYT_NOW", now)],
             &["evolution", "start", version, "--change", change],
+            &[("GRYT_NOW", now)],
         )
         .clean();
     }
@@ -209,8 +209,8 @@ fn complete_pass_and_fail() {
         .clean();
     let before = t.snapshot();
     t.run_env(
-        &[("GRYT_USERNAME", "mallory")],
         &["evolution", "complete", "v1.2.0-rc.3", "--status", "pass"],
+        &[("GRYT_USERNAME", "mallory")],
     )
     .err(1, &["belongs to alice"]);
     before.assert_same(&t.snapshot(), "complete by another user");

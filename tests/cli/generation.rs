@@ -1,11 +1,13 @@
 //! `gryt generation`: new, list, show, add-change, remove-change, update, edit, rename,
 //! delete.
 
-use super::harness::{add_change, read, repo_with_draft, write_script, TestEnv, NOW_STORED, USER};
+use super::harness::{
+    add_change, read, repo_with_draft, write_script, Workspace, NOW_STORED, USER,
+};
 
 #[test]
 fn new_accepts_both_spellings_and_writes_the_contract() {
-    let t = TestEnv::init();
+    let t = Workspace::local_repo();
     t.run(&["generation", "new", "1.2.0", "-d", "Spring release"])
         .clean()
         .stdout_has("Created generation v1.2.0 (draft)");
@@ -42,7 +44,7 @@ fn new_accepts_both_spellings_and_writes_the_contract() {
 
 #[test]
 fn list_orders_by_semver() {
-    let t = TestEnv::init();
+    let t = Workspace::local_repo();
     for v in [
         "v1.10.0",
         "v1.9.0",
@@ -84,7 +86,7 @@ fn list_orders_by_semver() {
 
 #[test]
 fn list_table_and_empty_list() {
-    let t = TestEnv::init();
+    let t = Workspace::local_repo();
     t.run(&["generation", "list"])
         .clean()
         .stdout_has("No generations yet");
@@ -147,7 +149,7 @@ fn show_text_and_json() {
 
 #[test]
 fn add_and_remove_change_rewrite_the_contract() {
-    let t = TestEnv::init();
+    let t = Workspace::local_repo();
     t.run(&["generation", "new", "v1.0.0"]).clean();
     t.run(&[
         "generation",
@@ -245,7 +247,7 @@ fn update_reads_the_hand_edited_contract() {
 
 #[test]
 fn update_imports_a_contract_written_by_someone_else() {
-    let t = TestEnv::init();
+    let t = Workspace::local_repo();
     t.write_contract(
         "v4.0.0",
         "version: v4.0.0\ndescription: From a teammate\nchanges:\n- id: FEAT-1\n  type: add\n  title: x\n",
@@ -277,7 +279,7 @@ fn edit_runs_the_editor_then_updates() {
          EOF\n",
     );
     let editor = format!("{} --wait", script.display());
-    t.run_env(&[("EDITOR", &editor)], &["generation", "edit", "v1.2.0"])
+    t.run_env(&["generation", "edit", "v1.2.0"], &[("EDITOR", &editor)])
         .clean()
         .stdout_has("Updated generation v1.2.0 (2 changes)");
     let j = t
@@ -296,7 +298,7 @@ fn edit_failures_change_nothing() {
     t.refused(&["generation", "edit", "v1.2.0"], 1, &["No editor"]);
     // An editor that fails.
     let before = t.snapshot();
-    t.run_env(&[("EDITOR", "false")], &["generation", "edit", "v1.2.0"])
+    t.run_env(&["generation", "edit", "v1.2.0"], &[("EDITOR", "false")])
         .err(1, &["editor exited"])
         .hint("gryt generation update v1.2.0");
     before.assert_same(&t.snapshot(), "failing editor");
@@ -311,8 +313,8 @@ fn edit_failures_change_nothing() {
         .clean()
         .json();
     t.run_env(
-        &[("EDITOR", script.to_str().expect("utf-8"))],
         &["generation", "edit", "v1.2.0"],
+        &[("EDITOR", script.to_str().expect("utf-8"))],
     )
     .err(1, &["v1.2.0.yaml:"])
     .hint("gryt generation update v1.2.0");

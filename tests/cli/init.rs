@@ -1,10 +1,10 @@
 //! `gryt init`, repository discovery and `-C DIR`.
 
-use super::harness::{TestEnv, NOW_STORED};
+use super::harness::{Workspace, NOW_STORED};
 
 #[test]
 fn init_creates_the_layout_without_git() {
-    let t = TestEnv::new();
+    let t = Workspace::local();
     let out = t.run(&["init"]);
     out.clean().stdout_has(&format!(
         "Initialized gryt repository in {}",
@@ -24,7 +24,7 @@ fn init_creates_the_layout_without_git() {
 
 #[test]
 fn init_refuses_an_existing_repository() {
-    let t = TestEnv::init();
+    let t = Workspace::local_repo();
     let before = t.snapshot();
     t.run(&["init"]).err(1, &["already exists"]);
     before.assert_same(&t.snapshot(), "second init");
@@ -32,7 +32,7 @@ fn init_refuses_an_existing_repository() {
 
 #[test]
 fn init_at_a_path_and_with_dash_c() {
-    let t = TestEnv::new();
+    let t = Workspace::local();
     // `gryt init PATH`, PATH relative to the current directory and not existing yet.
     t.run(&["init", "projects/app"]).clean();
     let app = t.root().join("projects/app");
@@ -56,7 +56,7 @@ fn init_at_a_path_and_with_dash_c() {
 
 #[test]
 fn commands_discover_the_repository_from_a_subdirectory() {
-    let t = TestEnv::init();
+    let t = Workspace::local_repo();
     let deep = t.root().join("src/a/b");
     std::fs::create_dir_all(&deep).expect("mkdir");
     t.run_in(&deep, &["generation", "new", "v2.0.0"]).clean();
@@ -74,7 +74,7 @@ fn commands_discover_the_repository_from_a_subdirectory() {
 
 #[test]
 fn init_inside_git_keeps_the_database_out_of_git() {
-    let t = TestEnv::init_git();
+    let t = Workspace::local_git_repo();
     t.run(&["generation", "new", "v1.0.0"]).clean();
     let status = t.git(&["status", "--porcelain", "--untracked-files=all"]);
     assert!(status.contains(".gryt/.gitignore"), "{status}");

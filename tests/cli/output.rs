@@ -1,10 +1,10 @@
 //! Output discipline: --json, --quiet, no colour, help and usage errors.
 
-use super::harness::{prove_all, repo_with_draft, TestEnv};
+use super::harness::{prove_all, repo_with_draft, Workspace};
 
 #[test]
 fn quiet_prints_only_results_and_errors() {
-    let t = TestEnv::init();
+    let t = Workspace::local_repo();
     for args in [
         &["generation", "new", "v1.0.0", "--quiet"][..],
         &[
@@ -46,7 +46,7 @@ fn quiet_prints_only_results_and_errors() {
     // And errors too.
     t.run(&["-q", "generation", "new", "banana"])
         .err(1, &["banana"]);
-    let q = TestEnv::new();
+    let q = Workspace::local();
     let out = q.run(&["init", "-q"]);
     out.clean();
     assert_eq!(out.stdout, "");
@@ -99,7 +99,7 @@ fn json_on_every_read_and_write_command() {
         .clean()
         .json();
     assert_eq!(j["generation"]["version"], "v3.0.0");
-    let j = TestEnv::new().run(&["init", "--json"]).clean().json();
+    let j = Workspace::local().run(&["init", "--json"]).clean().json();
     assert!(j["gryt_dir"].as_str().is_some_and(|s| s.ends_with(".gryt")));
 }
 
@@ -122,7 +122,7 @@ fn no_colour_and_no_escape_codes() {
 
 #[test]
 fn help_version_and_usage_errors() {
-    let t = TestEnv::new();
+    let t = Workspace::local();
     let out = t.run(&["--help"]);
     out.clean().stdout_has("Usage: gryt");
     for sub in [

@@ -1,10 +1,10 @@
 //! `gryt promote`: the gate, the annotated git tag, and immutability afterwards.
 
-use super::harness::{add_change, prove_all, repo_with_draft, TestEnv, NOW_STORED, USER};
+use super::harness::{add_change, prove_all, repo_with_draft, Workspace, NOW_STORED, USER};
 
 /// A git repository holding a gryt repository with v1.2.0 (FEAT-101, BUG-7).
-fn git_repo_with_draft() -> TestEnv {
-    let t = TestEnv::init_git();
+fn git_repo_with_draft() -> Workspace {
+    let t = Workspace::local_git_repo();
     t.run(&["generation", "new", "v1.2.0", "-d", "Spring release"])
         .clean();
     add_change(&t, "v1.2.0", "FEAT-101", "add", "OAuth2 login");
@@ -154,7 +154,7 @@ fn a_promoted_generation_is_immutable() {
         t.refused(args, 1, &["v1.2.0"]);
     }
     let before = t.snapshot();
-    t.run_env(&[("EDITOR", &editor)], &["generation", "edit", "v1.2.0"])
+    t.run_env(&["generation", "edit", "v1.2.0"], &[("EDITOR", &editor)])
         .err(1, &["v1.2.0", "immutable"]);
     before.assert_same(&t.snapshot(), "edit of a promoted generation");
     // Editing the file by hand and running update is refused too, and the file is not
@@ -176,7 +176,7 @@ fn a_promoted_generation_is_immutable() {
 }
 
 /// Commits everything in the work tree (gryt's own `.gryt/` included) and returns HEAD.
-fn commit_all(t: &TestEnv, message: &str) -> String {
+fn commit_all(t: &Workspace, message: &str) -> String {
     t.git(&["add", "-A"]);
     t.git(&["commit", "-q", "--allow-empty", "-m", message]);
     t.git(&["rev-parse", "HEAD"]).trim().to_string()

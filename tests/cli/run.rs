@@ -1,11 +1,11 @@
 //! `gryt run PIPELINE`: streaming, stored runs, and pass or fail on the evolution.
 
-use super::harness::{repo_with_draft, TestEnv};
+use super::harness::{repo_with_draft, Workspace};
 
 /// (name, exit code, stdout, stderr) of each stored step of a run.
 type StoredStep = (String, Option<i32>, String, String);
 
-fn stored_outputs(t: &TestEnv, run_id: &str) -> Vec<StoredStep> {
+fn stored_outputs(t: &Workspace, run_id: &str) -> Vec<StoredStep> {
     let conn =
         rusqlite::Connection::open_with_flags(t.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .expect("open db");
@@ -242,7 +242,7 @@ fn steps_never_inherit_gryt_credentials() {
     ];
     let mut vars = secrets.to_vec();
     vars.push(("SOME_OTHER_VAR", "kept-value"));
-    let out = t.run_env(&vars, &["run", "env", "--json"]);
+    let out = t.run_env(&["run", "env", "--json"], &vars);
     out.ok();
     let j = out.json();
     let dumped = j["result"]["steps"][0]["stdout"].as_str().expect("stdout");
@@ -371,8 +371,8 @@ fn evolution_cancel_ends_an_open_evolution_that_then_proves_nothing() {
         .clean();
     // Only its owner may cancel it.
     t.run_env(
-        &[("USER", "mallory")],
         &["evolution", "cancel", "v1.2.0-rc.1"],
+        &[("USER", "mallory")],
     )
     .err(1, &["belongs to alice"]);
     let j = t

@@ -1,13 +1,9 @@
-//! What every integration test binary shares about running the real `gryt`: the hermetic
-//! command (a cleared environment), the record of a finished command (`Out`) with the
-//! assertions on it, and the check that no command ever crashed.
-//!
-//! Included by each binary with `#[path = "support/command.rs"] pub mod command;` and
-//! re-exported by its harness. Each binary uses a different part of it, hence the
-//! `dead_code` allowance.
-#![allow(dead_code)]
+//! Running the real `gryt`: the hermetic command (a cleared environment), the record of a
+//! finished command (`Out`) with the assertions on it, and the check that no command ever
+//! crashed.
 
 use std::fmt;
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -156,6 +152,15 @@ impl Out {
         self
     }
 
+    /// Stdout mentions every needle.
+    #[track_caller]
+    pub fn stdout_has_all(&self, needles: &[&str]) -> &Self {
+        for n in needles {
+            self.stdout_has(n);
+        }
+        self
+    }
+
     #[track_caller]
     pub fn stderr_has(&self, needle: &str) -> &Self {
         assert!(
@@ -175,6 +180,30 @@ impl Out {
     /// Stdout as JSON, if it is.
     pub fn try_json(&self) -> Option<serde_json::Value> {
         serde_json::from_str(&self.stdout).ok()
+    }
+}
+
+/// Runs `c` to the end with `input` on its stdin (closed at once when `None`) and stdout
+/// and stderr captured. A command that exits before reading its input (a usage error) is
+/// fine: the closed pipe is ignored.
+pub fn output(mut c: Command, input: Option<&str>) -> Output {
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    match input {
+        None => {
+            c.stdin(Stdio::null());
+            c.output().expect("run gryt")
+        }
+        Some(text) => {
+            c.stdin(Stdio::piped());
+            let mut child = c.spawn().expect("run gryt");
+            let mut pipe = child.stdin.take().expect("stdin");
+            match pipe.write_all(text.as_bytes()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("write stdin: {e}"),
+                _ => {}
+            }
+            drop(pipe);
+            child.wait_with_output().expect("wait for gryt")
+        }
     }
 }
 
