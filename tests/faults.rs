@@ -1,6 +1,6 @@
 //! Faults between the CLI and the server, and bad input on the client's side (issue 5):
-//! a fault-injecting TCP proxy between the real `gryt` binary and a real
-//! `gryt_server::TestServer` (lost answers after commit, resets mid-body, stalls past the
+//! the shared fault-injecting proxy (`tests/support/`) between the real `gryt` binary and a
+//! real `gryt_server::TestServer` (lost answers after commit, resets mid-body, stalls past the
 //! client's timeout, 503 storms with and without `Retry-After`), a scripted fake server
 //! for garbage answers, and a table of bad local inputs (config files, arguments, contract
 //! files, database files). Each bad input must end with a clear `Error: ...`, its documented
@@ -10,9 +10,7 @@
 //! and `every_test_file_is_registered` fails when one is forgotten.
 
 mod faults {
-    pub mod fake;
     pub mod harness;
-    pub mod proxy;
 
     mod bad_answers;
     mod bad_local_input;
@@ -25,7 +23,6 @@ mod faults {
 }
 
 mod support;
-pub use support::command;
 
 #[test]
 fn every_test_file_is_registered() {

@@ -1,7 +1,8 @@
 //! End-to-end tests of sync: a real gryt server (`gryt_server::TestServer` on 127.0.0.1:0,
 //! SQLite in a temporary directory), users and a team made on it, and separate developer
-//! workspaces each running the real `gryt` binary with a cleared environment (see
-//! `sync/harness.rs`). The scenarios are the "Must show" list of issue 4.
+//! workspaces each running the real `gryt` binary with a cleared environment (the shared
+//! layer in `tests/support/`; the team helpers in `sync/harness.rs`). The scenarios are
+//! the "Must show" list of issue 4.
 //!
 //! One integration test binary: every file under `tests/sync/` is a module listed here, and
 //! `every_test_file_is_registered` fails when one is forgotten.
@@ -29,7 +30,6 @@ mod sync {
 }
 
 mod support;
-pub use support::command;
 
 #[test]
 fn every_test_file_is_registered() {

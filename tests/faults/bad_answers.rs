@@ -5,14 +5,14 @@
 //! no panic, the expected number of requests (garbage and refusals are not retried), and
 //! nothing changed in the workspace.
 
-use super::fake::{answer, html, json, Fake, Reply};
-use super::harness::{problem, Dev, Server, State};
+use super::harness::{answer, html, json, Fake, Reply};
+use super::harness::{join, problem, Cloud, State, Workspace};
 use serde_json::{json as j, Value};
 
 /// A synced workspace with pending work, the real feed it was built from, and its state.
 struct Fixture {
-    _server: Server,
-    dev: Dev,
+    _server: Cloud,
+    dev: Workspace,
     cursor: i64,
     /// A generation record as the server sends it in the feed.
     record: Value,
@@ -20,17 +20,17 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let server = Server::start(&["alice"]);
-    let dev = Dev::join(&server.url(), "alice");
+    let server = Cloud::with_users(&["alice"]);
+    let dev = join(&server.url(), "alice");
     dev.run(&["generation", "new", "v1.0.0", "-d", "Released soon"])
         .ok();
-    dev.add_change("v1.0.0", "FEAT-1", "One");
+    dev.add_change("v1.0.0", "FEAT-1", "add", "One");
     dev.run(&["sync", "push"]).ok();
-    dev.prove("v1.0.0", "FEAT-1");
+    dev.prove_ending("v1.0.0", "FEAT-1", &[0, 4]);
     dev.run(&["sync", "push"]).ok();
     // Pending: a new generation and an edit of a synced one.
     dev.run(&["generation", "new", "v1.1.0"]).ok();
-    dev.add_change("v1.0.0", "FEAT-2", "Two");
+    dev.add_change("v1.0.0", "FEAT-2", "add", "Two");
     let cursor = dev.cursor();
     assert!(cursor > 0, "the workspace has pulled");
     let feed = server.feed("alice", "default");
@@ -176,7 +176,7 @@ fn bad_answers_to_the_head_request() {
         garbage("an HTML error page with 500", html(500), &["500"]),
         garbage(
             "500 with a plain-text body",
-            answer(500, "text/plain", b"Internal Server Error"),
+            answer(500, "text/plain", b"Internal Cloud Error"),
             &["500"],
         ),
         garbage(

@@ -6,12 +6,12 @@
 //! panic, and nothing changed — the database rows and `.gryt/` files right after the
 //! command, and the CLI's views once the bad input is taken away again.
 
-use super::harness::{Dev, DEAD_URL};
+use super::harness::{bare, Workspace, DEAD_URL};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
-type Step = Box<dyn Fn(&Dev)>;
+type Step = Box<dyn Fn(&Workspace)>;
 
 struct Case {
     name: &'static str,
@@ -37,7 +37,7 @@ fn nothing() -> Step {
 /// `bytes` is `None`); the teardown removes it (or restores what was there).
 fn file_case(
     name: &'static str,
-    path: fn(&Dev) -> PathBuf,
+    path: fn(&Workspace) -> PathBuf,
     bytes: Option<Vec<u8>>,
     cmd: &[&str],
     code: i32,
@@ -96,27 +96,27 @@ fn env_case(
     }
 }
 
-fn global(d: &Dev) -> PathBuf {
+fn global(d: &Workspace) -> PathBuf {
     d.config_dir().join("config")
 }
 
-fn credentials(d: &Dev) -> PathBuf {
+fn credentials(d: &Workspace) -> PathBuf {
     d.config_dir().join("credentials")
 }
 
-fn repo_config(d: &Dev) -> PathBuf {
+fn repo_config(d: &Workspace) -> PathBuf {
     d.gryt_dir().join("config")
 }
 
-fn contract(d: &Dev) -> PathBuf {
+fn contract(d: &Workspace) -> PathBuf {
     d.contract("v1.0.0")
 }
 
-fn database(d: &Dev) -> PathBuf {
+fn database(d: &Workspace) -> PathBuf {
     d.db()
 }
 
-fn wal(d: &Dev) -> PathBuf {
+fn wal(d: &Workspace) -> PathBuf {
     d.gryt_dir().join("gryt.db-wal")
 }
 
@@ -416,7 +416,7 @@ fn cases() -> Vec<Case> {
 }
 
 /// Whether permissions bind this process (they do not for root).
-fn permissions_bind(d: &Dev) -> bool {
+fn permissions_bind(d: &Workspace) -> bool {
     use std::os::unix::fs::PermissionsExt;
     let probe = d.home().join("probe");
     std::fs::create_dir(&probe).expect("mkdir probe");
@@ -427,14 +427,14 @@ fn permissions_bind(d: &Dev) -> bool {
     binds
 }
 
-fn fixture() -> Dev {
-    let d = Dev::bare("alice");
+fn fixture() -> Workspace {
+    let d = bare("alice");
     d.run(&["init"]).ok();
     d.run(&["config", "--global", "username", "alice"]).ok();
     d.run(&["config", "--global", "gryt_url", DEAD_URL]).ok();
     d.run(&["config", "execution_mode", "local"]).ok();
     d.run(&["generation", "new", "v1.0.0", "-d", "First"]).ok();
-    d.add_change("v1.0.0", "FEAT-1", "One");
+    d.add_change("v1.0.0", "FEAT-1", "add", "One");
     d.run(&["evolution", "start", "v1.0.0", "--change", "FEAT-1"])
         .ok();
     d.run(&["generation", "export", "v1.0.0"]).ok();
@@ -472,7 +472,7 @@ fn bad_local_input_is_refused_and_changes_nothing() {
     for c in &cases {
         (c.setup)(&d);
         let before = d.raw_state();
-        let out = d.command(&c.args, c.env).output().expect("run gryt");
+        let out = d.command_env(&c.args, c.env).output().expect("run gryt");
         let shown: Vec<String> = c
             .args
             .iter()

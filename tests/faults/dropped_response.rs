@@ -5,23 +5,23 @@
 //! answer the command exits 4 with the work kept pending, and the next push settles it —
 //! still without a duplicate.
 
-use super::harness::{Dev, Server};
-use super::proxy::{Fault, Proxy};
+use super::harness::{join, Cloud, Workspace};
+use super::harness::{Fault, Proxy};
 
 const BATCH: &str = "POST /api/v1/sync/batch";
 const PROMOTE: &str = "POST /api/v1/generations/";
 
-fn online() -> (Server, Proxy, Dev) {
-    let server = Server::start(&["alice"]);
+fn online() -> (Cloud, Proxy, Workspace) {
+    let server = Cloud::with_users(&["alice"]);
     let proxy = Proxy::start(&server.url());
-    let dev = Dev::join(&proxy.url(), "alice");
+    let dev = join(&proxy.url(), "alice");
     (server, proxy, dev)
 }
 
 /// Every version the server holds, each once; and the feed lists each record once.
 #[track_caller]
-fn assert_no_duplicates(server: &Server, expected: &[&str]) {
-    let gens = server.generations("alice", "default");
+fn assert_no_duplicates(server: &Cloud, expected: &[&str]) {
+    let gens = server.personal_generations("alice", "default");
     let mut versions: Vec<String> = gens
         .iter()
         .map(|g| g["version"].as_str().unwrap_or("").to_string())
@@ -46,7 +46,7 @@ fn assert_no_duplicates(server: &Server, expected: &[&str]) {
 fn a_lost_batch_answer_is_retried_with_the_same_keys_and_reports_success() {
     let (server, proxy, a) = online();
     a.run(&["generation", "new", "v1.0.0", "-d", "First"]).ok();
-    a.add_change("v1.0.0", "FEAT-1", "One");
+    a.add_change("v1.0.0", "FEAT-1", "add", "One");
     a.run(&["generation", "new", "v1.1.0"]).ok();
 
     proxy.inject(BATCH, Fault::DropAfterCommit, 1);
@@ -65,16 +65,16 @@ fn a_lost_batch_answer_is_retried_with_the_same_keys_and_reports_success() {
 
     // A lost answer to an update: the edit lands once, with one more revision.
     let rev_before = server
-        .generations("alice", "default")
+        .personal_generations("alice", "default")
         .iter()
         .find(|g| g["version"] == "v1.0.0")
         .map(|g| g["rev"].as_i64().unwrap_or(0))
         .unwrap_or(0);
-    a.add_change("v1.0.0", "FEAT-2", "Two");
+    a.add_change("v1.0.0", "FEAT-2", "add", "Two");
     proxy.inject(BATCH, Fault::DropAfterCommit, 1);
     a.run(&["sync", "push"]).ok().stdout_has("1 updated");
     let g = server
-        .generations("alice", "default")
+        .personal_generations("alice", "default")
         .into_iter()
         .find(|g| g["version"] == "v1.0.0")
         .expect("v1.0.0");
@@ -84,19 +84,19 @@ fn a_lost_batch_answer_is_retried_with_the_same_keys_and_reports_success() {
         Some(rev_before + 1),
         "written once: {g:#}"
     );
-    assert_eq!(a.show("v1.0.0")["sync_status"], "synced");
+    assert_eq!(a.generation("v1.0.0")["sync_status"], "synced");
 }
 
 #[test]
 fn answers_lost_on_every_attempt_exit_4_and_the_next_push_settles_without_duplicates() {
     let (server, proxy, a) = online();
     a.run(&["generation", "new", "v2.0.0"]).ok();
-    a.add_change("v2.0.0", "FEAT-1", "One");
+    a.add_change("v2.0.0", "FEAT-1", "add", "One");
     a.run(&["sync", "push"]).ok();
 
     // A create and an update, whose answers are lost on all three attempts.
     a.run(&["generation", "new", "v2.1.0"]).ok();
-    a.add_change("v2.0.0", "FEAT-2", "Two");
+    a.add_change("v2.0.0", "FEAT-2", "add", "Two");
     proxy.reset_log();
     proxy.inject(BATCH, Fault::DropAfterCommit, 3);
     a.run(&["sync", "push"]).fails(4, &["unreachable"]);
@@ -111,7 +111,7 @@ fn answers_lost_on_every_attempt_exit_4_and_the_next_push_settles_without_duplic
     a.run(&["sync", "push"]).ok();
     assert_no_duplicates(&server, &["v2.0.0", "v2.1.0"]);
     let g = server
-        .generations("alice", "default")
+        .personal_generations("alice", "default")
         .into_iter()
         .find(|g| g["version"] == "v2.0.0")
         .expect("v2.0.0");
@@ -120,16 +120,16 @@ fn answers_lost_on_every_attempt_exit_4_and_the_next_push_settles_without_duplic
     assert_eq!(st["pending"], serde_json::json!([]), "{st:#}");
     assert_eq!(st["conflicts"], serde_json::json!([]), "{st:#}");
     for v in ["v2.0.0", "v2.1.0"] {
-        assert_eq!(a.show(v)["sync_status"], "synced", "{v}");
+        assert_eq!(a.generation(v)["sync_status"], "synced", "{v}");
     }
 }
 
 /// v3.0.0 with FEAT-1 proven, pushed.
-fn ready_to_promote(a: &Dev) {
+fn ready_to_promote(a: &Workspace) {
     a.run(&["generation", "new", "v3.0.0"]).ok();
-    a.add_change("v3.0.0", "FEAT-1", "One");
+    a.add_change("v3.0.0", "FEAT-1", "add", "One");
     a.run(&["sync", "push"]).ok();
-    a.prove("v3.0.0", "FEAT-1");
+    a.prove_ending("v3.0.0", "FEAT-1", &[0, 4]);
     a.run(&["sync", "push"]).ok();
 }
 
@@ -152,9 +152,9 @@ fn a_lost_promotion_answer_is_retried_and_answers_the_original_success() {
         proxy.log()
     );
     // Both attempts carried the same Idempotency-Key (the retry answered the stored success).
-    assert_eq!(a.show("v3.0.0")["status"], "promoted");
+    assert_eq!(a.generation("v3.0.0")["status"], "promoted");
     let g = server
-        .generations("alice", "default")
+        .personal_generations("alice", "default")
         .into_iter()
         .find(|g| g["version"] == "v3.0.0")
         .expect("v3.0.0");
@@ -170,17 +170,17 @@ fn a_promotion_whose_answers_are_all_lost_stays_a_draft_until_the_server_confirm
     proxy.inject(PROMOTE, Fault::DropAfterCommit, 3);
     a.run(&["promote", "v3.0.0"]).fails(4, &["unreachable"]);
     // Never promoted locally before the server agrees...
-    assert_eq!(a.show("v3.0.0")["status"], "draft");
+    assert_eq!(a.generation("v3.0.0")["status"], "draft");
     // ...though the server did promote (once).
     let g = server
-        .generations("alice", "default")
+        .personal_generations("alice", "default")
         .into_iter()
         .find(|g| g["version"] == "v3.0.0")
         .expect("v3.0.0");
     assert_eq!(g["status"], "promoted", "{g:#}");
     // The next sync brings the promotion here.
     a.run(&["sync", "push"]).ok();
-    let local = a.show("v3.0.0");
+    let local = a.generation("v3.0.0");
     assert_eq!(local["status"], "promoted", "{local:#}");
     assert_eq!(local["promoted_by"], "alice", "{local:#}");
     assert_no_duplicates(&server, &["v3.0.0"]);
@@ -197,7 +197,7 @@ fn running_promote_again_after_all_answers_were_lost_answers_the_original_succes
     a.run(&["promote", "v3.0.0"])
         .ok()
         .stdout_has("Promoted v3.0.0");
-    assert_eq!(a.show("v3.0.0")["status"], "promoted");
+    assert_eq!(a.generation("v3.0.0")["status"], "promoted");
     // Once answered, a further `promote` is a second promotion: exit 3.
     a.run(&["promote", "v3.0.0"])
         .fails(3, &["already promoted"]);
@@ -208,7 +208,7 @@ fn running_promote_again_after_all_answers_were_lost_answers_the_original_succes
 fn a_lost_answer_to_an_evolution_result_is_retried_without_a_second_evolution() {
     let (server, proxy, a) = online();
     a.run(&["generation", "new", "v4.0.0"]).ok();
-    a.add_change("v4.0.0", "FEAT-1", "One");
+    a.add_change("v4.0.0", "FEAT-1", "add", "One");
     a.run(&["sync", "push"]).ok();
     let ev = a.json(&["evolution", "start", "v4.0.0", "--change", "FEAT-1"]);
     let tag = ev["evolution"]["tag"].as_str().expect("tag").to_string();
@@ -230,10 +230,10 @@ fn a_lost_answer_to_an_evolution_result_is_retried_without_a_second_evolution() 
 fn an_evolution_whose_create_answers_were_all_lost_is_settled_by_the_next_push() {
     let (server, proxy, a) = online();
     a.run(&["generation", "new", "v4.2.0"]).ok();
-    a.add_change("v4.2.0", "FEAT-1", "One");
+    a.add_change("v4.2.0", "FEAT-1", "add", "One");
     a.run(&["sync", "push"]).ok();
     a.run(&["config", "execution_mode", "local"]).ok();
-    a.prove("v4.2.0", "FEAT-1");
+    a.prove_ending("v4.2.0", "FEAT-1", &[0, 4]);
     proxy.inject(BATCH, Fault::DropAfterCommit, 3);
     a.run(&["sync", "push"]).fails(4, &["unreachable"]);
 
@@ -248,9 +248,9 @@ fn an_evolution_whose_create_answers_were_all_lost_is_settled_by_the_next_push()
 
 /// The server holds exactly one evolution of `version`, passed.
 #[track_caller]
-fn assert_one_passing_evolution(server: &Server, version: &str) {
+fn assert_one_passing_evolution(server: &Cloud, version: &str) {
     let g = server
-        .generations("alice", "default")
+        .personal_generations("alice", "default")
         .into_iter()
         .find(|g| g["version"] == version)
         .unwrap_or_else(|| panic!("{version} on the server"));
@@ -260,8 +260,8 @@ fn assert_one_passing_evolution(server: &Server, version: &str) {
 }
 
 /// A second workspace of the same user, talking to the server directly.
-fn second_workspace(server: &Server) -> Dev {
-    Dev::join(&server.url(), "alice")
+fn second_workspace(server: &Cloud) -> Workspace {
+    join(&server.url(), "alice")
 }
 
 /// The change ids of a generation (server or local JSON), sorted.
@@ -278,9 +278,9 @@ fn change_ids(g: &serde_json::Value) -> Vec<String> {
     ids
 }
 
-fn changes_on_server(server: &Server, version: &str) -> Vec<String> {
+fn changes_on_server(server: &Cloud, version: &str) -> Vec<String> {
     let g = server
-        .generations("alice", "default")
+        .personal_generations("alice", "default")
         .into_iter()
         .find(|g| g["version"] == version)
         .unwrap_or_else(|| panic!("{version} on the server"));
@@ -289,7 +289,7 @@ fn changes_on_server(server: &Server, version: &str) -> Vec<String> {
 
 /// Nothing waits to be sent and nothing is in conflict.
 #[track_caller]
-fn assert_settled(a: &Dev) {
+fn assert_settled(a: &Workspace) {
     let st = a.sync_status();
     assert_eq!(st["pending"], serde_json::json!([]), "{st:#}");
     assert_eq!(st["pending_deletes"], serde_json::json!([]), "{st:#}");
@@ -304,13 +304,13 @@ fn a_lost_create_is_merged_against_what_it_sent_so_a_teammates_edit_survives() {
     let (server, proxy, a) = online();
     let b = second_workspace(&server);
     a.run(&["generation", "new", "v4.0.0"]).ok();
-    a.add_change("v4.0.0", "FEAT-1", "One");
+    a.add_change("v4.0.0", "FEAT-1", "add", "One");
     proxy.inject(BATCH, Fault::DropAfterCommit, 3);
     a.run(&["sync", "push"]).fails(4, &["unreachable"]);
     assert_eq!(changes_on_server(&server, "v4.0.0"), ["FEAT-1"]);
 
     // Here: one more change. There: FEAT-1 removed, pushed first.
-    a.add_change("v4.0.0", "FEAT-2", "Two");
+    a.add_change("v4.0.0", "FEAT-2", "add", "Two");
     b.run(&["sync", "pull"]).ok();
     b.run(&["generation", "remove-change", "v4.0.0", "FEAT-1"])
         .ok();
@@ -321,9 +321,9 @@ fn a_lost_create_is_merged_against_what_it_sent_so_a_teammates_edit_survives() {
     a.run(&["sync", "push"]).ok();
     assert_eq!(changes_on_server(&server, "v4.0.0"), ["FEAT-2"]);
     assert_no_duplicates(&server, &["v4.0.0"]);
-    assert_eq!(a.show("v4.0.0")["sync_status"], "synced");
+    assert_eq!(a.generation("v4.0.0")["sync_status"], "synced");
     b.run(&["sync", "pull"]).ok();
-    assert_eq!(change_ids(&b.show("v4.0.0")), ["FEAT-2"]);
+    assert_eq!(change_ids(&b.generation("v4.0.0")), ["FEAT-2"]);
 }
 
 /// Found by the model test (seed 6123): an update whose answers were all lost, then undone
@@ -336,9 +336,9 @@ fn an_update_whose_answer_was_lost_then_undone_here_stays_undone() {
     let (server, proxy, a) = online();
     let b = second_workspace(&server);
     a.run(&["generation", "new", "v4.1.0"]).ok();
-    a.add_change("v4.1.0", "FEAT-1", "One");
+    a.add_change("v4.1.0", "FEAT-1", "add", "One");
     a.run(&["sync", "push"]).ok().stdout_has("1 created");
-    a.add_change("v4.1.0", "FEAT-2", "Two");
+    a.add_change("v4.1.0", "FEAT-2", "add", "Two");
     proxy.inject(BATCH, Fault::DropAfterCommit, 3);
     a.run(&["sync", "push"]).fails(4, &["unreachable"]);
     assert_eq!(changes_on_server(&server, "v4.1.0"), ["FEAT-1", "FEAT-2"]);
@@ -346,7 +346,7 @@ fn an_update_whose_answer_was_lost_then_undone_here_stays_undone() {
         .ok();
 
     b.run(&["sync", "pull"]).ok();
-    b.add_change("v4.1.0", "FEAT-3", "Three");
+    b.add_change("v4.1.0", "FEAT-3", "add", "Three");
     b.run(&["sync", "push"]).ok().stdout_has("1 updated");
 
     a.run(&["sync", "push"]).ok();
@@ -362,7 +362,7 @@ fn an_update_whose_answer_was_lost_then_undone_here_stays_undone() {
 fn a_draft_deleted_after_its_create_answer_was_lost_stays_deleted() {
     let (server, proxy, a) = online();
     a.run(&["generation", "new", "v5.0.0"]).ok();
-    a.add_change("v5.0.0", "FEAT-1", "One");
+    a.add_change("v5.0.0", "FEAT-1", "add", "One");
     proxy.inject(BATCH, Fault::DropAfterCommit, 3);
     a.run(&["sync", "push"]).fails(4, &["unreachable"]);
     assert_no_duplicates(&server, &["v5.0.0"]);

@@ -5,13 +5,13 @@
 //! commit the promotion checked (not on whatever HEAD became); a re-run of `gryt promote`
 //! completes a missing tag. Real git, real server, the proxy injecting the in-flight answers.
 
-use super::harness::{Dev, Server};
-use super::proxy::{Fault, Proxy};
+use super::harness::{join, Cloud, Workspace};
+use super::harness::{Fault, Proxy};
 use std::process::Command;
 
 const PROMOTE: &str = "POST /api/v1/generations/";
 
-fn git(dev: &Dev, args: &[&str]) -> String {
+fn git(dev: &Workspace, args: &[&str]) -> String {
     let out = Command::new("git")
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -31,19 +31,19 @@ fn git(dev: &Dev, args: &[&str]) -> String {
 
 /// A developer whose workspace is a git repository with everything committed, and a
 /// generation v4.0.0 with FEAT-1 proven on that commit.
-fn proven_in_git(server: &Server, proxy: &Proxy) -> (Dev, String) {
+fn proven_in_git(server: &Cloud, proxy: &Proxy) -> (Workspace, String) {
     let _ = server;
-    let dev = Dev::join(&proxy.url(), "alice");
+    let dev = join(&proxy.url(), "alice");
     git(&dev, &["init", "-q", "-b", "main"]);
     git(&dev, &["config", "user.name", "Alice"]);
     git(&dev, &["config", "user.email", "alice@example.com"]);
     dev.run(&["generation", "new", "v4.0.0"]).ok();
-    dev.add_change("v4.0.0", "FEAT-1", "Login");
+    dev.add_change("v4.0.0", "FEAT-1", "add", "Login");
     std::fs::write(dev.root().join("code.rs"), "fn main() {}\n").expect("write");
     git(&dev, &["add", "-A"]);
     git(&dev, &["commit", "-q", "-m", "release candidate"]);
     let checked = git(&dev, &["rev-parse", "HEAD"]);
-    dev.prove("v4.0.0", "FEAT-1");
+    dev.prove_ending("v4.0.0", "FEAT-1", &[0, 4]);
     (dev, checked)
 }
 
@@ -58,7 +58,7 @@ fn promote_bodies(proxy: &Proxy) -> Vec<String> {
 
 #[test]
 fn in_flight_is_asked_again_with_the_same_key_and_then_promotes_with_its_tag() {
-    let server = Server::start(&["alice"]);
+    let server = Cloud::with_users(&["alice"]);
     let proxy = Proxy::start(&server.url());
     let (dev, checked) = proven_in_git(&server, &proxy);
     proxy.reset_log();
@@ -77,7 +77,7 @@ fn in_flight_is_asked_again_with_the_same_key_and_then_promotes_with_its_tag() {
 
 #[test]
 fn still_in_flight_is_kept_pending_and_settled_by_push_with_the_tag_on_the_checked_commit() {
-    let server = Server::start(&["alice"]);
+    let server = Cloud::with_users(&["alice"]);
     let proxy = Proxy::start(&server.url());
     let (dev, checked) = proven_in_git(&server, &proxy);
     proxy.always(PROMOTE, Fault::Problem(409, "idempotency_in_flight"));

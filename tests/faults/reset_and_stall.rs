@@ -3,18 +3,18 @@
 //! cursor or not at all, so a broken pull changes nothing and a later pull converges; a
 //! stall ends in exit 4 with the work kept pending, never a hang.
 
-use super::harness::{Dev, Server};
-use super::proxy::{Fault, Proxy};
+use super::harness::{join, Cloud, Workspace};
+use super::harness::{Fault, Proxy};
 
 const CHANGES: &str = "GET /api/v1/sync/changes";
 const BATCH: &str = "POST /api/v1/sync/batch";
 
 /// A server holding three generations written by `writer` (straight to the server), and
 /// `reader`, a second workspace of the same user behind the proxy.
-fn published() -> (Server, Proxy, Dev, Dev) {
-    let server = Server::start(&["alice"]);
+fn published() -> (Cloud, Proxy, Workspace, Workspace) {
+    let server = Cloud::with_users(&["alice"]);
     let proxy = Proxy::start(&server.url());
-    let writer = Dev::join(&server.url(), "alice");
+    let writer = join(&server.url(), "alice");
     for (v, c) in [
         ("v1.0.0", "FEAT-1"),
         ("v1.1.0", "FEAT-2"),
@@ -23,15 +23,15 @@ fn published() -> (Server, Proxy, Dev, Dev) {
         writer
             .run(&["generation", "new", v, "-d", "published"])
             .ok();
-        writer.add_change(v, c, "A change");
+        writer.add_change(v, c, "add", "A change");
     }
     writer.run(&["sync", "push"]).ok();
-    let reader = Dev::join(&proxy.url(), "alice");
+    let reader = join(&proxy.url(), "alice");
     (server, proxy, writer, reader)
 }
 
 /// The versions and change ids a workspace holds.
-fn holdings(d: &Dev) -> Vec<(String, Vec<String>)> {
+fn holdings(d: &Workspace) -> Vec<(String, Vec<String>)> {
     let list = d.json(&["generation", "list"]);
     let mut out: Vec<(String, Vec<String>)> = list["generations"]
         .as_array()
@@ -39,7 +39,7 @@ fn holdings(d: &Dev) -> Vec<(String, Vec<String>)> {
         .iter()
         .map(|g| {
             let v = g["version"].as_str().expect("version").to_string();
-            let changes = d.show(&v)["changes"]
+            let changes = d.generation(&v)["changes"]
                 .as_array()
                 .expect("changes")
                 .iter()
@@ -89,7 +89,7 @@ fn a_push_reset_mid_body_is_retried_without_duplicates() {
     let (server, proxy, _writer, reader) = published();
     reader.run(&["sync", "pull"]).ok();
     reader.run(&["generation", "new", "v2.0.0"]).ok();
-    reader.add_change("v1.0.0", "FEAT-9", "Edited by the reader");
+    reader.add_change("v1.0.0", "FEAT-9", "add", "Edited by the reader");
     proxy.reset_log();
     proxy.inject(BATCH, Fault::ResetMidBody, 1);
     reader
@@ -97,7 +97,7 @@ fn a_push_reset_mid_body_is_retried_without_duplicates() {
         .ok()
         .stdout_has("1 created, 1 updated");
     assert_eq!(proxy.count(BATCH), 2, "{:#?}", proxy.log());
-    let gens = server.generations("alice", "default");
+    let gens = server.personal_generations("alice", "default");
     assert_eq!(gens.len(), 4, "{gens:#?}");
     assert_eq!(server.count("alice", "default", "v2.0.0"), 1);
     let g = gens
@@ -163,5 +163,5 @@ fn a_batch_committed_but_stalled_past_the_timeout_is_retried_without_duplicates(
     assert!(batches.len() >= 2, "{batches:#?}");
     assert_eq!(batches[0].fault, Fault::StallAfterCommit);
     assert_eq!(server.count("alice", "default", "v4.0.0"), 1);
-    assert_eq!(reader.show("v4.0.0")["sync_status"], "synced");
+    assert_eq!(reader.generation("v4.0.0")["sync_status"], "synced");
 }

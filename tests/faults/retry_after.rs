@@ -3,19 +3,19 @@
 //! counted at the proxy, not timed — except that a wait the server asked for is checked as
 //! a lower bound (a sleep never ends early, so the bound holds on any machine).
 
-use super::harness::{Dev, Server};
-use super::proxy::{Fault, Proxy};
+use super::harness::{join, Cloud, Workspace};
+use super::harness::{Fault, Proxy};
 use std::time::Duration;
 
 const HEAD: &str = "GET /api/v1/sync/head";
 const BATCH: &str = "POST /api/v1/sync/batch";
 
-fn online() -> (Server, Proxy, Dev) {
-    let server = Server::start(&["alice"]);
+fn online() -> (Cloud, Proxy, Workspace) {
+    let server = Cloud::with_users(&["alice"]);
     let proxy = Proxy::start(&server.url());
-    let dev = Dev::join(&proxy.url(), "alice");
+    let dev = join(&proxy.url(), "alice");
     dev.run(&["generation", "new", "v1.0.0"]).ok();
-    dev.add_change("v1.0.0", "FEAT-1", "One");
+    dev.add_change("v1.0.0", "FEAT-1", "add", "One");
     (server, proxy, dev)
 }
 
@@ -74,7 +74,7 @@ fn a_503_that_outlasts_the_attempts_exits_4_and_keeps_the_work() {
         assert!(log.iter().all(|s| s.route() == HEAD));
     }
     before.assert_same(&a.state(), "pushes refused by 503");
-    assert_eq!(server.generations("alice", "default").len(), 0);
+    assert_eq!(server.personal_generations("alice", "default").len(), 0);
     a.run(&["sync", "push"]).ok().stdout_has("1 created");
 }
 
@@ -97,11 +97,11 @@ fn transient_statuses_are_retried() {
 #[test]
 fn refusals_are_never_retried() {
     let (server, proxy, a) = online();
-    a.add_change("v1.0.0", "FEAT-2", "Two");
+    a.add_change("v1.0.0", "FEAT-2", "add", "Two");
     a.run(&["sync", "push"]).ok();
-    a.prove("v1.0.0", "FEAT-1");
+    a.prove_ending("v1.0.0", "FEAT-1", &[0, 4]);
     // Pending: an update of the generation and a started evolution.
-    a.add_change("v1.0.0", "FEAT-3", "Three");
+    a.add_change("v1.0.0", "FEAT-3", "add", "Three");
     a.run(&["evolution", "start", "v1.0.0", "--change", "FEAT-2"])
         .ok();
     // The Idempotency-Keys of pending writes are stored before their first request (by
@@ -158,9 +158,9 @@ fn refusals_are_never_retried() {
         .filter(|s| s.line.contains("/promote "))
         .count();
     assert_eq!(promotes, 1, "{:#?}", proxy.log());
-    assert_eq!(a.show("v1.0.0")["status"], "draft");
+    assert_eq!(a.generation("v1.0.0")["status"], "draft");
     let g = server
-        .generations("alice", "default")
+        .personal_generations("alice", "default")
         .into_iter()
         .find(|g| g["version"] == "v1.0.0")
         .expect("v1.0.0");

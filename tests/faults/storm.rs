@@ -3,8 +3,8 @@
 //! by `project=` in the query or the batch body), so every request is attributed; the
 //! assertions are on outcomes and counts, never on timings.
 
-use super::harness::{Dev, Out, Server};
-use super::proxy::{Fault, Proxy, Seen};
+use super::harness::{join, Cloud, Out, Workspace};
+use super::harness::{Fault, Proxy, Seen};
 use std::collections::BTreeMap;
 
 const CLIENTS: usize = 50;
@@ -19,16 +19,16 @@ fn project(i: usize) -> String {
 
 /// `CLIENTS` workspaces of alice behind the proxy, each in its own project with one new
 /// generation pending.
-fn clients(proxy: &Proxy) -> Vec<Dev> {
-    let template = Dev::join(&proxy.url(), "alice");
-    let devs: Vec<Dev> = (0..CLIENTS)
+fn clients(proxy: &Proxy) -> Vec<Workspace> {
+    let template = join(&proxy.url(), "alice");
+    let devs: Vec<Workspace> = (0..CLIENTS)
         .map(|i| {
             let mut d = template.duplicate(&project(i));
             d.set_env("GRYT_PROJECT", &project(i));
             d
         })
         .collect();
-    let all: Vec<&Dev> = devs.iter().collect();
+    let all: Vec<&Workspace> = devs.iter().collect();
     for out in run_all(&all, &["generation", "new", "v1.0.0", "-d", "storm"]) {
         out.ok();
     }
@@ -36,11 +36,11 @@ fn clients(proxy: &Proxy) -> Vec<Dev> {
 }
 
 /// Runs the same command in every workspace at once; the outputs in order.
-fn run_all(devs: &[&Dev], args: &[&str]) -> Vec<Out> {
+fn run_all(devs: &[&Workspace], args: &[&str]) -> Vec<Out> {
     let children: Vec<_> = devs
         .iter()
         .map(|d| {
-            d.command(args, &[])
+            d.command_env(args, &[])
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -87,10 +87,10 @@ fn assert_bounded(log: &[Seen]) {
 #[test]
 #[allow(clippy::print_stderr)]
 fn fifty_clients_in_a_503_storm_stay_within_their_attempts_and_deliver_once() {
-    let server = Server::start(&["alice"]);
+    let server = Cloud::with_users(&["alice"]);
     let proxy = Proxy::start(&server.url());
     let devs = clients(&proxy);
-    let all: Vec<&Dev> = devs.iter().collect();
+    let all: Vec<&Workspace> = devs.iter().collect();
 
     // 1. A storm through the whole run, with Retry-After: everyone gives up after exactly
     //    its attempts, exits 4 and keeps the work; nothing reaches the server.
@@ -119,7 +119,7 @@ fn fifty_clients_in_a_503_storm_stay_within_their_attempts_and_deliver_once() {
     );
     let peak1 = proxy.peak_in(std::time::Duration::from_secs(1));
     for i in [0, CLIENTS - 1] {
-        assert!(server.generations("alice", &project(i)).is_empty());
+        assert!(server.personal_generations("alice", &project(i)).is_empty());
     }
 
     // 2. A storm without Retry-After for the next 60 requests, then the server is back:
@@ -162,12 +162,12 @@ fn fifty_clients_in_a_503_storm_stay_within_their_attempts_and_deliver_once() {
 
     // 3. After the storm every client that gave up delivers, and the server holds each
     //    client's generation exactly once.
-    let late: Vec<&Dev> = gave_up.iter().map(|i| &devs[*i]).collect();
+    let late: Vec<&Workspace> = gave_up.iter().map(|i| &devs[*i]).collect();
     for out in run_all(&late, &["sync", "push"]) {
         out.ok().stdout_has("1 created");
     }
     for i in 0..CLIENTS {
-        let gens = server.generations("alice", &project(i));
+        let gens = server.personal_generations("alice", &project(i));
         assert_eq!(gens.len(), 1, "{}: {gens:#?}", project(i));
     }
     let batches = log.iter().filter(|s| s.route() == BATCH).count();

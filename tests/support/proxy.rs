@@ -245,15 +245,28 @@ impl Proxy {
         });
     }
 
-    /// Loses the answers to the next `n` `POST /api/v1/sync/batch` requests (after the
-    /// server applied them).
-    pub fn lose_batch_answers(&self, n: usize) {
-        self.inject("POST /api/v1/sync/batch ", Fault::DropAfterCommit, n);
+    /// From now on, exactly the next `times` requests starting with `prefix` meet `fault`:
+    /// replaces an armed rule of the same prefix and fault (0 disarms it).
+    pub fn set(&self, prefix: &str, fault: Fault, times: usize) {
+        let mut rules = self.shared.rules.lock().expect("rules");
+        rules.retain(|r| !(r.prefix == prefix && r.fault == fault));
+        rules.push(Rule {
+            prefix: prefix.to_string(),
+            fault,
+            remaining: Some(times),
+        });
     }
 
-    /// Loses the answers to the next `n` POST requests (after the server applied them).
+    /// Loses the answers to the next `n` `POST /api/v1/sync/batch` requests (after the
+    /// server applied them); 0 stops losing them.
+    pub fn lose_batch_answers(&self, n: usize) {
+        self.set("POST /api/v1/sync/batch ", Fault::DropAfterCommit, n);
+    }
+
+    /// Loses the answers to the next `n` POST requests (after the server applied them);
+    /// 0 stops losing them.
     pub fn lose_post_answers(&self, n: usize) {
-        self.inject("POST ", Fault::DropAfterCommit, n);
+        self.set("POST ", Fault::DropAfterCommit, n);
     }
 
     /// Lets `budget` more requests through, then holds the next one: before the server

@@ -4,7 +4,7 @@
 //! `.gryt/config` (where the reference client kept it, in plain text) is refused clearly.
 //! HMAC (API key) and Basic (password) both work end to end.
 
-use super::harness::{Cloud, Dev};
+use super::harness::{join, Cloud, Workspace};
 use std::os::unix::fs::PermissionsExt;
 
 fn mode_of(path: &std::path::Path) -> u32 {
@@ -16,7 +16,7 @@ fn server() -> (Cloud, String) {
     let cloud = Cloud::start();
     cloud.add_user("alice");
     cloud.add_user("bob");
-    let team = cloud.team("alice", "keys", &["bob"]);
+    let team = cloud.make_team("alice", "keys", &["bob"]);
     (cloud, team)
 }
 
@@ -24,7 +24,7 @@ fn server() -> (Cloud, String) {
 fn hmac_with_keys_in_the_global_config_and_the_secret_in_the_credentials_file() {
     let (cloud, team) = server();
     let (key_id, secret) = cloud.api_key("bob");
-    let d = Dev::bare("bob-ci");
+    let d = Workspace::bare("bob-ci");
     d.run(&["init"]).ok();
     d.run(&["config", "--global", "gryt_url", &cloud.url()])
         .ok();
@@ -69,7 +69,7 @@ fn hmac_with_keys_in_the_global_config_and_the_secret_in_the_credentials_file() 
 fn reference_keys_in_repo_config_work_with_the_secret_from_the_config_dir() {
     let (cloud, team) = server();
     let (key_id, secret) = cloud.api_key("alice");
-    let d = Dev::bare("alice");
+    let d = Workspace::bare("alice");
     d.run(&["init"]).ok();
     // .gryt/config as the reference client writes it, minus the secret (plus the project).
     let repo_config = d.gryt_dir().join("config");
@@ -150,7 +150,7 @@ fn reference_keys_in_repo_config_work_with_the_secret_from_the_config_dir() {
 #[test]
 fn basic_auth_with_username_and_password_and_a_wrong_password_is_refused() {
     let (cloud, team) = server();
-    let d = Dev::join(&cloud, "bob", &team);
+    let d = join(&cloud, "bob", &team);
     let creds = d.config_dir().join("credentials");
     assert_eq!(mode_of(&creds), 0o600);
     d.run(&["generation", "new", "v7.3.0"]).ok();

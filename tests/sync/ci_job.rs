@@ -4,7 +4,7 @@
 //! repository's pipeline, pushes the proofs, promotes and pushes the tag to origin; every gryt
 //! step runs with `--json` and its answer is parsed. README's CI section is the same script.
 
-use super::harness::{Cloud, Dev};
+use super::harness::{join, Cloud, Workspace};
 use serde_json::Value;
 
 const PIPELINE: &str = "steps:\n  - name: test\n    run: test -n \"$GRYT_EVOLUTION_TAG\" && echo proving $GRYT_CHANGE_ID\n";
@@ -14,12 +14,12 @@ fn a_ci_job_in_a_fresh_clone_proves_pushes_promotes_and_tags() {
     let cloud = Cloud::start();
     cloud.add_user("lead");
     cloud.add_user("release-bot");
-    let team = cloud.team("lead", "release-team", &["release-bot"]);
+    let team = cloud.make_team("lead", "release-team", &["release-bot"]);
     let (key_id, secret) = cloud.api_key("release-bot");
 
     // The lead sets the repository up: a contract with two changes and a pipeline, pushed to
     // the server, committed and pushed to origin.
-    let lead = Dev::join(&cloud, "lead", &team);
+    let lead = join(&cloud, "lead", &team);
     lead.run(&["generation", "new", "v1.0.0", "-d", "First release"])
         .ok();
     lead.add_change("v1.0.0", "FEAT-1", "add", "Login");
@@ -31,7 +31,7 @@ fn a_ci_job_in_a_fresh_clone_proves_pushes_promotes_and_tags() {
     let origin_arg = origin.display().to_string();
 
     // The CI runner: its own user name, an empty HOME, a fresh clone.
-    let ci = Dev::bare("runner");
+    let ci = Workspace::bare("runner");
     ci.git(&["clone", "-q", &origin_arg, "."]);
     // The job names who makes the release tag (a runner has no git identity of its own).
     ci.git(&["config", "user.name", "Release Bot"]);

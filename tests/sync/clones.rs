@@ -2,7 +2,7 @@
 //! `gryt init` (the database is built from the committed contracts), and a committed
 //! contract links to the one server record it came from, from every clone.
 
-use super::harness::{team_of, Dev};
+use super::harness::{clone_of, team_of};
 
 #[test]
 fn a_teammate_clones_and_works_without_init() {
@@ -22,7 +22,7 @@ fn a_teammate_clones_and_works_without_init() {
     let origin_dir = tempfile::tempdir().expect("temp dir");
     let origin = alice.publish(&origin_dir);
 
-    let bob = Dev::clone_of(&cloud, "bob", &origin);
+    let bob = clone_of(&cloud, "bob", &origin);
     assert!(!bob.gryt_dir().join("gryt.db").exists());
     // `gryt init` in a clone: a friendly no-op.
     bob.run(&["init"])
@@ -65,7 +65,7 @@ fn a_committed_contract_links_to_one_record_from_three_clones() {
     alice.run(&["sync", "push"]).ok();
 
     for name in ["bob", "carol", "dave"] {
-        let dev = Dev::clone_of(&cloud, name, &origin);
+        let dev = clone_of(&cloud, name, &origin);
         dev.run(&["sync", "pull"]).ok();
         dev.run(&["sync", "push"]).ok();
         let st = dev.sync_status();

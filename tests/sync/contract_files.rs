@@ -10,15 +10,15 @@ fn pull_rewrites_existing_contract_files_and_creates_none() {
     a.run(&["generation", "new", "v8.0.0"]).ok();
     a.add_change("v8.0.0", "FEAT-1", "add", "First");
     a.run(&["sync", "push"]).ok();
-    assert!(a.contract_path("v8.0.0").exists());
+    assert!(a.contract("v8.0.0").exists());
 
     b.run(&["sync", "pull"]).ok();
-    assert!(!b.contract_path("v8.0.0").exists());
+    assert!(!b.contract("v8.0.0").exists());
     b.add_change("v8.0.0", "BUG-2", "fix", "Second");
     b.run(&["sync", "push"]).ok();
 
     a.run(&["sync", "pull"]).ok();
-    let text = std::fs::read_to_string(a.contract_path("v8.0.0")).expect("alice's contract");
+    let text = std::fs::read_to_string(a.contract("v8.0.0")).expect("alice's contract");
     assert!(text.contains("BUG-2"), "{text}");
     // Updating from the (current) file keeps Bob's change.
     a.run(&["generation", "update", "v8.0.0"]).ok();

@@ -3,7 +3,7 @@
 //! lead sees every change proven and promotes; everyone then has it promoted and immutable.
 //! Also: `gryt sync pull --only GLOB`.
 
-use super::harness::{team_of, Dev};
+use super::harness::{team_of, Workspace};
 
 const PIPELINE: &str = "\
 name: ci
@@ -34,7 +34,7 @@ changes:
 fn coordinated_release_three_developers_prove_and_the_lead_promotes() {
     let (cloud, team, devs) = team_of(&["lead", "ana", "ben", "cy"]);
     let lead = &devs[0];
-    let workers: Vec<(&Dev, &str)> = vec![
+    let workers: Vec<(&Workspace, &str)> = vec![
         (&devs[1], "FEAT-101"),
         (&devs[2], "FEAT-102"),
         (&devs[3], "BUG-50"),

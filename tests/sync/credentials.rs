@@ -3,7 +3,7 @@
 //! user's credentials to a server of its choosing, cannot make a teammate someone else, and
 //! two repositories never share releases by accident.
 
-use super::harness::{password_of, Cloud, Dev, Recorder};
+use super::harness::{password_of, Cloud, Fake, Workspace};
 
 fn no_authorization(requests: &[String]) {
     for r in requests {
@@ -20,8 +20,8 @@ fn a_repository_naming_another_server_gets_no_credentials() {
     let cloud = Cloud::start();
     cloud.add_user("alice");
     let (key_id, secret) = cloud.api_key("alice");
-    let thief = Recorder::start();
-    let d = Dev::bare("alice");
+    let thief = Fake::unauthorized();
+    let d = Workspace::bare("alice");
     d.run(&["init"]).ok();
     d.login(&cloud.url()).ok().stdout_has("as alice");
     // The committed configuration of a cloned repository names another server.
@@ -50,7 +50,7 @@ fn a_repository_naming_another_server_gets_no_credentials() {
             .hint(&format!("gryt cloud login --url {}", thief.url()));
     }
     // Nothing at all reached the other server, credentials least of all.
-    let seen = thief.requests();
+    let seen = thief.raw_requests();
     no_authorization(&seen);
     assert!(seen.is_empty(), "{seen:#?}");
     let creds = std::fs::read_to_string(d.config_dir().join("credentials")).expect("creds");
@@ -70,7 +70,7 @@ fn a_repository_naming_another_server_gets_no_credentials() {
 fn a_repository_server_works_after_logging_in_to_it() {
     let cloud = Cloud::start();
     cloud.add_user("bob");
-    let d = Dev::bare("bob");
+    let d = Workspace::bare("bob");
     d.run(&["init"]).ok();
     std::fs::write(
         d.gryt_dir().join("config"),
@@ -105,7 +105,7 @@ fn a_repository_that_moves_the_server_is_reported_not_followed() {
     for c in [&first, &second] {
         c.add_user("alice");
     }
-    let d = Dev::bare("alice");
+    let d = Workspace::bare("alice");
     d.run(&["init"]).ok();
     d.run(&["config", "project", "app"]).ok();
     d.login(&second.url()).ok();
@@ -136,14 +136,14 @@ fn identity_comes_from_the_login_never_from_the_repository() {
     let cloud = Cloud::start();
     cloud.add_user("alice");
     cloud.add_user("bob");
-    let team = cloud.team("alice", "app-team", &["bob"]);
+    let team = cloud.make_team("alice", "app-team", &["bob"]);
     let origin = tempfile::Builder::new()
         .prefix("gryt-origin-")
         .tempdir()
         .expect("temp dir");
     let bare = origin.path().join("app.git").display().to_string();
 
-    let alice = Dev::bare("alice");
+    let alice = Workspace::bare("alice");
     alice.git(&["init", "-q", "--bare", &bare]);
     alice.git(&["clone", "-q", &bare, "."]);
     alice
@@ -171,7 +171,7 @@ fn identity_comes_from_the_login_never_from_the_repository() {
     alice.git(&["push", "-q", "origin", "HEAD"]);
 
     // bob (whose login name differs from his OS user) works in a clone.
-    let bob = Dev::bare("bob");
+    let bob = Workspace::bare("bob");
     bob.git(&["clone", "-q", &bare, "."]);
     let robert = [("USER", "robert")];
     bob.run_with(
@@ -240,7 +240,7 @@ fn two_repositories_on_one_account_never_see_each_others_releases() {
     let cloud = Cloud::start();
     cloud.add_user("alice");
     let make = |dir: &str| {
-        let d = Dev::bare("alice");
+        let d = Workspace::bare("alice");
         let root = d.home().join("work").join(dir);
         std::fs::create_dir_all(&root).expect("dir");
         d.run(&["init", dir]).ok();
@@ -249,7 +249,7 @@ fn two_repositories_on_one_account_never_see_each_others_releases() {
     };
     let (web, _) = make("web");
     let (api, _) = make("api");
-    let in_dir = |d: &Dev, dir: &str, args: &[&str]| {
+    let in_dir = |d: &Workspace, dir: &str, args: &[&str]| {
         let mut a = vec!["-C", dir];
         a.extend_from_slice(args);
         d.run(&a)
@@ -260,7 +260,7 @@ fn two_repositories_on_one_account_never_see_each_others_releases() {
     in_dir(&api, "api", &["sync", "push"]).ok();
     in_dir(&api, "api", &["sync", "pull"]).ok();
     in_dir(&web, "web", &["sync", "pull"]).ok();
-    let list = |d: &Dev, dir: &str| {
+    let list = |d: &Workspace, dir: &str| {
         let out = in_dir(d, dir, &["generation", "list", "--json"]);
         out.ok();
         out.stdout.clone()

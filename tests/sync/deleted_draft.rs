@@ -14,9 +14,9 @@ fn a_deleted_draft_disappears_on_pull_or_conflicts_when_edited() {
     a.run(&["sync", "push"]).ok().stdout_has("2 created");
     b.run(&["sync", "pull"]).ok().stdout_has("2 new");
     // A pull creates no contract files; Bob writes the one he wants to look at.
-    assert!(!b.contract_path("v6.0.0").exists());
+    assert!(!b.contract("v6.0.0").exists());
     b.run(&["generation", "export", "v6.0.0"]).ok();
-    assert!(b.contract_path("v6.0.0").exists());
+    assert!(b.contract("v6.0.0").exists());
 
     // Untouched by Bob: deleted on Alice's push, gone from Bob after his pull.
     a.run(&["generation", "delete", "v6.0.0"]).ok();
@@ -31,7 +31,7 @@ fn a_deleted_draft_disappears_on_pull_or_conflicts_when_edited() {
     b.run(&["sync", "pull"]).ok().stdout_has("1 deleted");
     b.run(&["generation", "show", "v6.0.0"])
         .fails(1, &["v6.0.0"]);
-    assert!(!b.contract_path("v6.0.0").exists());
+    assert!(!b.contract("v6.0.0").exists());
 
     // Edited by Bob: a delete-modify conflict, his copy kept.
     b.add_change("v6.1.0", "BUG-2", "fix", "Bob's fix");
@@ -63,7 +63,7 @@ fn a_deleted_draft_disappears_on_pull_or_conflicts_when_edited() {
     b.run(&["sync", "resolve", "v6.1.0", "--theirs"]).ok();
     b.run(&["generation", "show", "v6.1.0"])
         .fails(1, &["v6.1.0"]);
-    assert!(!b.contract_path("v6.1.0").exists());
+    assert!(!b.contract("v6.1.0").exists());
     b.run(&["sync", "status"]).ok().stdout_has("Conflicts: 0");
 }
 
@@ -261,7 +261,7 @@ fn an_edit_made_to_a_record_in_delete_modify_conflict_survives_later_server_chan
     b.add_change("v6.11.0", "FEAT-4", "add", "Bob's late work");
     b.run(&["sync", "push"]).ok();
     a.run(&["sync", "pull"]).fails(3, &["conflict"]);
-    let ids = |d: &super::harness::Dev| -> Vec<String> {
+    let ids = |d: &super::harness::Workspace| -> Vec<String> {
         let g = d.show("v6.11.0");
         let mut v: Vec<String> = g["generation"]["changes"]
             .as_array()

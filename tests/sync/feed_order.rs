@@ -163,7 +163,7 @@ fn two_records_that_swapped_versions_both_land() {
     assert_eq!(b.show("v1.0.0")["generation"]["description"], "Second");
     assert_eq!(b.show("v2.0.0")["generation"]["description"], "First");
     // Each contract file follows its record.
-    let file = |v: &str| std::fs::read_to_string(b.contract_path(v)).unwrap_or_default();
+    let file = |v: &str| std::fs::read_to_string(b.contract(v)).unwrap_or_default();
     assert!(file("v1.0.0").contains("Second"), "{}", file("v1.0.0"));
     assert!(file("v2.0.0").contains("First"), "{}", file("v2.0.0"));
     let st = b.sync_status();

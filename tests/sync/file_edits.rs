@@ -2,14 +2,14 @@
 //! edit before merging the server's copy, so a teammate's edit and this one both survive;
 //! a file it cannot read stops the pull and stays as it is.
 
-use super::harness::{team_of, Dev};
+use super::harness::{team_of, Workspace};
 
 /// Adds a change to the contract file by hand (no gryt command).
-fn edit_file_by_hand(dev: &Dev, version: &str, id: &str, title: &str) {
+fn edit_file_by_hand(dev: &Workspace, version: &str, id: &str, title: &str) {
     let text = dev.read_contract(version);
     assert!(text.trim_end().ends_with(|c: char| c != ']'), "{text}");
     let edited = format!("{text}- id: {id}\n  type: fix\n  title: {title}\n");
-    std::fs::write(dev.contract_path(version), edited).expect("edit the contract");
+    std::fs::write(dev.contract(version), edited).expect("edit the contract");
 }
 
 /// The change ids of a generation, sorted (the merge decides the order).
@@ -96,7 +96,7 @@ fn a_file_the_pull_cannot_read_stops_it_untouched() {
     a.add_change("v2.2.0", "FEAT-1", "add", "First");
     a.run(&["sync", "push"]).ok();
     let broken = b.read_contract("v2.2.0") + "changes: [\n";
-    std::fs::write(b.contract_path("v2.2.0"), &broken).expect("break the file");
+    std::fs::write(b.contract("v2.2.0"), &broken).expect("break the file");
     let out = b.run(&["sync", "pull"]);
     out.err(3, &["v2.2.0.yaml", "left the file as it is"]);
     assert_eq!(b.read_contract("v2.2.0"), broken);

@@ -6,12 +6,12 @@
 //! re-sent behind his back), the gate does not count it, `gryt sync resolve --theirs`
 //! restores the server's copy and `--ours` sends it again.
 
-use super::harness::{team_of, Cloud, Dev};
+use super::harness::{team_of, Cloud, Workspace};
 
 /// Alice and bob in a team; alice's draft v1.0.0 (FEAT-1) and bob's evolution of FEAT-1,
 /// both on the server; then alice takes bob out of the team and bob completes his
 /// evolution (`status`), which the server refuses; then alice takes bob back.
-fn refused_proof(status: &str) -> (Cloud, String, Vec<Dev>, String) {
+fn refused_proof(status: &str) -> (Cloud, String, Vec<Workspace>, String) {
     let (cloud, team, devs) = team_of(&["alice", "bob"]);
     let (alice, bob) = (&devs[0], &devs[1]);
     alice.run(&["generation", "new", "v1.0.0"]).ok();

@@ -4,9 +4,9 @@
 //! and someone promotes other content under the same version, that is reported too, and
 //! the workspace keeps the release it promoted.
 
-use super::harness::{team_of, Dev};
+use super::harness::{team_of, Workspace};
 
-fn point_at(devs: &[Dev], url: &str) {
+fn point_at(devs: &[Workspace], url: &str) {
     for d in devs {
         d.run(&["config", "--global", "gryt_url", url]).ok();
     }

@@ -601,11 +601,14 @@ impl App {
     {
         let uid = user.user_id;
         let Some(key) = key else {
-            return self
+            let done = self
                 .db
                 .run_write(move |c| transaction(c, TxMode::Write, |c| f(c, &user)))
-                .await
-                .unwrap_or_else(|e| e.to_resp());
+                .await;
+            if done.is_ok() {
+                self.db.health().write_succeeded();
+            }
+            return done.unwrap_or_else(|e| e.to_resp());
         };
         let k = key.clone();
         let claimed = self
@@ -647,7 +650,10 @@ impl App {
             })
             .await;
         match result {
-            Ok(r) => r,
+            Ok(r) => {
+                self.db.health().write_succeeded();
+                r
+            }
             Err(e) => {
                 let resp = e.to_resp();
                 let stored = resp.clone();
@@ -698,23 +704,37 @@ macro_rules! tryr {
 
 // ---------------------------------------------------------------- handlers
 
+/// 200 when the database answers a read and nothing says it is damaged or refuses writes;
+/// 503 (problem body, `Retry-After`) otherwise. Cheap: one small read transaction, plus what
+/// the pool saw of earlier requests (see [`crate::db::Health`]); the full page check runs
+/// once, at startup.
 async fn healthz(State(app): State<Shared>) -> Resp {
-    let ok = app
+    let probe = app
         .db
-        .run(|c| c.query("SELECT 1", &[]).map_err(ApiError::from))
+        .run(|c| {
+            transaction(c, TxMode::Read, |c| {
+                c.query("SELECT MAX(version) FROM schema_migrations", &[])
+                    .map_err(ApiError::from)
+            })
+        })
         .await;
-    match ok {
-        Ok(_) => Resp {
+    let problem = match probe {
+        Err(_) => Some("The database does not answer".to_string()),
+        Ok(_) => app
+            .db
+            .health()
+            .problem()
+            .map(|p| format!("The database is not healthy: {p}")),
+    };
+    match problem {
+        None => Resp {
             status: 200,
             body: r#"{"status":"ok"}"#.to_string(),
             etag: None,
         },
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "The database does not answer",
-        )
-        .to_resp(),
+        Some(detail) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail).to_resp()
+        }
     }
 }
 
@@ -1061,6 +1081,9 @@ async fn sync_batch(State(app): State<Shared>, req: Authed) -> Resp {
         .db
         .run_write(move |c| transaction(c, TxMode::Write, |c| run_batch(c, &user, ops)))
         .await;
+    if results.is_ok() {
+        app.db.health().write_succeeded();
+    }
     match results {
         Ok(rs) => Resp::json(
             200,

@@ -98,13 +98,26 @@ pub enum ApiKeyCommand {
     Revoke { key_id: String },
 }
 
+/// `sqlite:<data dir>/gryt/server.db`; the folder is created (0700) when missing, since it
+/// is the server's own default place (a `--database` naming a missing folder is an error).
 fn default_database() -> anyhow::Result<String> {
-    let dir =
-        dirs::data_dir().ok_or_else(|| anyhow::anyhow!("no user data folder; pass --database"))?;
-    Ok(format!(
-        "sqlite:{}",
-        dir.join("gryt").join("server.db").display()
-    ))
+    let dir = dirs::data_dir()
+        .ok_or_else(|| anyhow::anyhow!("no user data folder; pass --database"))?
+        .join("gryt");
+    create_private_dir(&dir)?;
+    Ok(format!("sqlite:{}", dir.join("server.db").display()))
+}
+
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create the folder {}: {e}", dir.display()))
 }
 
 fn config_of(args: &ServerArgs) -> anyhow::Result<ServerConfig> {

@@ -110,6 +110,22 @@ impl From<DbError> for ApiError {
                     "The database is unavailable; retry shortly",
                 )
             }
+            DbError::ReadOnly(m) => {
+                tracing::error!("database read-only: {m}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "The database does not take writes now; nothing was changed, retry later",
+                )
+            }
+            DbError::Corrupt(m) => {
+                tracing::error!("database damaged: {m}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "The server's database is damaged; its operator must restore it",
+                )
+            }
             DbError::Full(m) => {
                 tracing::error!("database full: {m}");
                 ApiError::new(

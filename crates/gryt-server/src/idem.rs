@@ -130,6 +130,7 @@ mod tests {
     #[test]
     fn claims() {
         let dir = std::env::temp_dir().join(format!("gryt-idem-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
         let db = Db::open_blocking(&format!("sqlite:{}", dir.join("t.db").display())).unwrap();
         let claim_tx = |key: &str, hash: &str| {
             db.run_blocking(|c| transaction(c, TxMode::Write, |c| claim(c, 1, key, hash)))

@@ -64,6 +64,10 @@ pub struct ServerConfig {
     /// which its password logins are answered 429 (except from an address where the
     /// account logged in recently).
     pub auth_failures_per_account: u32,
+    /// SQLite only: the most pages the database may hold (`PRAGMA max_page_count` on every
+    /// connection); a write needing more answers 507 as on a full disk. `None`: no cap
+    /// beyond SQLite's own. Tests use it to reach the full-disk path without filling a disk.
+    pub sqlite_max_pages: Option<u64>,
 }
 
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -91,6 +95,7 @@ impl ServerConfig {
             body_memory_per_address: DEFAULT_BODY_MEMORY_PER_ADDRESS,
             auth_failures_per_address: DEFAULT_AUTH_FAILURES_PER_ADDRESS,
             auth_failures_per_account: DEFAULT_AUTH_FAILURES_PER_ACCOUNT,
+            sqlite_max_pages: None,
         }
     }
 
@@ -120,7 +125,10 @@ impl ServerConfig {
 
 /// Opens the database (running migrations) and builds the application state.
 pub async fn build(config: &ServerConfig) -> anyhow::Result<app::Shared> {
-    let db = db::Db::open(&config.database).await?;
+    let options = db::DbOptions {
+        sqlite_max_pages: config.sqlite_max_pages,
+    };
+    let db = db::Db::open_with(&config.database, options).await?;
     let key = config.resolve_key()?;
     Ok(Arc::new(app::App {
         replay: auth::ReplayLog::start(db.clone()),

@@ -108,6 +108,14 @@ pub enum DbError {
     /// The disk holding the database is full: 507.
     #[error("database full: {0}")]
     Full(String),
+    /// The database refuses writes (a read-only file or file system, a read-only
+    /// PostgreSQL transaction): 503.
+    #[error("database read-only: {0}")]
+    ReadOnly(String),
+    /// The database's pages are damaged (SQLite's corrupt or not-a-database, PostgreSQL's
+    /// data-corrupted class): 503 until an operator restores it.
+    #[error("database damaged: {0}")]
+    Corrupt(String),
     #[error("database error: {0}")]
     Other(String),
 }
@@ -131,6 +139,79 @@ pub trait Conn: Send {
     fn is_healthy(&self) -> bool {
         true
     }
+}
+
+/// What the server has seen of its database since it started, for `GET /healthz`: damaged
+/// pages (kept until a restart, which checks the file again) and whether the last write
+/// failed for lack of space or because the database refuses writes (kept until a write
+/// succeeds). Every error of every connection of the pool is observed here.
+#[derive(Default)]
+pub struct Health {
+    corrupt: Mutex<Option<String>>,
+    write_failure: Mutex<Option<String>>,
+}
+
+impl Health {
+    fn observe(&self, e: &DbError) {
+        let slot = match e {
+            DbError::Corrupt(_) => &self.corrupt,
+            DbError::Full(_) | DbError::ReadOnly(_) => &self.write_failure,
+            _ => return,
+        };
+        if let Ok(mut s) = slot.lock() {
+            *s = Some(e.to_string().chars().take(300).collect());
+        }
+    }
+
+    /// A unit of work that writes records committed: the database takes writes again.
+    pub fn write_succeeded(&self) {
+        if let Ok(mut s) = self.write_failure.lock() {
+            *s = None;
+        }
+    }
+
+    /// Why the database is not healthy, if it is not (damage first).
+    pub fn problem(&self) -> Option<String> {
+        let read = |m: &Mutex<Option<String>>| m.lock().ok().and_then(|s| s.clone());
+        read(&self.corrupt).or_else(|| read(&self.write_failure))
+    }
+}
+
+/// A pooled connection as the pool hands it out: every error it returns is observed by the
+/// pool's [`Health`].
+struct Watched<'a> {
+    conn: &'a mut dyn Conn,
+    health: &'a Health,
+}
+
+impl Conn for Watched<'_> {
+    fn dialect(&self) -> Dialect {
+        self.conn.dialect()
+    }
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbError> {
+        self.conn
+            .exec(sql, params)
+            .inspect_err(|e| self.health.observe(e))
+    }
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, DbError> {
+        self.conn
+            .query(sql, params)
+            .inspect_err(|e| self.health.observe(e))
+    }
+    fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.conn.batch(sql).inspect_err(|e| self.health.observe(e))
+    }
+    fn is_healthy(&self) -> bool {
+        self.conn.is_healthy()
+    }
+}
+
+/// Options for opening a database (besides its URL).
+#[derive(Debug, Clone, Default)]
+pub struct DbOptions {
+    /// SQLite only: the most pages the database file may hold (`PRAGMA max_page_count` on
+    /// every connection); a write that needs more fails as on a full disk (507).
+    pub sqlite_max_pages: Option<u64>,
 }
 
 impl dyn Conn + '_ {
@@ -188,6 +269,7 @@ struct PoolInner {
     /// SQLite has one writer at a time: writers queue here (fairly, without sleeping in
     /// SQLite's busy handler) instead of contending for the file lock. None on PostgreSQL.
     write_gate: Option<Semaphore>,
+    health: Health,
 }
 
 /// A small pool of blocking connections; every use runs on tokio's blocking threads so the
@@ -201,12 +283,24 @@ impl Db {
     /// Opens the database named by `url` (`sqlite:PATH` or `postgres://...`), runs the
     /// migrations and returns the pool.
     pub async fn open(url: &str) -> anyhow::Result<Db> {
+        Db::open_with(url, DbOptions::default()).await
+    }
+
+    /// As [`Db::open`], with options.
+    pub async fn open_with(url: &str, options: DbOptions) -> anyhow::Result<Db> {
         let url = url.to_string();
-        let db = tokio::task::spawn_blocking(move || Db::open_blocking(&url)).await??;
+        let db =
+            tokio::task::spawn_blocking(move || Db::open_blocking_with(&url, &options)).await??;
         Ok(db)
     }
 
     pub fn open_blocking(url: &str) -> anyhow::Result<Db> {
+        Db::open_blocking_with(url, &DbOptions::default())
+    }
+
+    /// Opens the database on this thread. A SQLite file must pass `PRAGMA quick_check`
+    /// first: a server never starts on damaged pages.
+    pub fn open_blocking_with(url: &str, options: &DbOptions) -> anyhow::Result<Db> {
         let (factory, dialect, size): (Box<Factory>, Dialect, usize) = if let Some(path) =
             url.strip_prefix("sqlite:")
         {
@@ -220,8 +314,11 @@ impl Db {
                     );
             }
             sqlite::prepare_file(&path)?;
+            let max_pages = options.sqlite_max_pages;
             (
-                Box::new(move || sqlite::SqliteConn::open(&path).map(|c| Box::new(c) as _)),
+                Box::new(move || {
+                    sqlite::SqliteConn::open(&path, max_pages).map(|c| Box::new(c) as _)
+                }),
                 Dialect::Sqlite,
                 4,
             )
@@ -239,6 +336,9 @@ impl Db {
             );
         };
         let mut first = factory().map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+        if dialect == Dialect::Sqlite {
+            sqlite::quick_check(first.as_mut())?;
+        }
         migrate::migrate(first.as_mut(), dialect)?;
         Ok(Db {
             inner: Arc::new(PoolInner {
@@ -247,12 +347,18 @@ impl Db {
                 factory,
                 dialect,
                 write_gate: (dialect == Dialect::Sqlite).then(|| Semaphore::new(1)),
+                health: Health::default(),
             }),
         })
     }
 
     pub fn dialect(&self) -> Dialect {
         self.inner.dialect
+    }
+
+    /// What the pool has seen of the database's health.
+    pub fn health(&self) -> &Health {
+        &self.inner.health
     }
 
     fn take_idle(&self) -> Option<Box<dyn Conn>> {
@@ -283,7 +389,10 @@ impl Db {
                 Some(c) => c,
                 None => (inner.factory)()?,
             };
-            let out = f(conn.as_mut());
+            let out = f(&mut Watched {
+                conn: conn.as_mut(),
+                health: &inner.health,
+            });
             if conn.is_healthy() {
                 if let Ok(mut v) = inner.idle.lock() {
                     v.push(conn);
@@ -328,7 +437,10 @@ impl Db {
             Some(c) => c,
             None => (self.inner.factory)()?,
         };
-        let out = f(conn.as_mut());
+        let out = f(&mut Watched {
+            conn: conn.as_mut(),
+            health: &self.inner.health,
+        });
         if let Ok(mut v) = self.inner.idle.lock() {
             v.push(conn);
         }

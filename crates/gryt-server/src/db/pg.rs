@@ -101,21 +101,35 @@ fn map_err(e: postgres::Error) -> DbError {
     if is_connection_loss(&e) {
         return DbError::Unavailable(e.to_string());
     }
+    let detail = e
+        .as_db_error()
+        .map(|d| d.message().to_string())
+        .unwrap_or_else(|| e.to_string());
     match e.code() {
-        Some(c) if *c == SqlState::UNIQUE_VIOLATION => DbError::Unique(e.to_string()),
-        Some(c)
-            if *c == SqlState::T_R_SERIALIZATION_FAILURE
-                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+        Some(c) => by_sqlstate(c.code(), detail),
+        None => DbError::Other(detail),
+    }
+}
+
+/// A PostgreSQL error that is not a lost connection, by its SQLSTATE.
+fn by_sqlstate(code: &str, detail: String) -> DbError {
+    match code {
+        c if c == SqlState::UNIQUE_VIOLATION.code() => DbError::Unique(detail),
+        c if c == SqlState::T_R_SERIALIZATION_FAILURE.code()
+            || c == SqlState::T_R_DEADLOCK_DETECTED.code() =>
         {
-            DbError::Busy(e.to_string())
+            DbError::Busy(detail)
         }
-        _ => {
-            let detail = e
-                .as_db_error()
-                .map(|d| d.message().to_string())
-                .unwrap_or_else(|| e.to_string());
-            DbError::Other(detail)
-        }
+        // disk_full
+        "53100" => DbError::Full(detail),
+        // insufficient_resources, out_of_memory, too_many_connections,
+        // configuration_limit_exceeded: the server cannot take the work now.
+        "53000" | "53200" | "53300" | "53400" => DbError::Unavailable(detail),
+        // read_only_sql_transaction (a read-only database or standby)
+        "25006" => DbError::ReadOnly(detail),
+        // data_corrupted, index_corrupted
+        "XX001" | "XX002" => DbError::Corrupt(detail),
+        _ => DbError::Other(detail),
     }
 }
 
@@ -203,5 +217,26 @@ impl Conn for PgConn {
 
     fn is_healthy(&self) -> bool {
         !self.broken && self.client.as_ref().is_some_and(|c| !c.is_closed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlstates_map_to_the_documented_answers() {
+        let of = |code: &str| by_sqlstate(code, "x".into());
+        assert!(matches!(of("23505"), DbError::Unique(_)));
+        assert!(matches!(of("40001"), DbError::Busy(_)));
+        assert!(matches!(of("40P01"), DbError::Busy(_)));
+        assert!(matches!(of("53100"), DbError::Full(_)));
+        for c in ["53000", "53200", "53300", "53400"] {
+            assert!(matches!(of(c), DbError::Unavailable(_)), "{c}");
+        }
+        assert!(matches!(of("25006"), DbError::ReadOnly(_)));
+        assert!(matches!(of("XX001"), DbError::Corrupt(_)));
+        assert!(matches!(of("XX002"), DbError::Corrupt(_)));
+        assert!(matches!(of("42P01"), DbError::Other(_)));
     }
 }

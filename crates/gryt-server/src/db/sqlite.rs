@@ -10,14 +10,19 @@ pub struct SqliteConn {
     conn: Connection,
 }
 
-/// Creates the database's folder and switches the file to WAL (a persistent setting).
+/// Checks the database's place and creates a missing file, then switches it to WAL (a
+/// persistent setting).
+///
+/// - the folder must exist: the server never creates folders it was not asked to (a typo in
+///   `--database` is an error, not a new empty database somewhere);
+/// - a new file is created with mode 0600 whatever the umask; SQLite gives its `-wal` and
+///   `-shm` files the mode of the database file, so they are 0600 too;
+/// - an existing file of zero bytes is refused: a server database is never empty, so it is
+///   a failed copy or restore, and treating it as new would start the server with nothing.
 pub fn prepare_file(path: &str) -> anyhow::Result<()> {
-    if let Some(parent) = Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                anyhow::anyhow!("cannot create the folder {}: {e}", parent.display())
-            })?;
-        }
+    // `file:` URIs are SQLite's to interpret.
+    if !path.starts_with("file:") {
+        check_place(Path::new(path))?;
     }
     let conn = Connection::open(path)
         .map_err(|e| anyhow::anyhow!("cannot open the SQLite database {path}: {e}"))?;
@@ -27,10 +32,112 @@ pub fn prepare_file(path: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn check_place(path: &Path) -> anyhow::Result<()> {
+    let shown = path.display();
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(folder) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => anyhow::bail!(
+            "cannot use the SQLite database {shown}: {} is not a folder",
+            folder.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+            "cannot use the SQLite database {shown}: the folder {} does not exist \
+             (create it first; the server does not create folders)",
+            folder.display()
+        ),
+        Err(e) => anyhow::bail!(
+            "cannot use the SQLite database {shown}: cannot read the folder {}: {e}",
+            folder.display()
+        ),
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => {
+            anyhow::bail!("cannot use the SQLite database {shown}: it is not a regular file")
+        }
+        Ok(m) if m.len() == 0 => anyhow::bail!(
+            "the SQLite database {shown} is an empty file (0 bytes): a server database is \
+             never empty, so this is a failed copy or restore; restore the file from a \
+             backup, or remove it to start a new, empty database"
+        ),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_private(path),
+        Err(e) => anyhow::bail!("cannot use the SQLite database {shown}: {e}"),
+    }
+}
+
+/// Creates an empty file readable and writable by its owner only (0600, whatever the
+/// umask); a file another process created meanwhile is left as it is.
+#[cfg(unix)]
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        // The mode given to open(2) is reduced by the umask (0277 would leave 0400): it
+        // is set again explicitly.
+        Ok(f) => f
+            .set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| anyhow::anyhow!("cannot set the mode of {}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => anyhow::bail!("cannot create the SQLite database {}: {e}", path.display()),
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => anyhow::bail!("cannot create the SQLite database {}: {e}", path.display()),
+    }
+}
+
+/// `PRAGMA quick_check` (every page and record, not the indexes' contents): a database
+/// with damaged pages is refused with what the check found.
+pub fn quick_check(c: &mut dyn Conn) -> anyhow::Result<()> {
+    let rows = c.query("PRAGMA quick_check", &[]).map_err(|e| {
+        anyhow::anyhow!(
+            "the SQLite database is damaged ({e}); restore it from a backup (PRAGMA quick_check failed)"
+        )
+    })?;
+    let found: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.text(0).ok())
+        .filter(|t| t != "ok")
+        .collect();
+    if found.is_empty() && !rows.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<String> = found
+        .iter()
+        .take(3)
+        .map(|t| t.chars().take(200).collect())
+        .collect();
+    anyhow::bail!(
+        "the SQLite database is damaged: PRAGMA quick_check found {} problem(s), first: {}; \
+         restore it from a backup",
+        found.len(),
+        shown.join("; ")
+    )
+}
+
 impl SqliteConn {
-    pub fn open(path: &str) -> Result<SqliteConn, DbError> {
+    /// Opens a connection to an existing database; `max_pages` caps its size in pages.
+    pub fn open(path: &str, max_pages: Option<u64>) -> Result<SqliteConn, DbError> {
+        // No SQLITE_OPEN_CREATE: the file exists (see [`prepare_file`]); one removed while
+        // the server runs makes requests fail (503) instead of starting an empty database.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
@@ -40,6 +147,10 @@ impl SqliteConn {
             "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
         )
         .map_err(map_err)?;
+        if let Some(n) = max_pages {
+            conn.query_row(&format!("PRAGMA max_page_count = {n}"), [], |_| Ok(()))
+                .map_err(map_err)?;
+        }
         conn.set_prepared_statement_cache_capacity(128);
         Ok(SqliteConn { conn })
     }
@@ -55,11 +166,11 @@ fn map_err(e: rusqlite::Error) -> DbError {
             }
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => DbError::Busy(e.to_string()),
             ErrorCode::DiskFull => DbError::Full(e.to_string()),
-            ErrorCode::ReadOnly
-            | ErrorCode::SystemIoFailure
-            | ErrorCode::CannotOpen
-            | ErrorCode::DatabaseCorrupt
-            | ErrorCode::NotADatabase => DbError::Unavailable(e.to_string()),
+            ErrorCode::ReadOnly => DbError::ReadOnly(e.to_string()),
+            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => DbError::Corrupt(e.to_string()),
+            ErrorCode::SystemIoFailure | ErrorCode::CannotOpen => {
+                DbError::Unavailable(e.to_string())
+            }
             _ => DbError::Other(e.to_string()),
         },
         _ => DbError::Other(e.to_string()),

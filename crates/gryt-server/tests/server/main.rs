@@ -24,6 +24,7 @@ mod records;
 mod scopes;
 mod secrets;
 mod security;
+mod storage;
 mod story;
 
 #[test]
