@@ -207,6 +207,19 @@ fn sql_lives_only_in_the_store() {
 }
 
 #[test]
+fn api_paths_live_only_in_the_client() {
+    let found: Vec<Literal> = literals_outside(&["client", "layering.rs"])
+        .into_iter()
+        .filter(|l| l.text.contains("/api/v1"))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "server API paths outside src/client/ (add a route to src/client/routes.rs):\n{}",
+        report(&found)
+    );
+}
+
+#[test]
 fn the_scanner_finds_sql_and_ignores_comments_and_chars() {
     let src = r##"
         // "SELECT a FROM b" in a comment

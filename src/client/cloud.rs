@@ -179,7 +179,9 @@ pub fn account_of(config: &Config, url: &str, auth: &Auth) -> Option<String> {
 
 /// The account behind the remote's credentials, as the server names it.
 pub fn account_name(remote: &Remote) -> Option<String> {
-    let v: serde_json::Value = remote.call("GET", "/api/v1/accounts/me", None, &[]).ok()?;
+    let v: serde_json::Value = remote
+        .call_route(&super::routes::whoami(), None, &[])
+        .ok()?;
     v["data"]["username"]
         .as_str()
         .filter(|s| !s.is_empty())

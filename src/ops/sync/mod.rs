@@ -5,7 +5,7 @@
 pub mod resolve;
 
 use crate::client::cloud::Cloud;
-use crate::client::RemoteError;
+use crate::client::{routes, RemoteError};
 use crate::context::{new_uuid, Context, Workspace};
 use crate::error::{GrytError, Kind, Result};
 use crate::store::sync::{self as ss, content_of, content_of_wire};
@@ -113,8 +113,8 @@ fn garbage(e: &str) -> GrytError {
 
 /// Reads the feed head of the workspace's scope.
 pub fn head(cloud: &Cloud) -> std::result::Result<i64, RemoteError> {
-    let q = format!("/api/v1/sync/head{}", cloud.scope_query(true));
-    let h: Data<SyncHead> = cloud.remote.call("GET", &q, None, &[])?;
+    let route = routes::sync_head(&cloud.scope_query(true));
+    let h: Data<SyncHead> = cloud.remote.call_route(&route, None, &[])?;
     Ok(h.data.head)
 }
 
@@ -171,11 +171,8 @@ pub fn pull(
     // (down to one), and grows back after each page that fits.
     let mut limit = PAGE;
     loop {
-        let q = format!(
-            "/api/v1/sync/changes?since={since}&limit={limit}{}",
-            cloud.scope_query(false)
-        );
-        let page: Data<SyncChanges> = match cloud.remote.call("GET", &q, None, &[]) {
+        let route = routes::sync_changes(since, limit, &cloud.scope_query(false));
+        let page: Data<SyncChanges> = match cloud.remote.call_route(&route, None, &[]) {
             Ok(p) => p,
             Err(RemoteError::TooLarge { .. }) if limit > 1 => {
                 limit = (limit / 8).max(1);
@@ -1332,12 +1329,11 @@ fn send_promotions(
         let (Some(id), Some(key)) = (op.op.id, op.op.idempotency_key.as_deref()) else {
             continue;
         };
-        let path = format!("/api/v1/generations/{id}/promote");
+        let route = routes::promote_generation(id);
         let body = op.op.body.as_ref().and_then(|b| serde_json::to_vec(b).ok());
-        let resp =
-            cloud
-                .remote
-                .send("POST", &path, body.as_deref(), &[("Idempotency-Key", key)])?;
+        let resp = cloud
+            .remote
+            .send_route(&route, body.as_deref(), &[("Idempotency-Key", key)])?;
         report.requests += 1;
         let body: serde_json::Value = if resp.body.is_empty() {
             serde_json::Value::Null
@@ -1408,7 +1404,7 @@ fn send(
         let resp: Data<BatchResponse> =
             cloud
                 .remote
-                .call("POST", "/api/v1/sync/batch", Some(&body), &[])?;
+                .call_route(&routes::sync_batch(), Some(&body), &[])?;
         report.requests += 1;
         if resp.data.results.len() != chunk.len() {
             return Err(garbage(
@@ -1915,14 +1911,14 @@ pub fn promote(
             "The promotion of {v} lost its key"
         )));
     };
-    let path = format!("/api/v1/generations/{rid}/promote");
+    let route = routes::promote_generation(rid);
     let body = state.body.clone().map(String::into_bytes);
     let mut attempt = 0;
     let resp = loop {
         let resp =
             cloud
                 .remote
-                .send("POST", &path, body.as_deref(), &[("Idempotency-Key", &key)])?;
+                .send_route(&route, body.as_deref(), &[("Idempotency-Key", &key)])?;
         attempt += 1;
         if !(resp.status == 409 && answer_code(&resp.body) == "idempotency_in_flight")
             || attempt >= IN_FLIGHT_ATTEMPTS

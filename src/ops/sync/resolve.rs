@@ -234,7 +234,7 @@ fn fetch_missing_evolutions(
         let cloud = Cloud::required(ws)?;
         let got: std::result::Result<gryt_core::wire::Data<gryt_core::wire::Evolution>, _> = cloud
             .remote
-            .call("GET", &format!("/api/v1/evolutions/{rid}"), None, &[]);
+            .call_route(&crate::client::routes::evolution(rid), None, &[]);
         match got {
             Ok(d) => {
                 out.insert(r.id.clone(), Some(d.data));
