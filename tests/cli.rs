@@ -28,6 +28,14 @@ fn every_test_file_is_registered() {
     support::registration::assert_every_file_registered(include_str!("cli.rs"), "cli");
 }
 
+/// One test-support layer: its files are registered, every binary declares it, and no
+/// test file outside it runs the binary, builds an environment, binds a socket, starts a
+/// server, parses HTTP or records a command on its own.
+#[test]
+fn every_test_binary_builds_on_the_one_support_layer() {
+    support::registration::assert_one_support_layer();
+}
+
 #[test]
 fn every_migration_is_embedded_in_order() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

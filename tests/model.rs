@@ -1,6 +1,7 @@
 //! Model-based sync tests and the crash loop (issue 5): a real gryt server in-process
 //! (`gryt_server::TestServer`, SQLite in a temporary directory) and 2 to 4 workspaces
-//! running the real `gryt` binary, each behind its own fault-injecting proxy.
+//! running the real `gryt` binary, each behind its own fault-injecting proxy (the shared
+//! layer in `tests/support/`, set up by `model/rig.rs`).
 //!
 //! - `model/machine.rs`: a seeded generator of random edits, evolutions, promotions,
 //!   deletions, pulls and pushes, with `kill -9` of pulls and pushes mid-way and answers lost
@@ -25,7 +26,6 @@
 //! and `every_model_file_is_registered` fails when one is forgotten.
 
 mod model {
-    pub mod proxy;
     pub mod rig;
     pub mod rng;
 
@@ -35,7 +35,6 @@ mod model {
 }
 
 mod support;
-pub use support::command;
 
 #[test]
 fn every_model_file_is_registered() {

@@ -13,22 +13,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use support::server::{Cloud, ServerProcess};
+use support::Workspace;
 
 const ALICE_PW: &str = "alice-Pw-3141592653";
 const ALICE_NEW_PW: &str = "alice-New-2718281828";
 const CAROL_PW: &str = "carol-Pw-1618033988";
 const WRONG_PW: &str = "wrong-Pw-1414213562";
 const WRONG_SECRET: &str = "feedfacecafebeef0123456789abcdef";
-
-fn gryt() -> &'static str {
-    env!("CARGO_BIN_EXE_gryt")
-}
 
 /// Every logging knob the CLI or the server might read, at its most verbose.
 const LOUD: &[(&str, &str)] = &[
@@ -37,60 +35,13 @@ const LOUD: &[(&str, &str)] = &[
     ("RUST_BACKTRACE", "1"),
 ];
 
-struct Run {
-    args: Vec<String>,
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "gryt {:?}\n--- exit code: {}\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.args, self.code, self.stdout, self.stderr
-        )
+/// A machine whose every `gryt` runs with loud logging (see `support::Workspace`).
+fn loud() -> Workspace {
+    let mut w = Workspace::bare("alice");
+    for (k, v) in LOUD {
+        w.set_env(k, v);
     }
-}
-
-/// A hermetic `gryt` command: cleared environment, `home` as HOME, loud logging.
-fn command(home: &Path, dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(gryt());
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("GRYT_CONFIG_DIR", home.join("config"))
-        .env("USER", "alice")
-        .env("NO_COLOR", "1")
-        .env("LANG", "C")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .envs(LOUD.iter().copied())
-        .current_dir(dir)
-        .args(args);
-    c
-}
-
-fn run(mut c: Command, args: &[&str], stdin: Option<&str>) -> Run {
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().expect("run gryt");
-    {
-        let mut pipe = child.stdin.take().expect("stdin");
-        if let Some(text) = stdin {
-            let _ = pipe.write_all(text.as_bytes());
-        }
-    }
-    let o = child.wait_with_output().expect("wait for gryt");
-    let r = Run {
-        args: args.iter().map(|s| s.to_string()).collect(),
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
-    assert!(!r.stderr.contains("panicked"), "gryt panicked\n{r:?}");
-    r
+    w
 }
 
 #[track_caller]
@@ -178,90 +129,13 @@ fn hmac_auth(key_id: &str, secret: &str, method: &str, path: &str, body: &str) -
     ))
 }
 
-/// The real `gryt server` as a child process, with its output collected.
-struct ServerProcess {
-    child: Child,
-    url: String,
-    stdout: Option<std::thread::JoinHandle<String>>,
-    stderr: Option<std::thread::JoinHandle<String>>,
-}
-
-impl ServerProcess {
-    fn start(home: &Path, database: &str, key_hex: &str) -> ServerProcess {
-        let mut c = command(
-            home,
-            home,
-            &[
-                "server",
-                "--listen",
-                "127.0.0.1:0",
-                "--database",
-                database,
-                "--allow-signup",
-            ],
-        );
-        c.env("GRYT_SERVER_KEY", key_hex)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().expect("start gryt server");
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        out.read_line(&mut first).expect("read the listening line");
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_string();
-        let stdout = std::thread::spawn(move || {
-            let mut s = first;
-            let _ = out.read_to_string(&mut s);
-            s
-        });
-        let mut err = child.stderr.take().unwrap();
-        let stderr = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            s
-        });
-        ServerProcess {
-            child,
-            url,
-            stdout: Some(stdout),
-            stderr: Some(stderr),
-        }
-    }
-
-    /// Stops the server (SIGTERM, a graceful shutdown) and returns everything it printed.
-    fn stop(mut self) -> String {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let _ = self.child.wait();
-        format!(
-            "{}\n{}",
-            self.stdout.take().unwrap().join().unwrap(),
-            self.stderr.take().unwrap().join().unwrap()
-        )
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn the_server_logs_no_secret_at_trace_level() {
-    let home = tempfile::tempdir().unwrap();
-    let db = format!("sqlite:{}", home.path().join("server.db").display());
     let key_hex = hex::encode(uuid::Uuid::new_v4().as_bytes().repeat(2));
+    let ws = loud().with_env("GRYT_SERVER_KEY", &key_hex);
+    let db = format!("sqlite:{}", ws.home().join("server.db").display());
     let admin = |args: &[&str], stdin: Option<&str>| {
-        let mut c = command(home.path(), home.path(), args);
-        c.env("GRYT_SERVER_KEY", &key_hex)
-            .env("GRYT_SERVER_DATABASE", &db);
-        run(c, args, stdin)
+        ws.run_with(args, &[("GRYT_SERVER_DATABASE", &db)], stdin)
     };
     let added = admin(
         &["server", "user", "add", "alice", "--password-stdin"],
@@ -291,7 +165,7 @@ fn the_server_logs_no_secret_at_trace_level() {
     );
     assert_eq!(made.stdout.matches(&secret).count(), 1, "{made:?}");
 
-    let server = ServerProcess::start(home.path(), &db, &key_hex);
+    let server = ServerProcess::start(&ws, &["--database", &db, "--allow-signup"]);
     let url = server.url.clone();
     let gens = "/api/v1/generations";
 
@@ -465,20 +339,25 @@ fn the_server_logs_no_secret_at_trace_level() {
 }
 
 /// A repository configured for `url` with the given credentials in its global config.
-fn workspace(url: &str, creds: &[(&str, &str)]) -> tempfile::TempDir {
-    let home = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(home.path().join("work")).unwrap();
-    let w = home.path().join("work");
-    let ok = |args: &[&str]| {
-        let r = run(command(home.path(), &w, args), args, None);
-        assert_eq!(r.code, 0, "{r:?}");
-    };
-    ok(&["init"]);
-    ok(&["config", "--global", "gryt_url", url]);
+fn workspace(url: &str, creds: &[(&str, &str)]) -> Workspace {
+    let w = loud();
+    w.run(&["init"]).ok();
+    w.run(&["config", "--global", "gryt_url", url]).ok();
     for (k, v) in creds {
-        ok(&["config", "--global", k, v]);
+        w.run(&["config", "--global", k, v]).ok();
     }
-    home
+    w
+}
+
+/// A server with alice (`ALICE_PW`) and an API key of hers.
+fn server_with_alice() -> (Cloud, gryt_core::wire::ApiKeyCreated) {
+    let server = Cloud::with_signup();
+    server.add_user_with("alice", ALICE_PW);
+    let key = server
+        .test_server()
+        .create_api_key("alice", "ci", None)
+        .unwrap();
+    (server, key)
 }
 
 /// (name, global config settings, environment variables).
@@ -486,9 +365,7 @@ type Setup<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<(&'a str, &'a str)>);
 
 #[test]
 fn the_cli_prints_no_secret_with_loud_logging_and_failing_auth() {
-    let server = gryt_server::TestServer::start_sqlite().unwrap();
-    server.add_user("alice", ALICE_PW).unwrap();
-    let key = server.create_api_key("alice", "ci", None).unwrap();
+    let (server, key) = server_with_alice();
     let url = server.url();
     let mut outputs = Vec::new();
     let commands: &[&[&str]] = &[
@@ -540,15 +417,11 @@ fn the_cli_prints_no_secret_with_loud_logging_and_failing_auth() {
         ),
     ];
     for (name, creds, env) in &setups {
-        let home = workspace(&url, creds);
-        let w = home.path().join("work");
-        let new = ["generation", "new", "v1.0.0"];
-        let r = run(command(home.path(), &w, &new), &new, None);
+        let w = workspace(&url, creds);
+        let r = w.run(&["generation", "new", "v1.0.0"]);
         outputs.push((name.to_string(), format!("{r:?}")));
         for args in commands {
-            let mut c = command(home.path(), &w, args);
-            c.envs(env.iter().copied());
-            let r = run(c, args, None);
+            let r = w.run_env(args, env);
             // `sync status` works offline and answers 0 whatever the server says.
             let remote =
                 !matches!(args[0], "config" | "generation" | "--json") && args[1] != "status";
@@ -559,7 +432,7 @@ fn the_cli_prints_no_secret_with_loud_logging_and_failing_auth() {
         }
     }
     // Login refused, with the password on stdin and the secret on argv.
-    let home = tempfile::tempdir().unwrap();
+    let w = loud();
     for args in [
         vec![
             "cloud",
@@ -585,11 +458,7 @@ fn the_cli_prints_no_secret_with_loud_logging_and_failing_auth() {
             WRONG_SECRET,
         ],
     ] {
-        let r = run(
-            command(home.path(), home.path(), &args),
-            &args,
-            Some(&format!("{WRONG_PW}\n")),
-        );
+        let r = w.run_with(&args, &[], Some(&format!("{WRONG_PW}\n")));
         assert_ne!(r.code, 0, "{r:?}");
         outputs.push(("login".into(), format!("{r:?}")));
     }
@@ -623,16 +492,14 @@ const NASTY: &[&str] = &[
 
 #[test]
 fn metacharacters_are_literal_in_the_cli_and_on_the_server() {
-    let server = gryt_server::TestServer::start_sqlite().unwrap();
-    server.add_user("alice", ALICE_PW).unwrap();
-    let key = server.create_api_key("alice", "ci", None).unwrap();
+    let (server, key) = server_with_alice();
     let url = server.url();
-    let home = workspace(
+    let ws = workspace(
         &url,
         &[("api_key_id", &key.key_id), ("api_key_secret", &key.secret)],
     );
-    let w = home.path().join("work");
-    let gryt_run = |args: &[&str]| run(command(home.path(), &w, args), args, None);
+    let w = ws.root();
+    let gryt_run = |args: &[&str]| ws.run(args);
 
     let description = NASTY[..NASTY.len() - 1].join(" | ");
     let r = gryt_run(&["generation", "new", "v1.0.0", "-d", &description]);
@@ -744,7 +611,7 @@ fn metacharacters_are_literal_in_the_cli_and_on_the_server() {
         before_list
     );
     assert_eq!(files(&gen_dir), before_files);
-    assert!(!w.join("pwned").exists() && !home.path().join("pwned").exists());
+    assert!(!w.join("pwned").exists() && !ws.home().join("pwned").exists());
     let (_, body) = call(
         &url,
         "GET",

@@ -3,11 +3,14 @@
 //! buffered; a legitimate request from another address is served meanwhile, and the
 //! server's peak memory (VmHWM) stays under a bound. Outcomes only: no step is timed.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
+use support::server::ServerProcess;
+use support::Workspace;
 
 /// A safety net against a hang (a failure, not a measurement).
 const NET: Duration = Duration::from_secs(60);
@@ -47,54 +50,26 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 
 #[test]
 fn unauthenticated_uploads_are_not_buffered_and_others_are_served() {
-    let home = tempfile::tempdir().expect("temp dir");
-    let db = format!("sqlite:{}", home.path().join("server.db").display());
-    let gryt = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_gryt"));
-        c.args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home.path())
-            .env("NO_COLOR", "1");
-        c
-    };
-    let mut add = gryt(&[
-        "server",
-        "--database",
-        &db,
-        "user",
-        "add",
-        "alice",
-        "--password-stdin",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::null())
-    .spawn()
-    .expect("add a user");
-    add.stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"correct horse battery\n")
-        .expect("password");
-    assert!(add.wait().expect("wait").success());
+    let ws = Workspace::bare("admin");
+    let db = format!("sqlite:{}", ws.home().join("server.db").display());
+    ws.run_with(
+        &[
+            "server",
+            "--database",
+            &db,
+            "user",
+            "add",
+            "alice",
+            "--password-stdin",
+        ],
+        &[],
+        Some("correct horse battery\n"),
+    )
+    .ok();
 
-    let mut child = gryt(&["server", "--listen", "127.0.0.1:0", "--database", &db])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start gryt server");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("the listening line");
-    let addr: SocketAddr = first
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .parse()
-        .expect("an address");
-    let pid = child.id();
+    let server = ServerProcess::start(&ws, &["--database", &db]);
+    let addr: SocketAddr = server.addr().parse().expect("an address");
+    let pid = server.pid();
     let before = vm_hwm_kib(pid);
 
     let body: Arc<Vec<u8>> = Arc::new(vec![b' '; BODY]);
@@ -145,18 +120,105 @@ fn unauthenticated_uploads_are_not_buffered_and_others_are_served() {
         }
     }
     let peak = vm_hwm_kib(pid);
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = child.wait();
+    server.stop();
     // Shown with --nocapture: the figures behind the bound.
-    let _ = writeln!(
-        std::io::stderr(),
-        "note: VmHWM {before} KiB at start, {peak} KiB after {UPLOADS} uploads of {BODY} bytes ({answered} answered)"
-    );
+    support::note(&format!(
+        "VmHWM {before} KiB at start, {peak} KiB after {UPLOADS} uploads of {BODY} bytes ({answered} answered)"
+    ));
     assert!(answered > 0, "no upload was answered");
     assert!(
         peak < PEAK_BOUND_KIB,
         "the server's peak memory reached {peak} KiB (bound {PEAK_BOUND_KIB} KiB)"
     );
+}
+
+/// The real `gryt server` started under umask 022: core dumps are off (`RLIMIT_CORE` 0,
+/// soft and hard), the process is not dumpable, and the database, its WAL and shared-memory
+/// files and the key file are 0600. A process that is not dumpable has its /proc files
+/// owned by root, so the server runs as another user than root (nobody, when the test runs
+/// as root) for that to show.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_server_process_cannot_dump_core_and_its_files_are_private() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let ws = Workspace::bare("admin");
+    let home = ws.home();
+    let me = std::fs::metadata("/proc/self").expect("/proc/self").uid();
+    let nobody = 65534;
+    if me == 0 {
+        std::os::unix::fs::chown(home, Some(nobody), Some(nobody)).expect("chown");
+    }
+    let db = home.join("server.db");
+    let mut cmd = ws.program_in("sh", home);
+    cmd.args([
+        "-c",
+        "umask 022 && exec \"$0\" \"$@\"",
+        support::gryt_bin(),
+        "server",
+        "--listen",
+        "127.0.0.1:0",
+        "--allow-signup",
+        "--database",
+        &format!("sqlite:{}", db.display()),
+    ]);
+    if me == 0 {
+        cmd.uid(nobody).gid(nobody);
+    }
+    let server = ServerProcess::spawn(cmd);
+    let addr: SocketAddr = server.addr().parse().expect("an address");
+    let pid = server.pid();
+
+    // One write, so that the WAL and shared-memory files exist.
+    let body = r#"{"username": "alice", "password": "correct horse battery"}"#;
+    let mut s = connect_from("127.0.0.1", addr);
+    write!(
+        s,
+        "POST /api/v1/accounts/create HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let answer = read_to_close(&mut s);
+
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("proc limits");
+    let core: Vec<String> = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max core file size"))
+        .expect("the core file size line")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let status_owner = std::fs::metadata(format!("/proc/{pid}/status"))
+        .expect("proc status")
+        .uid();
+    let modes: Vec<(String, u32)> = [
+        "server.db",
+        "server.db-wal",
+        "server.db-shm",
+        "server.db.key",
+    ]
+    .iter()
+    .map(|name| {
+        let mode = std::fs::metadata(home.join(name))
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0);
+        ((*name).to_string(), mode)
+    })
+    .collect();
+    server.stop();
+
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert_eq!(
+        core.get(..2),
+        Some(&["0".to_string(), "0".to_string()][..]),
+        "core file size (soft, hard): {core:?}"
+    );
+    assert_eq!(
+        status_owner, 0,
+        "/proc/{pid}/status belongs to uid {status_owner}: the server is dumpable"
+    );
+    for (name, mode) in modes {
+        assert_eq!(mode, 0o600, "{name} has mode {mode:o}");
+    }
 }

@@ -5,11 +5,13 @@
 //! `100 Continue` shows that its handler is reading the body; the server logs when it has
 //! taken the signal; only then does the test send the rest of the body.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
+use support::server::ServerProcess;
+use support::Workspace;
 
 /// A safety net against a hang (a failure, not a measurement): no step waits this long
 /// when the server behaves.
@@ -33,45 +35,10 @@ fn read_until(s: &mut TcpStream, needle: &str) -> String {
 
 #[test]
 fn sigterm_lets_a_request_in_flight_finish_then_exits_0() {
-    let home = tempfile::tempdir().expect("temp dir");
-    let db = format!("sqlite:{}", home.path().join("server.db").display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gryt"))
-        .args([
-            "server",
-            "--listen",
-            "127.0.0.1:0",
-            "--database",
-            &db,
-            "--allow-signup",
-        ])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("GRYT_LOG", "gryt_server=info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start gryt server");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("the listening line");
-    let addr = first
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .to_string();
-    let (lines_tx, lines) = mpsc::channel::<String>();
-    let stderr = child.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let ws = Workspace::bare("admin").with_env("GRYT_LOG", "gryt_server=info");
+    let db = format!("sqlite:{}", ws.home().join("server.db").display());
+    let server = ServerProcess::start(&ws, &["--database", &db, "--allow-signup"]);
+    let addr = server.addr();
 
     let body = r#"{"username": "alice", "password": "correct horse battery"}"#;
     let mut s = TcpStream::connect(&addr).expect("connect");
@@ -86,26 +53,8 @@ fn sigterm_lets_a_request_in_flight_finish_then_exits_0() {
     read_until(&mut s, "100 Continue");
 
     // The request is in the handler. Now the signal; wait until the server has taken it.
-    let pid = child.id().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let mut seen = Vec::new();
-    loop {
-        let line = lines.recv_timeout(NET).unwrap_or_else(|_| {
-            panic!(
-                "the server never logged the shutdown; it logged:\n{}",
-                seen.join("\n")
-            )
-        });
-        let taken = line.contains("shutdown requested");
-        seen.push(line);
-        if taken {
-            break;
-        }
-    }
+    server.terminate();
+    server.wait_for_log("shutdown requested", NET);
 
     // The rest of the body: the request is answered in full.
     s.write_all(body.as_bytes()).expect("send the body");
@@ -113,10 +62,13 @@ fn sigterm_lets_a_request_in_flight_finish_then_exits_0() {
     assert!(answer.contains("HTTP/1.1 201"), "{answer}");
     assert!(answer.contains("alice"), "{answer}");
 
-    let status = child.wait().expect("wait for the server");
-    assert!(status.success(), "the server exited with {status}");
+    let (status, output) = server.wait();
+    assert!(
+        status.success(),
+        "the server exited with {status}:\n{output}"
+    );
     // The account was committed: the database holds it.
-    let c = rusqlite::Connection::open(home.path().join("server.db")).expect("open");
+    let c = rusqlite::Connection::open(ws.home().join("server.db")).expect("open");
     let n: i64 = c
         .query_row(
             "SELECT COUNT(*) FROM users WHERE username = 'alice'",

@@ -7,26 +7,12 @@
 
 use super::harness::{join, Cloud, Workspace};
 use super::harness::{Fault, Proxy};
-use std::process::Command;
 
 const PROMOTE: &str = "POST /api/v1/generations/";
 
+/// git in the developer's working directory (see `Workspace::git`), its stdout trimmed.
 fn git(dev: &Workspace, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dev.home())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .current_dir(dev.root())
-        .args(args)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    dev.git(args).trim().to_string()
 }
 
 /// A developer whose workspace is a git repository with everything committed, and a

@@ -6,7 +6,7 @@
 //! data, pending work is still pending or delivered, and the server holds no duplicate. At
 //! the end a plain push and pull converge.
 
-use super::rig::{integrity, kill9, view_of, Cloud, Dev, LocalView, ServerView};
+use super::rig::{integrity, kill9, start_cloud, view_of, Dev, LocalView, ServerView};
 use super::rng::Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ pub struct CrashStats {
 
 /// Adds `n` pending generations to alice's database directly (as benches/sync.rs does).
 fn seed_generations(dev: &Dev, first: u64, n: u64) {
-    let c = dev.db();
+    let c = dev.open_db();
     c.execute_batch("BEGIN").expect("begin");
     for i in first..first + n {
         let id = uuid::Uuid::new_v4().to_string();
@@ -179,7 +179,7 @@ fn kill_at_random(dev: &Dev, what: &str, rng: &mut Rng, est: &mut Duration) -> (
 
 pub fn crash_loop(rounds: u64, seed: u64) -> CrashStats {
     let mut rng = Rng::new(seed);
-    let cloud = Cloud::start(&["alice", "bob"]);
+    let cloud = start_cloud(&["alice", "bob"]);
     let alice = Dev::join(&cloud, "alice");
     let bob = Dev::join(&cloud, "bob");
     let mut st = CrashStats::default();
@@ -213,7 +213,7 @@ pub fn crash_loop(rounds: u64, seed: u64) -> CrashStats {
         st.kills += 1;
         st.mid_way += running as u64;
         st.stalled += stalled as u64;
-        let db = alice.db();
+        let db = alice.open_db();
         check(
             "push",
             i,
@@ -237,7 +237,7 @@ pub fn crash_loop(rounds: u64, seed: u64) -> CrashStats {
 
         // Pull, often of everything again.
         if rng.chance(1, 3) {
-            let c = bob.db();
+            let c = bob.open_db();
             c.execute(
                 "UPDATE sync_metadata SET value = '0' WHERE key = 'cursor'",
                 [],
@@ -249,7 +249,7 @@ pub fn crash_loop(rounds: u64, seed: u64) -> CrashStats {
         st.kills += 1;
         st.mid_way += running as u64;
         st.stalled += stalled as u64;
-        let db = bob.db();
+        let db = bob.open_db();
         check(
             "pull",
             i,

@@ -12,7 +12,7 @@
 //! live token must always be on the server or in some workspace's pending or conflicting
 //! copy of its generation.
 
-use super::rig::{integrity, kill9, Cloud, Dev, LocalGen, LocalView, ServerView};
+use super::rig::{integrity, kill9, start_cloud, Cloud, Dev, LocalGen, LocalView, ServerView};
 use super::rng::Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -402,7 +402,7 @@ impl<'a> Model<'a> {
         };
         let out = self.run(c, &["generation", "export", &g.version]);
         expect_code(&out, &[0])?;
-        let path = self.devs[c].contract_path(&g.version);
+        let path = self.devs[c].contract(&g.version);
         let text =
             std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
         let mut y: serde_yaml::Value =
@@ -730,7 +730,7 @@ impl<'a> Model<'a> {
                 "had finished"
             }
         ));
-        let ic = integrity(&dev.db());
+        let ic = integrity(&dev.open_db());
         if ic != "ok" {
             return Err(format!("integrity_check after kill -9: {ic}"));
         }
@@ -1317,7 +1317,7 @@ pub fn run_case(seed: u64, steps: u64) -> Result<Stats, String> {
     let mut rng = Rng::new(seed);
     let n = 2 + rng.below(3) as usize;
     let names: Vec<&str> = NAMES[..n].to_vec();
-    let cloud = Cloud::start(&names);
+    let cloud = start_cloud(&names);
     let devs: Vec<Dev> = names.iter().map(|u| Dev::join(&cloud, u)).collect();
     let mut m = Model {
         rng,

@@ -1,106 +1,27 @@
-//! The model test environment: one real gryt server in-process (SQLite in a temporary
-//! directory), users and one team on it, and client workspaces each running the real `gryt`
-//! binary with a cleared environment, its own HOME and config dir, behind its own fault
-//! proxy. Also the three views the model compares: the server's records (read over HTTP
-//! through the change feed) and each client's records (read from its `.gryt/gryt.db`).
+//! The model test environment on the shared layer (`tests/support/`): one real gryt server
+//! in-process (SQLite in a temporary directory), users and one team on it, and client
+//! workspaces each running the real `gryt` binary behind its own fault proxy. Also the
+//! three views the model compares: the server's records (read over HTTP through the change
+//! feed) and each client's records (read from its `.gryt/gryt.db`).
 
-use super::proxy::Proxy;
 use gryt_core::wire::{FeedRecord, SyncChanges};
-use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
-pub use crate::command::{finish, password_of, Out};
+pub use crate::support::proxy::Proxy;
+pub use crate::support::server::Cloud;
+pub use crate::support::{Out, Workspace};
 
-/// The server, a team of users on it, and an HTTP client to read it.
-pub struct Cloud {
-    pub server: gryt_server::TestServer,
-    pub team: String,
-    pub users: Vec<String>,
-    http: reqwest::blocking::Client,
-    _dir: tempfile::TempDir,
+/// A server with `users`, the first owning the team all are members of.
+pub fn start_cloud(users: &[&str]) -> Cloud {
+    Cloud::with_team(users, "model-team")
 }
 
 impl Cloud {
-    /// A server with `users` (the first owns the team, all are members).
-    pub fn start(users: &[&str]) -> Cloud {
-        let dir = tempfile::Builder::new()
-            .prefix("gryt-model-server-")
-            .tempdir()
-            .expect("temp dir");
-        let config = gryt_server::ServerConfig::new(format!(
-            "sqlite:{}",
-            dir.path().join("server.db").display()
-        ));
-        let server = gryt_server::TestServer::start(config).expect("start the test server");
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::blocking::Client::builder()
-            .timeout(std::time::Duration::from_secs(60))
-            .build()
-            .expect("http client");
-        for u in users {
-            server.add_user(u, &password_of(u)).expect("add user");
-        }
-        let mut cloud = Cloud {
-            server,
-            team: String::new(),
-            users: users.iter().map(|u| u.to_string()).collect(),
-            http,
-            _dir: dir,
-        };
-        let (s, v) = cloud.request(
-            users[0],
-            "POST",
-            "/api/v1/teams",
-            Some(json!({ "name": "model-team" })),
-        );
-        assert!((200..300).contains(&s), "create team: {s} {v}");
-        cloud.team = v["data"]["team_id"].as_str().expect("team_id").to_string();
-        for m in &users[1..] {
-            let (s, v) = cloud.request(
-                users[0],
-                "POST",
-                &format!("/api/v1/teams/{}/members", cloud.team),
-                Some(json!({ "username": m })),
-            );
-            assert!((200..300).contains(&s), "add member {m}: {s} {v}");
-        }
-        cloud
-    }
-
-    pub fn url(&self) -> String {
-        self.server.url()
-    }
-
-    pub fn request(
-        &self,
-        user: &str,
-        method: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self
-            .http
-            .request(m, format!("{}{path}", self.server.url()))
-            .basic_auth(user, Some(password_of(user)));
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().expect("request to the test server");
-        let status = resp.status().as_u16();
-        let text = resp.text().expect("response body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
     /// Everything the server holds for the team: the whole change feed (each record once,
     /// at its latest `seq`, tombstones included).
     pub fn view(&self) -> ServerView {
-        let user = &self.users[0];
+        let user = &self.owner;
         let mut since = 0;
         let mut v = ServerView::default();
         loop {
@@ -198,90 +119,33 @@ pub struct LocalView {
     pub pending_deletes: Vec<String>,
 }
 
-/// One developer: HOME with a config dir and a working directory, behind a fault proxy.
+/// One developer's workspace, behind its own fault proxy.
 pub struct Dev {
-    pub name: String,
+    pub ws: Workspace,
     pub proxy: Proxy,
-    dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Dev {
+    type Target = Workspace;
+    fn deref(&self) -> &Workspace {
+        &self.ws
+    }
 }
 
 impl Dev {
-    /// A workspace synced with `cloud` (through a proxy) as `name` in the team.
+    /// A workspace synced with `cloud` (through a proxy) as `name` in the team. Retries
+    /// keep their number and order; only the waits between them shrink (the model checks
+    /// outcomes, and the 503 storm test measures the real backoff).
     pub fn join(cloud: &Cloud, name: &str) -> Dev {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("gryt-model-{name}-"))
-            .tempdir()
-            .expect("temp dir");
-        std::fs::create_dir_all(dir.path().join("work")).expect("work dir");
-        let d = Dev {
-            name: name.to_string(),
-            proxy: Proxy::start(&cloud.url()),
-            dir,
-        };
-        d.run(&["init"]).ok();
-        d.run(&["config", "--global", "gryt_url", &d.proxy.url()])
-            .ok();
-        d.run(&["config", "--global", "username", name]).ok();
-        d.run(&["config", "--global", "password", &password_of(name)])
-            .ok();
-        d.run(&["config", "team", &cloud.team]).ok();
-        d.run(&["config", "project", "default"]).ok();
-        d
-    }
-
-    pub fn root(&self) -> PathBuf {
-        self.dir.path().join("work")
-    }
-
-    pub fn db_path(&self) -> PathBuf {
-        self.root().join(".gryt").join("gryt.db")
-    }
-
-    pub fn contract_path(&self, version: &str) -> PathBuf {
-        self.root()
-            .join(".gryt")
-            .join("generations")
-            .join(format!("{version}.yaml"))
-    }
-
-    pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = crate::command::hermetic(self.dir.path(), &self.name);
-        // Retries keep their number and order; only the waits between them shrink (the
-        // model checks outcomes, and the 503 storm test measures the real backoff).
-        c.env("GRYT_HTTP_BACKOFF_MS", "5")
-            .current_dir(self.root())
-            .args(args);
-        c
-    }
-
-    pub fn run(&self, args: &[&str]) -> Out {
-        finish(
-            &self.name,
-            args,
-            self.command(args).output().expect("run gryt"),
-        )
-    }
-
-    /// Starts `gryt ARGS` without waiting (output discarded), to be killed.
-    pub fn spawn(&self, args: &[&str]) -> Child {
-        self.command(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn gryt")
-    }
-
-    /// Reads the workspace's database (recovering what a killed process left, as the next
-    /// gryt command would).
-    pub fn db(&self) -> rusqlite::Connection {
-        let c = rusqlite::Connection::open(self.db_path()).expect("open the client database");
-        c.busy_timeout(std::time::Duration::from_secs(10))
-            .expect("busy timeout");
-        c
+        let proxy = Proxy::start(&cloud.url());
+        let ws = Workspace::bare(name)
+            .with_env("GRYT_HTTP_BACKOFF_MS", "5")
+            .join(&proxy.url(), Some(&cloud.team));
+        Dev { ws, proxy }
     }
 
     pub fn view(&self) -> LocalView {
-        view_of(&self.db())
+        view_of(&self.open_db())
     }
 }
 

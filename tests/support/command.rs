@@ -20,7 +20,12 @@ pub fn password_of(user: &str) -> String {
 /// dir, `user` as USER, no colour, the C locale, and git kept from the machine's settings.
 /// Stdin is closed. The caller adds its own variables, the directory and the arguments.
 pub fn hermetic(home: &Path, user: &str) -> Command {
-    let mut c = Command::new(gryt_bin());
+    hermetic_program(gryt_bin(), home, user)
+}
+
+/// `program` with the environment of [`hermetic`] (a shell that runs gryt, say).
+pub fn hermetic_program(program: &str, home: &Path, user: &str) -> Command {
+    let mut c = Command::new(program);
     c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)

@@ -36,3 +36,10 @@ pub const NOW: &str = "2026-01-02T03:04:05Z";
 pub const NOW_STORED: &str = "2026-01-02T03:04:05.000000Z";
 /// A URL nobody listens on (port 1 of the loopback refuses connections at once).
 pub const DEAD_URL: &str = "http://127.0.0.1:1";
+
+/// A note on the real stderr, past the test harness's capture, so it is always shown
+/// (figures behind a bound, skipped cases).
+pub fn note(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "note: {msg}");
+}

@@ -12,7 +12,7 @@ use gryt_server::{ServerConfig, TestServer};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -31,6 +31,8 @@ impl Backend {
         let mut v = vec![Backend::Sqlite];
         if std::env::var_os("GRYT_TEST_POSTGRES").is_some() {
             v.push(Backend::Postgres);
+        } else {
+            super::note("GRYT_TEST_POSTGRES is not set; the PostgreSQL run is skipped");
         }
         v
     }
@@ -106,6 +108,11 @@ impl Cloud {
 
     /// A server on `backend`.
     pub fn start_on(backend: Backend) -> Cloud {
+        Cloud::start_with(backend, |_| {})
+    }
+
+    /// A server on `backend` with `tweak` applied to its configuration.
+    pub fn start_with(backend: Backend, tweak: impl FnOnce(&mut ServerConfig)) -> Cloud {
         let dir = tempfile::Builder::new()
             .prefix("gryt-server-")
             .tempdir()
@@ -115,7 +122,8 @@ impl Cloud {
             Some(db) => db.url.clone(),
             None => format!("sqlite:{}", dir.path().join("server.db").display()),
         };
-        let config = ServerConfig::new(database);
+        let mut config = ServerConfig::new(database);
+        tweak(&mut config);
         let server = TestServer::start(config.clone()).expect("start the test server");
         // The root package builds reqwest without a default TLS crypto provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -135,9 +143,19 @@ impl Cloud {
         }
     }
 
+    /// A server (SQLite) that lets anyone sign up (`gryt cloud signup`).
+    pub fn with_signup() -> Cloud {
+        Cloud::start_with(Backend::Sqlite, |c| c.allow_signup = true)
+    }
+
     /// A server (SQLite) with the users `names` (password `password_of(name)`).
     pub fn with_users(names: &[&str]) -> Cloud {
-        let cloud = Cloud::start();
+        Cloud::with_users_on(Backend::Sqlite, names)
+    }
+
+    /// A server on `backend` with the users `names` (password `password_of(name)`).
+    pub fn with_users_on(backend: Backend, names: &[&str]) -> Cloud {
+        let cloud = Cloud::start_on(backend);
         for n in names {
             cloud.add_user(n);
         }
@@ -147,7 +165,12 @@ impl Cloud {
     /// A server (SQLite) with `users` and a team `team` that the first owns and all are
     /// members of (see [`Cloud::team`]).
     pub fn with_team(users: &[&str], team: &str) -> Cloud {
-        let mut cloud = Cloud::with_users(users);
+        Cloud::with_team_on(Backend::Sqlite, users, team)
+    }
+
+    /// As [`Cloud::with_team`], on `backend`.
+    pub fn with_team_on(backend: Backend, users: &[&str], team: &str) -> Cloud {
+        let mut cloud = Cloud::with_users_on(backend, users);
         cloud.team = cloud.make_team(users[0], team, &users[1..]);
         cloud.owner = users[0].to_string();
         cloud
@@ -210,7 +233,8 @@ impl Cloud {
         self.restart();
     }
 
-    fn running(&self) -> &TestServer {
+    /// The running `TestServer` (its administration calls).
+    pub fn test_server(&self) -> &TestServer {
         self.server.as_ref().expect("the server is running")
     }
 
@@ -220,13 +244,15 @@ impl Cloud {
     }
 
     pub fn add_user_with(&self, name: &str, password: &str) {
-        self.running().add_user(name, password).expect("add user");
+        self.test_server()
+            .add_user(name, password)
+            .expect("add user");
     }
 
     /// A new API key of `user`: (key id, secret).
     pub fn api_key(&self, user: &str) -> (String, String) {
         let k = self
-            .running()
+            .test_server()
             .create_api_key(user, "tests", None)
             .expect("create api key");
         (k.key_id, k.secret)
@@ -365,9 +391,15 @@ impl ServerProcess {
     /// server printed where it listens.
     pub fn start(ws: &Workspace, args: &[&str]) -> ServerProcess {
         let mut c = ws.command_in(ws.home());
-        c.args(["server", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
+        c.args(["server", "--listen", "127.0.0.1:0"]).args(args);
+        ServerProcess::spawn(c)
+    }
+
+    /// Starts `c`, a command made by a workspace that runs `gryt server --listen
+    /// 127.0.0.1:0 ...` (through a shell, as another user, ...); returns once the server
+    /// printed where it listens.
+    pub fn spawn(mut c: Command) -> ServerProcess {
+        c.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = c.spawn().expect("start gryt server");
@@ -434,7 +466,7 @@ impl ServerProcess {
 
     /// Sends SIGTERM (a graceful shutdown).
     pub fn terminate(&self) {
-        let sent = std::process::Command::new("kill")
+        let sent = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill");

@@ -153,6 +153,16 @@ impl Workspace {
         std::fs::canonicalize(self.home().join("work")).expect("canonical work dir")
     }
 
+    /// The credentials file in the config dir.
+    pub fn credentials(&self) -> PathBuf {
+        self.config_dir().join("credentials")
+    }
+
+    /// The global config file in the config dir.
+    pub fn global_config(&self) -> PathBuf {
+        self.config_dir().join("config")
+    }
+
     pub fn gryt_dir(&self) -> PathBuf {
         self.root().join(".gryt")
     }
@@ -199,6 +209,21 @@ impl Workspace {
         c.envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(dir);
         c
+    }
+
+    /// `program` (a shell that runs gryt, say) in `dir` with the same environment as
+    /// [`Workspace::command_in`]; the caller adds the arguments.
+    pub fn program_in(&self, program: &str, dir: &Path) -> Command {
+        let mut c = command::hermetic_program(program, self.home(), &self.name);
+        c.envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(dir);
+        c
+    }
+
+    /// Runs a command made by [`Workspace::program_in`] or [`Workspace::command_in`], shown
+    /// as `gryt ARGS`, with `input` on stdin when given.
+    pub fn run_command(&self, c: Command, args: &[&str], input: Option<&str>) -> Out {
+        self.finish(args, command::output(c, input))
     }
 
     /// `gryt ARGS` in the working directory, not yet run.

@@ -1,9 +1,10 @@
 //! Must show 2: a coordinated release. The lead pushes a draft with three changes assigned
 //! to three developers; each proves theirs with `gryt run` and pushes the evolution; the
 //! lead sees every change proven and promotes; everyone then has it promoted and immutable.
-//! Also: `gryt sync pull --only GLOB`.
+//! On SQLite, and on PostgreSQL when `GRYT_TEST_POSTGRES` names a server. Also:
+//! `gryt sync pull --only GLOB`.
 
-use super::harness::{team_of, Workspace};
+use super::harness::{team_of, team_on, Backend, Workspace};
 
 const PIPELINE: &str = "\
 name: ci
@@ -32,7 +33,13 @@ changes:
 
 #[test]
 fn coordinated_release_three_developers_prove_and_the_lead_promotes() {
-    let (cloud, team, devs) = team_of(&["lead", "ana", "ben", "cy"]);
+    for backend in Backend::all() {
+        coordinated_release(backend);
+    }
+}
+
+fn coordinated_release(backend: Backend) {
+    let (cloud, team, devs) = team_on(backend, &["lead", "ana", "ben", "cy"]);
     let lead = &devs[0];
     let workers: Vec<(&Workspace, &str)> = vec![
         (&devs[1], "FEAT-101"),

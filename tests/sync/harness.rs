@@ -3,7 +3,7 @@
 
 pub use crate::support::fake::Fake;
 pub use crate::support::proxy::Proxy;
-pub use crate::support::server::Cloud;
+pub use crate::support::server::{Backend, Cloud};
 pub use crate::support::{finish, password_of, Workspace};
 use std::path::Path;
 
@@ -18,9 +18,14 @@ pub fn clone_of(cloud: &Cloud, name: &str, origin: &Path) -> Workspace {
     Workspace::bare(name).clone_of(&cloud.url(), origin)
 }
 
-/// A server with users `names` (the first owns the team) and one workspace each.
+/// A server (SQLite) with users `names` (the first owns the team) and one workspace each.
 pub fn team_of(names: &[&str]) -> (Cloud, String, Vec<Workspace>) {
-    let cloud = Cloud::with_team(names, "release-team");
+    team_on(Backend::Sqlite, names)
+}
+
+/// As [`team_of`], with the server on `backend`.
+pub fn team_on(backend: Backend, names: &[&str]) -> (Cloud, String, Vec<Workspace>) {
+    let cloud = Cloud::with_team_on(backend, names, "release-team");
     let team = cloud.team.clone();
     let devs = names.iter().map(|n| join(&cloud, n, &team)).collect();
     (cloud, team, devs)

@@ -1,11 +1,18 @@
 //! Must show 5: a promotion race between two workspaces. Exactly one wins; the other exits
-//! 3 naming the winner; the server has the generation promoted once.
+//! 3 naming the winner; the server has the generation promoted once. On SQLite, and on
+//! PostgreSQL when `GRYT_TEST_POSTGRES` names a server.
 
-use super::harness::{finish, team_of};
+use super::harness::{finish, team_on, Backend};
 
 #[test]
 fn concurrent_promotions_exactly_one_wins_the_other_exits_3_naming_the_winner() {
-    let (cloud, team, devs) = team_of(&["alice", "bob"]);
+    for backend in Backend::all() {
+        promotion_race(backend);
+    }
+}
+
+fn promotion_race(backend: Backend) {
+    let (cloud, team, devs) = team_on(backend, &["alice", "bob"]);
     let (a, b) = (&devs[0], &devs[1]);
     a.run(&["generation", "new", "v5.0.0"]).ok();
     a.add_change("v5.0.0", "FEAT-1", "add", "Race");

@@ -555,12 +555,14 @@ impl App {
         user: &Principal,
         key: Option<String>,
         hash: String,
+        path_team: Option<String>,
         f: F,
     ) -> Resp
     where
         F: FnOnce(&mut dyn Conn, &Principal) -> Result<Resp, ApiError> + Send + 'static,
     {
-        self.mutate_sealed(user, key, hash, false, f).await
+        self.mutate_sealed(user, key, hash, path_team, false, f)
+            .await
     }
 
     /// As [`App::mutate`]; with `seal`, a success's answer is kept for idempotent replay
@@ -575,6 +577,7 @@ impl App {
         user: &Principal,
         key: Option<String>,
         hash: String,
+        path_team: Option<String>,
         seal: bool,
         f: F,
     ) -> Resp
@@ -583,7 +586,7 @@ impl App {
     {
         let app = self.clone();
         let user = user.clone();
-        tokio::spawn(async move { app.mutate_unit(user, key, hash, seal, f).await })
+        tokio::spawn(async move { app.mutate_unit(user, key, hash, path_team, seal, f).await })
             .await
             .unwrap_or_else(|_| ApiError::internal("the request's work stopped").to_resp())
     }
@@ -593,6 +596,7 @@ impl App {
         user: Principal,
         key: Option<String>,
         hash: String,
+        path_team: Option<String>,
         seal: bool,
         f: F,
     ) -> Resp
@@ -610,10 +614,19 @@ impl App {
             }
             return done.unwrap_or_else(|e| e.to_resp());
         };
-        let k = key.clone();
+        let (k, claimant) = (key.clone(), user.clone());
         let claimed = self
             .db
-            .run_write(move |c| transaction(c, TxMode::Write, |c| idem::claim(c, uid, &k, &hash)))
+            .run_write(move |c| {
+                transaction(c, TxMode::Write, |c| {
+                    let claim = idem::claim(c, uid, &k, &hash)?;
+                    if let Claim::Replay(r) = &claim {
+                        // A stored answer is given only to who may still see it.
+                        idem::reauthorize(c, &claimant, r, path_team.as_deref())?;
+                    }
+                    Ok::<Claim, ApiError>(claim)
+                })
+            })
             .await;
         let aad = format!("idempotency:{uid}:{key}");
         match claimed {
@@ -679,8 +692,15 @@ impl App {
     where
         F: FnOnce(&mut dyn Conn, &Principal) -> Result<Resp, ApiError> + Send + 'static,
     {
-        self.mutate(&req.user, req.idem.clone(), req.request_hash(), f)
-            .await
+        let path_team = idem::team_in_path(&req.path_q);
+        self.mutate(
+            &req.user,
+            req.idem.clone(),
+            req.request_hash(),
+            path_team,
+            f,
+        )
+        .await
     }
 }
 
@@ -1013,6 +1033,14 @@ fn run_batch(
             match idem::claim(c, user.user_id, key, &op.hash) {
                 Ok(Claim::Fresh) => {}
                 Ok(Claim::Replay(r)) => {
+                    let r = match idem::reauthorize(c, user, &r, None) {
+                        Ok(()) => r,
+                        Err(e) if e.status.is_server_error() => {
+                            c.batch("ROLLBACK TO SAVEPOINT gryt_op; RELEASE SAVEPOINT gryt_op")?;
+                            return Err(e);
+                        }
+                        Err(e) => e.to_resp(),
+                    };
                     c.batch("RELEASE SAVEPOINT gryt_op")?;
                     out.push(r);
                     continue;
@@ -1189,6 +1217,7 @@ async fn create_api_key(State(app): State<Shared>, req: Authed) -> Resp {
         &req.user,
         req.idem.clone(),
         req.request_hash(),
+        None,
         true,
         move |c, u| {
             let k = accounts::create_api_key(c, &key, u.user_id, &body.name, body.expires_in_days)?;

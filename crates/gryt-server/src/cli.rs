@@ -201,6 +201,9 @@ fn serve_blocking(listen: &str, config: ServerConfig) -> anyhow::Result<i32> {
             )
             .with_writer(std::io::stderr)
             .try_init();
+        // Before the key is read or a password seen: a crash must not write them to a core
+        // file, and other processes of the same user must not read this one's memory.
+        harden_process();
         let state = crate::build(&config).await?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -214,6 +217,31 @@ fn serve_blocking(listen: &str, config: ServerConfig) -> anyhow::Result<i32> {
         crate::run(listener, state, &config, shutdown_signal()).await?;
         Ok(0)
     })
+}
+
+/// Turns core dumps off (`RLIMIT_CORE` 0, soft and hard) and, on Linux, makes the process
+/// not dumpable (`PR_SET_DUMPABLE` 0: no core file, no ptrace or `/proc/PID/mem` by other
+/// processes of the same user). The server holds decrypted API-key secrets and sees
+/// passwords. A refusal (a sandbox forbidding the call) is logged, not fatal.
+fn harden_process() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{setrlimit, Resource, Rlimit};
+        let none = Rlimit {
+            current: Some(0),
+            maximum: Some(0),
+        };
+        if let Err(e) = setrlimit(Resource::Core, none) {
+            tracing::warn!("cannot turn core dumps off (RLIMIT_CORE): {e}");
+        }
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{set_dumpable_behavior, DumpableBehavior};
+        if let Err(e) = set_dumpable_behavior(DumpableBehavior::NotDumpable) {
+            tracing::warn!("cannot make the process not dumpable (PR_SET_DUMPABLE): {e}");
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -83,6 +83,52 @@ pub fn claim(c: &mut dyn Conn, user_id: i64, key: &str, hash: &str) -> Result<Cl
     }))
 }
 
+/// The teams a stored answer names: `team_id` at its top level (a new team) or in its
+/// `data` object (a record, a deleted team). Other fields are skipped without being kept.
+#[derive(serde::Deserialize)]
+struct Named {
+    team_id: Option<String>,
+    data: Option<NamedData>,
+}
+
+#[derive(serde::Deserialize)]
+struct NamedData {
+    team_id: Option<String>,
+}
+
+/// Whether `user` may still have a stored success replayed: every team it names (in the
+/// answer, or `path_team`, the team the route names) must still be one of theirs. If not,
+/// the replay answers what a fresh request would, 404 for the team (never the stored
+/// record). Refusals are replayed as stored (they hold no record).
+pub fn reauthorize(
+    c: &mut dyn Conn,
+    user: &crate::auth::Principal,
+    stored: &Resp,
+    path_team: Option<&str>,
+) -> Result<(), ApiError> {
+    if !(200..300).contains(&stored.status) {
+        return Ok(());
+    }
+    let mut teams: Vec<String> = path_team.map(str::to_string).into_iter().collect();
+    // A sealed answer (an API key's) is not JSON and names no team.
+    if let Ok(named) = serde_json::from_str::<Named>(&stored.body) {
+        teams.extend(named.team_id);
+        teams.extend(named.data.and_then(|d| d.team_id));
+    }
+    for t in teams {
+        crate::logic::resolve_scope(c, user, Some(&t))?;
+    }
+    Ok(())
+}
+
+/// The team a route's path names (`/api/v1/teams/{id}/...`), if any.
+pub fn team_in_path(path_q: &str) -> Option<String> {
+    let path = path_q.split('?').next().unwrap_or(path_q);
+    let rest = path.strip_prefix("/api/v1/teams/")?;
+    let id = rest.split('/').next().unwrap_or("");
+    (!id.is_empty()).then(|| id.to_string())
+}
+
 /// Records the final answer for the key.
 pub fn finish(c: &mut dyn Conn, user_id: i64, key: &str, resp: &Resp) -> Result<(), ApiError> {
     c.exec(

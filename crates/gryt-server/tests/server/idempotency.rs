@@ -118,3 +118,117 @@ async fn a_key_in_flight_is_refused_until_its_claim_is_abandoned() {
         in_flight_on(b).await;
     }
 }
+
+/// A stored answer is re-authorized when replayed: bob, removed from the team, replays
+/// his old keys (same bodies) and gets what a fresh request of his gets, 404 for the team,
+/// never the stored record; his personal record's key still replays; added back, the team
+/// record's key replays again (the answer was kept, only withheld). A route naming the
+/// team in its path (add-member) is re-authorized against that team too.
+async fn replays_reauthorized_on(backend: &str) {
+    let env = Env::start(backend, 1);
+    let alice = env.user_with_key("alice");
+    let bob = env.user_with_key("bob");
+    let alice_pw = Api::new(&env.url(), Auth::Basic("alice".into(), PASSWORD.into()));
+    gryt_server::admin::add_user(&env.config, "dave", PASSWORD).unwrap();
+    let t = alice.post("/api/v1/teams", r#"{"name": "core"}"#).await;
+    assert_eq!(t.status, 201, "[{backend}] {:?}", t.body);
+    let team = t.body["team_id"].as_str().unwrap().to_string();
+    let members = format!("/api/v1/teams/{team}/members");
+    let add_bob = alice.post(&members, r#"{"username": "bob"}"#).await;
+    assert_eq!(add_bob.status, 201, "[{backend}] {:?}", add_bob.body);
+
+    let in_team = generation_body(&new_uuid(), "v1.0.0", &[("FEAT-1", "secret plan")], "draft")
+        .replace("\"team_id\": null", &format!("\"team_id\": \"{team}\""));
+    let personal = generation_body(&new_uuid(), "v1.0.0", &[("FEAT-1", "mine")], "draft");
+    let batch = serde_json::json!({"operations": [{
+        "op": "create_generation",
+        "idempotency_key": "batch-team",
+        "body": serde_json::from_str::<serde_json::Value>(
+            &generation_body(&new_uuid(), "v2.0.0", &[("FEAT-2", "batch plan")], "draft")
+                .replace("\"team_id\": null", &format!("\"team_id\": \"{team}\""))
+        ).unwrap(),
+    }]})
+    .to_string();
+    let send = |body: &str, key: &str| {
+        let (bob, body, key) = (bob.clone(), body.to_string(), key.to_string());
+        async move {
+            bob.send(
+                "POST",
+                "/api/v1/generations",
+                Some(&body),
+                &[("Idempotency-Key", &key)],
+            )
+            .await
+        }
+    };
+    let first = send(&in_team, "team-create").await;
+    assert_eq!(first.status, 201, "[{backend}] {:?}", first.body);
+    assert_eq!(first.body["data"]["team_id"], team.as_str());
+    let mine = send(&personal, "personal-create").await;
+    assert_eq!(mine.status, 201, "[{backend}] {:?}", mine.body);
+    let b = bob.post("/api/v1/sync/batch", &batch).await;
+    assert_eq!(b.status, 200, "[{backend}] {:?}", b.body);
+    assert_eq!(
+        b.body["data"]["results"][0]["status"], 201,
+        "[{backend}] {:?}",
+        b.body
+    );
+    // Alice (the owner) adds dave under a key.
+    let add_dave = |api: &Api| {
+        let (api, members) = (api.clone(), members.clone());
+        async move {
+            api.send(
+                "POST",
+                &members,
+                Some(r#"{"username": "dave"}"#),
+                &[("Idempotency-Key", "add-dave")],
+            )
+            .await
+        }
+    };
+    assert_eq!(add_dave(&alice).await.status, 201);
+
+    // Bob is removed from the team.
+    let rm = alice.delete(&format!("{members}/bob")).await;
+    assert_eq!(rm.status, 200, "[{backend}] {:?}", rm.body);
+    let fresh = send(&in_team.replace("v1.0.0", "v1.0.1"), "fresh").await;
+    assert_eq!(fresh.status, 404, "[{backend}] {:?}", fresh.body);
+    let replay = send(&in_team, "team-create").await;
+    assert_eq!(replay.status, 404, "[{backend}] replayed {:?}", replay.body);
+    assert_eq!(replay.body["code"], "not_found");
+    assert!(
+        replay.body.get("data").is_none(),
+        "[{backend}] {:?}",
+        replay.body
+    );
+    assert!(!replay.body.to_string().contains("secret plan"));
+    let b = bob.post("/api/v1/sync/batch", &batch).await;
+    assert_eq!(b.status, 200, "[{backend}] {:?}", b.body);
+    let r = &b.body["data"]["results"][0];
+    assert_eq!(r["status"], 404, "[{backend}] {r:?}");
+    assert!(!r.to_string().contains("batch plan"), "[{backend}] {r:?}");
+    // His personal record's key still replays its stored answer.
+    let again = send(&personal, "personal-create").await;
+    assert_eq!((again.status, &again.body), (mine.status, &mine.body));
+
+    // Added back, his key replays the stored answer again (nothing ran twice).
+    assert_eq!(
+        alice.post(&members, r#"{"username": "bob"}"#).await.status,
+        201
+    );
+    let back = send(&in_team, "team-create").await;
+    assert_eq!((back.status, &back.body), (first.status, &first.body));
+
+    // The team deleted: the add-member key (a route naming the team) answers 404.
+    let del = alice_pw.delete(&format!("/api/v1/teams/{team}")).await;
+    assert_eq!(del.status, 200, "[{backend}] {:?}", del.body);
+    let replay = add_dave(&alice).await;
+    assert_eq!(replay.status, 404, "[{backend}] {:?}", replay.body);
+}
+
+#[tokio::test]
+async fn a_replayed_answer_is_reauthorized() {
+    for b in backends() {
+        replays_reauthorized_on(b).await;
+    }
+}
