@@ -5,25 +5,18 @@
 //! and min of 50 runs of each command; it never passes or fails on a clock.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::Workspace;
 
 const GENERATIONS: usize = 1_000;
 const CHANGES: usize = 10;
 const EVOLUTIONS: usize = 5;
 const RUNS: usize = 50;
-
-fn gryt(dir: &Path, config: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gryt"));
-    c.args(args)
-        .current_dir(dir)
-        .env("GRYT_CONFIG_DIR", config)
-        .env("USER", "bench")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
-    c
-}
 
 fn seed(db: &Path) {
     let mut conn = rusqlite::Connection::open(db).unwrap();
@@ -114,28 +107,25 @@ fn measure(label: &str, mut make: impl FnMut() -> Command) {
 }
 
 fn main() {
-    let root = std::env::temp_dir().join(format!("gryt-bench-{}", std::process::id()));
-    let repo = root.join("repo");
-    let config = root.join("config");
-    std::fs::create_dir_all(&repo).unwrap();
-    let st = gryt(&repo, &config, &["init"]).output().unwrap();
-    assert!(st.status.success());
-    seed(&repo.join(".gryt/gryt.db"));
+    // The hermetic command of the tests: a cleared environment, a temporary HOME and config
+    // dir.
+    let ws = Workspace::bare("bench");
+    ws.run(&["init"]).ok();
+    seed(&ws.db());
     println!(
         "repository: {GENERATIONS} generations x {CHANGES} changes x {EVOLUTIONS} evolutions; binary {}",
-        env!("CARGO_BIN_EXE_gryt")
+        support::gryt_bin()
     );
     measure("gryt generation list", || {
-        gryt(&repo, &config, &["generation", "list"])
+        ws.command(&["generation", "list"])
     });
     measure("gryt generation list --json", || {
-        gryt(&repo, &config, &["generation", "list", "--json"])
+        ws.command(&["generation", "list", "--json"])
     });
     measure("gryt generation show v5.50.0", || {
-        gryt(&repo, &config, &["generation", "show", "v5.50.0"])
+        ws.command(&["generation", "show", "v5.50.0"])
     });
     measure("gryt generation show v5.50.0 --json", || {
-        gryt(&repo, &config, &["generation", "show", "v5.50.0", "--json"])
+        ws.command(&["generation", "show", "v5.50.0", "--json"])
     });
-    let _ = std::fs::remove_dir_all(&root);
 }

@@ -10,53 +10,37 @@
 //! - peak memory (max RSS, via /usr/bin/time) of a 100,000-record pull.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
-use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "../tests/support/mod.rs"]
+mod support;
 
-struct Dev {
-    dir: PathBuf,
-    config: PathBuf,
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use support::server::Cloud;
+use support::Workspace;
+
+/// A workspace (the tests' hermetic command) logged in to `url` as `bench`, in project
+/// `default`.
+fn logged_in(name: &str, url: &str, password: &str) -> Workspace {
+    let dev = Workspace::bare(name);
+    dev.run(&["init", "-q"]).ok();
+    dev.run(&["config", "--global", "gryt_url", url]).ok();
+    dev.run(&["config", "--global", "password", password]).ok();
+    dev.run(&["config", "--global", "username", "bench"]).ok();
+    // The seeded records are in project `default`; the repository's own project would be
+    // named after its folder, and its pulls would bring nothing.
+    dev.run(&["config", "project", "default"]).ok();
+    dev
 }
 
-impl Dev {
-    fn new(root: &Path, name: &str, url: &str, password: &str) -> Dev {
-        let dev = Dev {
-            dir: root.join(format!("ws-{name}")),
-            config: root.join(format!("cfg-{name}")),
-        };
-        std::fs::create_dir_all(&dev.dir).unwrap();
-        dev.ok(&["init", "-q"]);
-        dev.ok(&["config", "--global", "gryt_url", url]);
-        dev.ok(&["config", "--global", "password", password]);
-        dev.ok(&["config", "--global", "username", "bench"]);
-        dev
-    }
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_gryt"));
-        c.args(args)
-            .current_dir(&self.dir)
-            .env("GRYT_CONFIG_DIR", &self.config)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null());
-        c
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "gryt {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-    /// Runs a `--json` sync command, returning (wall time, its JSON).
-    fn timed_json(&self, args: &[&str]) -> (Duration, Value) {
-        let t = Instant::now();
-        let out = self.ok(args);
-        (t.elapsed(), serde_json::from_str(&out).unwrap())
-    }
+/// Runs a `--json` sync command, which must succeed: (wall time, its JSON).
+fn timed_json(dev: &Workspace, args: &[&str]) -> (Duration, Value) {
+    let t = Instant::now();
+    let out = dev.run(args);
+    let wall = t.elapsed();
+    out.ok();
+    (wall, out.json())
 }
 
 struct Api {
@@ -119,19 +103,16 @@ fn seed(api: &Api, first: usize, gens: usize, evos_per_gen: usize) {
     api.batch(evos);
 }
 
-fn max_rss_kib(dev: &Dev, args: &[&str]) -> Option<u64> {
+fn max_rss_kib(dev: &Workspace, args: &[&str]) -> Option<u64> {
     if !Path::new("/usr/bin/time").exists() {
         return None;
     }
-    let mut c = Command::new("/usr/bin/time");
+    let mut c = dev.program_in("/usr/bin/time", &dev.root());
     c.arg("-f")
         .arg("MAXRSS %M")
-        .arg(env!("CARGO_BIN_EXE_gryt"))
+        .arg(support::gryt_bin())
         .args(args);
-    c.current_dir(&dev.dir)
-        .env("GRYT_CONFIG_DIR", &dev.config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
+    c.stdout(Stdio::null());
     let out = c.output().ok()?;
     let err = String::from_utf8_lossy(&out.stderr);
     err.lines()
@@ -145,14 +126,8 @@ fn ms(d: Duration) -> String {
 
 fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let root = std::env::temp_dir().join(format!("gryt-sync-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
-    let server = gryt_server::TestServer::start(gryt_server::ServerConfig::new(format!(
-        "sqlite:{}",
-        root.join("server.db").display()
-    )))
-    .unwrap();
-    server.add_user("bench", "bench-password-1").unwrap();
+    let server = Cloud::start();
+    server.add_user_with("bench", "bench-password-1");
     let api = Api {
         url: server.url(),
         http: reqwest::blocking::Client::builder()
@@ -165,7 +140,7 @@ fn main() {
     println!(
         "server {} (SQLite), binary {}",
         server.url(),
-        env!("CARGO_BIN_EXE_gryt")
+        support::gryt_bin()
     );
 
     let t = Instant::now();
@@ -200,8 +175,8 @@ fn main() {
         ms(t.elapsed())
     );
 
-    let dev = Dev::new(&root, "bench", &server.url(), "bench-password-1");
-    let (wall, v) = dev.timed_json(&["sync", "pull", "--json"]);
+    let dev = logged_in("bench", &server.url(), "bench-password-1");
+    let (wall, v) = timed_json(&dev, &["sync", "pull", "--json"]);
     let full_bytes = v["bytes"].as_u64().unwrap();
     println!(
         "first pull: {} records in {} ({} requests, {} bytes)   [target <= 2 s]",
@@ -214,7 +189,7 @@ fn main() {
     let mut times = Vec::new();
     let mut requests = 0;
     for _ in 0..20 {
-        let (wall, v) = dev.timed_json(&["sync", "pull", "--json"]);
+        let (wall, v) = timed_json(&dev, &["sync", "pull", "--json"]);
         requests = v["requests"].as_u64().unwrap();
         times.push(wall);
     }
@@ -241,7 +216,7 @@ fn main() {
         .map(|g| json!({ "op": "update_generation", "id": g["id"], "if_match": g["rev"], "body": { "description": "edited elsewhere" } }))
         .collect();
     api.batch(ops);
-    let (wall, v) = dev.timed_json(&["sync", "pull", "--json"]);
+    let (wall, v) = timed_json(&dev, &["sync", "pull", "--json"]);
     let delta = v["bytes"].as_u64().unwrap();
     println!(
         "pull after 10 of 10,000 changed: {} bytes = {:.3}% of the full pull, {}   [target <= 1%]",
@@ -251,10 +226,10 @@ fn main() {
     );
 
     // Push 1,000 new generations from a second workspace.
-    let pusher = Dev::new(&root, "pusher", &server.url(), "bench-password-1");
+    let pusher = logged_in("pusher", &server.url(), "bench-password-1");
     // An up-to-date workspace, so the push's own pull-first is the one-request kind.
-    pusher.ok(&["sync", "pull", "-q"]);
-    let db = pusher.dir.join(".gryt/gryt.db");
+    pusher.run(&["sync", "pull", "-q"]).ok();
+    let db = pusher.db();
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
         conn.execute_batch("BEGIN").unwrap();
@@ -276,7 +251,7 @@ fn main() {
         }
         conn.execute_batch("COMMIT").unwrap();
     }
-    let (wall, v) = pusher.timed_json(&["sync", "push", "--json"]);
+    let (wall, v) = timed_json(&pusher, &["sync", "push", "--json"]);
     println!(
         "push of 1,000 new generations: {} created in {}, {} requests in all (including its pull first)   [target <= 2 s]",
         v["push"]["created"],
@@ -289,7 +264,7 @@ fn main() {
         let t = Instant::now();
         seed(&api, 20_000, 30_000, 1);
         println!("seeded to 101,000 feed records in {}", ms(t.elapsed()));
-        let fresh = Dev::new(&root, "fresh", &server.url(), "bench-password-1");
+        let fresh = logged_in("fresh", &server.url(), "bench-password-1");
         let t = Instant::now();
         match max_rss_kib(&fresh, &["sync", "pull", "-q"]) {
             Some(kib) => println!(
@@ -301,5 +276,4 @@ fn main() {
         }
     }
     drop(server);
-    let _ = std::fs::remove_dir_all(&root);
 }

@@ -1,7 +1,7 @@
 //! "No forgotten files" and "no second harness": each integration test binary
 //! (`tests/NAME.rs`) lists its modules under `tests/NAME/` as `mod` lines; the shared layer
-//! lists its own in `tests/support/mod.rs`; every binary builds on the shared layer, and
-//! only the shared layer starts the binary, binds a socket or starts a server.
+//! lists its own in `tests/support/mod.rs`; every binary (and bench) builds on the shared
+//! layer, and only the shared layer starts the binary, binds a socket or starts a server.
 
 use std::path::{Path, PathBuf};
 
@@ -56,9 +56,9 @@ const SHARED_ONLY: &[(&str, &str)] = &[
     ("struct Out", "has its own command record"),
 ];
 
-/// Every file of `tests/support/` is listed in its `mod.rs`; every test binary declares
-/// `mod support;`; and no test file outside `tests/support/` does what only the shared
-/// layer may (see `SHARED_ONLY`).
+/// Every file of `tests/support/` is listed in its `mod.rs`; every test binary and bench
+/// declares `mod support;`; and no test or bench file outside `tests/support/` does what
+/// only the shared layer may (see `SHARED_ONLY`).
 pub fn assert_one_support_layer() {
     let support = tests_dir().join("support");
     let listing = std::fs::read_to_string(support.join("mod.rs")).expect("read support/mod.rs");
@@ -67,21 +67,25 @@ pub fn assert_one_support_layer() {
         missing.is_empty(),
         "files under tests/support/ not registered in tests/support/mod.rs: {missing:?}"
     );
+    let benches = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
     let mut problems = Vec::new();
-    for entry in std::fs::read_dir(tests_dir()).expect("read tests/") {
-        let path = entry.expect("dir entry").path();
-        if path.extension().and_then(|e| e.to_str()) == Some("rs") {
-            let text = std::fs::read_to_string(&path).expect("read a test binary");
-            if !text.lines().any(|l| l.trim() == "mod support;") {
-                problems.push(format!(
-                    "{} does not declare `mod support;`",
-                    path.display()
-                ));
+    for dir in [tests_dir(), benches.clone()] {
+        for entry in std::fs::read_dir(&dir).expect("read a target directory") {
+            let path = entry.expect("dir entry").path();
+            if path.extension().and_then(|e| e.to_str()) == Some("rs") {
+                let text = std::fs::read_to_string(&path).expect("read a test binary");
+                if !text.lines().any(|l| l.trim() == "mod support;") {
+                    problems.push(format!(
+                        "{} does not declare `mod support;`",
+                        path.display()
+                    ));
+                }
             }
         }
     }
     let mut files = Vec::new();
     collect_rs(&tests_dir(), &mut files);
+    collect_rs(&benches, &mut files);
     for path in files.iter().filter(|p| !p.starts_with(&support)) {
         let text = std::fs::read_to_string(path).expect("read a test file");
         for (needle, what) in SHARED_ONLY {

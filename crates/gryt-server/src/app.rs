@@ -14,11 +14,11 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
 use gryt_core::wire::{
-    ApiKeyCreate, BatchOp, BatchRequest, BatchResponse, BatchResult, ChangePasswordRequest, Data,
-    EvolutionCreate, EvolutionPatch, GenerationCreate, GenerationPatch, MemberAdd, PromoteRequest,
-    SignupRequest, TeamCreate,
+    ApiKeyCreate, BatchOp, ChangePasswordRequest, Data, EvolutionCreate, EvolutionPatch,
+    GenerationCreate, GenerationPatch, MemberAdd, PromoteRequest, SignupRequest, TeamCreate,
 };
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -93,7 +93,7 @@ fn scan_json(body: &[u8]) -> JsonScan {
     scan
 }
 
-fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("A JSON request body is required"));
     }
@@ -942,31 +942,46 @@ async fn sync_changes(State(app): State<Shared>, uri: Uri, req: Authed) -> Resp 
 /// One unit of work run inside a write transaction.
 type WriteFn = Box<dyn FnOnce(&mut dyn Conn, &Principal) -> Result<Resp, ApiError> + Send>;
 
-fn batch_op_fn(op: BatchOp) -> Result<WriteFn, ApiError> {
-    let body = op.body.clone().unwrap_or(serde_json::Value::Null);
+/// A batch request as received: each operation kept as its raw JSON text (a slice of the
+/// request body), so no JSON tree of the body is ever built.
+#[derive(Deserialize)]
+struct RawBatch<'a> {
+    #[serde(borrow)]
+    operations: Vec<&'a RawValue>,
+}
+
+/// One batch operation, its body still raw JSON text: it is read straight into the typed
+/// request of its route (fields no route reads are skipped, never held).
+#[derive(Deserialize)]
+struct RawOp<'a> {
+    op: String,
+    #[serde(default)]
+    id: Option<i64>,
+    #[serde(default)]
+    if_match: Option<i64>,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    #[serde(default, borrow)]
+    body: Option<&'a RawValue>,
+}
+
+fn batch_op_fn(op: RawOp<'_>) -> Result<WriteFn, ApiError> {
+    let body = op.body.map(|r| r.get().as_bytes());
+    let name = op.op.as_str();
     let id = || {
         op.id
-            .ok_or_else(|| ApiError::invalid(format!("{} needs an id", op.op)))
+            .ok_or_else(|| ApiError::invalid(format!("{name} needs an id")))
     };
-    let from_value = |v: serde_json::Value| -> Result<serde_json::Value, ApiError> {
-        if v.is_null() {
-            Err(ApiError::invalid(format!("{} needs a body", op.op)))
-        } else {
-            Ok(v)
-        }
-    };
-    let decode = |v: serde_json::Value| -> Result<Vec<u8>, ApiError> {
-        serde_json::to_vec(&v).map_err(|e| ApiError::internal(e.to_string()))
-    };
+    let needed = || body.ok_or_else(|| ApiError::invalid(format!("{name} needs a body")));
     let m = op.if_match;
-    Ok(match op.op.as_str() {
+    Ok(match name {
         "create_generation" => {
-            let b: GenerationCreate = parse_json(&decode(from_value(body)?)?)?;
+            let b: GenerationCreate = parse_json(needed()?)?;
             Box::new(move |c, u| logic::create_generation(c, u, b))
         }
         "update_generation" => {
             let id = id()?;
-            let b: GenerationPatch = parse_json(&decode(from_value(body)?)?)?;
+            let b: GenerationPatch = parse_json(needed()?)?;
             Box::new(move |c, u| logic::patch_generation(c, u, id, m, b))
         }
         "delete_generation" => {
@@ -975,20 +990,19 @@ fn batch_op_fn(op: BatchOp) -> Result<WriteFn, ApiError> {
         }
         "promote_generation" => {
             let id = id()?;
-            let b = if body.is_null() {
-                PromoteRequest::default()
-            } else {
-                promote_request(&decode(body)?)?
+            let b = match body {
+                None => PromoteRequest::default(),
+                Some(raw) => promote_request(raw)?,
             };
             Box::new(move |c, u| logic::promote_generation(c, u, id, m, b))
         }
         "create_evolution" => {
-            let b: EvolutionCreate = parse_json(&decode(from_value(body)?)?)?;
+            let b: EvolutionCreate = parse_json(needed()?)?;
             Box::new(move |c, u| logic::create_evolution(c, u, b))
         }
         "update_evolution" => {
             let id = id()?;
-            let b: EvolutionPatch = parse_json(&decode(from_value(body)?)?)?;
+            let b: EvolutionPatch = parse_json(needed()?)?;
             Box::new(move |c, u| logic::patch_evolution(c, u, id, m, b))
         }
         "delete_evolution" => {
@@ -1004,10 +1018,27 @@ fn batch_op_fn(op: BatchOp) -> Result<WriteFn, ApiError> {
     })
 }
 
-/// One prepared batch operation: its key, request hash and work (or why it cannot run).
+/// The request fingerprint of one batch operation: SHA-256 over its bytes as received
+/// (marked `b2:`, so it is told apart from the form used before, see [`legacy_op_hash`]).
+fn op_hash(raw: &[u8]) -> String {
+    format!("b2:{}", crate::util::sha256_hex(&[b"batch", raw]))
+}
+
+/// The fingerprint servers before `b2:` stored for a batch operation: SHA-256 over the
+/// operation re-encoded from a JSON tree. Computed only when a key stored in that form
+/// meets a retry (keys live 24 hours), for that one operation.
+fn legacy_op_hash(raw: &[u8]) -> Option<String> {
+    let op: BatchOp = serde_json::from_slice(raw).ok()?;
+    let text = serde_json::to_string(&op).ok()?;
+    Some(crate::util::sha256_hex(&[b"batch", text.as_bytes()]))
+}
+
+/// One prepared batch operation: its key, request hash, where its bytes are in the
+/// request body, and its work (or why it cannot run).
 struct Prepared {
     key: Option<String>,
     hash: String,
+    raw: std::ops::Range<usize>,
     work: Result<WriteFn, ApiError>,
 }
 
@@ -1017,6 +1048,7 @@ struct Prepared {
 fn run_batch(
     c: &mut dyn Conn,
     user: &Principal,
+    body: &[u8],
     ops: Vec<Prepared>,
 ) -> Result<Vec<Resp>, ApiError> {
     let mut out = Vec::with_capacity(ops.len());
@@ -1030,7 +1062,9 @@ fn run_batch(
         };
         c.batch("SAVEPOINT gryt_op")?;
         if let Some(key) = &op.key {
-            match idem::claim(c, user.user_id, key, &op.hash) {
+            let raw = body.get(op.raw.clone()).unwrap_or_default();
+            let legacy = || legacy_op_hash(raw);
+            match idem::claim_compat(c, user.user_id, key, &op.hash, &legacy) {
                 Ok(Claim::Fresh) => {}
                 Ok(Claim::Replay(r)) => {
                     let r = match idem::reauthorize(c, user, &r, None) {
@@ -1082,54 +1116,76 @@ fn run_batch(
     Ok(out)
 }
 
-async fn sync_batch(State(app): State<Shared>, req: Authed) -> Resp {
-    let batch: BatchRequest = tryr!(parse_json(&req.body));
+/// The operations of a batch body, typed; the body is never held as a JSON tree.
+fn prepare_batch(body: &[u8]) -> Result<Vec<Prepared>, ApiError> {
+    let batch: RawBatch<'_> = parse_json(body)?;
     if batch.operations.len() > MAX_BATCH {
-        return ApiError::invalid(format!("A batch may hold at most {MAX_BATCH} operations"))
-            .to_resp();
+        return Err(ApiError::invalid(format!(
+            "A batch may hold at most {MAX_BATCH} operations"
+        )));
     }
-    let ops: Vec<Prepared> = batch
-        .operations
-        .into_iter()
-        .map(|op| {
-            let key = op.idempotency_key.clone();
-            let hash = crate::util::sha256_hex(&[
-                b"batch",
-                serde_json::to_string(&op).unwrap_or_default().as_bytes(),
-            ]);
-            let work = match &key {
-                Some(k) => idem::validate_key(k).and_then(|()| batch_op_fn(op)),
-                None => batch_op_fn(op),
-            };
-            Prepared { key, hash, work }
-        })
-        .collect();
+    let start = body.as_ptr() as usize;
+    let mut ops = Vec::with_capacity(batch.operations.len());
+    for raw in batch.operations {
+        let text = raw.get();
+        // Where the operation's text lies in the body (it is a slice of it).
+        let from = (text.as_ptr() as usize).saturating_sub(start);
+        let op: RawOp<'_> = serde_json::from_str(text)
+            .map_err(|e| ApiError::invalid(format!("Invalid request body: {e}")))?;
+        let key = op.idempotency_key.clone();
+        let work = match &key {
+            Some(k) => idem::validate_key(k).and_then(|()| batch_op_fn(op)),
+            None => batch_op_fn(op),
+        };
+        ops.push(Prepared {
+            key,
+            hash: op_hash(text.as_bytes()),
+            raw: from..from + text.len(),
+            work,
+        });
+    }
+    Ok(ops)
+}
+
+async fn sync_batch(State(app): State<Shared>, req: Authed) -> Resp {
+    let ops = tryr!(prepare_batch(&req.body));
     let user = req.user.clone();
+    let body = req.body.clone();
     let results = app
         .db
-        .run_write(move |c| transaction(c, TxMode::Write, |c| run_batch(c, &user, ops)))
+        .run_write(move |c| transaction(c, TxMode::Write, |c| run_batch(c, &user, &body, ops)))
         .await;
     if results.is_ok() {
         app.db.health().write_succeeded();
     }
     match results {
-        Ok(rs) => Resp::json(
-            200,
-            &Data {
-                data: BatchResponse {
-                    results: rs.into_iter().map(result_of).collect(),
-                },
-            },
-        )
-        .unwrap_or_else(|e| e.to_resp()),
+        Ok(rs) => batch_answer(rs),
         Err(e) => e.to_resp(),
     }
 }
 
-fn result_of(r: Resp) -> BatchResult {
-    BatchResult {
-        status: r.status,
-        body: serde_json::from_str(&r.body).unwrap_or(serde_json::Value::Null),
+/// `{"data": {"results": [{"status": S, "body": B}, ...]}}`, each body the single route's
+/// answer as it was encoded (written into the answer, not parsed into a tree again).
+fn batch_answer(rs: Vec<Resp>) -> Resp {
+    use std::fmt::Write;
+    let size: usize = rs.iter().map(|r| r.body.len() + 32).sum();
+    let mut out = String::with_capacity(size + 32);
+    out.push_str(r#"{"data":{"results":["#);
+    for (i, r) in rs.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let body = match serde_json::from_str::<&RawValue>(&r.body) {
+            Ok(v) => v.get(),
+            Err(_) => "null",
+        };
+        let _ = write!(out, r#"{{"status":{},"body":{}}}"#, r.status, body);
+    }
+    out.push_str("]}}");
+    Resp {
+        status: 200,
+        body: out,
+        etag: None,
     }
 }
 

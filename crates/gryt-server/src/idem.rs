@@ -31,6 +31,19 @@ pub fn validate_key(key: &str) -> Result<(), ApiError> {
 
 /// Claims `key` for this request (its own short transaction).
 pub fn claim(c: &mut dyn Conn, user_id: i64, key: &str, hash: &str) -> Result<Claim, ApiError> {
+    claim_compat(c, user_id, key, hash, &|| None)
+}
+
+/// As [`claim`], for a request whose fingerprint had another form before (a batch
+/// operation's, see `app::legacy_op_hash`): a stored fingerprint of the old form (no `b2:`
+/// mark) is compared with `legacy()`, computed only then.
+pub fn claim_compat(
+    c: &mut dyn Conn,
+    user_id: i64,
+    key: &str,
+    hash: &str,
+    legacy: &dyn Fn() -> Option<String>,
+) -> Result<Claim, ApiError> {
     let now = crate::util::now_unix();
     let inserted = c.exec(
         "INSERT INTO idempotency (user_id, idem_key, request_hash, state, created_at) \
@@ -62,7 +75,12 @@ pub fn claim(c: &mut dyn Conn, user_id: i64, key: &str, hash: &str) -> Result<Cl
         )?;
         return Ok(Claim::Fresh);
     }
-    if r.text(0)? != hash {
+    let stored = r.text(0)?;
+    let same = stored == hash
+        || (hash.starts_with("b2:")
+            && !stored.starts_with("b2:")
+            && legacy().is_some_and(|old| old == stored));
+    if !same {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_mismatch",

@@ -232,3 +232,64 @@ async fn a_replayed_answer_is_reauthorized() {
         replays_reauthorized_on(b).await;
     }
 }
+
+/// A batch operation's key stored by a server before the fingerprint moved to the bytes as
+/// received (SHA-256 over the operation re-encoded from a JSON tree) still matches the same
+/// operation retried after the upgrade: the stored answer comes back, nothing runs twice;
+/// another operation under that key is still refused.
+async fn batch_keys_across_the_upgrade_on(backend: &str) {
+    use gryt_core::wire::BatchOp;
+    let env = Env::start(backend, 1);
+    let api = env.user_with_key("upgrader");
+    let gen = generation_body(&new_uuid(), "v1.0.0", &[("FEAT-1", "x")], "draft");
+    // Spacing and key order as a client might send them, which the old form normalised.
+    let op_text =
+        format!(r#"{{ "op": "create_generation",  "idempotency_key": "up-1", "body": {gen} }}"#);
+    let batch = format!(r#"{{"operations": [{op_text}]}}"#);
+    let first = api.post("/api/v1/sync/batch", &batch).await;
+    assert_eq!(first.status, 200, "[{backend}] {:?}", first.body);
+    assert_eq!(first.body["data"]["results"][0]["status"], 201);
+    // As the old server stored it: the hash of the re-encoded operation, length-prefixed
+    // parts ("batch", the JSON text), written here from that description.
+    let op: BatchOp = serde_json::from_str(&op_text).unwrap();
+    let text = serde_json::to_string(&op).unwrap();
+    let mut h = <sha2::Sha256 as sha2::Digest>::new();
+    for part in [b"batch".as_slice(), text.as_bytes()] {
+        sha2::Digest::update(&mut h, (part.len() as u64).to_le_bytes());
+        sha2::Digest::update(&mut h, part);
+    }
+    let old = hex::encode(sha2::Digest::finalize(h));
+    env.sql(format!(
+        "UPDATE idempotency SET request_hash = '{old}' WHERE idem_key = 'up-1'"
+    ));
+    let retry = api.post("/api/v1/sync/batch", &batch).await;
+    assert_eq!(retry.status, 200, "[{backend}] {:?}", retry.body);
+    assert_eq!(
+        retry.body["data"]["results"][0], first.body["data"]["results"][0],
+        "[{backend}] the stored answer"
+    );
+    let list = api.get("/api/v1/generations").await;
+    assert_eq!(
+        list.body["data"]["generations"].as_array().unwrap().len(),
+        1
+    );
+    // Another operation under the old key: 422 as before.
+    let other = batch.replace("v1.0.0", "v1.0.1");
+    let r = api.post("/api/v1/sync/batch", &other).await;
+    assert_eq!(
+        r.body["data"]["results"][0]["status"], 422,
+        "[{backend}] {:?}",
+        r.body
+    );
+    assert_eq!(
+        r.body["data"]["results"][0]["body"]["code"],
+        "idempotency_mismatch"
+    );
+}
+
+#[tokio::test]
+async fn batch_keys_stored_before_the_upgrade_still_match() {
+    for b in backends() {
+        batch_keys_across_the_upgrade_on(b).await;
+    }
+}
