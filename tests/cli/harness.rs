@@ -20,18 +20,7 @@ pub fn repo_with_draft() -> Workspace {
 
 /// `gryt generation add-change`, which must succeed with nothing on stderr.
 pub fn add_change(t: &Workspace, version: &str, id: &str, kind: &str, title: &str) {
-    t.run(&[
-        "generation",
-        "add-change",
-        version,
-        "--id",
-        id,
-        "--type",
-        kind,
-        "--title",
-        title,
-    ])
-    .clean();
+    t.add_change(version, id, kind, title).clean();
 }
 
 /// Proves every change of `version` with a passing evolution.

@@ -5,7 +5,7 @@
 //! answer the command exits 4 with the work kept pending, and the next push settles it —
 //! still without a duplicate.
 
-use super::harness::{join, Cloud, Workspace};
+use super::harness::{change_ids, join, Cloud, Workspace};
 use super::harness::{Fault, Proxy};
 
 const BATCH: &str = "POST /api/v1/sync/batch";
@@ -262,20 +262,6 @@ fn assert_one_passing_evolution(server: &Cloud, version: &str) {
 /// A second workspace of the same user, talking to the server directly.
 fn second_workspace(server: &Cloud) -> Workspace {
     join(&server.url(), "alice")
-}
-
-/// The change ids of a generation (server or local JSON), sorted.
-fn change_ids(g: &serde_json::Value) -> Vec<String> {
-    let mut ids: Vec<String> = g["changes"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|c| c["id"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
 }
 
 fn changes_on_server(server: &Cloud, version: &str) -> Vec<String> {

@@ -7,7 +7,7 @@ pub use crate::support::http::problem;
 pub use crate::support::proxy::{Fault, Proxy, Seen};
 pub use crate::support::server::Cloud;
 pub use crate::support::state::State;
-pub use crate::support::{finish, Out, Workspace, DEAD_URL};
+pub use crate::support::{change_ids, finish, Out, Workspace, DEAD_URL};
 
 /// An empty workspace of `name` (no repository, no config) with the fixed clock.
 pub fn bare(name: &str) -> Workspace {

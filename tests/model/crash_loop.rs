@@ -6,7 +6,7 @@
 //! data, pending work is still pending or delivered, and the server holds no duplicate. At
 //! the end a plain push and pull converge.
 
-use super::rig::{integrity, kill9, start_cloud, view_of, Dev, LocalView, ServerView};
+use super::rig::{env_u64, integrity, kill9, start_cloud, view_of, Dev, LocalView, ServerView};
 use super::rng::Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -320,13 +320,6 @@ pub fn crash_loop(rounds: u64, seed: u64) -> CrashStats {
     assert_eq!(b.cursor, s.head, "bob's cursor is at the head");
     st.generations = created;
     st
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// CI: 20 rounds = 40 kills (20 of push, 20 of pull).

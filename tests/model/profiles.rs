@@ -2,6 +2,7 @@
 //! (every seed that ever failed, with what it found), and the long one on demand.
 
 use super::machine::{run_case, Stats};
+use super::rig::env_u64;
 
 /// Steps per case.
 const STEPS: u64 = 25;
@@ -199,13 +200,6 @@ fn model_regression_seeds() {
             panic!("{e}");
         }
     }
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// The long profile: `GRYT_MODEL_CASES` cases (default 10,000) from `GRYT_MODEL_FIRST_SEED`

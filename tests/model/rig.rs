@@ -275,3 +275,11 @@ pub fn kill9(child: &mut Child) -> bool {
     let _ = child.wait();
     running
 }
+
+/// A number from the environment (a profile's knob), or `default`.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

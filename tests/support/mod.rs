@@ -43,3 +43,17 @@ pub fn note(msg: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "note: {msg}");
 }
+
+/// The change ids of a generation (a server's or a `generation show --json`'s
+/// `generation`), sorted (a merge decides the order).
+#[track_caller]
+pub fn change_ids(g: &serde_json::Value) -> Vec<String> {
+    let mut ids: Vec<String> = g["changes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no changes in {g:#}"))
+        .iter()
+        .map(|c| c["id"].as_str().expect("a change id").to_string())
+        .collect();
+    ids.sort();
+    ids
+}

@@ -365,10 +365,10 @@ impl Workspace {
         out.json()
     }
 
-    /// `gryt generation add-change`, which must succeed.
+    /// `gryt generation add-change`, which must succeed; its output.
     #[track_caller]
-    pub fn add_change(&self, version: &str, id: &str, kind: &str, title: &str) {
-        self.run(&[
+    pub fn add_change(&self, version: &str, id: &str, kind: &str, title: &str) -> Out {
+        let out = self.run(&[
             "generation",
             "add-change",
             version,
@@ -378,8 +378,9 @@ impl Workspace {
             kind,
             "--title",
             title,
-        ])
-        .ok();
+        ]);
+        out.ok();
+        out
     }
 
     /// Starts proving `change` and proves it with `gryt evolution complete` (exit 0);

@@ -1,7 +1,7 @@
 //! Must show 6: a draft deleted in one workspace disappears from another at its next pull;
 //! if that workspace had edited it, it gets a delete-modify conflict instead.
 
-use super::harness::team_of;
+use super::harness::{change_ids, team_of};
 
 #[test]
 fn a_deleted_draft_disappears_on_pull_or_conflicts_when_edited() {
@@ -261,19 +261,7 @@ fn an_edit_made_to_a_record_in_delete_modify_conflict_survives_later_server_chan
     b.add_change("v6.11.0", "FEAT-4", "add", "Bob's late work");
     b.run(&["sync", "push"]).ok();
     a.run(&["sync", "pull"]).fails(3, &["conflict"]);
-    let ids = |d: &super::harness::Workspace| -> Vec<String> {
-        let g = d.show("v6.11.0");
-        let mut v: Vec<String> = g["generation"]["changes"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|c| c["id"].as_str().unwrap_or("").to_string())
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
-    };
+    let ids = |d: &super::harness::Workspace| change_ids(&d.show("v6.11.0")["generation"]);
     assert_eq!(ids(a), ["FEAT-1", "FEAT-2", "FEAT-3", "FEAT-4"]);
     let st = a.sync_status();
     assert_eq!(st["conflicts"][0]["version"], "v6.11.0", "{st:#}");

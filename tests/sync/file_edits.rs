@@ -2,7 +2,7 @@
 //! edit before merging the server's copy, so a teammate's edit and this one both survive;
 //! a file it cannot read stops the pull and stays as it is.
 
-use super::harness::{team_of, Workspace};
+use super::harness::{change_ids, team_of, Workspace};
 
 /// Adds a change to the contract file by hand (no gryt command).
 fn edit_file_by_hand(dev: &Workspace, version: &str, id: &str, title: &str) {
@@ -10,18 +10,6 @@ fn edit_file_by_hand(dev: &Workspace, version: &str, id: &str, title: &str) {
     assert!(text.trim_end().ends_with(|c: char| c != ']'), "{text}");
     let edited = format!("{text}- id: {id}\n  type: fix\n  title: {title}\n");
     std::fs::write(dev.contract(version), edited).expect("edit the contract");
-}
-
-/// The change ids of a generation, sorted (the merge decides the order).
-fn change_ids(v: &serde_json::Value) -> Vec<String> {
-    v["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .map(|c| c["id"].as_str().expect("id").to_string())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect()
 }
 
 #[test]

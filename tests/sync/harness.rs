@@ -4,7 +4,7 @@
 pub use crate::support::fake::Fake;
 pub use crate::support::proxy::Proxy;
 pub use crate::support::server::{Backend, Cloud};
-pub use crate::support::{finish, password_of, Workspace};
+pub use crate::support::{change_ids, finish, password_of, Workspace};
 use std::path::Path;
 
 /// A repository synced with `cloud` as `name` (password auth) in `team`.
