@@ -3,7 +3,9 @@
 use super::{Conn, DbError, Dialect, Row, Val};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
 pub struct SqliteConn {
@@ -132,6 +134,61 @@ pub fn quick_check(c: &mut dyn Conn) -> anyhow::Result<()> {
     )
 }
 
+/// How long a connection waits for the database's lock before answering "busy".
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// Pauses between attempts to take a lock, in milliseconds (then 100 ms each).
+const LOCK_PAUSES_MS: [u64; 12] = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100];
+
+/// Times a connection found each database's lock held and started to wait for it, by the
+/// database's path as opened.
+static LOCK_WAITS: std::sync::OnceLock<Mutex<HashMap<String, u64>>> = std::sync::OnceLock::new();
+
+/// How many times the server's connections to `path` have had to wait for its lock (held by
+/// another connection or process): a test sees by this outcome that a request is waiting.
+pub fn lock_waits(path: &str) -> u64 {
+    LOCK_WAITS
+        .get()
+        .and_then(|m| m.lock().ok().and_then(|m| m.get(path).copied()))
+        .unwrap_or(0)
+}
+
+/// The busy handler of the pool's connections: as SQLite's busy timeout (short pauses, then
+/// 100 ms ones, up to [`LOCK_WAIT`] in all), counting each wait in [`lock_waits`]. `attempt`
+/// counts from 0 for each statement that meets the held lock.
+fn wait_for_lock(path: &str, attempt: i32) -> bool {
+    if attempt == 0 {
+        if let Ok(mut m) = LOCK_WAITS.get_or_init(Default::default).lock() {
+            *m.entry(path.to_string()).or_insert(0) += 1;
+        }
+    }
+    match lock_pause_ms(usize::try_from(attempt).unwrap_or(0)) {
+        Some(ms) => {
+            std::thread::sleep(Duration::from_millis(ms));
+            true
+        }
+        None => false,
+    }
+}
+
+/// The pause before attempt `n + 1` to take a held lock, or `None` once [`LOCK_WAIT`] is
+/// spent.
+fn lock_pause_ms(n: usize) -> Option<u64> {
+    let last = LOCK_PAUSES_MS.len() - 1;
+    let waited: u64 = if n <= last {
+        LOCK_PAUSES_MS[..n].iter().sum()
+    } else {
+        let extra = u64::try_from(n - last - 1).unwrap_or(u64::MAX);
+        LOCK_PAUSES_MS
+            .iter()
+            .sum::<u64>()
+            .saturating_add(extra.saturating_mul(LOCK_PAUSES_MS[last]))
+    };
+    let limit = u64::try_from(LOCK_WAIT.as_millis()).unwrap_or(u64::MAX);
+    let pause = LOCK_PAUSES_MS[n.min(last)].min(limit.saturating_sub(waited));
+    (pause > 0).then_some(pause)
+}
+
 impl SqliteConn {
     /// Opens a connection to an existing database; `max_pages` caps its size in pages.
     pub fn open(path: &str, max_pages: Option<u64>) -> Result<SqliteConn, DbError> {
@@ -140,8 +197,9 @@ impl SqliteConn {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
-        let conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
-        conn.busy_timeout(Duration::from_secs(30))
+        let mut conn = Connection::open_with_flags(path, flags).map_err(map_err)?;
+        let waits = path.to_string();
+        conn.busy_handler(Some(move |n: i32| wait_for_lock(&waits, n)))
             .map_err(map_err)?;
         conn.execute_batch(
             "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
@@ -228,5 +286,18 @@ impl Conn for SqliteConn {
 
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
         self.conn.execute_batch(sql).map_err(map_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_is_waited_for_thirty_seconds_in_all() {
+        let pauses: Vec<u64> = (0..).map_while(lock_pause_ms).collect();
+        assert_eq!(pauses[..3], [1, 2, 5]);
+        assert_eq!(pauses.iter().sum::<u64>(), 30_000);
+        assert!(pauses.iter().all(|p| *p <= 100));
     }
 }

@@ -399,40 +399,74 @@ async fn a_lost_database_connection_answers_503_then_reconnects() {
     assert_eq!(h.status, 200);
 }
 
-#[tokio::test]
-async fn a_client_that_disconnects_mid_request_never_leaves_its_key_in_flight() {
-    if pg_admin_url().is_none() {
-        note("GRYT_TEST_POSTGRES is not set; skipping the disconnect-while-claiming test");
-        return;
-    }
-    let env = Env::start("postgres", 1);
-    let api = env.user_with_key("gone");
+/// A keyed request whose client disconnects while the request waits for its claim (the
+/// database locked by another session) still completes: the retry with the same key gets
+/// the one result, never a key left in flight. PostgreSQL: the idempotency table locked;
+/// SQLite: the database's write lock held by another connection.
+async fn disconnect_on(backend: &str) {
+    let env = Env::start(backend, 1);
+    let api = match backend {
+        "postgres" => env.user_with_key("gone"),
+        _ => {
+            // Basic, so that the first write of the request is its claim (an HMAC request
+            // first records its signature, which would wait on the lock instead).
+            gryt_server::admin::add_user(&env.config, "gone", PASSWORD).unwrap();
+            Api::new(&env.url(), Auth::Basic("gone".into(), PASSWORD.into()))
+        }
+    };
     let url = env.config.database.clone();
-    let db = url.rsplit_once('/').map(|(_, n)| n.to_string()).unwrap();
-    // Another session holds the idempotency table, so the request stops at its claim.
     let (locked_tx, locked) = std::sync::mpsc::channel::<()>();
     let (release, release_rx) = std::sync::mpsc::channel::<()>();
-    let holder = std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-        let mut tx = c.transaction().unwrap();
-        tx.batch_execute("LOCK TABLE idempotency IN EXCLUSIVE MODE")
-            .unwrap();
-        locked_tx.send(()).unwrap();
-        let _ = release_rx.recv();
-        tx.commit().unwrap();
-    });
+    let holder = if backend == "postgres" {
+        // Another session holds the idempotency table, so the request stops at its claim.
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let mut tx = c.transaction().unwrap();
+            tx.batch_execute("LOCK TABLE idempotency IN EXCLUSIVE MODE")
+                .unwrap();
+            locked_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+            tx.commit().unwrap();
+        })
+    } else {
+        // Another connection holds the write lock, so the request's claim waits for it.
+        let path = url.strip_prefix("sqlite:").unwrap().to_string();
+        std::thread::spawn(move || {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch("BEGIN IMMEDIATE").unwrap();
+            locked_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+            c.execute_batch("COMMIT").unwrap();
+        })
+    };
     locked.recv().unwrap();
     let path = "/api/v1/generations";
     let body = generation_body(&new_uuid(), "v1.0.0", &[("FEAT-1", "x")], "draft");
-    let (key_id, secret) = hmac_parts(&api);
-    let ts = timestamp_now();
-    let sig = sign(&secret, "POST", path, &ts, &body);
+    let authorization = match &api.auth {
+        Auth::Hmac { key_id, secret } => {
+            let ts = timestamp_now();
+            let sig = sign(secret, "POST", path, &ts, &body);
+            format!("HMAC {key_id}:{ts}:{sig}")
+        }
+        _ => {
+            use base64::Engine;
+            let pair = format!("gone:{PASSWORD}");
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )
+        }
+    };
+    let waits_before = url
+        .strip_prefix("sqlite:")
+        .map(gryt_server::db::sqlite::lock_waits);
     let mut s = connect_from("127.0.0.1", env.server().addr()).await;
     s.write_all(
         format!(
             "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nIdempotency-Key: once\r\n\
-             Authorization: HMAC {key_id}:{ts}:{sig}\r\n\r\n{body}",
+             Authorization: {authorization}\r\n\r\n{body}",
             body.len()
         )
         .as_bytes(),
@@ -440,29 +474,38 @@ async fn a_client_that_disconnects_mid_request_never_leaves_its_key_in_flight() 
     .await
     .unwrap();
     // Wait (by outcome) until the server's claim waits on the lock, then disconnect.
-    let admin = pg_admin_url().unwrap();
-    let d = db.clone();
-    std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-        let start = std::time::Instant::now();
-        loop {
-            let n: i64 = c
-                .query_one(
-                    "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1 \
-                     AND wait_event_type = 'Lock' AND query ILIKE '%idempotency%'",
-                    &[&d],
-                )
-                .unwrap()
-                .get(0);
-            if n > 0 {
-                break;
+    if backend == "postgres" {
+        let admin = pg_admin_url().unwrap();
+        let d = url.rsplit_once('/').map(|(_, n)| n.to_string()).unwrap();
+        std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+            let start = std::time::Instant::now();
+            loop {
+                let n: i64 = c
+                    .query_one(
+                        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1 \
+                         AND wait_event_type = 'Lock' AND query ILIKE '%idempotency%'",
+                        &[&d],
+                    )
+                    .unwrap()
+                    .get(0);
+                if n > 0 {
+                    break;
+                }
+                assert!(start.elapsed() < NET, "the claim never waited on the lock");
+                std::thread::sleep(Duration::from_millis(20));
             }
+        })
+        .join()
+        .unwrap();
+    } else {
+        let db = url.strip_prefix("sqlite:").unwrap();
+        let start = std::time::Instant::now();
+        while Some(gryt_server::db::sqlite::lock_waits(db)) == waits_before {
             assert!(start.elapsed() < NET, "the claim never waited on the lock");
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    })
-    .join()
-    .unwrap();
+    }
     drop(s);
     release.send(()).unwrap();
     holder.join().unwrap();
@@ -489,4 +532,11 @@ async fn a_client_that_disconnects_mid_request_never_leaves_its_key_in_flight() 
         1,
         "the request ran once"
     );
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_request_never_leaves_its_key_in_flight() {
+    for b in backends() {
+        disconnect_on(b).await;
+    }
 }
