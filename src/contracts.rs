@@ -216,11 +216,7 @@ pub fn create_database(repo: &Repo, now: &str, user: &str, ui: &Ui) -> Result<St
             if store::get_generation(tx, &l.rec.version)?.is_some() {
                 continue;
             }
-            let taken: bool = tx.query_row(
-                "SELECT COUNT(*) > 0 FROM generations WHERE generation_id = ?1",
-                [&l.rec.generation_id],
-                |r| r.get(0),
-            )?;
+            let taken = store::generation_id_taken(tx, &l.rec.generation_id)?;
             let mut rec = l.rec.clone();
             if taken {
                 // Two files carry the same identity (one was copied): the second is a new
@@ -229,13 +225,8 @@ pub fn create_database(repo: &Repo, now: &str, user: &str, ui: &Ui) -> Result<St
             }
             store::insert_generation(tx, &rec)?;
             if let (Some(base), false) = (&l.base, taken) {
-                tx.execute(
-                    "UPDATE generations SET base_json = ?2 WHERE generation_id = ?1",
-                    rusqlite::params![
-                        rec.generation_id,
-                        serde_json::to_string(base).unwrap_or_default()
-                    ],
-                )?;
+                let base = serde_json::to_string(base).unwrap_or_default();
+                store::set_base_json(tx, &rec.generation_id, &base)?;
             }
             store::note_contract_file(tx, &rec.version, &l.bytes, now)?;
         }

@@ -19,6 +19,9 @@ pub mod store;
 mod ui;
 pub mod yaml;
 
+#[cfg(test)]
+mod layering;
+
 use clap::{CommandFactory, FromArgMatches};
 use context::Context;
 use error::GrytError;

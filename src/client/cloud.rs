@@ -72,6 +72,14 @@ impl Cloud {
     /// there are credentials for this server, and the server is the one the workspace is
     /// bound to (recorded when it first answered a pull). A repository that names another server than
     /// the recorded one is refused, naming both: it is never followed silently.
+    /// [`Cloud::for_workspace`], refusing a workspace with no server configured.
+    pub fn required(ws: &Workspace) -> Result<Cloud> {
+        Cloud::for_workspace(ws)?.ok_or_else(|| {
+            GrytError::error("No gryt server is configured")
+                .hint("log in with `gryt cloud login --url URL`, or set `gryt config gryt_url URL`")
+        })
+    }
+
     pub fn for_workspace(ws: &Workspace) -> Result<Option<Cloud>> {
         let Some(cloud) = Cloud::from_config(&ws.config)? else {
             return Ok(None);
@@ -171,7 +179,9 @@ pub fn account_of(config: &Config, url: &str, auth: &Auth) -> Option<String> {
 
 /// The account behind the remote's credentials, as the server names it.
 pub fn account_name(remote: &Remote) -> Option<String> {
-    let v: serde_json::Value = remote.call("GET", "/api/v1/accounts/me", None, &[]).ok()?;
+    let v: serde_json::Value = remote
+        .call_route(&super::routes::whoami(), None, &[])
+        .ok()?;
     v["data"]["username"]
         .as_str()
         .filter(|s| !s.is_empty())

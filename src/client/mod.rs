@@ -7,6 +7,9 @@
 //! appears in an error.
 
 pub mod cloud;
+pub mod routes;
+
+pub use routes::Route;
 
 use crate::error::{GrytError, Kind};
 use gryt_core::wire::ErrorBody;
@@ -423,6 +426,26 @@ impl Remote {
             };
             std::thread::sleep(wait);
         }
+    }
+
+    /// [`Remote::send`] on a route of [`routes`].
+    pub fn send_route(
+        &self,
+        route: &Route,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, RemoteError> {
+        self.send(route.method, &route.path, body, headers)
+    }
+
+    /// [`Remote::call`] on a route of [`routes`].
+    pub fn call_route<T: DeserializeOwned>(
+        &self,
+        route: &Route,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> Result<T, RemoteError> {
+        self.call(route.method, &route.path, body, headers)
     }
 
     /// Sends and decodes a 2xx JSON answer; error statuses become `RemoteError::Http`.

@@ -7,8 +7,8 @@
 //! `GRYT_URL`, `GRYT_API_KEY_ID` and `GRYT_API_KEY_SECRET` instead. No secret is ever printed,
 //! except the answer to `gryt cloud api-keys create`, which exists to show it once.
 
-use crate::client::cloud::{not_logged_in, urlencode};
-use crate::client::{Auth, Remote, RemoteError};
+use crate::client::cloud::not_logged_in;
+use crate::client::{routes, Auth, Remote, RemoteError, Route};
 use crate::config::{self as cfg, Config, Source};
 use crate::context::Context;
 use crate::error::{GrytError, Kind, Result};
@@ -164,8 +164,7 @@ pub(crate) fn remote_err(base: &str, e: RemoteError) -> GrytError {
 /// Sends a JSON request and decodes the 2xx answer.
 pub(crate) fn call<T: serde::de::DeserializeOwned>(
     remote: &Remote,
-    method: &str,
-    path: &str,
+    route: Route,
     body: Option<&serde_json::Value>,
 ) -> Result<T> {
     let raw = match body {
@@ -176,7 +175,7 @@ pub(crate) fn call<T: serde::de::DeserializeOwned>(
         None => None,
     };
     remote
-        .call(method, path, raw.as_deref(), &[])
+        .call_route(&route, raw.as_deref(), &[])
         .map_err(|e| remote_err(&remote.base, e))
 }
 
@@ -293,7 +292,7 @@ fn cmd_signup(ctx: &Context, a: SignupArgs) -> Result<i32> {
         password,
     })
     .map_err(|e| GrytError::error(format!("cannot encode the request: {e}")))?;
-    let _: serde_json::Value = call(&remote, "POST", "/api/v1/accounts/create", Some(&body))?;
+    let _: serde_json::Value = call(&remote, routes::create_account(), Some(&body))?;
     if ctx.ui.json {
         ctx.ui
             .json(&json!({ "created": true, "username": username, "url": url }));
@@ -432,7 +431,7 @@ fn verify_login(login: &Login) -> Result<Option<String>> {
         },
     };
     let remote = Remote::new(&login.url, auth)?;
-    match remote.call::<serde_json::Value>("GET", "/api/v1/api-keys", None, &[]) {
+    match remote.call_route::<serde_json::Value>(&routes::api_keys(), None, &[]) {
         Ok(_) => Ok(crate::client::cloud::account_name(&remote)),
         Err(RemoteError::Http {
             status: 401 | 403,
@@ -662,12 +661,12 @@ fn cmd_whoami(ctx: &Context) -> Result<i32> {
     let check = if cloud.remote.has_credentials() {
         match cloud
             .remote
-            .call::<serde_json::Value>("GET", "/api/v1/accounts/me", None, &[])
+            .call_route::<serde_json::Value>(&routes::whoami(), None, &[])
         {
             Err(RemoteError::Http { status: 404, .. }) => Some(
                 cloud
                     .remote
-                    .call::<serde_json::Value>("GET", "/api/v1/api-keys", None, &[]),
+                    .call_route::<serde_json::Value>(&routes::api_keys(), None, &[]),
             ),
             other => Some(other),
         }
@@ -762,7 +761,7 @@ fn cmd_api_key_create(ctx: &Context, a: ApiKeyCreateArgs) -> Result<i32> {
         expires_in_days: a.expires_in_days,
     })
     .map_err(|e| GrytError::error(format!("cannot encode the request: {e}")))?;
-    let created: Data<ApiKeyCreated> = call(&remote, "POST", "/api/v1/api-keys", Some(&body))?;
+    let created: Data<ApiKeyCreated> = call(&remote, routes::create_api_key(), Some(&body))?;
     let k = created.data;
     if ctx.ui.json {
         ctx.ui.json(&k);
@@ -785,7 +784,7 @@ fn cmd_api_key_create(ctx: &Context, a: ApiKeyCreateArgs) -> Result<i32> {
 
 fn cmd_api_key_list(ctx: &Context) -> Result<i32> {
     let remote = connect(ctx)?;
-    let list: Data<ApiKeyList> = call(&remote, "GET", "/api/v1/api-keys", None)?;
+    let list: Data<ApiKeyList> = call(&remote, routes::api_keys(), None)?;
     let keys = list.data.api_keys;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "api_keys": keys }));
@@ -819,8 +818,7 @@ fn cmd_api_key_list(ctx: &Context) -> Result<i32> {
 fn cmd_api_key_revoke(ctx: &Context, a: ApiKeyRevokeArgs) -> Result<i32> {
     let config = load_config(ctx)?;
     let remote = connect(ctx)?;
-    let path = format!("/api/v1/api-keys/{}", urlencode(&a.key_id));
-    let _: serde_json::Value = call(&remote, "DELETE", &path, None)?;
+    let _: serde_json::Value = call(&remote, routes::delete_api_key(&a.key_id), None)?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "key_id": a.key_id, "revoked": true }));
     } else {

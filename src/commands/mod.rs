@@ -82,7 +82,7 @@ pub enum Command {
     Demo(demo::DemoArgs),
 }
 
-/// What automatic sync a command needs (see autosync.rs).
+/// What automatic sync a command needs (see ops/autosync.rs).
 fn hook_of(command: &Command) -> crate::ops::autosync::Hook {
     use crate::ops::autosync::Hook;
     use evolution::EvolutionCommand as E;

@@ -2,8 +2,7 @@
 //! and removes members. TEAM may be a team id or, when it is not one, a team's name.
 
 use super::cloud::{call, connect};
-use crate::client::cloud::urlencode;
-use crate::client::Remote;
+use crate::client::{routes, Remote};
 use crate::context::Context;
 use crate::error::{GrytError, Result};
 use clap::{Args, Subcommand};
@@ -79,7 +78,7 @@ struct Created {
 }
 
 fn list_teams(remote: &Remote) -> Result<Vec<Team>> {
-    let list: Data<TeamList> = call(remote, "GET", "/api/v1/teams", None)?;
+    let list: Data<TeamList> = call(remote, routes::teams(), None)?;
     Ok(list.data.teams)
 }
 
@@ -105,7 +104,7 @@ fn cmd_create(ctx: &Context, a: CreateArgs) -> Result<i32> {
         description: a.description,
     })
     .map_err(|e| GrytError::error(format!("cannot encode the request: {e}")))?;
-    let created: Created = call(&remote, "POST", "/api/v1/teams", Some(&body))?;
+    let created: Created = call(&remote, routes::create_team(), Some(&body))?;
     if ctx.ui.json {
         match &created.data {
             Some(t) => ctx.ui.json(t),
@@ -151,8 +150,7 @@ fn cmd_list(ctx: &Context) -> Result<i32> {
 fn cmd_members(ctx: &Context, a: TeamArg) -> Result<i32> {
     let remote = connect(ctx)?;
     let id = resolve(&remote, &a.team)?;
-    let path = format!("/api/v1/teams/{}/members", urlencode(&id));
-    let list: Data<MemberList> = call(&remote, "GET", &path, None)?;
+    let list: Data<MemberList> = call(&remote, routes::team_members(&id), None)?;
     let members = list.data.members;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "team_id": id, "members": members }));
@@ -169,12 +167,12 @@ fn cmd_members(ctx: &Context, a: TeamArg) -> Result<i32> {
 fn cmd_add_member(ctx: &Context, a: MemberArgs) -> Result<i32> {
     let remote = connect(ctx)?;
     let id = resolve(&remote, &a.team)?;
-    let path = format!("/api/v1/teams/{}/members", urlencode(&id));
+
     let body = serde_json::to_value(MemberAdd {
         username: a.username.clone(),
     })
     .map_err(|e| GrytError::error(format!("cannot encode the request: {e}")))?;
-    let _: serde_json::Value = call(&remote, "POST", &path, Some(&body))?;
+    let _: serde_json::Value = call(&remote, routes::add_team_member(&id), Some(&body))?;
     if ctx.ui.json {
         ctx.ui
             .json(&json!({ "team_id": id, "username": a.username, "added": true }));
@@ -188,12 +186,7 @@ fn cmd_add_member(ctx: &Context, a: MemberArgs) -> Result<i32> {
 fn cmd_remove_member(ctx: &Context, a: MemberArgs) -> Result<i32> {
     let remote = connect(ctx)?;
     let id = resolve(&remote, &a.team)?;
-    let path = format!(
-        "/api/v1/teams/{}/members/{}",
-        urlencode(&id),
-        urlencode(&a.username)
-    );
-    let _: serde_json::Value = call(&remote, "DELETE", &path, None)?;
+    let _: serde_json::Value = call(&remote, routes::remove_team_member(&id, &a.username), None)?;
     if ctx.ui.json {
         ctx.ui
             .json(&json!({ "team_id": id, "username": a.username, "removed": true }));

@@ -1,7 +1,7 @@
 //! Automatic sync around commands, by execution mode (docs/sync.md):
 //! - local: never touches the network;
 //! - hybrid (default): evolution results (`evolution complete`, `gryt run`) are sent as
-//!   they are recorded; promotion is cloud-first (see cli/promote.rs);
+//!   they are recorded; promotion is cloud-first (see commands/promote.rs);
 //! - cloud: every workspace command first pulls if the server moved, and every change is
 //!   pushed right after it is made.
 //!

@@ -1,5 +1,5 @@
 //! Use cases: each opens one write transaction, loads, applies a core rule, saves and
-//! commits. Commands (cli/) parse arguments and render; they never touch SQL.
+//! commits. Commands (commands/) parse arguments and render; they never touch SQL.
 
 pub mod autosync;
 pub mod sync;
@@ -258,12 +258,7 @@ fn import_contract(
     // A file carrying its identity (committed from another workspace) keeps it, so its
     // first pull links it to the server's record, unless that identity is taken here.
     if let Some(id) = identity.generation_id {
-        let taken: bool = tx.query_row(
-            "SELECT COUNT(*) > 0 FROM generations WHERE generation_id = ?1",
-            [&id],
-            |r| r.get(0),
-        )?;
-        if !taken {
+        if !store::generation_id_taken(&tx, &id)? {
             rec.generation_id = id;
         }
     }
@@ -327,26 +322,13 @@ pub fn delete(
     ensure_draft(&rec.version, rec.status)?;
     if let (Some(rid), false) = (&rec.remote_id, local_only) {
         // The server must learn of the deletion: journal it (with its key) for the next push.
-        tx.execute(
-            "INSERT OR REPLACE INTO pending_deletes (remote_id, kind, label, rev, push_key, created_at) \
-             VALUES (?1, 'generation', ?2, ?3, ?4, ?5)",
-            rusqlite::params![rid, rec.version, rec.rev, new_uuid(), now],
-        )?;
+        store::journal_generation_delete(&tx, rid, &rec.version, rec.rev, &new_uuid(), &now)?;
     } else if rec.remote_id.is_none() && !local_only {
         // Never acknowledged, but a create was sent (its key is kept until an answer): it may
         // have reached the server with its answer lost. Keep the deletion by UUID until a
         // pull shows whether the server holds the record.
-        let create_sent: bool = tx.query_row(
-            "SELECT push_key IS NOT NULL FROM generations WHERE generation_id = ?1",
-            [&rec.generation_id],
-            |r| r.get(0),
-        )?;
-        if create_sent {
-            tx.execute(
-                "INSERT OR REPLACE INTO pending_uuid_deletes (generation_id, label, created_at) \
-                 VALUES (?1, ?2, ?3)",
-                rusqlite::params![rec.generation_id, rec.version, now],
-            )?;
+        if store::create_sent(&tx, &rec.generation_id)? {
+            store::journal_uuid_delete(&tx, &rec.generation_id, &rec.version, &now)?;
         }
     }
     store::delete_generation(&tx, &rec.generation_id)?;

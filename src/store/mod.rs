@@ -462,6 +462,63 @@ pub fn rename_generation(
     Ok(())
 }
 
+/// Whether a generation with this identity (UUID) exists.
+pub fn generation_id_taken(conn: &Connection, generation_id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) > 0 FROM generations WHERE generation_id = ?1")?
+        .query_row([generation_id], |r| r.get(0))?)
+}
+
+/// Sets the base (last synced copy, as JSON) a contract file carried in.
+pub fn set_base_json(conn: &Connection, generation_id: &str, base_json: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE generations SET base_json = ?2 WHERE generation_id = ?1",
+        params![generation_id, base_json],
+    )?;
+    Ok(())
+}
+
+/// Whether a create of this generation was sent (its push key is kept until an answer).
+pub fn create_sent(conn: &Connection, generation_id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT push_key IS NOT NULL FROM generations WHERE generation_id = ?1")?
+        .query_row([generation_id], |r| r.get(0))?)
+}
+
+/// Journals the deletion of a generation the server holds (`remote_id`, at `rev`) for the
+/// next push, with its idempotency key.
+pub fn journal_generation_delete(
+    conn: &Connection,
+    remote_id: &str,
+    label: &str,
+    rev: i64,
+    push_key: &str,
+    now: &str,
+) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO pending_deletes (remote_id, kind, label, rev, push_key, created_at) \
+         VALUES (?1, 'generation', ?2, ?3, ?4, ?5)",
+        params![remote_id, label, rev, push_key, now],
+    )?;
+    Ok(())
+}
+
+/// Keeps the deletion of a never-acknowledged generation by its UUID until a pull shows
+/// whether the server holds it.
+pub fn journal_uuid_delete(
+    conn: &Connection,
+    generation_id: &str,
+    label: &str,
+    now: &str,
+) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO pending_uuid_deletes (generation_id, label, created_at) \
+         VALUES (?1, ?2, ?3)",
+        params![generation_id, label, now],
+    )?;
+    Ok(())
+}
+
 pub fn delete_generation(conn: &Connection, generation_id: &str) -> Result<()> {
     conn.execute(
         "DELETE FROM pipeline_runs WHERE evolution_id IN \

@@ -2,8 +2,10 @@
 //! push (batches with If-Match and stored Idempotency-Keys, pull-merge-retry on a stale
 //! base) and cloud-first promotion. See docs/sync.md.
 
+pub mod resolve;
+
 use crate::client::cloud::Cloud;
-use crate::client::RemoteError;
+use crate::client::{routes, RemoteError};
 use crate::context::{new_uuid, Context, Workspace};
 use crate::error::{GrytError, Kind, Result};
 use crate::store::sync::{self as ss, content_of, content_of_wire};
@@ -111,8 +113,8 @@ fn garbage(e: &str) -> GrytError {
 
 /// Reads the feed head of the workspace's scope.
 pub fn head(cloud: &Cloud) -> std::result::Result<i64, RemoteError> {
-    let q = format!("/api/v1/sync/head{}", cloud.scope_query(true));
-    let h: Data<SyncHead> = cloud.remote.call("GET", &q, None, &[])?;
+    let route = routes::sync_head(&cloud.scope_query(true));
+    let h: Data<SyncHead> = cloud.remote.call_route(&route, None, &[])?;
     Ok(h.data.head)
 }
 
@@ -169,11 +171,8 @@ pub fn pull(
     // (down to one), and grows back after each page that fits.
     let mut limit = PAGE;
     loop {
-        let q = format!(
-            "/api/v1/sync/changes?since={since}&limit={limit}{}",
-            cloud.scope_query(false)
-        );
-        let page: Data<SyncChanges> = match cloud.remote.call("GET", &q, None, &[]) {
+        let route = routes::sync_changes(since, limit, &cloud.scope_query(false));
+        let page: Data<SyncChanges> = match cloud.remote.call_route(&route, None, &[]) {
             Ok(p) => p,
             Err(RemoteError::TooLarge { .. }) if limit > 1 => {
                 limit = (limit / 8).max(1);
@@ -1000,11 +999,10 @@ struct Op {
     label: String,
 }
 
+/// The Idempotency-Key of a piece of work: the stored one, else a new one stored now.
 fn key_for(
     tx: &rusqlite::Connection,
-    table: &str,
-    column: &str,
-    id_col: &str,
+    slot: ss::KeySlot,
     id: &str,
     existing: Option<String>,
 ) -> Result<String> {
@@ -1012,56 +1010,12 @@ fn key_for(
         return Ok(k);
     }
     let k = new_uuid();
-    tx.execute(
-        &format!("UPDATE {table} SET {column} = ?2 WHERE {id_col} = ?1"),
-        rusqlite::params![id, k],
-    )?;
+    ss::store_key(tx, slot, id, &k)?;
     Ok(k)
 }
 
 fn to_value(v: &impl Serialize) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
-}
-
-/// A generation with work waiting for the server, and the keys of that work.
-struct PendingGen {
-    rec: GenerationRecord,
-    push_key: Option<String>,
-    promote_key: Option<String>,
-}
-
-/// Which pending generations to push (all, or one version).
-fn pending_generations(
-    conn: &rusqlite::Connection,
-    version: Option<&str>,
-) -> Result<Vec<PendingGen>> {
-    let mut stmt = conn.prepare(
-        "SELECT version, push_key, promote_key FROM generations \
-         WHERE (sync_status = 'not_synced' OR promote_key IS NOT NULL) \
-           AND (?1 IS NULL OR version = ?1)",
-    )?;
-    let rows: Vec<(String, Option<String>, Option<String>)> = stmt
-        .query_map([version], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut out = Vec::new();
-    for (v, push_key, promote_key) in rows {
-        if let Some(rec) = store::get_generation(conn, &v)? {
-            out.push(PendingGen {
-                rec,
-                push_key,
-                promote_key,
-            });
-        }
-    }
-    Ok(out)
-}
-
-fn sync_status_of(conn: &rusqlite::Connection, local_id: &str) -> Result<String> {
-    Ok(conn.query_row(
-        "SELECT sync_status FROM generations WHERE generation_id = ?1",
-        [local_id],
-        |r| r.get(0),
-    )?)
 }
 
 /// Builds the operations of one push stage, storing every Idempotency-Key before sending.
@@ -1076,11 +1030,14 @@ fn plan_generations(
     let mut ops = Vec::new();
     // Deletions of synced drafts.
     if version.is_none() {
-        let dels: Vec<(String, String, String, i64, String)> = tx
-            .prepare("SELECT remote_id, kind, label, rev, push_key FROM pending_deletes WHERE refused IS NULL ORDER BY created_at")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        for (rid, kind, label, rev, key) in dels {
+        for ss::PendingDelete {
+            remote_id: rid,
+            kind,
+            label,
+            rev,
+            push_key: key,
+        } in ss::pending_deletes(&tx)?
+        {
             let Ok(id) = rid.parse::<i64>() else { continue };
             ops.push(Op {
                 op: BatchOp {
@@ -1095,9 +1052,9 @@ fn plan_generations(
             });
         }
     }
-    for PendingGen {
+    for ss::PendingGen {
         rec, push_key: key, ..
-    } in pending_generations(&tx, version)?
+    } in ss::pending_generations(&tx, version)?
     {
         // Refused work ('failed') waits for `gryt sync resolve`; conflicts for a decision.
         if rec.sync_status != "not_synced" {
@@ -1198,13 +1155,7 @@ fn settle_lost_updates(
     page: &SyncChanges,
 ) -> Result<()> {
     // The common case, nothing sent and unanswered: no lookup per record of the page.
-    let outstanding: bool = ws.store.conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM generations \
-         WHERE push_key IS NOT NULL AND sent_json IS NOT NULL AND remote_id IS NOT NULL)",
-        [],
-        |r| r.get(0),
-    )?;
-    if !outstanding {
+    if !ss::updates_outstanding(&ws.store.conn)? {
         return Ok(());
     }
     let mut ops = Vec::new();
@@ -1237,63 +1188,11 @@ fn settle_lost_updates(
     Ok(())
 }
 
-/// A pending evolution as push needs it.
-struct EvoRow {
-    eid: String,
-    gen_rid: Option<String>,
-    evo_rid: Option<String>,
-    change: String,
-    code: String,
-    status: String,
-    run: Option<String>,
-    completed: Option<String>,
-    key: Option<String>,
-    started: String,
-    gversion: String,
-    rev: i64,
-    owner: String,
-    commit: Option<String>,
-    dirty: bool,
-    fingerprint: Option<String>,
-    rc: i64,
-}
-
 fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>> {
     let tx = ws.store.write()?;
-    let rows: Vec<EvoRow> = tx
-        .prepare(
-            "SELECT e.evolution_id, g.remote_id, e.remote_id, e.change_id, e.code_name, e.status, \
-                    e.pipeline_run_id, e.completed_at, e.push_key, e.started_at, g.version, e.rev, e.owner, \
-                    e.commit_sha, e.dirty, e.fingerprint, e.rc \
-             FROM evolutions e JOIN generations g ON g.generation_id = e.generation_id \
-             WHERE e.sync_status IN ('not_synced', 'failed') AND g.remote_id IS NOT NULL \
-               AND g.sync_status = 'synced' AND (?1 IS NULL OR g.version = ?1) \
-             ORDER BY e.started_at",
-        )?
-        .query_map([version], |r| {
-            Ok(EvoRow {
-                eid: r.get(0)?,
-                gen_rid: r.get(1)?,
-                evo_rid: r.get(2)?,
-                change: r.get(3)?,
-                code: r.get(4)?,
-                status: r.get(5)?,
-                run: r.get(6)?,
-                completed: r.get(7)?,
-                key: r.get(8)?,
-                started: r.get(9)?,
-                gversion: r.get(10)?,
-                rev: r.get(11)?,
-                owner: r.get(12)?,
-                commit: r.get(13)?,
-                dirty: r.get(14)?,
-                fingerprint: r.get(15)?,
-                rc: r.get(16)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let rows = ss::pending_evolutions(&tx, version)?;
     let mut ops = Vec::new();
-    for EvoRow {
+    for ss::EvoRow {
         eid,
         gen_rid,
         evo_rid,
@@ -1314,7 +1213,7 @@ fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>>
     } in rows
     {
         let Some(gen_rid) = gen_rid else { continue };
-        let key = key_for(&tx, "evolutions", "push_key", "evolution_id", &eid, key)?;
+        let key = key_for(&tx, ss::KeySlot::EvolutionPush, &eid, key)?;
         let label = format!("{gversion}-rc.{rc} {change} ({code})");
         match evo_rid {
             None => {
@@ -1382,9 +1281,9 @@ fn plan_evolutions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>>
 fn plan_promotions(ws: &mut Workspace, version: Option<&str>) -> Result<Vec<Op>> {
     let tx = ws.store.write()?;
     let mut ops = Vec::new();
-    for PendingGen {
+    for ss::PendingGen {
         rec, promote_key, ..
-    } in pending_generations(&tx, version)?
+    } in ss::pending_generations(&tx, version)?
     {
         let (Some(key), Some(rid)) = (promote_key, rec.remote_id.as_ref()) else {
             continue;
@@ -1430,12 +1329,11 @@ fn send_promotions(
         let (Some(id), Some(key)) = (op.op.id, op.op.idempotency_key.as_deref()) else {
             continue;
         };
-        let path = format!("/api/v1/generations/{id}/promote");
+        let route = routes::promote_generation(id);
         let body = op.op.body.as_ref().and_then(|b| serde_json::to_vec(b).ok());
-        let resp =
-            cloud
-                .remote
-                .send("POST", &path, body.as_deref(), &[("Idempotency-Key", key)])?;
+        let resp = cloud
+            .remote
+            .send_route(&route, body.as_deref(), &[("Idempotency-Key", key)])?;
         report.requests += 1;
         let body: serde_json::Value = if resp.body.is_empty() {
             serde_json::Value::Null
@@ -1470,15 +1368,9 @@ fn tag_settled(ws: &mut Workspace, local_id: &str, report: &mut PushReport) {
     if !state.tag_pending {
         return;
     }
-    let rec = ws
-        .store
-        .conn
-        .query_row(
-            "SELECT version FROM generations WHERE generation_id = ?1",
-            [local_id],
-            |r| r.get::<_, String>(0),
-        )
+    let rec = ss::version_of(&ws.store.conn, local_id)
         .ok()
+        .flatten()
         .and_then(|v| crate::ops::load_generation(&ws.store.conn, &v).ok());
     if let Some(rec) = rec {
         if let Ok(Some(tag)) = crate::ops::complete_tag(ws, &rec, false) {
@@ -1512,7 +1404,7 @@ fn send(
         let resp: Data<BatchResponse> =
             cloud
                 .remote
-                .call("POST", "/api/v1/sync/batch", Some(&body), &[])?;
+                .call_route(&routes::sync_batch(), Some(&body), &[])?;
         report.requests += 1;
         if resp.data.results.len() != chunk.len() {
             return Err(garbage(
@@ -1562,7 +1454,7 @@ fn apply_result(
             let remote = content_of_wire(&g)?;
             report.seqs.push(g.seq);
             let still_same = ss::current_content(tx, local_id)?.as_ref() == Some(sent);
-            if still_same && sync_status_of(tx, local_id)? != "conflict" {
+            if still_same && ss::sync_status_of(tx, local_id)? != "conflict" {
                 ss::take_remote(tx, local_id, &g, &remote, now)?;
             } else {
                 ss::rebase(tx, local_id, &g, &remote, None, now)?;
@@ -1575,20 +1467,14 @@ fn apply_result(
             Ok(false)
         }
         Pending::DeleteGen { remote_id } if ok || res.status == 404 => {
-            tx.execute(
-                "DELETE FROM pending_deletes WHERE remote_id = ?1",
-                [remote_id],
-            )?;
+            ss::drop_pending_delete_of(tx, remote_id)?;
             report.deleted += 1;
             Ok(false)
         }
         Pending::DeleteGen { remote_id } if res.status == 409 => {
             // Promoted on the server meanwhile: final, so the deletion can never apply. It is
             // answered (reported), and the record comes back at the full pull that follows.
-            tx.execute(
-                "DELETE FROM pending_deletes WHERE remote_id = ?1",
-                [remote_id],
-            )?;
+            ss::drop_pending_delete_of(tx, remote_id)?;
             ss::set_meta(tx, RESYNC, "1", now)?;
             report.failed.push((op.label.clone(), detail_of(&res.body)));
             Ok(true)
@@ -1614,26 +1500,14 @@ fn apply_result(
             let e: wire::Evolution = serde_json::from_value(data)
                 .map_err(|e| garbage(&format!("an evolution in a batch answer: {e}")))?;
             report.seqs.push(e.seq);
-            let current: Option<String> = tx
-                .query_row(
-                    "SELECT status FROM evolutions WHERE evolution_id = ?1",
-                    [local_id],
-                    |r| r.get(0),
-                )
-                .ok();
+            let current = ss::evolution_status_of(tx, local_id).ok().flatten();
             if current.as_deref() == Some(sent_status.as_str()) {
                 ss::take_remote_evolution(tx, local_id, &e, now)?;
             } else {
                 ss::adopt_evolution_ids(tx, local_id, &e)?;
             }
             // The rc the server gave may be one a provisional local evolution still uses.
-            let gen: Option<String> = tx
-                .query_row(
-                    "SELECT generation_id FROM evolutions WHERE evolution_id = ?1",
-                    [local_id],
-                    |r| r.get(0),
-                )
-                .ok();
+            let gen = ss::generation_id_of_evolution(tx, local_id).ok().flatten();
             if let Some(g) = gen {
                 ss::renumber_provisional(tx, &g)?;
             }
@@ -2018,9 +1892,7 @@ pub fn promote(
         let tx = ws.store.write()?;
         key_for(
             &tx,
-            "generations",
-            "promote_key",
-            "generation_id",
+            ss::KeySlot::GenerationPromote,
             &rec.generation_id,
             None,
         )?;
@@ -2039,14 +1911,14 @@ pub fn promote(
             "The promotion of {v} lost its key"
         )));
     };
-    let path = format!("/api/v1/generations/{rid}/promote");
+    let route = routes::promote_generation(rid);
     let body = state.body.clone().map(String::into_bytes);
     let mut attempt = 0;
     let resp = loop {
         let resp =
             cloud
                 .remote
-                .send("POST", &path, body.as_deref(), &[("Idempotency-Key", &key)])?;
+                .send_route(&route, body.as_deref(), &[("Idempotency-Key", &key)])?;
         attempt += 1;
         if !(resp.status == 409 && answer_code(&resp.body) == "idempotency_in_flight")
             || attempt >= IN_FLIGHT_ATTEMPTS
@@ -2089,12 +1961,7 @@ pub fn promote(
         let tx = ws.store.write()?;
         if !in_flight {
             // A final answer: the next attempt is a new promotion with a new key and body.
-            tx.execute(
-                "UPDATE generations SET promote_key = NULL, promote_json = NULL, tag_pending = 0, \
-                 promoted_commit = CASE WHEN status = 'promoted' THEN promoted_commit END \
-                 WHERE generation_id = ?1",
-                [&rec.generation_id],
-            )?;
+            ss::forget_promotion_attempt(&tx, &rec.generation_id)?;
         }
         ss::log(
             &tx,

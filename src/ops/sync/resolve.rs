@@ -1,0 +1,249 @@
+//! Settling a conflict or work the server refused (`gryt sync resolve`): keep the local
+//! copy (`--ours`, queued to be sent again) or the server's (`--theirs`). One transaction;
+//! the contract files follow it.
+
+use crate::client::cloud::Cloud;
+use crate::context::Workspace;
+use crate::error::{GrytError, Result};
+use crate::ops::sync;
+use crate::store::sync as ss;
+use std::collections::BTreeMap;
+
+/// Settles generation `v` (canonical version): its conflict, if any, and every piece of its
+/// work the server refused. Returns what was settled besides the conflict ("evolution
+/// LABEL", "deletion LABEL", ...), for the message.
+pub fn resolve(ws: &mut Workspace, v: &str, theirs: bool, now: &str) -> Result<Vec<String>> {
+    let v = v.to_string();
+    let conflict = ss::conflicts(&ws.store.conn)?
+        .into_iter()
+        .find(|c| c.version == v);
+    let refused: Vec<ss::Refused> = ss::refused(&ws.store.conn)?
+        .into_iter()
+        .filter(|r| r.version == v)
+        .collect();
+    if conflict.is_none() && refused.is_empty() {
+        return Err(GrytError::error(format!(
+            "Generation {v} is not in conflict and the server refused nothing of it"
+        ))
+        .hint("`gryt sync status` lists the conflicts and the refused work"));
+    }
+    // The server's copies of refused evolutions not stored here (kept by older gryt
+    // versions) are fetched before the transaction.
+    let fetched = if theirs {
+        fetch_missing_evolutions(ws, &refused)?
+    } else {
+        BTreeMap::new()
+    };
+    let tx = ws.store.write()?;
+    let (mut write, mut remove) = (None, None);
+    if let Some(row) = conflict {
+        (write, remove) = resolve_conflict(&tx, &row, theirs, &v, now)?;
+    }
+    let mut settled = Vec::new();
+    for r in &refused {
+        let files = settle(&tx, r, theirs, &fetched, now)?;
+        if files.0.is_some() {
+            write = files.0;
+        }
+        if files.1.is_some() {
+            remove = files.1;
+        }
+        settled.push(format!("{} {}", r.what, r.label));
+    }
+    tx.commit()?;
+    if let Some(r) = remove {
+        let _ = std::fs::remove_file(ws.repo.generation_file(&r));
+    }
+    if let Some(w) = write {
+        if let Some(rec) = crate::store::get_generation(&ws.store.conn, &w)? {
+            crate::ops::write_contract(&ws.store.conn, &ws.repo, &rec)?;
+        }
+    }
+    Ok(settled)
+}
+
+/// Settles a merge conflict or a taken version; returns the contract file to write and the
+/// one to remove.
+fn resolve_conflict(
+    tx: &rusqlite::Connection,
+    row: &ss::ConflictRow,
+    theirs: bool,
+    v: &str,
+    now: &str,
+) -> Result<(Option<String>, Option<String>)> {
+    let v = v.to_string();
+    let mut write = None;
+    let mut remove = None;
+    let version_taken = row.kinds.iter().any(|k| k.item == sync::VERSION_EXISTS);
+    match (theirs, &row.remote) {
+        (true, _) if version_taken => {
+            // The server's generation of this version wins. A record the server also has
+            // (renamed here onto the taken version) goes back to its last synced copy with
+            // its evolutions, proofs not yet pushed included; a draft only we have is
+            // dropped. The full resync that follows brings theirs and any newer changes.
+            let base = ss::local_by_uuid(tx, &row.generation_id)?
+                .filter(|l| l.rec.remote_id.is_some())
+                .and_then(|l| l.base);
+            match base {
+                Some(base) => {
+                    if base.version != v
+                        && crate::store::get_generation(tx, &base.version)?.is_some()
+                    {
+                        return Err(GrytError::error(format!(
+                            "The server's copy of {v} is named {}, a version another generation holds here",
+                            base.version
+                        ))
+                        .hint(format!(
+                            "rename that one first (`gryt generation rename {} NEW`), then resolve {v} again",
+                            base.version
+                        )));
+                    }
+                    ss::revert_to_base(tx, &row.generation_id, &base, now)?;
+                    write = Some(base.version.clone());
+                }
+                None => ss::delete_local_generation(tx, &row.generation_id)?,
+            }
+            ss::set_meta(tx, "resync", "1", now)?;
+            remove = Some(v.clone());
+        }
+        (true, Some(g)) if g.deleted => {
+            ss::delete_local_generation(tx, &row.generation_id)?;
+            remove = Some(v.clone());
+        }
+        (true, Some(g)) => {
+            let c = ss::content_of_wire(g)?;
+            if c.version != v && crate::store::get_generation(tx, &c.version)?.is_some() {
+                return Err(GrytError::error(format!(
+                    "The server's copy of {v} is named {}, a version another generation holds here",
+                    c.version
+                ))
+                .hint(format!(
+                    "rename that one first (`gryt generation rename {} NEW`), then resolve {v} again",
+                    c.version
+                )));
+            }
+            ss::take_remote(tx, &row.generation_id, g, &c, now)?;
+            remove = Some(v.clone());
+            write = Some(c.version.clone());
+        }
+        (false, _) if version_taken => {
+            return Err(GrytError::error(format!("Version {v} is taken in the cloud; yours cannot be pushed under it"))
+                .hint(format!("rename yours with `gryt generation rename {v} NEW`, or take theirs with `gryt sync resolve {v} --theirs`")));
+        }
+        (false, Some(g)) if g.deleted => {
+            return Err(GrytError::error(format!("The server deleted {v}; your edits cannot be pushed onto it"))
+                .hint(format!("take the deletion with `gryt sync resolve {v} --theirs`, or save your work under a new version first")));
+        }
+        (false, Some(g)) if g.status == "promoted" => {
+            return Err(GrytError::error(format!("{v} was promoted on the server; it can no longer change"))
+                .hint(format!("take theirs with `gryt sync resolve {v} --theirs`, and release your changes as a new version")));
+        }
+        (false, Some(g)) => {
+            let base = ss::content_of_wire(g)?;
+            ss::rebase(tx, &row.generation_id, g, &base, None, now)?;
+        }
+        (_, None) => {
+            return Err(GrytError::error(format!(
+                "The server's copy of {v} is not known; pull again"
+            ))
+            .hint("`gryt sync pull`"));
+        }
+    }
+    Ok((write, remove))
+}
+
+/// Settles one refused record: `--theirs` drops the local change and restores the server's
+/// copy (a record the server never took goes), `--ours` queues it to be sent again.
+/// Returns the contract file to write and the one to remove.
+fn settle(
+    tx: &rusqlite::Connection,
+    r: &ss::Refused,
+    theirs: bool,
+    fetched: &BTreeMap<String, Option<gryt_core::wire::Evolution>>,
+    now: &str,
+) -> Result<(Option<String>, Option<String>)> {
+    if !theirs {
+        ss::requeue_refused(tx, r)?;
+        return Ok((None, None));
+    }
+    match r.what {
+        "evolution" => {
+            let copy = match &r.remote_id {
+                None => None,
+                Some(_) => match ss::evolution_base(tx, &r.id)? {
+                    Some(e) => Some(e),
+                    None => fetched.get(&r.id).cloned().flatten(),
+                },
+            };
+            match copy {
+                Some(e) if !e.deleted => ss::take_remote_evolution(tx, &r.id, &e, now)?,
+                _ => ss::delete_local_evolution(tx, &r.id)?,
+            }
+            Ok((None, None))
+        }
+        "generation" => {
+            let base = ss::local_by_uuid(tx, &r.id)?.and_then(|l| l.base);
+            match (&r.remote_id, base) {
+                (Some(_), Some(base)) => {
+                    if base.version != r.version
+                        && crate::store::get_generation(tx, &base.version)?.is_some()
+                    {
+                        return Err(GrytError::error(format!(
+                            "The server's copy of {} is named {}, a version another generation holds here",
+                            r.version, base.version
+                        ))
+                        .hint(format!(
+                            "rename that one first (`gryt generation rename {} NEW`), then resolve {} again",
+                            base.version, r.version
+                        )));
+                    }
+                    ss::restore_generation(tx, &r.id, &base, now)?;
+                    ss::set_meta(tx, "resync", "1", now)?;
+                    Ok((Some(base.version.clone()), Some(r.version.clone())))
+                }
+                _ => {
+                    // The server never took it (or its copy is unknown here): the draft
+                    // goes; a full pull brings whatever the server holds.
+                    ss::delete_local_generation(tx, &r.id)?;
+                    ss::set_meta(tx, "resync", "1", now)?;
+                    Ok((None, Some(r.version.clone())))
+                }
+            }
+        }
+        _ => {
+            ss::drop_pending_delete_of(tx, &r.id)?;
+            // The deleted record comes back with the next pull (a full one).
+            ss::set_meta(tx, "resync", "1", now)?;
+            Ok((None, None))
+        }
+    }
+}
+
+/// The server's copies of refused evolutions whose copy is not stored here: by local id,
+/// `None` when the server no longer has it.
+fn fetch_missing_evolutions(
+    ws: &Workspace,
+    refused: &[ss::Refused],
+) -> Result<BTreeMap<String, Option<gryt_core::wire::Evolution>>> {
+    let mut out = BTreeMap::new();
+    for r in refused.iter().filter(|r| r.what == "evolution") {
+        let Some(rid) = &r.remote_id else { continue };
+        if ss::evolution_base(&ws.store.conn, &r.id)?.is_some() {
+            continue;
+        }
+        let cloud = Cloud::required(ws)?;
+        let got: std::result::Result<gryt_core::wire::Data<gryt_core::wire::Evolution>, _> = cloud
+            .remote
+            .call_route(&crate::client::routes::evolution(rid), None, &[]);
+        match got {
+            Ok(d) => {
+                out.insert(r.id.clone(), Some(d.data));
+            }
+            Err(crate::client::RemoteError::Http { status: 404, .. }) => {
+                out.insert(r.id.clone(), None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
