@@ -48,8 +48,10 @@ fn vm_hwm_kib(pid: u32) -> u64 {
         .expect("VmHWM")
 }
 
-#[test]
-fn unauthenticated_uploads_are_not_buffered_and_others_are_served() {
+/// The real `gryt server` on a fresh SQLite database with the user alice (password
+/// "correct horse battery", added with `gryt server user add`): its HOME, the process and
+/// its address.
+fn server_with_alice() -> (Workspace, ServerProcess, SocketAddr) {
     let ws = Workspace::bare("admin");
     let db = format!("sqlite:{}", ws.home().join("server.db").display());
     ws.run_with(
@@ -66,9 +68,14 @@ fn unauthenticated_uploads_are_not_buffered_and_others_are_served() {
         Some("correct horse battery\n"),
     )
     .ok();
-
     let server = ServerProcess::start(&ws, &["--database", &db]);
     let addr: SocketAddr = server.addr().parse().expect("an address");
+    (ws, server, addr)
+}
+
+#[test]
+fn unauthenticated_uploads_are_not_buffered_and_others_are_served() {
+    let (_ws, server, addr) = server_with_alice();
     let pid = server.pid();
     let before = vm_hwm_kib(pid);
 
@@ -238,24 +245,7 @@ fn request(addr: SocketAddr, head: &str, body: &[u8]) -> String {
 /// times the body, not by the tree's 30-odd times.
 #[test]
 fn a_big_batch_costs_a_few_times_its_size_in_server_memory() {
-    let ws = Workspace::bare("admin");
-    let db = format!("sqlite:{}", ws.home().join("server.db").display());
-    ws.run_with(
-        &[
-            "server",
-            "--database",
-            &db,
-            "user",
-            "add",
-            "alice",
-            "--password-stdin",
-        ],
-        &[],
-        Some("correct horse battery\n"),
-    )
-    .ok();
-    let server = ServerProcess::start(&ws, &["--database", &db]);
-    let addr: SocketAddr = server.addr().parse().expect("an address");
+    let (_ws, server, addr) = server_with_alice();
     let pid = server.pid();
     let auth = "Authorization: Basic YWxpY2U6Y29ycmVjdCBob3JzZSBiYXR0ZXJ5";
     let small = request(
