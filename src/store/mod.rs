@@ -3,7 +3,7 @@
 
 pub mod sync;
 
-use crate::error::{GrytError, Result};
+use crate::error::{CliError, Result};
 use gryt_core::{Change, ChangeId, ChangeType, EvolutionStatus, GenerationSpec, GenerationStatus};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 use serde::Serialize;
@@ -49,8 +49,8 @@ pub struct Store {
     pub conn: Connection,
 }
 
-fn corrupt(path: &Path, e: impl std::fmt::Display) -> GrytError {
-    GrytError::error(format!(
+fn corrupt(path: &Path, e: impl std::fmt::Display) -> CliError {
+    CliError::error(format!(
         "The database {} is corrupt or not a gryt database ({e})",
         path.display()
     ))
@@ -62,7 +62,7 @@ impl Store {
     /// without changing it, then applies pending migrations in one transaction.
     pub fn open(path: &Path) -> Result<Store> {
         if !path.is_file() {
-            return Err(GrytError::error(format!(
+            return Err(CliError::error(format!(
                 "The database {} is missing",
                 path.display()
             ))
@@ -78,7 +78,7 @@ impl Store {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| corrupt(path, e))?;
         if version > schema_version() {
-            return Err(GrytError::error(format!(
+            return Err(CliError::error(format!(
                 "The database {} was written by a newer gryt (schema {version}; this gryt knows up to {})",
                 path.display(),
                 schema_version()
@@ -128,7 +128,7 @@ impl Store {
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| GrytError::io(format!("cannot create {}", path.display()), e))?;
+        .map_err(|e| CliError::io(format!("cannot create {}", path.display()), e))?;
         let mut store = Store { conn };
         store.configure()?;
         store.migrate()?;
@@ -150,7 +150,7 @@ impl Store {
                     | OpenFlags::SQLITE_OPEN_CREATE
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
-            .map_err(|e| GrytError::io(format!("cannot create {}", path.display()), e))?;
+            .map_err(|e| CliError::io(format!("cannot create {}", path.display()), e))?;
             let mut store = Store { conn };
             store.configure()?;
             let tx = store
@@ -160,7 +160,7 @@ impl Store {
             if current == 0 {
                 for (name, sql) in MIGRATIONS {
                     tx.execute_batch(sql)
-                        .map_err(|e| GrytError::error(format!("migration {name} failed: {e}")))?;
+                        .map_err(|e| CliError::error(format!("migration {name} failed: {e}")))?;
                 }
                 tx.execute_batch(&format!("PRAGMA user_version = {}", schema_version()))?;
                 load(&tx)?;
@@ -201,7 +201,7 @@ impl Store {
         if current < schema_version() {
             for (name, sql) in &MIGRATIONS[current as usize..] {
                 tx.execute_batch(sql)
-                    .map_err(|e| GrytError::error(format!("migration {name} failed: {e}")))?;
+                    .map_err(|e| CliError::error(format!("migration {name} failed: {e}")))?;
             }
             tx.execute_batch(&format!("PRAGMA user_version = {}", schema_version()))?;
         }

@@ -2,7 +2,7 @@
 //! copies, the base (last synced copy), conflicts, the journal of pending work and the log.
 //! Every function runs inside the caller's transaction.
 
-use crate::error::{GrytError, Result};
+use crate::error::{CliError, Result};
 use crate::store::{self, GenerationRecord};
 use gryt_core::merge::{Conflict, GenerationContent};
 use gryt_core::wire;
@@ -23,7 +23,7 @@ pub fn content_of(rec: &GenerationRecord) -> GenerationContent {
 /// The mergeable content of a server record; a record breaking our rules is garbage.
 pub fn content_of_wire(g: &wire::Generation) -> Result<GenerationContent> {
     let bad = |what: String| {
-        GrytError::error(format!(
+        CliError::error(format!(
             "Bad answer from the server: generation {} has {what}",
             g.version.chars().take(64).collect::<String>()
         ))
