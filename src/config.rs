@@ -15,11 +15,25 @@
 //! `gryt_url` or `GRYT_URL`, never to a URL only the repository names.
 
 use crate::client::Auth;
-use crate::error::{GrytError, Result};
+use crate::error::{CliError, Result};
 use crate::yaml;
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// The wall clock. Commands use [`Env::now`] (which honours `GRYT_NOW`); this is for the
+/// timestamps of code without an environment at hand (HTTP signatures, retry dates, run
+/// times). Every clock read of the CLI goes through here or [`Env::now`] (clippy.toml).
+#[allow(clippy::disallowed_methods)]
+pub fn wall_clock() -> DateTime<Utc> {
+    Utc::now()
+}
+
+/// The process's working directory (read once, at start-up, for [`crate::context::Context`]).
+#[allow(clippy::disallowed_methods)]
+pub fn process_current_dir() -> std::io::Result<PathBuf> {
+    std::env::current_dir()
+}
 
 /// The process environment, captured once at start-up.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +42,7 @@ pub struct Env {
 }
 
 impl Env {
+    #[allow(clippy::disallowed_methods)] // The one read of the process environment.
     pub fn from_process() -> Env {
         // Non-UTF-8 variables are ignored rather than trusted half-way.
         Env {
@@ -50,7 +65,7 @@ impl Env {
             return Ok(PathBuf::from(dir));
         }
         dirs::config_dir().map(|d| d.join("gryt")).ok_or_else(|| {
-            GrytError::error("Cannot find the user's configuration directory")
+            CliError::error("Cannot find the user's configuration directory")
                 .hint("set GRYT_CONFIG_DIR to a directory gryt may use")
         })
     }
@@ -60,7 +75,7 @@ impl Env {
         self.get("GRYT_NOW")
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(Utc::now)
+            .unwrap_or_else(wall_clock)
     }
 
     pub fn now_string(&self) -> String {
@@ -288,7 +303,7 @@ impl HttpLimits {
             match raw.trim().parse::<u64>() {
                 Ok(n) if range.contains(&n) => Ok(Some(n)),
                 _ => Err(
-                    GrytError::error(format!("Invalid {var} '{raw}'")).hint(format!(
+                    CliError::error(format!("Invalid {var} '{raw}'")).hint(format!(
                         "{var} is a whole number from {} to {}",
                         range.start(),
                         range.end()
@@ -341,7 +356,7 @@ pub fn read_file(path: &Path) -> Result<BTreeMap<String, String>> {
     match std::fs::read_to_string(path) {
         Ok(text) => yaml::parse_config(path, &text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-        Err(e) => Err(GrytError::io(format!("cannot read {}", path.display()), e)),
+        Err(e) => Err(CliError::io(format!("cannot read {}", path.display()), e)),
     }
 }
 
@@ -360,7 +375,7 @@ impl Config {
          -> Result<()> {
             for (k, v) in map {
                 let info = key_info(&k).ok_or_else(|| {
-                    GrytError::error(format!(
+                    CliError::error(format!(
                         "Unknown configuration key '{k}' in {}",
                         path.display()
                     ))
@@ -372,7 +387,7 @@ impl Config {
                 if info.secret && source != Source::Credentials {
                     // The reference client kept secrets in .gryt/config; refuse to read
                     // them from anywhere but the credentials file.
-                    return Err(GrytError::error(format!(
+                    return Err(CliError::error(format!(
                         "{} holds the secret '{k}'; secrets are only read from the credentials file",
                         path.display()
                     ))
@@ -390,7 +405,7 @@ impl Config {
                 }
                 if info.name == "execution_mode" && ExecutionMode::parse(&v).is_none() {
                     // Checked in every file, not only in the layer that wins.
-                    return Err(GrytError::error(format!(
+                    return Err(CliError::error(format!(
                         "Invalid execution_mode '{v}' in {}",
                         path.display()
                     ))
@@ -430,7 +445,7 @@ impl Config {
         };
         if let Some(mode) = cfg.get("execution_mode") {
             if ExecutionMode::parse(mode).is_none() {
-                return Err(GrytError::error(format!("Invalid execution_mode '{mode}'"))
+                return Err(CliError::error(format!("Invalid execution_mode '{mode}'"))
                     .hint("execution_mode is one of local, hybrid, cloud"));
             }
         }
@@ -609,7 +624,7 @@ pub fn read_credentials(path: &Path) -> Result<yaml::Credentials> {
     match std::fs::read_to_string(path) {
         Ok(text) => yaml::parse_credentials(path, &text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
-        Err(e) => Err(GrytError::io(format!("cannot read {}", path.display()), e)),
+        Err(e) => Err(CliError::io(format!("cannot read {}", path.display()), e)),
     }
 }
 
@@ -648,21 +663,21 @@ pub fn private_dir(dir: &Path) -> Result<()> {
         .mode(0o700)
         .create(dir)
         .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
-        .map_err(|e| GrytError::io(format!("cannot create {}", dir.display()), e))
+        .map_err(|e| CliError::io(format!("cannot create {}", dir.display()), e))
 }
 
 /// Validates a value before it is written.
 pub fn validate_value(key: &KeyInfo, value: &str) -> Result<()> {
     match key.name {
-        "execution_mode" if ExecutionMode::parse(value).is_none() => Err(GrytError::usage(
+        "execution_mode" if ExecutionMode::parse(value).is_none() => Err(CliError::usage(
             format!("Invalid execution_mode '{value}'"),
         )
         .hint("execution_mode is one of local, hybrid, cloud")),
         "gryt_url" if !(value.starts_with("http://") || value.starts_with("https://")) => {
-            Err(GrytError::usage(format!("Invalid gryt_url '{}'", redact_url(value)))
+            Err(CliError::usage(format!("Invalid gryt_url '{}'", redact_url(value)))
                 .hint("use a URL such as https://gryt.example.com"))
         }
-        "gryt_url" if has_userinfo(value) => Err(GrytError::usage(format!(
+        "gryt_url" if has_userinfo(value) => Err(CliError::usage(format!(
             "The URL {} holds a user name or password",
             redact_url(value)
         ))
@@ -670,12 +685,12 @@ pub fn validate_value(key: &KeyInfo, value: &str) -> Result<()> {
             "give the URL without it ({}) and log in with `gryt cloud login`, which keeps the password in the credentials file",
             strip_userinfo(value)
         ))),
-        "project" if !valid_project(value) => Err(GrytError::usage(format!(
+        "project" if !valid_project(value) => Err(CliError::usage(format!(
             "Invalid project '{}'",
             value.chars().take(100).collect::<String>()
         ))
         .hint("a project name is 1 to 100 characters: letters, digits, '.', '_', '-' and '/' (e.g. org/app)")),
-        _ if value.contains('\n') => Err(GrytError::usage("A config value must be one line")),
+        _ if value.contains('\n') => Err(CliError::usage("A config value must be one line")),
         _ => Ok(()),
     }
 }

@@ -2,7 +2,7 @@
 //! building the database of a fresh clone from them, and taking in hand edits before a pull
 //! may rewrite a file. See docs/cli.md "Contract files" and docs/sync.md.
 
-use crate::error::{GrytError, Kind, Result};
+use crate::error::{CliError, Kind, Result};
 use crate::repo::Repo;
 use crate::store::{self, GenerationRecord, Store};
 use crate::ui::Ui;
@@ -19,7 +19,7 @@ pub fn contract_files(repo: &Repo) -> Result<Vec<PathBuf>> {
     }
     repo.check_generations_dir()?;
     let entries = std::fs::read_dir(&dir)
-        .map_err(|e| GrytError::io(format!("cannot read {}", dir.display()), e))?;
+        .map_err(|e| CliError::io(format!("cannot read {}", dir.display()), e))?;
     let mut out = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -44,7 +44,7 @@ pub fn stem_of(path: &Path) -> String {
 /// version it declares is the one its name says.
 pub fn read_contract(path: &Path, bytes: &[u8]) -> Result<ContractFile> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        GrytError::error(format!(
+        CliError::error(format!(
             "{}: the file is not UTF-8 text (invalid byte at offset {})",
             path.display(),
             e.valid_up_to()
@@ -52,12 +52,12 @@ pub fn read_contract(path: &Path, bytes: &[u8]) -> Result<ContractFile> {
     })?;
     let mut file = crate::yaml::parse_contract(path, text)?;
     let version = file.spec.validate().map_err(|e| {
-        let g: GrytError = e.into();
-        GrytError::error(format!("{}: {}", path.display(), g.message))
+        let g: CliError = e.into();
+        CliError::error(format!("{}: {}", path.display(), g.message))
     })?;
     let stem = stem_of(path);
     if version.to_string() != stem {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "{}:1:1: the contract declares version {} but its file name says {stem}",
             path.display(),
             file.spec.version
@@ -113,7 +113,7 @@ pub fn tracked_by_git(root: &Path, path: &Path) -> bool {
 pub fn refuse_committed_database(repo: &Repo) -> Result<()> {
     let db = repo.db_path();
     if tracked_by_git(&repo.root, &db) {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "{} is tracked by git; a committed database is never trusted, nothing was synced",
             db.display()
         ))
@@ -168,7 +168,7 @@ fn record_of(
 /// local edit. A promoted committed copy is final: the record is HEAD's copy.
 fn load_one(repo: &Repo, path: &Path, now: &str, user: &str) -> Result<Loaded> {
     let bytes = std::fs::read(path)
-        .map_err(|e| GrytError::io(format!("cannot read {}", path.display()), e))?;
+        .map_err(|e| CliError::io(format!("cannot read {}", path.display()), e))?;
     let file = read_contract(path, &bytes)?;
     let head = committed_copy(&repo.root, path)
         .filter(|h| *h != bytes)
@@ -263,8 +263,8 @@ pub fn absorb_file_edits(repo: &Repo, store: &mut Store, now: &str) -> Result<Ve
         if store::contract_file_hash(&tx, &stem)?.as_deref() == Some(&store::file_hash(&bytes)) {
             continue;
         }
-        let stop = |e: GrytError| {
-            GrytError::new(
+        let stop = |e: CliError| {
+            CliError::new(
                 Kind::Attention,
                 format!(
                     "{} was edited and cannot be taken in: {}; the sync stopped and left the file as it is",
@@ -279,7 +279,7 @@ pub fn absorb_file_edits(repo: &Repo, store: &mut Store, now: &str) -> Result<Ve
         let file = read_contract(&path, &bytes).map_err(stop)?;
         if let Some(id) = &file.identity.generation_id {
             if *id != rec.generation_id {
-                return Err(stop(GrytError::error(format!(
+                return Err(stop(CliError::error(format!(
                     "its generation_id {id} is not the one of {stem} here ({})",
                     rec.generation_id
                 ))));
@@ -288,12 +288,12 @@ pub fn absorb_file_edits(repo: &Repo, store: &mut Store, now: &str) -> Result<Ve
         let same = file.spec == rec.spec();
         if rec.status == GenerationStatus::Promoted {
             if !same {
-                return Err(stop(GrytError::error(format!(
+                return Err(stop(CliError::error(format!(
                     "{stem} is promoted, and a promoted contract never changes"
                 ))));
             }
         } else if file.identity.status == GenerationStatus::Promoted {
-            return Err(stop(GrytError::error(
+            return Err(stop(CliError::error(
                 "it says `status: promoted`, but only `gryt promote` promotes",
             )));
         } else if !same {

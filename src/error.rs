@@ -1,6 +1,11 @@
-//! The CLI's error type: a kind (which decides the exit code), a message and a hint, and the
-//! exit-code table itself ([`EXIT_CODES`]; README "Exit codes" and docs/cli.md show it).
+//! The CLI's one error type, [`CliError`]: a kind (which alone decides the exit code, in
+//! [`Kind::exit_code`]), a message, hints, and the lower-level error it came from (its source
+//! chain); and the exit-code table itself ([`EXIT_CODES`]; README "Exit codes" and
+//! docs/cli.md show it). Commands return `Result<(), CliError>`: a command that has already
+//! said everything and only needs a non-zero exit code returns [`CliError::exit`].
 
+use crate::git::GitError;
+use crate::pipeline::PipelineError;
 use gryt_core::{CoreError, ErrorKind as CoreKind};
 use std::fmt;
 
@@ -105,21 +110,33 @@ impl Kind {
     }
 }
 
+/// The lower-level error a [`CliError`] came from.
+pub type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 #[derive(Debug)]
-pub struct GrytError {
+pub struct CliError {
     pub kind: Kind,
     pub message: String,
-    pub hint: Option<String>,
+    /// What the user can do, most specific first (git's or the pipeline runner's own hint
+    /// before the command's); each is printed on a `Hint:` line.
+    pub hints: Vec<String>,
+    /// The error this one wraps, if any (see [`std::error::Error::source`]).
+    source: Option<Source>,
+    /// The command has already reported everything (its output says why): nothing more is
+    /// printed, and only the exit code of `kind` remains.
+    pub reported: bool,
 }
 
-pub type Result<T> = std::result::Result<T, GrytError>;
+pub type Result<T> = std::result::Result<T, CliError>;
 
-impl GrytError {
+impl CliError {
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
-        GrytError {
+        CliError {
             kind,
             message: message.into(),
-            hint: None,
+            hints: Vec::new(),
+            source: None,
+            reported: false,
         }
     }
 
@@ -131,10 +148,44 @@ impl GrytError {
         Self::new(Kind::Usage, message)
     }
 
+    /// A command that printed its whole outcome and exits with `kind`'s code (a failed
+    /// pipeline, `gryt sync status` with conflicts): no error message follows.
+    pub fn exit(kind: Kind) -> Self {
+        CliError {
+            reported: true,
+            ..Self::new(kind, "")
+        }
+    }
+
+    /// Adds a hint after those already there.
     #[must_use]
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.hints.push(hint.into());
         self
+    }
+
+    /// Replaces the hints with this one (when the caller knows the better next step).
+    #[must_use]
+    pub fn only_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints = vec![hint.into()];
+        self
+    }
+
+    /// Keeps `source` as the error this one came from.
+    #[must_use]
+    pub fn with_source(mut self, source: impl Into<Source>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// The exit code of this error (its kind's; see [`Kind::exit_code`]).
+    pub fn exit_code(&self) -> i32 {
+        self.kind.exit_code()
+    }
+
+    /// The hints as one line (JSON's `hint`), `None` when there is none.
+    pub fn hint_text(&self) -> Option<String> {
+        (!self.hints.is_empty()).then(|| self.hints.join(" "))
     }
 
     /// `{"kind", "message", "hint", "exit_code"}`: the error under `--json`.
@@ -142,8 +193,8 @@ impl GrytError {
         serde_json::json!({
             "kind": self.kind.name(),
             "message": self.message,
-            "hint": self.hint,
-            "exit_code": self.kind.exit_code(),
+            "hint": self.hint_text(),
+            "exit_code": self.exit_code(),
         })
     }
 
@@ -151,17 +202,34 @@ impl GrytError {
     pub fn io(context: impl fmt::Display, err: impl fmt::Display) -> Self {
         Self::error(format!("{context}: {err}"))
     }
+
+    /// A failed git call (an `anyhow` error from git.rs): `message` names what failed; git's
+    /// own hint (a [`GitError`]'s) comes first, and the git error is kept as the source.
+    pub fn git(message: impl Into<String>, err: anyhow::Error) -> Self {
+        let git_hint = err.downcast_ref::<GitError>().and_then(|g| g.hint.clone());
+        let mut e = Self::error(message);
+        if let Some(h) = git_hint {
+            e = e.hint(h);
+        }
+        e.with_source(err)
+    }
 }
 
-impl fmt::Display for GrytError {
+impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl std::error::Error for GrytError {}
+impl std::error::Error for CliError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
 
-impl From<CoreError> for GrytError {
+impl From<CoreError> for CliError {
     fn from(e: CoreError) -> Self {
         // Every domain rule violation is exit code 1; the kind only shapes the wording.
         let kind = match e.kind {
@@ -172,17 +240,27 @@ impl From<CoreError> for GrytError {
             | CoreKind::GateFailed
             | CoreKind::Forbidden => Kind::Error,
         };
-        GrytError {
-            kind,
-            message: e.message,
-            hint: e.hint,
+        let mut out = CliError::new(kind, e.message);
+        if let Some(h) = e.hint {
+            out = out.hint(h);
         }
+        out
     }
 }
 
-impl From<rusqlite::Error> for GrytError {
+impl From<PipelineError> for CliError {
+    fn from(e: PipelineError) -> Self {
+        let mut out = CliError::error(e.message);
+        if let Some(h) = e.hint {
+            out = out.hint(h);
+        }
+        out
+    }
+}
+
+impl From<rusqlite::Error> for CliError {
     fn from(e: rusqlite::Error) -> Self {
-        GrytError::error(format!("database error: {e}"))
+        CliError::error(format!("database error: {e}")).with_source(e)
     }
 }
 
@@ -227,14 +305,32 @@ mod tests {
     }
 
     #[test]
+    fn hints_keep_their_order_and_the_source_is_kept() {
+        let git = anyhow::Error::new(crate::git::GitError {
+            message: "git says no".into(),
+            hint: Some("set user.email".into()),
+        });
+        let e = CliError::git("Tagging v1.0.0 failed", git).hint("or promote with --no-tag");
+        assert_eq!(e.hints, vec!["set user.email", "or promote with --no-tag"]);
+        assert_eq!(
+            e.to_json()["hint"],
+            serde_json::json!("set user.email or promote with --no-tag")
+        );
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("git says no"));
+        assert_eq!(CliError::exit(Kind::Attention).exit_code(), 3);
+        assert!(CliError::exit(Kind::Error).reported);
+    }
+
+    #[test]
     fn json_errors_carry_kind_message_hint_and_code() {
-        let e = GrytError::new(Kind::Unreachable, "no server").hint("later");
+        let e = CliError::new(Kind::Unreachable, "no server").hint("later");
         assert_eq!(
             e.to_json(),
             serde_json::json!({"kind": "unreachable", "message": "no server", "hint": "later", "exit_code": 4})
         );
         assert_eq!(
-            GrytError::usage("bad").to_json()["hint"],
+            CliError::usage("bad").to_json()["hint"],
             serde_json::Value::Null
         );
     }

@@ -1,6 +1,6 @@
 //! Small file-system helpers: atomic writes with an exact mode.
 
-use crate::error::{GrytError, Result};
+use crate::error::{CliError, Result};
 use std::io::Write;
 use std::path::Path;
 
@@ -29,7 +29,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(GrytError::io(format!("cannot write {}", path.display()), e));
+        return Err(CliError::io(format!("cannot write {}", path.display()), e));
     }
     Ok(())
 }

@@ -327,12 +327,9 @@ mod tests {
         fn new() -> Self {
             static COUNTER: AtomicUsize = AtomicUsize::new(0);
             let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos();
+            let unique = crate::context::new_uuid();
             let dir = std::env::temp_dir()
-                .join(format!("gryt-git-test-{}-{n}-{nanos}", std::process::id()));
+                .join(format!("gryt-git-test-{}-{n}-{unique}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
             TempDir(dir)
         }

@@ -4,6 +4,10 @@
 //! Layers (docs/architecture.md, "CLI modules"): commands parse arguments and render; ops
 //! hold the use cases; the store holds the SQL; the client holds the HTTP; ui holds output.
 
+// Environment, working-directory and wall-clock reads live in config.rs only (clippy.toml
+// lists the methods; the workspace allows them elsewhere, e.g. in tests and the server).
+#![warn(clippy::disallowed_methods)]
+
 mod client;
 mod commands;
 mod config;
@@ -24,7 +28,7 @@ mod layering;
 
 use clap::{CommandFactory, FromArgMatches};
 use context::Context;
-use error::GrytError;
+use error::CliError;
 
 /// Parses the command line, runs the command and returns the documented exit code.
 pub fn run() -> i32 {
@@ -40,7 +44,7 @@ pub fn run() -> i32 {
             // with --json a usage error is also the JSON error object on stdout.
             if e.use_stderr() && json_requested() {
                 let (message, hint) = clap_message(&e.to_string());
-                let mut err = GrytError::usage(message);
+                let mut err = CliError::usage(message);
                 if !hint.is_empty() {
                     err = err.hint(hint);
                 }
@@ -55,12 +59,12 @@ pub fn run() -> i32 {
         }
     };
     let ui = ui::Ui::new(cli.json, cli.quiet, env.color_allowed());
-    let cwd = match std::env::current_dir() {
+    let cwd = match config::process_current_dir() {
         Ok(d) => d,
         Err(e) => {
-            let e = GrytError::error(format!("cannot read the current directory: {e}"));
+            let e = CliError::error(format!("cannot read the current directory: {e}"));
             ui.finish(Some(&e));
-            return e.kind.exit_code();
+            return e.exit_code();
         }
     };
     let cwd = match cli.directory {
@@ -75,13 +79,14 @@ pub fn run() -> i32 {
         strict_sync: cli.strict_sync,
     };
     match commands::dispatch(&ctx, cli.command) {
-        Ok(code) => {
+        Ok(()) => {
             ui.finish(None);
-            code
+            0
         }
         Err(e) => {
-            ui.finish(Some(&e));
-            e.kind.exit_code()
+            // A command that reported its own outcome adds no error message.
+            ui.finish((!e.reported).then_some(&e));
+            e.exit_code()
         }
     }
 }

@@ -642,7 +642,7 @@ fn run_with_shell(
     shell: &Path,
     cancel: &AtomicUsize,
 ) -> RunResult {
-    let started_at = Utc::now();
+    let started_at = crate::config::wall_clock();
     let start = Instant::now();
     let mut results = Vec::with_capacity(pipeline.steps.len());
     let mut status = RunStatus::Pass;
@@ -699,7 +699,7 @@ fn run_with_shell(
         steps: results,
         duration_ms: millis(start.elapsed()),
         started_at,
-        finished_at: Utc::now(),
+        finished_at: crate::config::wall_clock(),
     }
 }
 
@@ -777,7 +777,7 @@ fn run_step(
     cancel: &AtomicUsize,
     on_output: &mut dyn FnMut(OutputEvent),
 ) -> StepResult {
-    let started_at = Utc::now();
+    let started_at = crate::config::wall_clock();
     let start = Instant::now();
     on_output(OutputEvent::StepStart {
         index,
@@ -1167,12 +1167,9 @@ mod tests {
         fn new() -> Self {
             static COUNTER: AtomicUsize = AtomicUsize::new(0);
             let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos();
+            let unique = crate::context::new_uuid();
             let dir = std::env::temp_dir().join(format!(
-                "gryt-pipeline-test-{}-{n}-{nanos}",
+                "gryt-pipeline-test-{}-{n}-{unique}",
                 std::process::id()
             ));
             std::fs::create_dir_all(&dir).unwrap();

@@ -1,6 +1,6 @@
 //! Finding and creating a gryt repository: the nearest ancestor holding `.gryt/`.
 
-use crate::error::{GrytError, Result};
+use crate::error::{CliError, Result};
 use std::path::{Path, PathBuf};
 
 pub const DIR: &str = ".gryt";
@@ -40,11 +40,11 @@ impl Repo {
     /// `.gryt/generations` or contract file must not make gryt read or write elsewhere.
     fn ensure_inside(&self, path: &Path) -> Result<()> {
         let real = std::fs::canonicalize(path)
-            .map_err(|e| GrytError::io(format!("cannot use {}", path.display()), e))?;
+            .map_err(|e| CliError::io(format!("cannot use {}", path.display()), e))?;
         if real.starts_with(&self.root) {
             return Ok(());
         }
-        Err(GrytError::error(format!(
+        Err(CliError::error(format!(
             "{} leads outside the repository (to {}); gryt does not follow it",
             path.display(),
             real.display()
@@ -71,7 +71,7 @@ impl Repo {
         let dir = self.generations_dir();
         if std::fs::symlink_metadata(&dir).is_err() {
             std::fs::create_dir_all(&dir)
-                .map_err(|e| GrytError::io(format!("cannot create {}", dir.display()), e))?;
+                .map_err(|e| CliError::io(format!("cannot create {}", dir.display()), e))?;
         }
         self.contract_file_for_read(version)
     }
@@ -88,7 +88,7 @@ impl Repo {
     /// Walks up from `start` to the nearest directory holding `.gryt/`.
     pub fn discover(start: &Path) -> Result<Repo> {
         let start = std::fs::canonicalize(start).map_err(|e| {
-            GrytError::error(format!("cannot use directory {}: {e}", start.display()))
+            CliError::error(format!("cannot use directory {}: {e}", start.display()))
         })?;
         let mut dir: Option<&Path> = Some(&start);
         while let Some(d) = dir {
@@ -99,7 +99,7 @@ impl Repo {
             }
             dir = d.parent();
         }
-        Err(GrytError::error(format!(
+        Err(CliError::error(format!(
             "Not a gryt repository (or any parent up to /): {}",
             start.display()
         ))
@@ -109,19 +109,18 @@ impl Repo {
     /// Creates the layout at `root` (which may exist). Fails if `.gryt/` already exists.
     pub fn create_layout(root: &Path) -> Result<Repo> {
         std::fs::create_dir_all(root)
-            .map_err(|e| GrytError::io(format!("cannot create {}", root.display()), e))?;
+            .map_err(|e| CliError::io(format!("cannot create {}", root.display()), e))?;
         let root = std::fs::canonicalize(root)
-            .map_err(|e| GrytError::io(format!("cannot use {}", root.display()), e))?;
+            .map_err(|e| CliError::io(format!("cannot use {}", root.display()), e))?;
         let repo = Repo { root };
         if repo.gryt_dir().exists() {
-            return Err(GrytError::error(format!(
+            return Err(CliError::error(format!(
                 "A gryt repository already exists in {}",
                 repo.root.display()
             )));
         }
-        let io = |p: &Path, e: std::io::Error| {
-            GrytError::io(format!("cannot create {}", p.display()), e)
-        };
+        let io =
+            |p: &Path, e: std::io::Error| CliError::io(format!("cannot create {}", p.display()), e);
         for d in [
             repo.gryt_dir(),
             repo.generations_dir(),

@@ -1,13 +1,13 @@
 //! Every YAML call of the CLI lives here (serde_yaml is deprecated upstream; one module
 //! keeps it swappable). Errors name the file, line and column.
 
-use crate::error::{GrytError, Result};
+use crate::error::{CliError, Result};
 use gryt_core::{Change, ChangeId, ChangeType, GenerationSpec, GenerationStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-fn located(path: &Path, e: &serde_yaml::Error) -> GrytError {
+fn located(path: &Path, e: &serde_yaml::Error) -> CliError {
     let msg = e.to_string();
     // serde_yaml appends " at line L column C"; we put the location first instead.
     let msg = match msg.find(" at line ") {
@@ -15,13 +15,13 @@ fn located(path: &Path, e: &serde_yaml::Error) -> GrytError {
         None => msg,
     };
     match e.location() {
-        Some(loc) => GrytError::error(format!(
+        Some(loc) => CliError::error(format!(
             "{}:{}:{}: {msg}",
             path.display(),
             loc.line(),
             loc.column()
         )),
-        None => GrytError::error(format!("{}: {msg}", path.display())),
+        None => CliError::error(format!("{}: {msg}", path.display())),
     }
 }
 
@@ -74,7 +74,7 @@ const MAX_NESTING: usize = 64;
 
 fn check_shape(path: &Path, text: &str) -> Result<()> {
     if text.len() > MAX_FILE_BYTES {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "{}: the file is larger than 1 MiB",
             path.display()
         )));
@@ -85,7 +85,7 @@ fn check_shape(path: &Path, text: &str) -> Result<()> {
             b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_NESTING {
-                    return Err(GrytError::error(format!(
+                    return Err(CliError::error(format!(
                         "{}: nested more than {MAX_NESTING} levels deep",
                         path.display()
                     )));
@@ -137,10 +137,10 @@ fn line_of(text: &str, key: &str) -> Option<(usize, usize)> {
     })
 }
 
-fn at(path: &Path, text: &str, key: &str, msg: String) -> GrytError {
+fn at(path: &Path, text: &str, key: &str, msg: String) -> CliError {
     match line_of(text, key) {
-        Some((l, c)) => GrytError::error(format!("{}:{l}:{c}: {msg}", path.display())),
-        None => GrytError::error(format!("{}: {msg}", path.display())),
+        Some((l, c)) => CliError::error(format!("{}:{l}:{c}: {msg}", path.display())),
+        None => CliError::error(format!("{}: {msg}", path.display())),
     }
 }
 
@@ -156,7 +156,7 @@ pub fn parse_contract(path: &Path, text: &str) -> Result<ContractFile> {
     check_shape(path, text)?;
     if text.trim().is_empty() {
         return Err(
-            GrytError::error(format!("{}: the file is empty", path.display()))
+            CliError::error(format!("{}: the file is empty", path.display()))
                 .hint("a contract needs at least `version: vX.Y.Z`"),
         );
     }
@@ -278,7 +278,7 @@ pub fn render_contract(spec: &GenerationSpec, id: &Identity) -> Result<String> {
             .collect(),
         pipeline_template: spec.pipeline_template.as_deref(),
     };
-    serde_yaml::to_string(&out).map_err(|e| GrytError::error(format!("cannot render YAML: {e}")))
+    serde_yaml::to_string(&out).map_err(|e| CliError::error(format!("cannot render YAML: {e}")))
 }
 
 /// Config files: a mapping of key to scalar (strings, numbers and booleans accepted).
@@ -292,7 +292,7 @@ pub fn parse_config(path: &Path, text: &str) -> Result<BTreeMap<String, String>>
         serde_yaml::Value::Null => return Ok(BTreeMap::new()),
         serde_yaml::Value::Mapping(m) => m,
         _ => {
-            return Err(GrytError::error(format!(
+            return Err(CliError::error(format!(
                 "{}: a config file must be a mapping of `key: value` lines",
                 path.display()
             )))
@@ -308,7 +308,7 @@ fn scalar_map(path: &Path, map: serde_yaml::Mapping) -> Result<BTreeMap<String, 
         let key = match k {
             serde_yaml::Value::String(s) => s,
             _ => {
-                return Err(GrytError::error(format!(
+                return Err(CliError::error(format!(
                     "{}: config keys must be strings",
                     path.display()
                 )))
@@ -320,7 +320,7 @@ fn scalar_map(path: &Path, map: serde_yaml::Mapping) -> Result<BTreeMap<String, 
             serde_yaml::Value::Bool(b) => b.to_string(),
             serde_yaml::Value::Null => continue,
             _ => {
-                return Err(GrytError::error(format!(
+                return Err(CliError::error(format!(
                     "{}: the value of '{key}' must be a single value",
                     path.display()
                 )))
@@ -348,7 +348,7 @@ pub fn parse_credentials(path: &Path, text: &str) -> Result<Credentials> {
         serde_yaml::Value::Null => return Ok(Default::default()),
         serde_yaml::Value::Mapping(m) => m,
         _ => {
-            return Err(GrytError::error(format!(
+            return Err(CliError::error(format!(
                 "{}: the credentials file must be a mapping of `key: value` lines",
                 path.display()
             )))
@@ -365,7 +365,7 @@ pub fn parse_credentials(path: &Path, text: &str) -> Result<Credentials> {
             serde_yaml::Value::Mapping(m) => m,
             serde_yaml::Value::Null => continue,
             _ => {
-                return Err(GrytError::error(format!(
+                return Err(CliError::error(format!(
                     "{}: `servers` must map each server URL to its credentials",
                     path.display()
                 )))
@@ -373,7 +373,7 @@ pub fn parse_credentials(path: &Path, text: &str) -> Result<Credentials> {
         };
         for (server, creds) in entries {
             let (Some(server), serde_yaml::Value::Mapping(creds)) = (server.as_str(), creds) else {
-                return Err(GrytError::error(format!(
+                return Err(CliError::error(format!(
                     "{}: `servers` must map each server URL to its credentials",
                     path.display()
                 )));
@@ -404,14 +404,14 @@ pub fn render_credentials(creds: &Credentials) -> Result<String> {
     if map.is_empty() {
         return Ok(String::new());
     }
-    serde_yaml::to_string(&map).map_err(|e| GrytError::error(format!("cannot render YAML: {e}")))
+    serde_yaml::to_string(&map).map_err(|e| CliError::error(format!("cannot render YAML: {e}")))
 }
 
 pub fn render_config(map: &BTreeMap<String, String>) -> Result<String> {
     if map.is_empty() {
         return Ok(String::new());
     }
-    serde_yaml::to_string(map).map_err(|e| GrytError::error(format!("cannot render YAML: {e}")))
+    serde_yaml::to_string(map).map_err(|e| CliError::error(format!("cannot render YAML: {e}")))
 }
 
 #[cfg(test)]

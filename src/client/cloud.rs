@@ -4,7 +4,7 @@
 use crate::client::{Auth, Remote};
 use crate::config::{self as cfg, Config, ExecutionMode, Source};
 use crate::context::Workspace;
-use crate::error::{GrytError, Result};
+use crate::error::{CliError, Result};
 
 /// The sync-metadata key holding the server (its `server_key`) a workspace syncs with.
 pub const SERVER_META: &str = "server";
@@ -33,7 +33,7 @@ pub fn server(config: &Config) -> Result<Option<Remote>> {
 }
 
 /// The error for a server without credentials: nothing is sent to it.
-pub fn not_logged_in(config: &Config, url: &str) -> GrytError {
+pub fn not_logged_in(config: &Config, url: &str) -> CliError {
     let url = cfg::redact_url(url);
     let why = if config.source("gryt_url") == Some(Source::Repository) && !config.is_own_url(&url) {
         format!(
@@ -42,7 +42,7 @@ pub fn not_logged_in(config: &Config, url: &str) -> GrytError {
     } else {
         format!("Not logged in to {url}; nothing was sent to it")
     };
-    GrytError::error(why).hint(format!(
+    CliError::error(why).hint(format!(
         "if you trust that server, log in with `gryt cloud login --url {}`, or set GRYT_URL, GRYT_API_KEY_ID and GRYT_API_KEY_SECRET",
         cfg::strip_userinfo(&url)
     ))
@@ -56,7 +56,7 @@ impl Cloud {
             return Ok(None);
         };
         let project = config.get("project").ok_or_else(|| {
-            GrytError::error(
+            CliError::error(
                 "This repository has no project: gryt would not know which releases on the server are its own",
             )
             .hint("name it once with `gryt config project NAME` (e.g. org/app), commit .gryt/config, then sync again")
@@ -75,7 +75,7 @@ impl Cloud {
     /// [`Cloud::for_workspace`], refusing a workspace with no server configured.
     pub fn required(ws: &Workspace) -> Result<Cloud> {
         Cloud::for_workspace(ws)?.ok_or_else(|| {
-            GrytError::error("No gryt server is configured")
+            CliError::error("No gryt server is configured")
                 .hint("log in with `gryt cloud login --url URL`, or set `gryt config gryt_url URL`")
         })
     }
@@ -101,7 +101,7 @@ impl Cloud {
                 if ws.config.source("gryt_url") == Some(Source::Repository)
                     && !ws.config.is_own_url(&cloud.remote.base) =>
             {
-                return Err(GrytError::error(format!(
+                return Err(CliError::error(format!(
                     "This workspace syncs with {bound}, but the repository's .gryt/config now names {key}; nothing was sent"
                 ))
                 .hint(format!(
@@ -136,7 +136,7 @@ pub fn bind_after_pull(conn: &rusqlite::Connection, cloud: &Cloud) -> Result<()>
         return Ok(());
     };
     if crate::store::sync::get_meta(conn, SERVER_META)?.is_none() {
-        let now = chrono::Utc::now().to_rfc3339();
+        let now = crate::config::wall_clock().to_rfc3339();
         crate::store::sync::set_meta(conn, SERVER_META, &key, &now)?;
     }
     Ok(())

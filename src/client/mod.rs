@@ -11,7 +11,7 @@ pub mod routes;
 
 pub use routes::Route;
 
-use crate::error::{GrytError, Kind};
+use crate::error::{CliError, Kind};
 use gryt_core::wire::ErrorBody;
 use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
@@ -185,7 +185,7 @@ pub struct Remote {
 
 fn iso_now() -> String {
     // The reference client's format: ISO-8601 with offset, no fraction when it is zero.
-    let now = chrono::Utc::now();
+    let now = crate::config::wall_clock();
     if now.timestamp_subsec_micros() == 0 {
         now.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
     } else {
@@ -231,7 +231,7 @@ pub fn backoff(attempt: u32, base_ms: u64, cap_ms: u64) -> Duration {
 }
 
 impl Remote {
-    pub fn new(base: &str, auth: Auth) -> Result<Remote, GrytError> {
+    pub fn new(base: &str, auth: Auth) -> Result<Remote, CliError> {
         Remote::with_limits(base, auth, crate::config::HttpLimits::default())
     }
 
@@ -240,11 +240,11 @@ impl Remote {
         base: &str,
         auth: Auth,
         limits: crate::config::HttpLimits,
-    ) -> Result<Remote, GrytError> {
+    ) -> Result<Remote, CliError> {
         let url = base.trim_end_matches('/').to_string();
         let shown = redact_url(&url);
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(GrytError::error(format!("Invalid gryt_url '{shown}'"))
+            return Err(CliError::error(format!("Invalid gryt_url '{shown}'"))
                 .hint("use a URL such as https://gryt.example.com"));
         }
         // rustls needs a process-wide crypto provider; installing twice is harmless.
@@ -257,7 +257,7 @@ impl Remote {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("gryt/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| GrytError::error(format!("cannot set up the HTTP client: {e}")))?;
+            .map_err(|e| CliError::error(format!("cannot set up the HTTP client: {e}")))?;
         Ok(Remote {
             url_secret: url_password(&url),
             base: shown,
@@ -338,7 +338,7 @@ impl Remote {
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| retry_after(v, chrono::Utc::now()));
+            .and_then(|v| retry_after(v, crate::config::wall_clock()));
         // Announced larger than we take: keep its first bytes (to name it) and stop.
         let announced_too_large = resp.content_length().is_some_and(|n| n > MAX_BODY);
         // Read in pieces against the deadline, and never more than MAX_BODY (+1 to tell).
@@ -502,23 +502,23 @@ fn root_cause(e: &dyn std::error::Error) -> String {
     cur.to_string()
 }
 
-impl From<RemoteError> for GrytError {
+impl From<RemoteError> for CliError {
     fn from(e: RemoteError) -> Self {
         match e {
-            RemoteError::Unreachable(msg) => GrytError::new(Kind::Unreachable, format!("Cloud unreachable: {msg}"))
+            RemoteError::Unreachable(msg) => CliError::new(Kind::Unreachable, format!("Cloud unreachable: {msg}"))
                 .hint("your work is kept locally as pending; `gryt sync push` delivers it when the server is back"),
             RemoteError::Http { status: 401, detail, .. } => {
-                GrytError::error(format!("The server refused the credentials: {detail}"))
+                CliError::error(format!("The server refused the credentials: {detail}"))
                     .hint("log in again with `gryt cloud login`")
             }
             RemoteError::Http { status, detail, .. } => {
-                GrytError::error(format!("The server answered {status}: {detail}"))
+                CliError::error(format!("The server answered {status}: {detail}"))
             }
-            RemoteError::Garbage(msg) => GrytError::error(format!("Bad answer from the server: {msg}"))
+            RemoteError::Garbage(msg) => CliError::error(format!("Bad answer from the server: {msg}"))
                 .hint("check gryt_url: it must point at a gryt server"),
-            RemoteError::TooLarge { .. } => GrytError::error(format!("Bad answer from the server: {}", too_large_text()))
+            RemoteError::TooLarge { .. } => CliError::error(format!("Bad answer from the server: {}", too_large_text()))
                 .hint("check gryt_url: it must point at a gryt server"),
-            RemoteError::Redirect { status, target } => GrytError::error(format!(
+            RemoteError::Redirect { status, target } => CliError::error(format!(
                 "Refused to follow the server: {}",
                 redirect_text(status, &target)
             ))

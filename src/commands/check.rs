@@ -4,7 +4,7 @@
 
 use crate::context::Context;
 use crate::contracts;
-use crate::error::{GrytError, Result};
+use crate::error::{CliError, Result};
 use crate::repo::Repo;
 use crate::store::{self, Store};
 use crate::yaml::ContractFile;
@@ -124,7 +124,7 @@ fn check_pipeline(path: &Path, shown: &str) -> std::result::Result<(), String> {
     })
 }
 
-pub fn cmd_check(ctx: &Context, args: CheckArgs) -> Result<i32> {
+pub fn cmd_check(ctx: &Context, args: CheckArgs) -> Result<()> {
     let repo = ctx.repo()?;
     let db = Store::open_read_only(&repo.db_path());
     let mut targets = Vec::new();
@@ -179,9 +179,9 @@ pub fn cmd_check(ctx: &Context, args: CheckArgs) -> Result<i32> {
     if errors.is_empty() {
         ctx.ui
             .info(&format!("Checked {checked} file(s): all valid."));
-        Ok(0)
+        Ok(())
     } else {
-        Err(GrytError::error(format!(
+        Err(CliError::error(format!(
             "{} of {checked} file(s) failed the check",
             errors.len()
         ))

@@ -11,7 +11,7 @@ use crate::client::cloud::not_logged_in;
 use crate::client::{routes, Auth, Remote, RemoteError, Route};
 use crate::config::{self as cfg, Config, Source};
 use crate::context::Context;
-use crate::error::{GrytError, Kind, Result};
+use crate::error::{CliError, Kind, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use gryt_core::wire::{ApiKeyCreate, ApiKeyCreated, ApiKeyInfo, Data, SignupRequest};
 use serde::Deserialize;
@@ -110,7 +110,7 @@ pub struct ApiKeyRevokeArgs {
     pub key_id: String,
 }
 
-pub fn dispatch(ctx: &Context, cmd: CloudCommand) -> Result<i32> {
+pub fn dispatch(ctx: &Context, cmd: CloudCommand) -> Result<()> {
     match cmd {
         CloudCommand::Signup(a) => cmd_signup(ctx, a),
         CloudCommand::Login(a) => cmd_login(ctx, a),
@@ -133,8 +133,8 @@ pub(crate) fn load_config(ctx: &Context) -> Result<Config> {
     Ok(config)
 }
 
-fn no_url() -> GrytError {
-    GrytError::error("No gryt server is configured (gryt_url is not set)")
+fn no_url() -> CliError {
+    CliError::error("No gryt server is configured (gryt_url is not set)")
         .hint("log in with `gryt cloud login --url https://gryt.example.com`, or set GRYT_URL")
 }
 
@@ -150,10 +150,10 @@ pub(crate) fn connect(ctx: &Context) -> Result<Remote> {
 
 /// Maps a failed request of an account command to the CLI error (the generic mapping's
 /// hint about pending work does not apply to these commands).
-pub(crate) fn remote_err(base: &str, e: RemoteError) -> GrytError {
+pub(crate) fn remote_err(base: &str, e: RemoteError) -> CliError {
     match e {
         RemoteError::Unreachable(msg) => {
-            GrytError::new(Kind::Unreachable, format!("Cloud unreachable: {msg}")).hint(format!(
+            CliError::new(Kind::Unreachable, format!("Cloud unreachable: {msg}")).hint(format!(
                 "check that the server at {base} is running and that gryt_url is right"
             ))
         }
@@ -170,7 +170,7 @@ pub(crate) fn call<T: serde::de::DeserializeOwned>(
     let raw = match body {
         Some(b) => Some(
             serde_json::to_vec(b)
-                .map_err(|e| GrytError::error(format!("cannot encode the request: {e}")))?,
+                .map_err(|e| CliError::error(format!("cannot encode the request: {e}")))?,
         ),
         None => None,
     };
@@ -212,15 +212,15 @@ fn read_line(label: &str, hidden: bool) -> Result<String> {
         set_echo(true);
         prompt("\n");
     }
-    let n = read.map_err(|e| GrytError::io(format!("cannot read the {label}"), e))?;
+    let n = read.map_err(|e| CliError::io(format!("cannot read the {label}"), e))?;
     if n == 0 {
-        return Err(GrytError::usage(format!(
+        return Err(CliError::usage(format!(
             "No {label} given: standard input is empty"
         )));
     }
     let value = line.trim_end_matches(['\n', '\r']).to_string();
     if value.is_empty() {
-        return Err(GrytError::usage(format!("The {label} is empty")));
+        return Err(CliError::usage(format!("The {label} is empty")));
     }
     Ok(value)
 }
@@ -234,7 +234,7 @@ fn server_url(given: Option<&str>, config: &Config) -> Result<String> {
             let url = cfg::strip_userinfo(config.get("gryt_url").ok_or_else(no_url)?);
             // A password goes to a server the repository names only when the user says so.
             if config.source("gryt_url") == Some(Source::Repository) && !config.is_own_url(&url) {
-                return Err(GrytError::usage(format!(
+                return Err(CliError::usage(format!(
                     "The server {url} comes only from the repository's .gryt/config; nothing was sent"
                 ))
                 .hint(format!(
@@ -264,7 +264,7 @@ fn source_name(s: Option<Source>) -> &'static str {
 
 // ---------------------------------------------------------------- signup
 
-fn cmd_signup(ctx: &Context, a: SignupArgs) -> Result<i32> {
+fn cmd_signup(ctx: &Context, a: SignupArgs) -> Result<()> {
     let config = load_config(ctx)?;
     let url = server_url(a.url.as_deref(), &config)?;
     let username = match a.username {
@@ -273,7 +273,7 @@ fn cmd_signup(ctx: &Context, a: SignupArgs) -> Result<i32> {
             read_line("Username", false)?
         }
         None => {
-            return Err(GrytError::usage("--username is needed")
+            return Err(CliError::usage("--username is needed")
                 .hint("gryt cloud signup --username NAME --password-stdin < password-file"))
         }
     };
@@ -282,7 +282,7 @@ fn cmd_signup(ctx: &Context, a: SignupArgs) -> Result<i32> {
     } else {
         let p = read_line("Password", true)?;
         if std::io::stdin().is_terminal() && read_line("Password again", true)? != p {
-            return Err(GrytError::usage("The passwords do not match"));
+            return Err(CliError::usage("The passwords do not match"));
         }
         p
     };
@@ -291,7 +291,7 @@ fn cmd_signup(ctx: &Context, a: SignupArgs) -> Result<i32> {
         username: username.clone(),
         password,
     })
-    .map_err(|e| GrytError::error(format!("cannot encode the request: {e}")))?;
+    .map_err(|e| CliError::error(format!("cannot encode the request: {e}")))?;
     let _: serde_json::Value = call(&remote, routes::create_account(), Some(&body))?;
     if ctx.ui.json {
         ctx.ui
@@ -302,7 +302,7 @@ fn cmd_signup(ctx: &Context, a: SignupArgs) -> Result<i32> {
             "Log in with `gryt cloud login --url {url} --username {username}`"
         ));
     }
-    Ok(0)
+    Ok(())
 }
 
 // ---------------------------------------------------------------- login
@@ -316,7 +316,7 @@ struct Login {
     secret: String,
 }
 
-fn cmd_login(ctx: &Context, a: LoginArgs) -> Result<i32> {
+fn cmd_login(ctx: &Context, a: LoginArgs) -> Result<()> {
     let config = load_config(ctx)?;
     let url = server_url(a.url.as_deref(), &config)?;
     let method = a.method.unwrap_or(
@@ -330,18 +330,18 @@ fn cmd_login(ctx: &Context, a: LoginArgs) -> Result<i32> {
         Method::ApiKey => {
             if a.password_stdin {
                 return Err(
-                    GrytError::usage("--password-stdin goes with --method password")
+                    CliError::usage("--password-stdin goes with --method password")
                         .hint("use --secret-key-stdin to read an API key secret"),
                 );
             }
             let key_id = a.key_id.ok_or_else(|| {
-                GrytError::usage("--method api-key needs --key-id ID").hint(
+                CliError::usage("--method api-key needs --key-id ID").hint(
                     "gryt cloud login --method api-key --key-id ID --secret-key-stdin < secret-file",
                 )
             })?;
             let secret = match a.secret_key {
                 Some(s) if !s.is_empty() => s,
-                Some(_) => return Err(GrytError::usage("The API key secret is empty")),
+                Some(_) => return Err(CliError::usage("The API key secret is empty")),
                 None => read_line("API key secret", true)?,
             };
             Login {
@@ -354,7 +354,7 @@ fn cmd_login(ctx: &Context, a: LoginArgs) -> Result<i32> {
         }
         Method::Password => {
             if a.key_id.is_some() || a.secret_key.is_some() || a.secret_key_stdin {
-                return Err(GrytError::usage(
+                return Err(CliError::usage(
                     "--key-id and --secret-key go with --method api-key",
                 ));
             }
@@ -367,7 +367,7 @@ fn cmd_login(ctx: &Context, a: LoginArgs) -> Result<i32> {
                     }
                     Some(u) => u.to_string(),
                     None => {
-                        return Err(GrytError::usage("--username is needed")
+                        return Err(CliError::usage("--username is needed")
                             .hint("gryt cloud login --username NAME --password-stdin"))
                     }
                 },
@@ -413,7 +413,7 @@ fn cmd_login(ctx: &Context, a: LoginArgs) -> Result<i32> {
         }
     }
     warn_overrides(ctx, &login);
-    Ok(0)
+    Ok(())
 }
 
 /// Asks the server whether it accepts the credentials (listing one's API keys needs any
@@ -442,7 +442,7 @@ fn verify_login(login: &Login) -> Result<Option<String>> {
                 Method::ApiKey => "this API key",
                 Method::Password => "this username and password",
             };
-            Err(GrytError::error(format!(
+            Err(CliError::error(format!(
                 "Login failed: the server at {} refused {what} ({detail})",
                 login.url
             ))
@@ -462,7 +462,7 @@ fn store_login(ctx: &Context, login: &Login, account: Option<&str>) -> Result<()
     let global_map = cfg::read_file(&global)?;
     let mut creds = cfg::read_credentials(&creds_path)?;
     let key = cfg::server_key(&login.url).ok_or_else(|| {
-        GrytError::usage(format!(
+        CliError::usage(format!(
             "Invalid gryt_url '{}'",
             cfg::redact_url(&login.url)
         ))
@@ -549,7 +549,7 @@ fn warn_overrides(ctx: &Context, login: &Login) {
 
 // ---------------------------------------------------------------- logout
 
-fn cmd_logout(ctx: &Context) -> Result<i32> {
+fn cmd_logout(ctx: &Context) -> Result<()> {
     let config = load_config(ctx)?;
     let creds_path = cfg::credentials_path(&ctx.env)?;
     let global = cfg::global_config_path(&ctx.env)?;
@@ -598,12 +598,12 @@ fn cmd_logout(ctx: &Context) -> Result<i32> {
             env_keys.join(", ")
         ));
     }
-    Ok(0)
+    Ok(())
 }
 
 // ---------------------------------------------------------------- whoami
 
-fn cmd_whoami(ctx: &Context) -> Result<i32> {
+fn cmd_whoami(ctx: &Context) -> Result<()> {
     let config = load_config(ctx)?;
     let remote = crate::client::cloud::server(&config)?.ok_or_else(no_url)?;
     let url = cfg::redact_url(&remote.base);
@@ -692,7 +692,7 @@ fn cmd_whoami(ctx: &Context) -> Result<i32> {
         })) => (
             "refused",
             Some(
-                GrytError::error(format!("The server refused the credentials: {detail}"))
+                CliError::error(format!("The server refused the credentials: {detail}"))
                     .hint(format!("log in again with `gryt cloud login --url {url}`")),
             ),
         ),
@@ -743,7 +743,7 @@ fn cmd_whoami(ctx: &Context) -> Result<i32> {
     }
     match problem {
         Some(e) => Err(e),
-        None => Ok(0),
+        None => Ok(()),
     }
 }
 
@@ -754,13 +754,13 @@ struct ApiKeyList {
     api_keys: Vec<ApiKeyInfo>,
 }
 
-fn cmd_api_key_create(ctx: &Context, a: ApiKeyCreateArgs) -> Result<i32> {
+fn cmd_api_key_create(ctx: &Context, a: ApiKeyCreateArgs) -> Result<()> {
     let remote = connect(ctx)?;
     let body = serde_json::to_value(ApiKeyCreate {
         name: a.name,
         expires_in_days: a.expires_in_days,
     })
-    .map_err(|e| GrytError::error(format!("cannot encode the request: {e}")))?;
+    .map_err(|e| CliError::error(format!("cannot encode the request: {e}")))?;
     let created: Data<ApiKeyCreated> = call(&remote, routes::create_api_key(), Some(&body))?;
     let k = created.data;
     if ctx.ui.json {
@@ -779,20 +779,20 @@ fn cmd_api_key_create(ctx: &Context, a: ApiKeyCreateArgs) -> Result<i32> {
         "The secret is shown only this once. Use it with `gryt cloud login --method api-key --key-id {} --secret-key-stdin`, or as GRYT_API_KEY_ID and GRYT_API_KEY_SECRET in CI.",
         k.key_id
     ));
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_api_key_list(ctx: &Context) -> Result<i32> {
+fn cmd_api_key_list(ctx: &Context) -> Result<()> {
     let remote = connect(ctx)?;
     let list: Data<ApiKeyList> = call(&remote, routes::api_keys(), None)?;
     let keys = list.data.api_keys;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "api_keys": keys }));
-        return Ok(0);
+        return Ok(());
     }
     if keys.is_empty() {
         ctx.ui.info("No API keys");
-        return Ok(0);
+        return Ok(());
     }
     let mut t = ctx
         .ui
@@ -812,10 +812,10 @@ fn cmd_api_key_list(ctx: &Context) -> Result<i32> {
         ]);
     }
     ctx.ui.print_table(&t);
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_api_key_revoke(ctx: &Context, a: ApiKeyRevokeArgs) -> Result<i32> {
+fn cmd_api_key_revoke(ctx: &Context, a: ApiKeyRevokeArgs) -> Result<()> {
     let config = load_config(ctx)?;
     let remote = connect(ctx)?;
     let _: serde_json::Value = call(&remote, routes::delete_api_key(&a.key_id), None)?;
@@ -833,21 +833,21 @@ fn cmd_api_key_revoke(ctx: &Context, a: ApiKeyRevokeArgs) -> Result<i32> {
             "that is the key gryt signs with: log in again with `gryt cloud login` or another key",
         );
     }
-    Ok(0)
+    Ok(())
 }
 
 // ---------------------------------------------------------------- bind
 
 /// Records the server `gryt_url` now names as the one this workspace syncs with: for a
 /// server that moved. Only with credentials for it (nothing is bound blindly).
-fn cmd_bind(ctx: &Context) -> Result<i32> {
+fn cmd_bind(ctx: &Context) -> Result<()> {
     let ws = ctx.open()?;
     let remote = crate::client::cloud::server(&ws.config)?.ok_or_else(no_url)?;
     if !remote.has_credentials() {
         return Err(not_logged_in(&ws.config, &remote.base));
     }
     let key = cfg::server_key(&remote.base).ok_or_else(|| {
-        GrytError::error(format!(
+        CliError::error(format!(
             "Invalid gryt_url '{}'",
             cfg::redact_url(&remote.base)
         ))
@@ -869,5 +869,5 @@ fn cmd_bind(ctx: &Context) -> Result<i32> {
             _ => ctx.ui.info(&format!("This workspace syncs with {key}")),
         }
     }
-    Ok(0)
+    Ok(())
 }

@@ -1,6 +1,6 @@
 use crate::config::{self as cfg, Config, KeyInfo, Source};
 use crate::context::Context;
-use crate::error::{GrytError, Result};
+use crate::error::{CliError, Result};
 use clap::Args;
 use serde_json::json;
 
@@ -33,22 +33,22 @@ fn secret_from_stdin(key: &str) -> Result<String> {
     let mut line = String::new();
     std::io::stdin()
         .read_line(&mut line)
-        .map_err(|e| GrytError::io(format!("cannot read {key} from standard input"), e))?;
+        .map_err(|e| CliError::io(format!("cannot read {key} from standard input"), e))?;
     let value = line.trim_end_matches(['\n', '\r']).to_string();
     if value.is_empty() {
-        return Err(GrytError::usage(format!(
+        return Err(CliError::usage(format!(
             "No {key} given: standard input is empty"
         )));
     }
     Ok(value)
 }
 
-pub fn cmd_config(ctx: &Context, a: ConfigArgs) -> Result<i32> {
+pub fn cmd_config(ctx: &Context, a: ConfigArgs) -> Result<()> {
     let repo = ctx.repo().ok();
     let repo_config = repo.as_ref().map(|r| r.config_path());
     let Some(key) = a.key else {
         if a.unset {
-            return Err(GrytError::usage("--unset needs a KEY"));
+            return Err(CliError::usage("--unset needs a KEY"));
         }
         let config = Config::load(&ctx.env, repo_config.as_deref())?;
         config.print_warnings(&ctx.ui);
@@ -74,10 +74,10 @@ pub fn cmd_config(ctx: &Context, a: ConfigArgs) -> Result<i32> {
             }
             ctx.ui.print_table(&t);
         }
-        return Ok(0);
+        return Ok(());
     };
     let info = cfg::key_info(&key).ok_or_else(|| {
-        GrytError::usage(format!("Unknown configuration key '{key}'")).hint(format!(
+        CliError::usage(format!("Unknown configuration key '{key}'")).hint(format!(
             "known keys: {}",
             cfg::KEYS
                 .iter()
@@ -95,9 +95,9 @@ pub fn cmd_config(ctx: &Context, a: ConfigArgs) -> Result<i32> {
                 } else {
                     ctx.ui.data(&shown(Some(info), v));
                 }
-                Ok(0)
+                Ok(())
             }
-            None => Err(GrytError::error(format!("{} is not set", info.name))
+            None => Err(CliError::error(format!("{} is not set", info.name))
                 .hint(format!("set it with `gryt config {} VALUE`", info.name))),
         };
     }
@@ -110,7 +110,7 @@ pub fn cmd_config(ctx: &Context, a: ConfigArgs) -> Result<i32> {
     }
     if !info.secret && !a.global && !cfg::SHARED_KEYS.contains(&info.name) {
         // .gryt/config is committed: a name or key id there would make every teammate you.
-        return Err(GrytError::usage(format!(
+        return Err(CliError::usage(format!(
             "{} is personal and never goes in the repository's .gryt/config (it is shared with everyone who clones it)",
             info.name
         ))
@@ -129,7 +129,7 @@ pub fn cmd_config(ctx: &Context, a: ConfigArgs) -> Result<i32> {
             Some(p) => (p.clone(), 0o644, Source::Repository),
             None => {
                 return Err(
-                    GrytError::error("Not inside a gryt repository").hint(format!(
+                    CliError::error("Not inside a gryt repository").hint(format!(
                         "use `gryt config --global {key} ...` or run `gryt init`"
                     )),
                 )
@@ -149,5 +149,5 @@ pub fn cmd_config(ctx: &Context, a: ConfigArgs) -> Result<i32> {
         path.display(),
         format!("{source:?}").to_lowercase()
     ));
-    Ok(0)
+    Ok(())
 }

@@ -4,7 +4,7 @@
 //! gryt end to end on a fresh machine.
 
 use crate::context::Context;
-use crate::error::{GrytError, Result};
+use crate::error::{CliError, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -58,7 +58,7 @@ impl Demo<'_> {
                 Stdio::null()
             });
         let cannot_run =
-            |e: std::io::Error| GrytError::error(format!("cannot run {}: {e}", self.exe.display()));
+            |e: std::io::Error| CliError::error(format!("cannot run {}: {e}", self.exe.display()));
         let mut child = cmd.spawn().map_err(cannot_run)?;
         if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
             use std::io::Write;
@@ -73,7 +73,7 @@ impl Demo<'_> {
         let code = out.status.code().unwrap_or(-1);
         self.ctx.ui.data(&format!("    (exit {code})"));
         if code != expect {
-            return Err(GrytError::error(format!(
+            return Err(CliError::error(format!(
                 "demo step `gryt {}` exited {code}, expected {expect}",
                 shell_words(args)
             )));
@@ -96,14 +96,14 @@ impl Demo<'_> {
             .env("GIT_COMMITTER_EMAIL", format!("{who}@example.com"))
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| GrytError::error(format!("cannot run git: {e}")))?;
+            .map_err(|e| CliError::error(format!("cannot run git: {e}")))?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         for line in stdout.lines().chain(stderr.lines()) {
             self.ctx.ui.data(&format!("    {line}"));
         }
         if !out.status.success() {
-            return Err(GrytError::error(format!(
+            return Err(CliError::error(format!(
                 "demo step `git {}` failed",
                 shell_words(args)
             )));
@@ -114,10 +114,10 @@ impl Demo<'_> {
     fn write(&self, path: &Path, text: &str) -> Result<()> {
         if let Some(d) = path.parent() {
             std::fs::create_dir_all(d)
-                .map_err(|e| GrytError::io(format!("cannot create {}", d.display()), e))?;
+                .map_err(|e| CliError::io(format!("cannot create {}", d.display()), e))?;
         }
         std::fs::write(path, text)
-            .map_err(|e| GrytError::io(format!("cannot write {}", path.display()), e))
+            .map_err(|e| CliError::io(format!("cannot write {}", path.display()), e))
     }
 }
 
@@ -136,12 +136,12 @@ fn shell_words(args: &[&str]) -> String {
         .join(" ")
 }
 
-pub fn cmd_demo(ctx: &Context, a: DemoArgs) -> Result<i32> {
+pub fn cmd_demo(ctx: &Context, a: DemoArgs) -> Result<()> {
     let exe = std::env::current_exe()
-        .map_err(|e| GrytError::error(format!("cannot find the gryt binary: {e}")))?;
+        .map_err(|e| CliError::error(format!("cannot find the gryt binary: {e}")))?;
     let root = std::env::temp_dir().join(format!("gryt-demo-{}", std::process::id()));
     std::fs::create_dir_all(&root)
-        .map_err(|e| GrytError::io(format!("cannot create {}", root.display()), e))?;
+        .map_err(|e| CliError::io(format!("cannot create {}", root.display()), e))?;
     let demo = Demo {
         ctx,
         exe,
@@ -158,7 +158,7 @@ pub fn cmd_demo(ctx: &Context, a: DemoArgs) -> Result<i32> {
     }
     result?;
     ctx.ui.data("\nDemo complete: contracts written, changes proven, generations promoted once, work kept across conflicts and an outage.");
-    Ok(0)
+    Ok(())
 }
 
 fn run_local(d: &Demo<'_>) -> Result<()> {
@@ -166,7 +166,7 @@ fn run_local(d: &Demo<'_>) -> Result<()> {
         .ui
         .data("== Local release workflow: define a contract, prove every change, promote ==");
     let ws = d.root.join("app");
-    std::fs::create_dir_all(&ws).map_err(|e| GrytError::io("cannot create the workspace", e))?;
+    std::fs::create_dir_all(&ws).map_err(|e| CliError::io("cannot create the workspace", e))?;
     let lead = "lead";
     d.step(lead, &ws, &["init"], 0)?;
     d.step(
@@ -276,7 +276,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
     ui.data("\n== Team sync: an embedded gryt server (SQLite in a temporary file) and three developers ==");
     let dir = d.root.join("server");
     std::fs::create_dir_all(&dir)
-        .map_err(|e| GrytError::io("cannot create the server directory", e))?;
+        .map_err(|e| CliError::io("cannot create the server directory", e))?;
     let database = format!("sqlite:{}", dir.join("server.db").display());
     let config = gryt_server::ServerConfig::new(database.clone());
     let people = ["lead", "alice", "bob"];
@@ -300,7 +300,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
         )?;
     }
     let mut server = gryt_server::TestServer::start(config.clone())
-        .map_err(|e| GrytError::error(format!("cannot start the demo server: {e:#}")))?;
+        .map_err(|e| CliError::error(format!("cannot start the demo server: {e:#}")))?;
     ui.data(&format!("server listening on {}", server.url()));
     let ws = |p: &str| d.root.join(format!("ws-{p}"));
     let login = |p: &str, url: &str| -> Result<()> {
@@ -322,7 +322,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
         .map(|_| ())
     };
     let lead_ws = ws("lead");
-    std::fs::create_dir_all(&lead_ws).map_err(|e| GrytError::io("cannot create a workspace", e))?;
+    std::fs::create_dir_all(&lead_ws).map_err(|e| CliError::io("cannot create a workspace", e))?;
     d.step("lead", &lead_ws, &["init", "-q"], 0)?;
     login("lead", &server.url())?;
     let created = d.step(
@@ -334,7 +334,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
     let team = serde_json::from_str::<serde_json::Value>(&created)
         .ok()
         .and_then(|v| v.get("team_id").and_then(|t| t.as_str()).map(String::from))
-        .ok_or_else(|| GrytError::error("the demo server did not return a team id"))?;
+        .ok_or_else(|| CliError::error("the demo server did not return a team id"))?;
     for m in ["alice", "bob"] {
         d.step("lead", &lead_ws, &["team", "add-member", &team, m], 0)?;
     }
@@ -478,7 +478,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
     d.step("alice", &alice, &["config", "execution_mode", "cloud"], 0)?;
     server
         .stop()
-        .map_err(|e| GrytError::error(format!("cannot stop the demo server: {e:#}")))?;
+        .map_err(|e| CliError::error(format!("cannot stop the demo server: {e:#}")))?;
     d.step(
         "alice",
         &alice,
@@ -504,7 +504,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
     )?;
     d.step("alice", &alice, &["sync", "status"], 0)?;
     server = gryt_server::TestServer::start(config)
-        .map_err(|e| GrytError::error(format!("cannot restart the demo server: {e:#}")))?;
+        .map_err(|e| CliError::error(format!("cannot restart the demo server: {e:#}")))?;
     ui.data(&format!("server restarted on {}", server.url()));
     for p in people {
         login(p, &server.url())?;
@@ -531,7 +531,7 @@ fn git_available() -> bool {
 /// Without git: a teammate's workspace gets what a clone would bring, every file of the
 /// lead's `.gryt/` but the database (which is built on first use).
 fn copy_shared(from: &Path, to: &Path) -> Result<()> {
-    let io = |what: &str, p: &Path, e| GrytError::io(format!("cannot {what} {}", p.display()), e);
+    let io = |what: &str, p: &Path, e| CliError::io(format!("cannot {what} {}", p.display()), e);
     std::fs::create_dir_all(to).map_err(|e| io("create", to, e))?;
     for entry in std::fs::read_dir(from).map_err(|e| io("read", from, e))? {
         let entry = entry.map_err(|e| io("read", from, e))?;

@@ -51,7 +51,7 @@ pub struct CompleteArgs {
     pub status: String,
 }
 
-pub fn dispatch(ctx: &Context, cmd: EvolutionCommand) -> Result<i32> {
+pub fn dispatch(ctx: &Context, cmd: EvolutionCommand) -> Result<()> {
     match cmd {
         EvolutionCommand::Start(a) => cmd_start(ctx, a),
         EvolutionCommand::List(a) => cmd_list(ctx, a),
@@ -71,7 +71,7 @@ pub fn tag_label(ws: &Workspace, e: &EvolutionRecord) -> String {
     }
 }
 
-fn cmd_cancel(ctx: &Context, a: IdArg) -> Result<i32> {
+fn cmd_cancel(ctx: &Context, a: IdArg) -> Result<()> {
     let mut ws = ctx.open()?;
     let ev = ops::cancel_evolution(ctx, &mut ws, &a.id)?;
     if ctx.ui.json {
@@ -88,10 +88,10 @@ fn cmd_cancel(ctx: &Context, a: IdArg) -> Result<i32> {
             ev.change_id, ev.version, ev.change_id
         ));
     }
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_start(ctx: &Context, a: StartArgs) -> Result<i32> {
+fn cmd_start(ctx: &Context, a: StartArgs) -> Result<()> {
     let mut ws = ctx.open()?;
     let ev = ops::start_evolution(ctx, &mut ws, &a.version, &a.change)?;
     if ctx.ui.json {
@@ -106,7 +106,7 @@ fn cmd_start(ctx: &Context, a: StartArgs) -> Result<i32> {
         ));
         ctx.ui.info("Next: prove it with `gryt run PIPELINE`, or record an outside result with `gryt evolution complete`.");
     }
-    Ok(0)
+    Ok(())
 }
 
 fn print_evolutions(ctx: &Context, ws: &Workspace, evs: &[EvolutionRecord]) {
@@ -126,7 +126,7 @@ fn print_evolutions(ctx: &Context, ws: &Workspace, evs: &[EvolutionRecord]) {
     ctx.ui.print_table(&t);
 }
 
-fn cmd_list(ctx: &Context, a: ListArgs) -> Result<i32> {
+fn cmd_list(ctx: &Context, a: ListArgs) -> Result<()> {
     let ws = ctx.open()?;
     let gen_id = match &a.version {
         Some(v) => Some(ops::load_generation(&ws.store.conn, v)?.generation_id),
@@ -141,16 +141,16 @@ fn cmd_list(ctx: &Context, a: ListArgs) -> Result<i32> {
     } else {
         print_evolutions(ctx, &ws, &evs);
     }
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_show(ctx: &Context, a: IdArg) -> Result<i32> {
+fn cmd_show(ctx: &Context, a: IdArg) -> Result<()> {
     let ws = ctx.open()?;
     let ev = ops::find_evolution(&ws.store.conn, &a.id)?;
     let runs = store::runs_of_evolution(&ws.store.conn, &ev.evolution_id)?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "evolution": ev, "runs": runs }));
-        return Ok(0);
+        return Ok(());
     }
     let ui = &ctx.ui;
     ui.data(&format!(
@@ -197,10 +197,10 @@ fn cmd_show(ctx: &Context, a: IdArg) -> Result<i32> {
             ));
         }
     }
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_complete(ctx: &Context, a: CompleteArgs) -> Result<i32> {
+fn cmd_complete(ctx: &Context, a: CompleteArgs) -> Result<()> {
     let mut ws = ctx.open()?;
     let ev = ops::complete_evolution(ctx, &mut ws, &a.id, &a.status)?;
     if ctx.ui.json {
@@ -213,5 +213,5 @@ fn cmd_complete(ctx: &Context, a: CompleteArgs) -> Result<i32> {
             ctx.ui.status(ev.status.as_str())
         ));
     }
-    Ok(0)
+    Ok(())
 }

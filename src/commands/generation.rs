@@ -1,5 +1,5 @@
 use crate::context::Context;
-use crate::error::{GrytError, Result};
+use crate::error::{CliError, Result};
 use crate::ops;
 use crate::store::{self, EvolutionRecord, GenerationRecord};
 use clap::{Args, Subcommand};
@@ -90,7 +90,7 @@ pub struct DeleteArgs {
     pub local_only: bool,
 }
 
-pub fn dispatch(ctx: &Context, cmd: GenerationCommand) -> Result<i32> {
+pub fn dispatch(ctx: &Context, cmd: GenerationCommand) -> Result<()> {
     match cmd {
         GenerationCommand::New(a) => cmd_new(ctx, a),
         GenerationCommand::List => cmd_list(ctx),
@@ -114,7 +114,7 @@ fn report_saved(ctx: &Context, rec: &GenerationRecord, what: &str) {
     }
 }
 
-fn cmd_new(ctx: &Context, a: NewArgs) -> Result<i32> {
+fn cmd_new(ctx: &Context, a: NewArgs) -> Result<()> {
     let mut ws = ctx.open()?;
     let rec = ops::create_generation(ctx, &mut ws, &a.version, a.description)?;
     report_saved(
@@ -127,20 +127,20 @@ fn cmd_new(ctx: &Context, a: NewArgs) -> Result<i32> {
         rec.version,
         ws.repo.generation_file(&rec.version).display()
     ));
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_list(ctx: &Context) -> Result<i32> {
+fn cmd_list(ctx: &Context) -> Result<()> {
     let ws = ctx.open()?;
     let list = store::list_generations(&ws.store.conn)?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "generations": list }));
-        return Ok(0);
+        return Ok(());
     }
     if list.is_empty() {
         ctx.ui
             .info("No generations yet. Create one with `gryt generation new v0.1.0`.");
-        return Ok(0);
+        return Ok(());
     }
     let mut t = ctx.ui.table(&[
         "Version",
@@ -161,7 +161,7 @@ fn cmd_list(ctx: &Context) -> Result<i32> {
         ]);
     }
     ctx.ui.print_table(&t);
-    Ok(0)
+    Ok(())
 }
 
 /// Renders a generation's changes with their proof and the gate's verdict.
@@ -204,17 +204,17 @@ pub fn print_gate(ctx: &Context, report: &GateReport) {
     ctx.ui.data(&format!("Ready for promotion: {ready}"));
 }
 
-fn cmd_show(ctx: &Context, a: VersionArg) -> Result<i32> {
+fn cmd_show(ctx: &Context, a: VersionArg) -> Result<()> {
     let ws = ctx.open()?;
     let rec = ops::load_generation(&ws.store.conn, &a.version)?;
     let (evs, report) = ops::gate_of(&ws.repo, &ws.store.conn, &rec)?;
     if ctx.ui.json {
         ctx.ui
             .json(&json!({ "generation": rec, "evolutions": evs, "gate": report }));
-        return Ok(0);
+        return Ok(());
     }
     print_generation(ctx, &rec, &evs, &report);
-    Ok(0)
+    Ok(())
 }
 
 fn print_generation(
@@ -258,7 +258,7 @@ fn print_generation(
     print_gate(ctx, report);
 }
 
-fn cmd_update(ctx: &Context, a: VersionArg) -> Result<i32> {
+fn cmd_update(ctx: &Context, a: VersionArg) -> Result<()> {
     let mut ws = ctx.open()?;
     let rec = ops::update_from_file(ctx, &mut ws, &a.version)?;
     report_saved(
@@ -270,10 +270,10 @@ fn cmd_update(ctx: &Context, a: VersionArg) -> Result<i32> {
             rec.changes.len()
         ),
     );
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_export(ctx: &Context, a: ExportArgs) -> Result<i32> {
+fn cmd_export(ctx: &Context, a: ExportArgs) -> Result<()> {
     let ws = ctx.open()?;
     let versions: Vec<String> = match &a.version {
         Some(v) => vec![ops::load_generation(&ws.store.conn, v)?.version],
@@ -296,10 +296,10 @@ fn cmd_export(ctx: &Context, a: ExportArgs) -> Result<i32> {
             ctx.ui.info(&format!("Wrote {}", p.display()));
         }
     }
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_edit(ctx: &Context, a: VersionArg) -> Result<i32> {
+fn cmd_edit(ctx: &Context, a: VersionArg) -> Result<()> {
     let mut ws = ctx.open()?;
     let rec = ops::load_generation(&ws.store.conn, &a.version)?;
     ensure_draft(&rec.version, rec.status)?;
@@ -308,7 +308,7 @@ fn cmd_edit(ctx: &Context, a: VersionArg) -> Result<i32> {
         ops::write_contract(&ws.store.conn, &ws.repo, &rec)?;
     }
     let editor = ctx.env.editor().ok_or_else(|| {
-        GrytError::error("No editor configured").hint(format!(
+        CliError::error("No editor configured").hint(format!(
             "set $EDITOR, or edit {} and run `gryt generation update {}`",
             path.display(),
             rec.version
@@ -322,9 +322,9 @@ fn cmd_edit(ctx: &Context, a: VersionArg) -> Result<i32> {
         .arg("gryt-edit")
         .arg(&path)
         .status()
-        .map_err(|e| GrytError::error(format!("cannot start the editor '{editor}': {e}")))?;
+        .map_err(|e| CliError::error(format!("cannot start the editor '{editor}': {e}")))?;
     if !status.success() {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "The editor exited with {status}; nothing was updated"
         ))
         .hint(format!(
@@ -338,10 +338,7 @@ fn cmd_edit(ctx: &Context, a: VersionArg) -> Result<i32> {
             path.display(),
             rec.version
         );
-        GrytError {
-            hint: Some(hint),
-            ..e
-        }
+        e.only_hint(hint)
     })?;
     report_saved(
         ctx,
@@ -352,10 +349,10 @@ fn cmd_edit(ctx: &Context, a: VersionArg) -> Result<i32> {
             rec.changes.len()
         ),
     );
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_add_change(ctx: &Context, a: AddChangeArgs) -> Result<i32> {
+fn cmd_add_change(ctx: &Context, a: AddChangeArgs) -> Result<()> {
     let mut ws = ctx.open()?;
     let rec = ops::add_change(
         ctx,
@@ -367,27 +364,27 @@ fn cmd_add_change(ctx: &Context, a: AddChangeArgs) -> Result<i32> {
         a.description,
     )?;
     report_saved(ctx, &rec, &format!("Added {} to {}", a.id, rec.version));
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_remove_change(ctx: &Context, a: RemoveChangeArgs) -> Result<i32> {
+fn cmd_remove_change(ctx: &Context, a: RemoveChangeArgs) -> Result<()> {
     let mut ws = ctx.open()?;
     let rec = ops::remove_change(ctx, &mut ws, &a.version, &a.id)?;
     report_saved(ctx, &rec, &format!("Removed {} from {}", a.id, rec.version));
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_rename(ctx: &Context, a: RenameArgs) -> Result<i32> {
+fn cmd_rename(ctx: &Context, a: RenameArgs) -> Result<()> {
     let mut ws = ctx.open()?;
     let old = ops::parse_version(&a.old)?.to_string();
     let rec = ops::rename(ctx, &mut ws, &a.old, &a.new)?;
     report_saved(ctx, &rec, &format!("Renamed {old} to {}", rec.version));
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_delete(ctx: &Context, a: DeleteArgs) -> Result<i32> {
+fn cmd_delete(ctx: &Context, a: DeleteArgs) -> Result<()> {
     let mut ws = ctx.open()?;
     let rec = ops::delete(ctx, &mut ws, &a.version, a.local_only)?;
     report_saved(ctx, &rec, &format!("Deleted generation {}", rec.version));
-    Ok(0)
+    Ok(())
 }

@@ -1,5 +1,5 @@
 use crate::context::Context;
-use crate::error::{GrytError, Result};
+use crate::error::{CliError, Result};
 use crate::repo::Repo;
 use crate::store::Store;
 use clap::Args;
@@ -13,14 +13,14 @@ pub struct InitArgs {
 
 fn ctx_repo_at(root: &std::path::Path) -> Result<Repo> {
     let root = std::fs::canonicalize(root)
-        .map_err(|e| GrytError::io(format!("cannot use {}", root.display()), e))?;
+        .map_err(|e| CliError::io(format!("cannot use {}", root.display()), e))?;
     Ok(Repo { root })
 }
 
-pub fn cmd_init(ctx: &Context, args: InitArgs) -> Result<i32> {
+pub fn cmd_init(ctx: &Context, args: InitArgs) -> Result<()> {
     // Like `git -C DIR`, the directory given with -C must exist (PATH may be new).
     if !ctx.cwd.is_dir() {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "cannot use directory {}: it does not exist",
             ctx.cwd.display()
         )));
@@ -45,7 +45,7 @@ pub fn cmd_init(ctx: &Context, args: InitArgs) -> Result<i32> {
                 repo.gryt_dir().display()
             ));
         }
-        return Ok(0);
+        return Ok(());
     }
     let repo = Repo::create_layout(&root)?;
     if let Err(e) = Store::create(&repo.db_path()) {
@@ -72,7 +72,7 @@ pub fn cmd_init(ctx: &Context, args: InitArgs) -> Result<i32> {
             });
         if let Err(e) = written {
             let _ = std::fs::remove_dir_all(repo.gryt_dir());
-            return Err(GrytError::io(format!("cannot write {}", path.display()), e));
+            return Err(CliError::io(format!("cannot write {}", path.display()), e));
         }
     }
     if ctx.ui.json {
@@ -100,5 +100,5 @@ pub fn cmd_init(ctx: &Context, args: InitArgs) -> Result<i32> {
         ctx.ui
             .info("Next: `gryt generation new v0.1.0` to write your first release contract.");
     }
-    Ok(0)
+    Ok(())
 }

@@ -111,14 +111,14 @@ fn hook_of(command: &Command) -> crate::ops::autosync::Hook {
     }
 }
 
-pub fn dispatch(ctx: &Context, command: Command) -> Result<i32> {
+pub fn dispatch(ctx: &Context, command: Command) -> Result<()> {
     let hook = hook_of(&command);
     crate::ops::autosync::before(ctx, hook);
     let result = run_command(ctx, command);
     crate::ops::autosync::after(ctx, hook, result)
 }
 
-fn run_command(ctx: &Context, command: Command) -> Result<i32> {
+fn run_command(ctx: &Context, command: Command) -> Result<()> {
     match command {
         Command::Init(args) => init::cmd_init(ctx, args),
         Command::Generation(cmd) => generation::dispatch(ctx, cmd),
@@ -133,8 +133,12 @@ fn run_command(ctx: &Context, command: Command) -> Result<i32> {
         Command::Team(cmd) => team::dispatch(ctx, cmd),
         Command::Sync(cmd) => sync::dispatch(ctx, cmd),
         #[cfg(feature = "server")]
-        Command::Server(args) => gryt_server::cli::run(args)
-            .map_err(|e| crate::error::GrytError::error(format!("{e:#}"))),
+        Command::Server(args) => match gryt_server::cli::run(args) {
+            Ok(0) => Ok(()),
+            // The server's commands report their own outcome; a non-zero code is a failure.
+            Ok(_) => Err(crate::error::CliError::exit(crate::error::Kind::Error)),
+            Err(e) => Err(crate::error::CliError::error(format!("{e:#}"))),
+        },
     }
 }
 

@@ -1,5 +1,5 @@
 use crate::context::Context;
-use crate::error::{GrytError, Kind, Result};
+use crate::error::{CliError, Kind, Result};
 use crate::ops;
 use crate::ops::sync::{self, CloudPromotion};
 use clap::Args;
@@ -20,7 +20,7 @@ pub struct PromoteArgs {
     pub allow_dirty: bool,
 }
 
-pub fn cmd_promote(ctx: &Context, a: PromoteArgs) -> Result<i32> {
+pub fn cmd_promote(ctx: &Context, a: PromoteArgs) -> Result<()> {
     let mut ws = ctx.open()?;
     if let Some(cloud) = crate::client::cloud::for_mode(&ws)? {
         return promote_in_cloud(ctx, &mut ws, &cloud, &a);
@@ -40,7 +40,7 @@ pub fn cmd_promote(ctx: &Context, a: PromoteArgs) -> Result<i32> {
                 p.completed,
                 None,
             );
-            Ok(0)
+            Ok(())
         }
         Err((report, err)) => {
             if ctx.ui.json {
@@ -130,7 +130,7 @@ fn promote_in_cloud(
     ws: &mut crate::context::Workspace,
     cloud: &crate::client::cloud::Cloud,
     a: &PromoteArgs,
-) -> Result<i32> {
+) -> Result<()> {
     let version = ops::parse_version(&a.version)?.to_string();
     // Refuse before anything is sent when the tag is taken, unless this is a promotion of
     // ours that only needs settling or its tag completed.
@@ -178,7 +178,7 @@ fn promote_in_cloud(
                 false,
                 Some(&cloud.remote.base),
             );
-            Ok(0)
+            Ok(())
         }
         Ok(CloudPromotion::AlreadyPromoted(rec)) => {
             if let Some(t) = ops::complete_tag(ws, &rec, a.no_tag)? {
@@ -192,9 +192,9 @@ fn promote_in_cloud(
                     true,
                     None,
                 );
-                return Ok(0);
+                return Ok(());
             }
-            Err(GrytError::new(
+            Err(CliError::new(
                 Kind::Attention,
                 format!(
                     "Generation {version} is already promoted{}",

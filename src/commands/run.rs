@@ -1,5 +1,5 @@
 use crate::context::Context;
-use crate::error::{GrytError, Result};
+use crate::error::{CliError, Result};
 use crate::ops;
 use crate::pipeline::{self, OutputEvent, RunStatus, Stream};
 use clap::Args;
@@ -17,13 +17,9 @@ pub struct RunArgs {
     pub evolution: Option<String>,
 }
 
-pub fn cmd_run(ctx: &Context, a: RunArgs) -> Result<i32> {
+pub fn cmd_run(ctx: &Context, a: RunArgs) -> Result<()> {
     let mut ws = ctx.open()?;
-    let pipe = pipeline::load_named(&ws.repo.root, &a.pipeline).map_err(|e| GrytError {
-        kind: crate::error::Kind::Error,
-        message: e.message,
-        hint: e.hint,
-    })?;
+    let pipe = pipeline::load_named(&ws.repo.root, &a.pipeline).map_err(CliError::from)?;
     let ev = ops::evolution_for_run(&ws, a.evolution.as_deref())?;
     let mut extra = Vec::new();
     if let Some(e) = &ev {
@@ -94,7 +90,7 @@ pub fn cmd_run(ctx: &Context, a: RunArgs) -> Result<i32> {
                     )
                 });
         if let Err(e) = caught {
-            return Err(GrytError::error(format!(
+            return Err(CliError::error(format!(
                 "cannot handle {}: {e}",
                 pipeline::signal_name(signal)
             )));
@@ -140,8 +136,9 @@ pub fn cmd_run(ctx: &Context, a: RunArgs) -> Result<i32> {
         ctx.ui.warn(&w);
     }
     match result.status {
-        RunStatus::Pass => Ok(0),
-        RunStatus::Fail => Ok(1),
+        RunStatus::Pass => Ok(()),
+        // The failure is in the step output and the summary above: exit 1, nothing more.
+        RunStatus::Fail => Err(CliError::exit(crate::error::Kind::Error)),
         RunStatus::Cancelled => {
             let signal = i32::try_from(cancel.load(Ordering::SeqCst)).unwrap_or(15);
             let (what, hint) = match &ev {
@@ -154,7 +151,7 @@ pub fn cmd_run(ctx: &Context, a: RunArgs) -> Result<i32> {
                 ),
                 None => (String::new(), format!("run it again with `gryt run {}`", a.pipeline)),
             };
-            Err(GrytError::new(
+            Err(CliError::new(
                 crate::error::Kind::Interrupted(signal),
                 format!(
                     "Pipeline {} was cancelled by {}: run {} recorded as cancelled{what}",

@@ -2,7 +2,7 @@
 
 use crate::client::cloud::Cloud;
 use crate::context::{Context, Workspace};
-use crate::error::{GrytError, Kind, Result};
+use crate::error::{CliError, Kind, Result};
 use crate::ops::sync::{self, Filter};
 use crate::store::sync as ss;
 use clap::{Args, Subcommand};
@@ -85,7 +85,7 @@ pub struct WatchArgs {
     pub max_rounds: Option<u64>,
 }
 
-pub fn dispatch(ctx: &Context, cmd: SyncCommand) -> Result<i32> {
+pub fn dispatch(ctx: &Context, cmd: SyncCommand) -> Result<()> {
     match cmd {
         SyncCommand::Pull(a) => cmd_pull(ctx, a),
         SyncCommand::Push(a) => cmd_push(ctx, a.version.as_deref()),
@@ -186,7 +186,7 @@ fn log_failure<T>(ctx: &Context, ws: &mut Workspace, direction: &str, r: Result<
     r
 }
 
-fn cmd_pull(ctx: &Context, a: PullArgs) -> Result<i32> {
+fn cmd_pull(ctx: &Context, a: PullArgs) -> Result<()> {
     let mut ws = ctx.open()?;
     let cloud = require_cloud(&ws)?;
     let filter = Filter {
@@ -209,13 +209,13 @@ fn cmd_pull(ctx: &Context, a: PullArgs) -> Result<i32> {
         print_conflicts(ctx, &r.conflicts);
     }
     if !r.conflicts.is_empty() {
-        return Err(GrytError::new(Kind::Attention, format!("{} generation(s) in conflict; your local copies were kept", r.conflicts.len()))
+        return Err(CliError::new(Kind::Attention, format!("{} generation(s) in conflict; your local copies were kept", r.conflicts.len()))
             .hint("see `gryt sync status`, then `gryt sync resolve VERSION --ours` or `--theirs`, or rename a taken version"));
     }
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_push(ctx: &Context, version: Option<&str>) -> Result<i32> {
+fn cmd_push(ctx: &Context, version: Option<&str>) -> Result<()> {
     let mut ws = ctx.open()?;
     let cloud = require_cloud(&ws)?;
     let version = match version {
@@ -238,7 +238,7 @@ fn cmd_push(ctx: &Context, version: Option<&str>) -> Result<i32> {
         print_conflicts(ctx, &r.conflicts);
     }
     sync::push_verdict(&r)?;
-    Ok(0)
+    Ok(())
 }
 
 fn freshness(age_secs: i64) -> &'static str {
@@ -251,7 +251,7 @@ fn freshness(age_secs: i64) -> &'static str {
     }
 }
 
-fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
+fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<()> {
     let mut ws = ctx.open()?;
     let cloud = Cloud::from_config(&ws.config)?;
     if let Some(v) = a.version {
@@ -266,7 +266,7 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
         let (evs, report) = crate::ops::gate_of(&ws.repo, &ws.store.conn, &rec)?;
         if ctx.ui.json {
             ctx.ui.json(&json!({ "generation": rec, "evolutions": evs, "gate": report, "offline": offline }));
-            return Ok(0);
+            return Ok(());
         }
         ctx.ui.data(&format!(
             "Generation: {} ({}), sync {}",
@@ -278,7 +278,7 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
             ctx.ui.warn(&format!("showing local state only: {o}"));
         }
         super::generation::print_gate(ctx, &report);
-        return Ok(0);
+        return Ok(());
     }
     let conn = &ws.store.conn;
     let head = cloud.as_ref().map(sync::head);
@@ -321,7 +321,7 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
         Some(Err(e)) => (
             None,
             matches!(e, crate::client::RemoteError::Unreachable(_)),
-            Some(crate::error::GrytError::from(e.clone()).message),
+            Some(crate::error::CliError::from(e.clone()).message),
         ),
         None => (None, false, None),
     };
@@ -421,15 +421,15 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<i32> {
     // Being behind is not an error: only work that needs a decision exits 3, unless
     // `--exit-code` asks for behind too.
     if !conflicts.is_empty() || !refused.is_empty() || (a.exit_code && behind == Some(true)) {
-        return Ok(3);
+        return Err(CliError::exit(Kind::Attention));
     }
-    Ok(0)
+    Ok(())
 }
 
 /// The commands that settle a conflict.
 fn settle_conflict(c: &ss::ConflictRow) -> String {
     let v = &c.version;
-    if c.kinds.iter().any(|k| k.item == sync::VERSION_EXISTS) {
+    if c.cause == ss::ConflictCause::VersionTaken {
         format!("`gryt generation rename {v} NEW` (keep yours under a new version) or `gryt sync resolve {v} --theirs` (take theirs)")
     } else {
         format!("`gryt sync resolve {v} --ours` (keep yours) or `gryt sync resolve {v} --theirs` (take the server's)")
@@ -448,7 +448,7 @@ fn settle_refused(r: &ss::Refused) -> String {
     format!("`gryt sync resolve {v} --theirs` ({theirs}), or `gryt sync resolve {v} --ours` (send it again)")
 }
 
-fn cmd_log(ctx: &Context, a: LogArgs) -> Result<i32> {
+fn cmd_log(ctx: &Context, a: LogArgs) -> Result<()> {
     let ws = ctx.open()?;
     let rows: Vec<_> = ss::log_entries(&ws.store.conn, a.limit)?
         .into_iter()
@@ -470,11 +470,11 @@ fn cmd_log(ctx: &Context, a: LogArgs) -> Result<i32> {
             .map(|(at, d, n, c, q, e, x)| json!({ "at": at, "direction": d, "records": n, "conflicts": c, "requests": q, "error": e, "detail": x }))
             .collect();
         ctx.ui.json(&json!({ "log": list }));
-        return Ok(0);
+        return Ok(());
     }
     if rows.is_empty() {
         ctx.ui.info("No syncs yet.");
-        return Ok(0);
+        return Ok(());
     }
     let mut t = ctx.ui.table(&[
         "When",
@@ -495,10 +495,10 @@ fn cmd_log(ctx: &Context, a: LogArgs) -> Result<i32> {
         ]);
     }
     ctx.ui.print_table(&t);
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_resolve(ctx: &Context, a: ResolveArgs) -> Result<i32> {
+fn cmd_resolve(ctx: &Context, a: ResolveArgs) -> Result<()> {
     let mut ws = ctx.open()?;
     let v = crate::ops::parse_version(&a.version)?.to_string();
     let settled = crate::ops::sync::resolve::resolve(&mut ws, &v, a.theirs, &ctx.now())?;
@@ -515,10 +515,10 @@ fn cmd_resolve(ctx: &Context, a: ResolveArgs) -> Result<i32> {
             settled.join(", ")
         ));
     }
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_watch(ctx: &Context, a: WatchArgs) -> Result<i32> {
+fn cmd_watch(ctx: &Context, a: WatchArgs) -> Result<()> {
     let mut ws = ctx.open()?;
     let cloud = require_cloud(&ws)?;
     let mut failures: u32 = 0;
@@ -561,7 +561,7 @@ fn cmd_watch(ctx: &Context, a: WatchArgs) -> Result<i32> {
             Err(e) => return Err(e),
         };
         if a.max_rounds.is_some_and(|m| rounds >= m) {
-            return Ok(0);
+            return Ok(());
         }
         std::thread::sleep(wait);
     }

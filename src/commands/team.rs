@@ -4,7 +4,7 @@
 use super::cloud::{call, connect};
 use crate::client::{routes, Remote};
 use crate::context::Context;
-use crate::error::{GrytError, Result};
+use crate::error::{CliError, Result};
 use clap::{Args, Subcommand};
 use gryt_core::wire::{Data, MemberAdd, Team, TeamCreate, TeamMember};
 use serde::Deserialize;
@@ -50,7 +50,7 @@ pub struct MemberArgs {
     pub username: String,
 }
 
-pub fn dispatch(ctx: &Context, cmd: TeamCommand) -> Result<i32> {
+pub fn dispatch(ctx: &Context, cmd: TeamCommand) -> Result<()> {
     match cmd {
         TeamCommand::Create(a) => cmd_create(ctx, a),
         TeamCommand::List => cmd_list(ctx),
@@ -92,18 +92,18 @@ fn resolve(remote: &Remote, team: &str) -> Result<String> {
         .find(|t| t.name == team)
         .map(|t| t.team_id)
         .ok_or_else(|| {
-            GrytError::error(format!("No team {team} among your teams"))
+            CliError::error(format!("No team {team} among your teams"))
                 .hint("`gryt team list` shows your teams and their ids")
         })
 }
 
-fn cmd_create(ctx: &Context, a: CreateArgs) -> Result<i32> {
+fn cmd_create(ctx: &Context, a: CreateArgs) -> Result<()> {
     let remote = connect(ctx)?;
     let body = serde_json::to_value(TeamCreate {
         name: a.name.clone(),
         description: a.description,
     })
-    .map_err(|e| GrytError::error(format!("cannot encode the request: {e}")))?;
+    .map_err(|e| CliError::error(format!("cannot encode the request: {e}")))?;
     let created: Created = call(&remote, routes::create_team(), Some(&body))?;
     if ctx.ui.json {
         match &created.data {
@@ -116,20 +116,20 @@ fn cmd_create(ctx: &Context, a: CreateArgs) -> Result<i32> {
         ctx.ui.info(&format!("Created team {} with id:", a.name));
         ctx.ui.data(&created.team_id);
     }
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_list(ctx: &Context) -> Result<i32> {
+fn cmd_list(ctx: &Context) -> Result<()> {
     let remote = connect(ctx)?;
     let teams = list_teams(&remote)?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "teams": teams }));
-        return Ok(0);
+        return Ok(());
     }
     if teams.is_empty() {
         ctx.ui
             .info("You belong to no team; create one with `gryt team create NAME`");
-        return Ok(0);
+        return Ok(());
     }
     let mut t = ctx
         .ui
@@ -144,34 +144,34 @@ fn cmd_list(ctx: &Context) -> Result<i32> {
         ]);
     }
     ctx.ui.print_table(&t);
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_members(ctx: &Context, a: TeamArg) -> Result<i32> {
+fn cmd_members(ctx: &Context, a: TeamArg) -> Result<()> {
     let remote = connect(ctx)?;
     let id = resolve(&remote, &a.team)?;
     let list: Data<MemberList> = call(&remote, routes::team_members(&id), None)?;
     let members = list.data.members;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "team_id": id, "members": members }));
-        return Ok(0);
+        return Ok(());
     }
     let mut t = ctx.ui.table(&["Username", "Role", "Added"]);
     for m in &members {
         t.add_row(vec![m.username.clone(), m.role.clone(), m.added_at.clone()]);
     }
     ctx.ui.print_table(&t);
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_add_member(ctx: &Context, a: MemberArgs) -> Result<i32> {
+fn cmd_add_member(ctx: &Context, a: MemberArgs) -> Result<()> {
     let remote = connect(ctx)?;
     let id = resolve(&remote, &a.team)?;
 
     let body = serde_json::to_value(MemberAdd {
         username: a.username.clone(),
     })
-    .map_err(|e| GrytError::error(format!("cannot encode the request: {e}")))?;
+    .map_err(|e| CliError::error(format!("cannot encode the request: {e}")))?;
     let _: serde_json::Value = call(&remote, routes::add_team_member(&id), Some(&body))?;
     if ctx.ui.json {
         ctx.ui
@@ -180,10 +180,10 @@ fn cmd_add_member(ctx: &Context, a: MemberArgs) -> Result<i32> {
         ctx.ui
             .info(&format!("Added {} to team {}", a.username, a.team));
     }
-    Ok(0)
+    Ok(())
 }
 
-fn cmd_remove_member(ctx: &Context, a: MemberArgs) -> Result<i32> {
+fn cmd_remove_member(ctx: &Context, a: MemberArgs) -> Result<()> {
     let remote = connect(ctx)?;
     let id = resolve(&remote, &a.team)?;
     let _: serde_json::Value = call(&remote, routes::remove_team_member(&id, &a.username), None)?;
@@ -194,5 +194,5 @@ fn cmd_remove_member(ctx: &Context, a: MemberArgs) -> Result<i32> {
         ctx.ui
             .info(&format!("Removed {} from team {}", a.username, a.team));
     }
-    Ok(0)
+    Ok(())
 }

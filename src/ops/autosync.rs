@@ -13,7 +13,7 @@
 use crate::client::cloud::Cloud;
 use crate::config::ExecutionMode;
 use crate::context::Context;
-use crate::error::{GrytError, Kind, Result};
+use crate::error::{CliError, Kind, Result};
 use crate::ops::sync;
 
 /// What a command needs around it.
@@ -69,7 +69,7 @@ pub fn before(ctx: &Context, hook: Hook) {
         (Ok(h), Ok(c)) => h != c,
         (Err(e), _) => {
             ctx.ui
-                .warn(&format!("{} — working offline", GrytError::from(e).message));
+                .warn(&format!("{} — working offline", CliError::from(e).message));
             return;
         }
         _ => return,
@@ -90,14 +90,20 @@ pub fn before(ctx: &Context, hook: Hook) {
 
 /// After a command: deliver what it changed, by mode. A failed delivery keeps the work
 /// pending and turns a success into exit 4 (offline) or 3 (conflict).
-pub fn after(ctx: &Context, hook: Hook, result: Result<i32>) -> Result<i32> {
-    let Ok(code) = result else { return result };
+/// A command that failed with its own report only ([`CliError::exit`], a failed pipeline)
+/// still recorded work, which is delivered too.
+pub fn after(ctx: &Context, hook: Hook, result: Result<()>) -> Result<()> {
+    let code = match &result {
+        Ok(()) => 0,
+        Err(e) if e.reported => e.exit_code(),
+        Err(_) => return result,
+    };
     if !(hook.writes || hook.evolution_result) {
-        return Ok(code);
+        return result;
     }
     let Some((mut ws, cloud)) = cloud_in(ctx, &[ExecutionMode::Hybrid, ExecutionMode::Cloud])
     else {
-        return Ok(code);
+        return result;
     };
     let delivers = match ws.config.execution_mode() {
         ExecutionMode::Cloud => hook.writes,
@@ -106,13 +112,10 @@ pub fn after(ctx: &Context, hook: Hook, result: Result<i32>) -> Result<i32> {
     };
     let cloud = match cloud {
         Ok(cloud) => cloud,
-        Err(_) if !delivers => return Ok(code),
-        Err(e) => {
-            let e = GrytError {
-                message: format!("Saved locally, but not synced: {}", e.message),
-                ..e
-            };
-            return sync_failed(ctx, code, e);
+        Err(_) if !delivers => return result,
+        Err(mut e) => {
+            e.message = format!("Saved locally, but not synced: {}", e.message);
+            return sync_failed(ctx, code, result, e);
         }
     };
     let outcome = match ws.config.execution_mode() {
@@ -123,16 +126,16 @@ pub fn after(ctx: &Context, hook: Hook, result: Result<i32>) -> Result<i32> {
         ExecutionMode::Hybrid if hook.evolution_result => {
             sync::push_evolutions(ctx, &mut ws, &cloud).and_then(|r| sync::push_verdict(&r))
         }
-        _ => return Ok(code),
+        _ => return result,
     };
     match outcome {
         Ok(()) => {
             if ws.config.execution_mode() == ExecutionMode::Hybrid {
                 note_waiting(ctx, &ws);
             }
-            Ok(code)
+            result
         }
-        Err(e) => sync_failed(ctx, code, e),
+        Err(e) => sync_failed(ctx, code, result, e),
     }
 }
 
@@ -140,9 +143,9 @@ pub fn after(ctx: &Context, hook: Hook, result: Result<i32>) -> Result<i32> {
 /// says what is kept pending, unless `--strict-sync` asks for the sync's own outcome (exit
 /// 4 unreachable, 3 needs attention) on a command that otherwise succeeded. The exit-code
 /// table is in error.rs.
-fn sync_failed(ctx: &Context, code: i32, e: GrytError) -> Result<i32> {
+fn sync_failed(ctx: &Context, code: i32, result: Result<()>, e: CliError) -> Result<()> {
     let e = if e.kind == Kind::Unreachable {
-        GrytError::new(
+        CliError::new(
             Kind::Unreachable,
             format!("Saved locally, but not synced: {}", e.message),
         )
@@ -154,10 +157,10 @@ fn sync_failed(ctx: &Context, code: i32, e: GrytError) -> Result<i32> {
         return Err(e);
     }
     ctx.ui.notice(&e.message);
-    if let Some(h) = &e.hint {
+    for h in &e.hints {
         ctx.ui.notice(h);
     }
-    Ok(code)
+    result
 }
 
 /// Hybrid mode sends evolution results only once their generation is on the server: says

@@ -5,7 +5,7 @@ pub mod autosync;
 pub mod sync;
 
 use crate::context::{new_uuid, random_bits, Context, Workspace};
-use crate::error::{GrytError, Result};
+use crate::error::{CliError, Result};
 use crate::fsutil::write_atomic;
 use crate::repo::Repo;
 use crate::store::{self, EvolutionRecord, GenerationRecord};
@@ -20,8 +20,8 @@ pub fn parse_version(input: &str) -> Result<Version> {
     Ok(Version::parse(input)?)
 }
 
-pub fn not_found(version: &str) -> GrytError {
-    GrytError::error(format!("Generation {version} not found"))
+pub fn not_found(version: &str) -> CliError {
+    CliError::error(format!("Generation {version} not found"))
         .hint("list the generations with `gryt generation list`")
 }
 
@@ -41,7 +41,7 @@ pub fn write_contract(conn: &Connection, repo: &Repo, rec: &GenerationRecord) ->
 }
 
 fn now_stamp() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    crate::config::wall_clock().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// A new local draft holding `spec`, not yet synced.
@@ -77,7 +77,7 @@ pub fn write_contract_fast(conn: &Connection, repo: &Repo, rec: &GenerationRecor
         .join(format!(".{}.tmp{}", rec.version, std::process::id()));
     std::fs::write(&tmp, text.as_bytes())
         .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| GrytError::io(format!("cannot write {}", path.display()), e))?;
+        .map_err(|e| CliError::io(format!("cannot write {}", path.display()), e))?;
     store::note_contract_file(conn, &rec.version, text.as_bytes(), &now_stamp())
 }
 
@@ -94,7 +94,7 @@ pub fn create_generation(
     let user = ws.config.username();
     let tx = ws.store.write()?;
     if let Some(existing) = store::get_generation(&tx, &v.to_string())? {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "Generation {} already exists ({})",
             existing.version, existing.status
         ))
@@ -106,7 +106,7 @@ pub fn create_generation(
     if path.exists() {
         // A contract file from elsewhere (e.g. committed by a teammate): keep it, and
         // tell the user how to load it instead of silently overwriting it.
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "{} already exists but the generation is not in the database",
             path.display()
         ))
@@ -184,16 +184,16 @@ pub fn update_from_file(
     let v = parse_version(version)?.to_string();
     let path = ws.repo.contract_file_for_read(&v)?;
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        GrytError::error(format!("cannot read {}: {e}", path.display())).hint(format!(
+        CliError::error(format!("cannot read {}: {e}", path.display())).hint(format!(
             "write the contract file with `gryt generation export {v}` (or `gryt generation edit {v}`), edit it, then update"
         ))
     })?;
     let file = crate::yaml::parse_contract(&path, &text)?;
     let (file_spec, identity) = (file.spec, file.identity);
     let declared = Version::parse(&file_spec.version)
-        .map_err(|e| GrytError::error(format!("{}: {}", path.display(), e.message)))?;
+        .map_err(|e| CliError::error(format!("{}: {}", path.display(), e.message)))?;
     if declared.to_string() != v {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "{} declares version {} but its file name says {v}",
             path.display(),
             file_spec.version
@@ -205,7 +205,7 @@ pub fn update_from_file(
     let exists = store::get_generation(&ws.store.conn, &v)?;
     if let Some(rec) = &exists {
         if identity.status == GenerationStatus::Promoted && rec.status == GenerationStatus::Draft {
-            return Err(GrytError::error(format!(
+            return Err(CliError::error(format!(
                 "{} says `status: promoted`, but {v} is a draft; only `gryt promote` promotes",
                 path.display()
             ))
@@ -218,7 +218,7 @@ pub fn update_from_file(
             .as_ref()
             .filter(|id| **id != rec.generation_id)
         {
-            return Err(GrytError::error(format!(
+            return Err(CliError::error(format!(
                 "{} carries generation_id {id}, but {v} here is {}",
                 path.display(),
                 rec.generation_id
@@ -280,20 +280,20 @@ pub fn rename(ctx: &Context, ws: &mut Workspace, old: &str, new: &str) -> Result
     let mut rec = load_generation(&tx, old)?;
     ensure_draft(&rec.version, rec.status)?;
     if rec.version == new_v {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "Generation is already called {new_v}"
         )));
     }
     if store::get_generation(&tx, &new_v)?.is_some() {
         return Err(
-            GrytError::error(format!("Generation {new_v} already exists"))
+            CliError::error(format!("Generation {new_v} already exists"))
                 .hint("pick a version nobody uses yet"),
         );
     }
     let new_path = ws.repo.generation_file(&new_v);
     if new_path.exists() {
         return Err(
-            GrytError::error(format!("{} already exists", new_path.display()))
+            CliError::error(format!("{} already exists", new_path.display()))
                 .hint("move that file away first"),
         );
     }
@@ -372,7 +372,7 @@ pub fn tree_state(repo: &Repo) -> Result<TreeState> {
         return Ok(TreeState::default());
     };
     let dirty = crate::git::is_dirty(&repo.root, &NOT_DIRT)
-        .map_err(|e| GrytError::error(format!("{e:#}")))?;
+        .map_err(|e| CliError::git(format!("{e:#}"), e))?;
     Ok(TreeState {
         commit: Some(commit),
         dirty,
@@ -444,7 +444,7 @@ pub fn check_gate(evs: &[EvolutionRecord], report: &GateReport) -> Result<()> {
         .iter()
         .filter(|e| refused_by_server(e) && unproven.contains(&e.change_id.as_str()))
         .collect();
-    let err: GrytError = e.into();
+    let err: CliError = e.into();
     match refused.first() {
         None => Err(err),
         Some(first) => Err(err.hint(format!(
@@ -482,7 +482,7 @@ pub fn start_evolution(
         } else {
             format!("changes of {}: {}", rec.version, known.join(", "))
         };
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "Change {change_id} is not part of generation {}",
             rec.version
         ))
@@ -515,18 +515,18 @@ fn single_evolution(conn: &Connection, key: &str) -> Result<EvolutionRecord> {
     store::find_evolutions(conn, key)?
         .into_iter()
         .next()
-        .ok_or_else(|| GrytError::error(format!("Evolution {key} not found")))
+        .ok_or_else(|| CliError::error(format!("Evolution {key} not found")))
 }
 
 /// Finds exactly one evolution by rc tag, code name or UUID.
 pub fn find_evolution(conn: &Connection, key: &str) -> Result<EvolutionRecord> {
     let mut found = store::find_evolutions(conn, key)?;
     match found.len() {
-        0 => Err(GrytError::error(format!("Evolution '{key}' not found"))
+        0 => Err(CliError::error(format!("Evolution '{key}' not found"))
             .hint("name it by rc tag (v1.2.0-rc.2), code name or id; see `gryt evolution list`")),
         1 => Ok(found.remove(0)),
         _ => Err(
-            GrytError::error(format!("'{key}' names {} evolutions", found.len())).hint(format!(
+            CliError::error(format!("'{key}' names {} evolutions", found.len())).hint(format!(
                 "use one of: {}",
                 found
                     .iter()
@@ -543,7 +543,7 @@ fn check_completable(conn: &Connection, ev: &EvolutionRecord, user: &str) -> Res
     let gen = load_generation(conn, &ev.version)?;
     ensure_draft(&gen.version, gen.status)?;
     if ev.owner != user {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "Evolution {} belongs to {}; only its owner may change it",
             ev.tag, ev.owner
         ))
@@ -553,7 +553,7 @@ fn check_completable(conn: &Connection, ev: &EvolutionRecord, user: &str) -> Res
         )));
     }
     if ev.status.is_final() {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "Evolution {} is already complete ({})",
             ev.tag, ev.status
         ))
@@ -573,7 +573,7 @@ pub fn complete_evolution(
 ) -> Result<EvolutionRecord> {
     let status = EvolutionStatus::parse(status)?;
     if !status.is_final() {
-        return Err(GrytError::usage("--status must be pass or fail"));
+        return Err(CliError::usage("--status must be pass or fail"));
     }
     let now = ctx.now();
     let user = ws.config.username();
@@ -631,7 +631,7 @@ pub fn evolution_for_run(ws: &Workspace, named: Option<&str>) -> Result<Option<E
     match drafts.len() {
         0 => Ok(None),
         1 => Ok(drafts.pop()),
-        _ => Err(GrytError::usage(format!(
+        _ => Err(CliError::usage(format!(
             "{} evolutions are in progress; say which one this run proves",
             drafts.len()
         ))
@@ -652,9 +652,9 @@ pub fn will_tag(repo: &Repo, tag: &str, no_tag: bool) -> Result<bool> {
     let git = !no_tag && crate::git::is_git_repo(&repo.root);
     if git
         && crate::git::tag_exists(&repo.root, tag)
-            .map_err(|e| GrytError::error(format!("{e:#}")))?
+            .map_err(|e| CliError::git(format!("{e:#}"), e))?
     {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "The git tag {tag} already exists; nothing was promoted"
         ))
         .hint(format!(
@@ -681,7 +681,7 @@ pub fn tag_release(repo: &Repo, rec: &GenerationRecord, commit: Option<&str>) ->
         None => crate::git::create_annotated_tag(&repo.root, &tag, &message),
     };
     made.map_err(|e| {
-        GrytError::error(format!("Tagging {tag} failed: {e:#}")).hint(format!(
+        CliError::git(format!("Tagging {tag} failed: {e:#}"), e).hint(format!(
             "fix git, or promote without a tag: `gryt promote {tag} --no-tag`"
         ))
     })?;
@@ -692,7 +692,7 @@ pub fn tag_release(repo: &Repo, rec: &GenerationRecord, commit: Option<&str>) ->
 /// must name exactly what was checked.
 pub fn check_clean(tree: &TreeState, version: &str, allow_dirty: bool) -> Result<()> {
     if tree.dirty && !allow_dirty {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "The work tree has uncommitted changes; {version} was not promoted"
         ))
         .hint(format!(
@@ -717,7 +717,7 @@ pub fn promote_body(report: &GateReport) -> Result<String> {
             .collect(),
     };
     serde_json::to_string(&body)
-        .map_err(|e| GrytError::error(format!("cannot encode a promotion: {e}")))
+        .map_err(|e| CliError::error(format!("cannot encode a promotion: {e}")))
 }
 
 /// A generation already promoted from this workspace whose release tag is missing gets it
@@ -736,7 +736,7 @@ pub fn complete_tag(
         return Ok(None);
     };
     if crate::git::tag_exists(&ws.repo.root, &rec.version)
-        .map_err(|e| GrytError::error(format!("{e:#}")))?
+        .map_err(|e| CliError::git(format!("{e:#}"), e))?
     {
         if state.tag_pending {
             let tx = ws.store.write()?;
@@ -761,8 +761,8 @@ pub struct Promotion {
     pub completed: bool,
 }
 
-pub fn already_promoted(rec: &GenerationRecord) -> GrytError {
-    GrytError::error(format!(
+pub fn already_promoted(rec: &GenerationRecord) -> CliError {
+    CliError::error(format!(
         "Generation {} is already promoted{}{}",
         rec.version,
         rec.promoted_by
@@ -783,7 +783,7 @@ pub fn promote(
     version: &str,
     no_tag: bool,
     allow_dirty: bool,
-) -> Result<std::result::Result<Promotion, (GateReport, GrytError)>> {
+) -> Result<std::result::Result<Promotion, (GateReport, CliError)>> {
     let now = ctx.now();
     let user = ws.config.username();
     let existing = load_generation(&ws.store.conn, version)?;
@@ -813,7 +813,7 @@ pub fn promote(
     let git = will_tag(&ws.repo, &rec.version, no_tag)?;
     let tag = rec.version.clone();
     if !store::promote_generation(&tx, &rec.generation_id, &user, &now)? {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "Generation {} is already promoted",
             rec.version
         )));
@@ -973,4 +973,45 @@ pub fn record_run(
         evolution,
         warning,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_tag_shows_gits_hint_before_gryts() {
+        let dir = tempfile::tempdir().unwrap();
+        let init = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(init.success());
+        let repo = Repo {
+            root: dir.path().to_path_buf(),
+        };
+        let spec = GenerationSpec {
+            version: "v1.0.0".into(),
+            description: None,
+            changes: Vec::new(),
+            pipeline_template: None,
+        };
+        let rec = new_draft(spec, "2026-01-01T00:00:00Z".into(), "dev".into());
+        // A repository without commits cannot be tagged; git.rs says what to do first.
+        let e = tag_release(&repo, &rec, None).unwrap_err();
+        assert!(
+            e.message.starts_with("Tagging v1.0.0 failed"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.hints.len(), 2, "{:?}", e.hints);
+        assert!(
+            e.hints[0].contains("commit your work first"),
+            "{:?}",
+            e.hints
+        );
+        assert!(e.hints[1].contains("--no-tag"), "{:?}", e.hints);
+        assert!(std::error::Error::source(&e).is_some());
+    }
 }

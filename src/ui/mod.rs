@@ -14,7 +14,7 @@
 //! "exit_code"}}` on its own, or beside what the command had already reported.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use crate::error::GrytError;
+use crate::error::CliError;
 use comfy_table::{presets, ContentArrangement, Table};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -183,14 +183,14 @@ impl Ui {
                     raw_stdout(&p);
                 }
             }
-            Err(e) => self.error(&GrytError::error(format!("cannot render JSON: {e}"))),
+            Err(e) => self.error(&CliError::error(format!("cannot render JSON: {e}"))),
         }
     }
 
     /// The end of a command: prints its JSON document, and its error (as
     /// `{"error": {...}}` on stdout with `--json`, merged into the document when there is
     /// one; as `Error:`/`Hint:` lines on stderr always).
-    pub fn finish(&self, error: Option<&GrytError>) {
+    pub fn finish(&self, error: Option<&CliError>) {
         let pending = PENDING_JSON.lock().ok().and_then(|mut slot| slot.take());
         match (error, self.json) {
             (None, _) | (Some(_), false) => {
@@ -222,7 +222,7 @@ impl Ui {
     }
 
     /// An error on stderr: `Error: MESSAGE` and, when there is one, `Hint: HINT`.
-    pub fn error(&self, e: &GrytError) {
+    pub fn error(&self, e: &CliError) {
         let color = self.color && std::io::stderr().is_terminal();
         let label = if color {
             "\x1b[31mError:\x1b[0m"
@@ -230,7 +230,7 @@ impl Ui {
             "Error:"
         };
         eprintln!("{label} {}", visible(&e.message, Keep::Nothing));
-        if let Some(h) = &e.hint {
+        for h in &e.hints {
             let label = if color {
                 "\x1b[36mHint:\x1b[0m"
             } else {
@@ -285,7 +285,7 @@ impl Ui {
 }
 
 /// `{"error": {...}}` on stdout, for errors found before a command could start.
-pub fn print_json_error(e: &GrytError) {
+pub fn print_json_error(e: &CliError) {
     let doc = serde_json::json!({ "error": e.to_json() });
     raw_stdout(&serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string()));
 }

@@ -7,7 +7,7 @@ pub mod resolve;
 use crate::client::cloud::Cloud;
 use crate::client::{routes, RemoteError};
 use crate::context::{new_uuid, Context, Workspace};
-use crate::error::{GrytError, Kind, Result};
+use crate::error::{CliError, Kind, Result};
 use crate::store::sync::{self as ss, content_of, content_of_wire};
 use crate::store::{self, GenerationRecord};
 use gryt_core::merge::{merge_generation, Conflict, ConflictKind, GenerationContent, Merge};
@@ -76,6 +76,9 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 pub struct ConflictReport {
     pub version: String,
     pub conflicts: Vec<Conflict>,
+    /// Why it is a conflict (not in the JSON report: `conflicts` says it in words).
+    #[serde(skip)]
+    pub cause: ss::ConflictCause,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -107,8 +110,8 @@ impl PullReport {
 /// Progress callback: (records done, records expected).
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
-fn garbage(e: &str) -> GrytError {
-    GrytError::error(format!("Bad answer from the server: {e}"))
+fn garbage(e: &str) -> CliError {
+    CliError::error(format!("Bad answer from the server: {e}"))
 }
 
 /// Reads the feed head of the workspace's scope.
@@ -148,7 +151,7 @@ pub fn pull(
         // The feed went backwards: the server was restored from an older backup, or this is
         // another server. Applying it could rewrite what this workspace holds with older or
         // different content, so nothing is applied.
-        return Err(GrytError::new(
+        return Err(CliError::new(
             Kind::Attention,
             format!(
                 "The server's change feed went backwards: its head is {head}, but this workspace has already seen up to {seen}; the server was restored from an older backup or is another server. Nothing was applied"
@@ -239,7 +242,7 @@ pub fn pull(
             if ss::parked_left(&tx)? {
                 // Cannot happen (each new version was held by the cycle): roll back rather
                 // than leave a record under a placeholder.
-                return Err(GrytError::error(
+                return Err(CliError::error(
                     "Could not apply generations that swapped versions on the server",
                 )
                 .hint("pull again; if it persists, report it"));
@@ -283,24 +286,21 @@ pub fn pull(
 }
 
 /// A single record of the feed is larger than the client accepts: named, never skipped.
-fn record_too_large(since: i64, prefix: &[u8]) -> GrytError {
+fn record_too_large(since: i64, prefix: &[u8]) -> CliError {
     let name = crate::client::first_record_of(prefix);
     let name = if name.is_empty() {
         format!("the record after feed position {since}")
     } else {
         format!("{name}, the record after feed position {since}")
     };
-    GrytError::error(format!(
+    CliError::error(format!(
         "Cannot pull {name}: it is larger than {} MiB, more than gryt accepts in one answer",
         crate::client::MAX_BODY / 1024 / 1024
     ))
     .hint("its author can shorten it, or the server's operator remove it; pulls stop before it until then")
 }
 
-fn is_version_conflict(c: &[Conflict]) -> bool {
-    c.iter().any(|c| c.item == VERSION_EXISTS)
-}
-
+/// The words of a "version taken" conflict (its cause is [`ss::ConflictCause::VersionTaken`]).
 pub const VERSION_EXISTS: &str = "version exists in the cloud";
 /// The item of a report about a promoted record the server's feed would rewrite.
 const PROMOTED_HERE: &str = "promoted here, never rewritten";
@@ -470,7 +470,7 @@ fn apply_page(
     if report.postponed > postponed_before
         || report.conflicts[conflicts_before..]
             .iter()
-            .any(|c| is_version_conflict(&c.conflicts))
+            .any(|c| c.cause == ss::ConflictCause::VersionTaken)
     {
         state.needs_resync = true;
     }
@@ -584,8 +584,9 @@ fn apply_generation(
                         kind: ConflictKind::DeleteModify,
                         item: DELETED_HERE.into(),
                     }];
-                    ss::set_conflict(tx, &g.generation_id, Some(g), &c)?;
+                    ss::set_conflict(tx, &g.generation_id, Some(g), &c, ss::ConflictCause::Edits)?;
                     report.conflicts.push(ConflictReport {
+                        cause: ss::ConflictCause::Edits,
                         version: r.version.clone(),
                         conflicts: c,
                     });
@@ -609,6 +610,7 @@ fn apply_generation(
                 // A promoted record is final here: another record under its version (a server
                 // restored from an older backup, then promoted anew) is reported, not applied.
                 report.conflicts.push(ConflictReport {
+                    cause: ss::ConflictCause::Edits,
                     version: remote.version.clone(),
                     conflicts: vec![Conflict {
                         kind: ConflictKind::AddAdd,
@@ -638,9 +640,16 @@ fn apply_generation(
                     kind: ConflictKind::AddAdd,
                     item: VERSION_EXISTS.into(),
                 }];
-                ss::set_conflict(tx, &same_version.rec.generation_id, Some(g), &c)?;
+                ss::set_conflict(
+                    tx,
+                    &same_version.rec.generation_id,
+                    Some(g),
+                    &c,
+                    ss::ConflictCause::VersionTaken,
+                )?;
                 ss::set_meta(tx, RESYNC, "1", now)?;
                 report.conflicts.push(ConflictReport {
+                    cause: ss::ConflictCause::VersionTaken,
                     version: remote.version.clone(),
                     conflicts: c,
                 });
@@ -679,6 +688,7 @@ fn apply_generation(
         };
         if let Some(why) = why {
             report.conflicts.push(ConflictReport {
+                cause: ss::ConflictCause::Edits,
                 version: old_version,
                 conflicts: vec![Conflict {
                     kind: ConflictKind::ModifyModify,
@@ -727,6 +737,7 @@ fn apply_generation(
         // the conflict); deleted on the server too and untouched, nothing is left to decide
         // (edited here, the normal path below makes it a delete-modify conflict).
         let kinds = ss::conflict_items(tx, &id)?;
+        let cause = ss::conflict_cause(tx, &id)?;
         let Some(r) = &remote else {
             ss::delete_local_generation(tx, &id)?;
             touched.moved.push((old_version, None));
@@ -758,12 +769,13 @@ fn apply_generation(
             Some(m) => ss::rebase(tx, &id, g, r, Some(&m), now)?,
             None => {}
         }
-        ss::set_conflict(tx, &id, Some(g), &kinds)?;
+        ss::set_conflict(tx, &id, Some(g), &kinds, cause)?;
         let version = ss::current_content(tx, &id)?
             .map(|c| c.version)
             .unwrap_or(old_version.clone());
         touched.moved.push((old_version, Some(version.clone())));
         report.conflicts.push(ConflictReport {
+            cause,
             version,
             conflicts: kinds,
         });
@@ -775,8 +787,9 @@ fn apply_generation(
             kind: ConflictKind::DeleteModify,
             item: "unpushed evolutions".into(),
         }];
-        ss::set_conflict(tx, &id, Some(g), &c)?;
+        ss::set_conflict(tx, &id, Some(g), &c, ss::ConflictCause::Edits)?;
         report.conflicts.push(ConflictReport {
+            cause: ss::ConflictCause::Edits,
             version: old_version,
             conflicts: c,
         });
@@ -804,8 +817,15 @@ fn apply_generation(
                     kind: ConflictKind::AddAdd,
                     item: VERSION_EXISTS.into(),
                 }];
-                ss::set_conflict(tx, &other.rec.generation_id, Some(g), &c)?;
+                ss::set_conflict(
+                    tx,
+                    &other.rec.generation_id,
+                    Some(g),
+                    &c,
+                    ss::ConflictCause::VersionTaken,
+                )?;
                 report.conflicts.push(ConflictReport {
+                    cause: ss::ConflictCause::VersionTaken,
                     version: t,
                     conflicts: c,
                 });
@@ -835,8 +855,9 @@ fn apply_generation(
             report.merged += 1;
         }
         (Merge::Conflict(c), _) => {
-            ss::set_conflict(tx, &id, Some(g), &c)?;
+            ss::set_conflict(tx, &id, Some(g), &c, ss::ConflictCause::Edits)?;
             report.conflicts.push(ConflictReport {
+                cause: ss::ConflictCause::Edits,
                 version: old_version,
                 conflicts: c,
             });
@@ -847,8 +868,9 @@ fn apply_generation(
                 kind: ConflictKind::DeleteModify,
                 item: "generation".into(),
             }];
-            ss::set_conflict(tx, &id, Some(g), &c)?;
+            ss::set_conflict(tx, &id, Some(g), &c, ss::ConflictCause::Edits)?;
             report.conflicts.push(ConflictReport {
+                cause: ss::ConflictCause::Edits,
                 version: old_version,
                 conflicts: c,
             });
@@ -879,6 +901,7 @@ fn apply_evolution(
         // A proof started after this workspace's promotion of its generation cannot belong
         // to that release (a restored server promoted other content): never added to it.
         report.conflicts.push(ConflictReport {
+            cause: ss::ConflictCause::Edits,
             version: e.version.clone(),
             conflicts: vec![Conflict {
                 kind: ConflictKind::ModifyModify,
@@ -1400,7 +1423,7 @@ fn send(
             operations: chunk.iter().map(|o| o.op.clone()).collect(),
         };
         let body = serde_json::to_vec(&req)
-            .map_err(|e| GrytError::error(format!("cannot encode a batch: {e}")))?;
+            .map_err(|e| CliError::error(format!("cannot encode a batch: {e}")))?;
         let resp: Data<BatchResponse> =
             cloud
                 .remote
@@ -1550,7 +1573,7 @@ fn apply_result(
                 kind: ConflictKind::AddAdd,
                 item: VERSION_EXISTS.into(),
             }];
-            ss::set_conflict(tx, local_id, None, &c)?;
+            ss::set_conflict(tx, local_id, None, &c, ss::ConflictCause::VersionTaken)?;
             ss::clear_sent(tx, local_id)?;
             report.version_taken.push(op.label.clone());
             Ok(false)
@@ -1679,6 +1702,7 @@ pub fn push(
         .map(|c| ConflictReport {
             version: c.version,
             conflicts: c.kinds,
+            cause: c.cause,
         })
         .collect();
     // Refused work needs attention until settled, whether refused now or before.
@@ -1758,7 +1782,7 @@ fn advance_past_own_writes(ctx: &Context, ws: &mut Workspace, seqs: &mut [i64]) 
 pub fn push_verdict(report: &PushReport) -> Result<()> {
     let mut taken: Vec<String> = report.version_taken.clone();
     for c in &report.conflicts {
-        if is_version_conflict(&c.conflicts) && !taken.contains(&c.version) {
+        if c.cause == ss::ConflictCause::VersionTaken && !taken.contains(&c.version) {
             taken.push(c.version.clone());
         }
     }
@@ -1768,7 +1792,7 @@ pub fn push_verdict(report: &PushReport) -> Result<()> {
             ..Default::default()
         };
         let v = &report.version_taken[0];
-        return Err(GrytError::new(
+        return Err(CliError::new(
             Kind::Attention,
             format!("Version {} exists in the cloud: someone else created it", report.version_taken.join(", ")),
         )
@@ -1776,7 +1800,7 @@ pub fn push_verdict(report: &PushReport) -> Result<()> {
     }
     if !report.conflicts.is_empty() {
         let list: Vec<String> = report.conflicts.iter().map(|c| c.version.clone()).collect();
-        return Err(GrytError::new(
+        return Err(CliError::new(
             Kind::Attention,
             format!("Sync conflicts need attention: {}", list.join(", ")),
         )
@@ -1793,13 +1817,13 @@ pub fn push_verdict(report: &PushReport) -> Result<()> {
         )));
     }
     if let Some((label, detail)) = report.failed.first() {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "{} record(s) were refused by the server; first: {label}: {detail}",
             report.failed.len()
         )));
     }
     if let Some((label, detail)) = report.unavailable.first() {
-        return Err(GrytError::new(
+        return Err(CliError::new(
             Kind::Unreachable,
             format!(
                 "Cloud unavailable: the server could not take {} record(s) now; first: {label}: {detail}",
@@ -1812,7 +1836,7 @@ pub fn push_verdict(report: &PushReport) -> Result<()> {
 }
 
 /// "The server refused ..." naming each refused record and the server's reason (exit 3).
-pub fn refused_error(refused: &[ss::Refused]) -> GrytError {
+pub fn refused_error(refused: &[ss::Refused]) -> CliError {
     let shown: Vec<String> = refused
         .iter()
         .take(3)
@@ -1823,7 +1847,7 @@ pub fn refused_error(refused: &[ss::Refused]) -> GrytError {
     } else {
         String::new()
     };
-    GrytError::new(
+    CliError::new(
         Kind::Attention,
         format!(
             "The server refused {} change(s): {}{more}",
@@ -1843,7 +1867,7 @@ pub enum CloudPromotion {
     /// may complete a missing tag, or refuses.
     AlreadyPromoted(Box<GenerationRecord>),
     /// Someone else promoted first.
-    Refused(GrytError),
+    Refused(CliError),
 }
 
 /// How often a promotion the server reports as still in flight (409 `idempotency_in_flight`)
@@ -1901,13 +1925,13 @@ pub fn promote(
     }
     let rec = crate::ops::load_generation(&ws.store.conn, &v)?;
     let Some(rid) = rec.remote_id.clone() else {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "Generation {v} did not reach the server"
         )));
     };
     let state = crate::store::promotion_state(&ws.store.conn, &rec.generation_id)?;
     let Some(key) = state.key.clone() else {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "The promotion of {v} lost its key"
         )));
     };
@@ -1979,7 +2003,7 @@ pub fn promote(
         tx.commit()?;
     }
     if in_flight {
-        return Err(GrytError::new(
+        return Err(CliError::new(
             Kind::Unreachable,
             format!("The server is still processing the promotion of {v}; it was kept pending"),
         )
@@ -1992,18 +2016,18 @@ pub fn promote(
             // The server's gate counts only the proofs it holds: one of ours did not reach
             // it, or it refused it.
             let _ = pull(ctx, ws, cloud, &Filter::default(), &mut noop);
-            Err(GrytError::error(format!("The server refused the promotion: {}", http_detail(&err)))
+            Err(CliError::error(format!("The server refused the promotion: {}", http_detail(&err)))
                 .hint(format!("the server counts only the proofs it holds; `gryt sync status` lists work it refused or that is still pending, and `gryt sync status {v}` each change's proof")))
         }
         (409, "already_promoted") => {
             // Lost the race (or promoted earlier by someone): bring the winner's record here.
             let _ = pull(ctx, ws, cloud, &Filter::default(), &mut noop);
             Ok(CloudPromotion::Refused(
-                GrytError::new(Kind::Attention, http_detail(&err))
+                CliError::new(Kind::Attention, http_detail(&err))
                     .hint("the first promotion wins; release your work as a new version"),
             ))
         }
-        (409 | 422, _) => Err(GrytError::error(format!(
+        (409 | 422, _) => Err(CliError::error(format!(
             "The server refused to promote {v}: {}",
             http_detail(&err)
         ))

@@ -4,8 +4,7 @@
 
 use crate::client::cloud::Cloud;
 use crate::context::Workspace;
-use crate::error::{GrytError, Result};
-use crate::ops::sync;
+use crate::error::{CliError, Result};
 use crate::store::sync as ss;
 use std::collections::BTreeMap;
 
@@ -22,7 +21,7 @@ pub fn resolve(ws: &mut Workspace, v: &str, theirs: bool, now: &str) -> Result<V
         .filter(|r| r.version == v)
         .collect();
     if conflict.is_none() && refused.is_empty() {
-        return Err(GrytError::error(format!(
+        return Err(CliError::error(format!(
             "Generation {v} is not in conflict and the server refused nothing of it"
         ))
         .hint("`gryt sync status` lists the conflicts and the refused work"));
@@ -74,7 +73,7 @@ fn resolve_conflict(
     let v = v.to_string();
     let mut write = None;
     let mut remove = None;
-    let version_taken = row.kinds.iter().any(|k| k.item == sync::VERSION_EXISTS);
+    let version_taken = row.cause == ss::ConflictCause::VersionTaken;
     match (theirs, &row.remote) {
         (true, _) if version_taken => {
             // The server's generation of this version wins. A record the server also has
@@ -89,7 +88,7 @@ fn resolve_conflict(
                     if base.version != v
                         && crate::store::get_generation(tx, &base.version)?.is_some()
                     {
-                        return Err(GrytError::error(format!(
+                        return Err(CliError::error(format!(
                             "The server's copy of {v} is named {}, a version another generation holds here",
                             base.version
                         ))
@@ -113,7 +112,7 @@ fn resolve_conflict(
         (true, Some(g)) => {
             let c = ss::content_of_wire(g)?;
             if c.version != v && crate::store::get_generation(tx, &c.version)?.is_some() {
-                return Err(GrytError::error(format!(
+                return Err(CliError::error(format!(
                     "The server's copy of {v} is named {}, a version another generation holds here",
                     c.version
                 ))
@@ -127,15 +126,15 @@ fn resolve_conflict(
             write = Some(c.version.clone());
         }
         (false, _) if version_taken => {
-            return Err(GrytError::error(format!("Version {v} is taken in the cloud; yours cannot be pushed under it"))
+            return Err(CliError::error(format!("Version {v} is taken in the cloud; yours cannot be pushed under it"))
                 .hint(format!("rename yours with `gryt generation rename {v} NEW`, or take theirs with `gryt sync resolve {v} --theirs`")));
         }
         (false, Some(g)) if g.deleted => {
-            return Err(GrytError::error(format!("The server deleted {v}; your edits cannot be pushed onto it"))
+            return Err(CliError::error(format!("The server deleted {v}; your edits cannot be pushed onto it"))
                 .hint(format!("take the deletion with `gryt sync resolve {v} --theirs`, or save your work under a new version first")));
         }
         (false, Some(g)) if g.status == "promoted" => {
-            return Err(GrytError::error(format!("{v} was promoted on the server; it can no longer change"))
+            return Err(CliError::error(format!("{v} was promoted on the server; it can no longer change"))
                 .hint(format!("take theirs with `gryt sync resolve {v} --theirs`, and release your changes as a new version")));
         }
         (false, Some(g)) => {
@@ -143,7 +142,7 @@ fn resolve_conflict(
             ss::rebase(tx, &row.generation_id, g, &base, None, now)?;
         }
         (_, None) => {
-            return Err(GrytError::error(format!(
+            return Err(CliError::error(format!(
                 "The server's copy of {v} is not known; pull again"
             ))
             .hint("`gryt sync pull`"));
@@ -188,7 +187,7 @@ fn settle(
                     if base.version != r.version
                         && crate::store::get_generation(tx, &base.version)?.is_some()
                     {
-                        return Err(GrytError::error(format!(
+                        return Err(CliError::error(format!(
                             "The server's copy of {} is named {}, a version another generation holds here",
                             r.version, base.version
                         ))
