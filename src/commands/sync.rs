@@ -429,7 +429,7 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<()> {
 /// The commands that settle a conflict.
 fn settle_conflict(c: &ss::ConflictRow) -> String {
     let v = &c.version;
-    if c.kinds.iter().any(|k| k.item == sync::VERSION_EXISTS) {
+    if c.cause == ss::ConflictCause::VersionTaken {
         format!("`gryt generation rename {v} NEW` (keep yours under a new version) or `gryt sync resolve {v} --theirs` (take theirs)")
     } else {
         format!("`gryt sync resolve {v} --ours` (keep yours) or `gryt sync resolve {v} --theirs` (take the server's)")

@@ -39,6 +39,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_proofs.sql",
         include_str!("../../migrations/0007_proofs.sql"),
     ),
+    (
+        "0008_version_taken.sql",
+        include_str!("../../migrations/0008_version_taken.sql"),
+    ),
 ];
 
 pub fn schema_version() -> i64 {
@@ -452,10 +456,11 @@ pub fn rename_generation(
 ) -> Result<()> {
     conn.execute(
         "UPDATE generations SET version = ?2, updated_at = ?3, \
-         sync_status = CASE WHEN sync_status = 'conflict' AND conflict_kinds NOT LIKE '%version exists in the cloud%' \
+         sync_status = CASE WHEN sync_status = 'conflict' AND version_taken = 0 \
            THEN 'conflict' ELSE 'not_synced' END, \
-         conflict_json = CASE WHEN conflict_kinds LIKE '%version exists in the cloud%' THEN NULL ELSE conflict_json END, \
-         conflict_kinds = CASE WHEN conflict_kinds LIKE '%version exists in the cloud%' THEN NULL ELSE conflict_kinds END \
+         conflict_json = CASE WHEN version_taken = 1 THEN NULL ELSE conflict_json END, \
+         conflict_kinds = CASE WHEN version_taken = 1 THEN NULL ELSE conflict_kinds END, \
+         version_taken = 0 \
          WHERE generation_id = ?1",
         params![generation_id, new_version, now],
     )?;
@@ -947,6 +952,84 @@ mod tests {
         for (i, name) in registered.iter().enumerate() {
             assert!(name.starts_with(&format!("{:04}_", i + 1)), "{name}");
         }
+    }
+
+    /// 0008_version_taken: a "version taken" conflict recorded before it (only in words)
+    /// becomes the typed cause; other conflicts do not.
+    #[test]
+    fn the_version_taken_migration_types_recorded_conflicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gryt.db");
+        let before = MIGRATIONS
+            .iter()
+            .position(|(n, _)| *n == "0008_version_taken.sql")
+            .unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            for (_, sql) in &MIGRATIONS[..before] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(&format!(
+                r#"PRAGMA user_version = {before};
+                 INSERT INTO generations (generation_id, version, created_at, updated_at,
+                   sync_status, conflict_kinds)
+                   VALUES ('g1', 'v1.0.0', 't', 't', 'conflict',
+                     '[{{"kind":"add-add","item":"version exists in the cloud"}}]'),
+                          ('g2', 'v2.0.0', 't', 't', 'conflict',
+                     '[{{"kind":"modify-modify","item":"description"}}]');"#
+            ))
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let causes: Vec<(String, sync::ConflictCause)> = sync::conflicts(&store.conn)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.version, c.cause))
+            .collect();
+        assert_eq!(
+            causes,
+            vec![
+                ("v1.0.0".to_string(), sync::ConflictCause::VersionTaken),
+                ("v2.0.0".to_string(), sync::ConflictCause::Edits),
+            ]
+        );
+    }
+
+    /// Renaming a generation settles a "version taken" conflict by its cause, whatever the
+    /// conflict's words; a conflict of edits stays.
+    #[test]
+    fn renaming_settles_a_taken_version_by_its_cause_not_its_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(&dir.path().join("gryt.db")).unwrap();
+        let c = &store.conn;
+        c.execute_batch(
+            "INSERT INTO generations (generation_id, version, created_at, updated_at)
+               VALUES ('g1', 'v1.0.0', 't', 't'), ('g2', 'v2.0.0', 't', 't');",
+        )
+        .unwrap();
+        let worded = |item: &str| {
+            vec![gryt_core::merge::Conflict {
+                kind: gryt_core::merge::ConflictKind::AddAdd,
+                item: item.to_string(),
+            }]
+        };
+        let taken = sync::ConflictCause::VersionTaken;
+        sync::set_conflict(c, "g1", None, &worded("any wording at all"), taken).unwrap();
+        let edits = sync::ConflictCause::Edits;
+        sync::set_conflict(c, "g2", None, &worded("version exists in the cloud"), edits).unwrap();
+        rename_generation(c, "g1", "v1.0.1", "t2").unwrap();
+        rename_generation(c, "g2", "v2.0.1", "t2").unwrap();
+        let status = |id: &str| -> String {
+            c.query_row(
+                "SELECT sync_status FROM generations WHERE generation_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(status("g1"), "not_synced");
+        assert_eq!(status("g2"), "conflict");
+        assert_eq!(sync::conflict_cause(c, "g1").unwrap(), edits);
     }
 
     /// 0005_cancelled rebuilds evolutions, pipeline_runs and step_outputs: a database written

@@ -136,7 +136,7 @@ pub fn take_remote(
          status = CASE WHEN status = 'promoted' THEN 'promoted' ELSE ?5 END, \
          promoted_at = COALESCE(?6, promoted_at), promoted_by = COALESCE(?7, promoted_by), remote_id = ?8, rev = ?9, base_json = ?10, \
          sync_status = 'synced', last_synced_at = ?11, sync_error = NULL, push_key = NULL, sent_json = NULL, \
-         conflict_json = NULL, conflict_kinds = NULL, team_id = ?12, project = ?13 \
+         conflict_json = NULL, conflict_kinds = NULL, version_taken = 0, team_id = ?12, project = ?13 \
          WHERE generation_id = ?1",
         params![
             local_id,
@@ -202,8 +202,8 @@ pub fn rebase(
 ) -> Result<()> {
     conn.execute(
         "UPDATE generations SET remote_id = ?2, rev = ?3, base_json = ?4, last_synced_at = ?5, \
-         sync_status = 'not_synced', conflict_json = NULL, conflict_kinds = NULL, push_key = NULL, \
-         sent_json = NULL WHERE generation_id = ?1",
+         sync_status = 'not_synced', conflict_json = NULL, conflict_kinds = NULL, version_taken = 0, \
+         push_key = NULL, sent_json = NULL WHERE generation_id = ?1",
         params![local_id, g.id.to_string(), g.rev, json(base), now],
     )?;
     if let Some(m) = merged {
@@ -226,19 +226,54 @@ pub fn clear_promote_key(conn: &Connection, local_id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Why a generation is in conflict. The conflict's items (`conflict_kinds`) say it in words
+/// for people; decisions use this value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConflictCause {
+    /// Both sides changed it, or one deleted what the other changed.
+    #[default]
+    Edits,
+    /// Another record holds its version on the server: settled by renaming it here, or by
+    /// taking the server's.
+    VersionTaken,
+}
+
 /// Marks a conflict, keeping the local copy and the server's copy side by side.
 pub fn set_conflict(
     conn: &Connection,
     local_id: &str,
     remote: Option<&wire::Generation>,
     conflicts: &[Conflict],
+    cause: ConflictCause,
 ) -> Result<()> {
     conn.execute(
-        "UPDATE generations SET sync_status = 'conflict', conflict_json = ?2, conflict_kinds = ?3 \
-         WHERE generation_id = ?1",
-        params![local_id, remote.map(json), json(&conflicts)],
+        "UPDATE generations SET sync_status = 'conflict', conflict_json = ?2, conflict_kinds = ?3, \
+         version_taken = ?4 WHERE generation_id = ?1",
+        params![
+            local_id,
+            remote.map(json),
+            json(&conflicts),
+            cause == ConflictCause::VersionTaken
+        ],
     )?;
     Ok(())
+}
+
+fn cause_of(version_taken: bool) -> ConflictCause {
+    if version_taken {
+        ConflictCause::VersionTaken
+    } else {
+        ConflictCause::Edits
+    }
+}
+
+/// The cause of the conflict recorded on a local generation.
+pub fn conflict_cause(conn: &Connection, local_id: &str) -> Result<ConflictCause> {
+    let taken: Option<bool> = conn
+        .prepare_cached("SELECT version_taken FROM generations WHERE generation_id = ?1")?
+        .query_row([local_id], |r| r.get(0))
+        .optional()?;
+    Ok(cause_of(taken.unwrap_or(false)))
 }
 
 /// The conflicts recorded on a local generation.
@@ -258,11 +293,12 @@ pub struct ConflictRow {
     pub generation_id: String,
     pub remote: Option<wire::Generation>,
     pub kinds: Vec<Conflict>,
+    pub cause: ConflictCause,
 }
 
 pub fn conflicts(conn: &Connection) -> Result<Vec<ConflictRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT version, generation_id, conflict_json, conflict_kinds FROM generations \
+        "SELECT version, generation_id, conflict_json, conflict_kinds, version_taken FROM generations \
          WHERE sync_status = 'conflict' ORDER BY version",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -275,6 +311,7 @@ pub fn conflicts(conn: &Connection) -> Result<Vec<ConflictRow>> {
             kinds: kinds
                 .and_then(|j| serde_json::from_str(&j).ok())
                 .unwrap_or_default(),
+            cause: cause_of(r.get(4)?),
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -377,7 +414,8 @@ pub fn revert_to_base(
         "UPDATE generations SET version = ?2, description = ?3, pipeline_template = ?4, \
          status = CASE WHEN status = 'promoted' THEN 'promoted' ELSE ?5 END, updated_at = ?6, \
          sync_status = 'synced', sync_error = NULL, push_key = NULL, sent_json = NULL, \
-         conflict_json = NULL, conflict_kinds = NULL WHERE generation_id = ?1",
+         conflict_json = NULL, conflict_kinds = NULL, version_taken = 0 \
+         WHERE generation_id = ?1",
         params![
             local_id,
             base.version,

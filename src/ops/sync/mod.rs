@@ -76,6 +76,9 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 pub struct ConflictReport {
     pub version: String,
     pub conflicts: Vec<Conflict>,
+    /// Why it is a conflict (not in the JSON report: `conflicts` says it in words).
+    #[serde(skip)]
+    pub cause: ss::ConflictCause,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -297,10 +300,7 @@ fn record_too_large(since: i64, prefix: &[u8]) -> CliError {
     .hint("its author can shorten it, or the server's operator remove it; pulls stop before it until then")
 }
 
-fn is_version_conflict(c: &[Conflict]) -> bool {
-    c.iter().any(|c| c.item == VERSION_EXISTS)
-}
-
+/// The words of a "version taken" conflict (its cause is [`ss::ConflictCause::VersionTaken`]).
 pub const VERSION_EXISTS: &str = "version exists in the cloud";
 /// The item of a report about a promoted record the server's feed would rewrite.
 const PROMOTED_HERE: &str = "promoted here, never rewritten";
@@ -470,7 +470,7 @@ fn apply_page(
     if report.postponed > postponed_before
         || report.conflicts[conflicts_before..]
             .iter()
-            .any(|c| is_version_conflict(&c.conflicts))
+            .any(|c| c.cause == ss::ConflictCause::VersionTaken)
     {
         state.needs_resync = true;
     }
@@ -584,8 +584,9 @@ fn apply_generation(
                         kind: ConflictKind::DeleteModify,
                         item: DELETED_HERE.into(),
                     }];
-                    ss::set_conflict(tx, &g.generation_id, Some(g), &c)?;
+                    ss::set_conflict(tx, &g.generation_id, Some(g), &c, ss::ConflictCause::Edits)?;
                     report.conflicts.push(ConflictReport {
+                        cause: ss::ConflictCause::Edits,
                         version: r.version.clone(),
                         conflicts: c,
                     });
@@ -609,6 +610,7 @@ fn apply_generation(
                 // A promoted record is final here: another record under its version (a server
                 // restored from an older backup, then promoted anew) is reported, not applied.
                 report.conflicts.push(ConflictReport {
+                    cause: ss::ConflictCause::Edits,
                     version: remote.version.clone(),
                     conflicts: vec![Conflict {
                         kind: ConflictKind::AddAdd,
@@ -638,9 +640,16 @@ fn apply_generation(
                     kind: ConflictKind::AddAdd,
                     item: VERSION_EXISTS.into(),
                 }];
-                ss::set_conflict(tx, &same_version.rec.generation_id, Some(g), &c)?;
+                ss::set_conflict(
+                    tx,
+                    &same_version.rec.generation_id,
+                    Some(g),
+                    &c,
+                    ss::ConflictCause::VersionTaken,
+                )?;
                 ss::set_meta(tx, RESYNC, "1", now)?;
                 report.conflicts.push(ConflictReport {
+                    cause: ss::ConflictCause::VersionTaken,
                     version: remote.version.clone(),
                     conflicts: c,
                 });
@@ -679,6 +688,7 @@ fn apply_generation(
         };
         if let Some(why) = why {
             report.conflicts.push(ConflictReport {
+                cause: ss::ConflictCause::Edits,
                 version: old_version,
                 conflicts: vec![Conflict {
                     kind: ConflictKind::ModifyModify,
@@ -727,6 +737,7 @@ fn apply_generation(
         // the conflict); deleted on the server too and untouched, nothing is left to decide
         // (edited here, the normal path below makes it a delete-modify conflict).
         let kinds = ss::conflict_items(tx, &id)?;
+        let cause = ss::conflict_cause(tx, &id)?;
         let Some(r) = &remote else {
             ss::delete_local_generation(tx, &id)?;
             touched.moved.push((old_version, None));
@@ -758,12 +769,13 @@ fn apply_generation(
             Some(m) => ss::rebase(tx, &id, g, r, Some(&m), now)?,
             None => {}
         }
-        ss::set_conflict(tx, &id, Some(g), &kinds)?;
+        ss::set_conflict(tx, &id, Some(g), &kinds, cause)?;
         let version = ss::current_content(tx, &id)?
             .map(|c| c.version)
             .unwrap_or(old_version.clone());
         touched.moved.push((old_version, Some(version.clone())));
         report.conflicts.push(ConflictReport {
+            cause,
             version,
             conflicts: kinds,
         });
@@ -775,8 +787,9 @@ fn apply_generation(
             kind: ConflictKind::DeleteModify,
             item: "unpushed evolutions".into(),
         }];
-        ss::set_conflict(tx, &id, Some(g), &c)?;
+        ss::set_conflict(tx, &id, Some(g), &c, ss::ConflictCause::Edits)?;
         report.conflicts.push(ConflictReport {
+            cause: ss::ConflictCause::Edits,
             version: old_version,
             conflicts: c,
         });
@@ -804,8 +817,15 @@ fn apply_generation(
                     kind: ConflictKind::AddAdd,
                     item: VERSION_EXISTS.into(),
                 }];
-                ss::set_conflict(tx, &other.rec.generation_id, Some(g), &c)?;
+                ss::set_conflict(
+                    tx,
+                    &other.rec.generation_id,
+                    Some(g),
+                    &c,
+                    ss::ConflictCause::VersionTaken,
+                )?;
                 report.conflicts.push(ConflictReport {
+                    cause: ss::ConflictCause::VersionTaken,
                     version: t,
                     conflicts: c,
                 });
@@ -835,8 +855,9 @@ fn apply_generation(
             report.merged += 1;
         }
         (Merge::Conflict(c), _) => {
-            ss::set_conflict(tx, &id, Some(g), &c)?;
+            ss::set_conflict(tx, &id, Some(g), &c, ss::ConflictCause::Edits)?;
             report.conflicts.push(ConflictReport {
+                cause: ss::ConflictCause::Edits,
                 version: old_version,
                 conflicts: c,
             });
@@ -847,8 +868,9 @@ fn apply_generation(
                 kind: ConflictKind::DeleteModify,
                 item: "generation".into(),
             }];
-            ss::set_conflict(tx, &id, Some(g), &c)?;
+            ss::set_conflict(tx, &id, Some(g), &c, ss::ConflictCause::Edits)?;
             report.conflicts.push(ConflictReport {
+                cause: ss::ConflictCause::Edits,
                 version: old_version,
                 conflicts: c,
             });
@@ -879,6 +901,7 @@ fn apply_evolution(
         // A proof started after this workspace's promotion of its generation cannot belong
         // to that release (a restored server promoted other content): never added to it.
         report.conflicts.push(ConflictReport {
+            cause: ss::ConflictCause::Edits,
             version: e.version.clone(),
             conflicts: vec![Conflict {
                 kind: ConflictKind::ModifyModify,
@@ -1550,7 +1573,7 @@ fn apply_result(
                 kind: ConflictKind::AddAdd,
                 item: VERSION_EXISTS.into(),
             }];
-            ss::set_conflict(tx, local_id, None, &c)?;
+            ss::set_conflict(tx, local_id, None, &c, ss::ConflictCause::VersionTaken)?;
             ss::clear_sent(tx, local_id)?;
             report.version_taken.push(op.label.clone());
             Ok(false)
@@ -1679,6 +1702,7 @@ pub fn push(
         .map(|c| ConflictReport {
             version: c.version,
             conflicts: c.kinds,
+            cause: c.cause,
         })
         .collect();
     // Refused work needs attention until settled, whether refused now or before.
@@ -1758,7 +1782,7 @@ fn advance_past_own_writes(ctx: &Context, ws: &mut Workspace, seqs: &mut [i64]) 
 pub fn push_verdict(report: &PushReport) -> Result<()> {
     let mut taken: Vec<String> = report.version_taken.clone();
     for c in &report.conflicts {
-        if is_version_conflict(&c.conflicts) && !taken.contains(&c.version) {
+        if c.cause == ss::ConflictCause::VersionTaken && !taken.contains(&c.version) {
             taken.push(c.version.clone());
         }
     }

@@ -5,7 +5,6 @@
 use crate::client::cloud::Cloud;
 use crate::context::Workspace;
 use crate::error::{CliError, Result};
-use crate::ops::sync;
 use crate::store::sync as ss;
 use std::collections::BTreeMap;
 
@@ -74,7 +73,7 @@ fn resolve_conflict(
     let v = v.to_string();
     let mut write = None;
     let mut remove = None;
-    let version_taken = row.kinds.iter().any(|k| k.item == sync::VERSION_EXISTS);
+    let version_taken = row.cause == ss::ConflictCause::VersionTaken;
     match (theirs, &row.remote) {
         (true, _) if version_taken => {
             // The server's generation of this version wins. A record the server also has
