@@ -15,7 +15,7 @@
 
 mod support;
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use std::path::{Path, PathBuf};
@@ -79,7 +79,7 @@ mod base64_lite {
 }
 
 fn sign(secret: &str, method: &str, path_q: &str, ts: &str, body: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{method}\n{path_q}\n{ts}\n{body}").as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }

@@ -13,7 +13,7 @@ pub use routes::Route;
 
 use crate::error::{CliError, Kind};
 use gryt_core::wire::ErrorBody;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use serde::de::DeserializeOwned;
 use sha2::Sha256;
 use std::io::Read;

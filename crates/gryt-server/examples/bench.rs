@@ -12,7 +12,7 @@
 
 use base64::Engine;
 use gryt_server::{ServerConfig, ServerKey, TestServer};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -84,7 +84,7 @@ fn hmac_auth(key_id: &str, secret: &str, method: &str, path: &str, body: &str, _
     };
     let ts = chrono::DateTime::from_timestamp_micros(micros).unwrap();
     let ts = ts.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string();
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{method}\n{path}\n{ts}\n{body}").as_bytes());
     format!(
         "HMAC {key_id}:{ts}:{}",

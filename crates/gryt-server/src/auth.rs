@@ -4,7 +4,7 @@
 
 use crate::db::{Conn, Val};
 use crate::error::ApiError;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -89,7 +89,7 @@ impl ServerKey {
             .map_err(|_| ApiError::internal("no randomness available"))?;
         let ct = cipher
             .encrypt(
-                XNonce::from_slice(&nonce),
+                &XNonce::from(nonce),
                 Payload {
                     msg: plain.as_bytes(),
                     aad: aad.as_bytes(),
@@ -110,7 +110,7 @@ impl ServerKey {
         let cipher = XChaCha20Poly1305::new((&self.0).into());
         let plain = cipher
             .decrypt(
-                XNonce::from_slice(nonce),
+                &XNonce::try_from(nonce).ok()?,
                 Payload {
                     msg: ct,
                     aad: aad.as_bytes(),
@@ -163,20 +163,18 @@ fn argon2() -> Argon2<'static> {
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
     let salt_bytes =
         crate::util::random_bytes::<16>().map_err(|_| ApiError::internal("no randomness"))?;
-    let salt = SaltString::encode_b64(&salt_bytes)
-        .map_err(|_| ApiError::internal("cannot encode a salt"))?;
     argon2()
-        .hash_password(password.as_bytes(), &salt)
+        .hash_password_with_salt(password.as_bytes(), &salt_bytes)
         .map(|h| h.to_string())
         .map_err(|_| ApiError::internal("cannot hash the password"))
 }
 
 /// Verifies a password against a stored hash (the comparison is constant-time).
 pub fn verify_password(stored: &str, password: &str) -> bool {
-    match PasswordHash::new(stored) {
-        Ok(h) => argon2().verify_password(password.as_bytes(), &h).is_ok(),
-        Err(_) => false,
-    }
+    // A stored string that is not a PHC hash is refused like a wrong password.
+    argon2()
+        .verify_password(password.as_bytes(), stored)
+        .is_ok()
 }
 
 /// A hash to verify against when the user does not exist, so the answer takes as long.
@@ -300,7 +298,7 @@ pub fn sign(
     timestamp: &str,
     body: &[u8],
 ) -> String {
-    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()) else {
+    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()) else {
         return String::new();
     };
     mac.update(&signing_message(method, path_and_query, timestamp, body));
@@ -384,7 +382,8 @@ pub fn verify_hmac(
     if k.expires_at.is_some_and(|e| e <= now) {
         return Err(ApiError::unauthorized("API key expired"));
     }
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(k.secret.as_bytes()).map_err(|_| bad())?;
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(k.secret.as_bytes()).map_err(|_| bad())?;
     mac.update(&signing_message(method, path_and_query, h.timestamp, body));
     mac.verify_slice(&sig).map_err(|_| bad())?;
     Ok(Verified {
@@ -900,5 +899,19 @@ mod tests {
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(verify_password(&h, "correct horse"));
         assert!(!verify_password(&h, "wrong horse"));
+        assert!(!verify_password("not a PHC string", "correct horse"));
+    }
+
+    /// A password hash and an API key secret stored by gryt-server built on argon2 0.5 and
+    /// chacha20poly1305 0.10 (key: 32 bytes of 7) still verify and decrypt.
+    #[test]
+    fn stored_hashes_and_secrets_from_earlier_crates_still_read() {
+        let h = "$argon2id$v=19$m=19456,t=2,p=1$ig2DVqp76LZyVueOrSwpsA$YsLAygpwiZE9DiSu+PxDZWloSq8YJDfgJnNqg8iQ47c";
+        assert!(verify_password(h, "correct horse"));
+        assert!(!verify_password(h, "wrong horse"));
+        let k = ServerKey::from_bytes([7u8; 32]);
+        let enc = "d6a21d8ab7a0de513620cdff8397a9a59b358f7fc79e9656d710413b93f3522faa23863270c577e7a7e543161e7c";
+        assert_eq!(k.decrypt(enc, "gk_1").as_deref(), Some("s3cret"));
+        assert_eq!(k.decrypt(enc, "gk_2"), None);
     }
 }

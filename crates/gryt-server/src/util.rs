@@ -14,7 +14,7 @@ pub fn now_unix() -> i64 {
 /// Fills a buffer from the operating system's random source.
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], getrandom::Error> {
     let mut buf = [0u8; N];
-    getrandom::getrandom(&mut buf)?;
+    getrandom::fill(&mut buf)?;
     Ok(buf)
 }
 

@@ -1,7 +1,7 @@
 //! Test helpers: backends, a raw HTTP client that signs like the reference client.
 
 use gryt_server::{ServerConfig, ServerKey, TestServer};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use reqwest::Method;
 use serde_json::Value;
 use sha2::Sha256;
@@ -199,7 +199,7 @@ pub fn timestamp_at_offset(offset_secs: i64) -> String {
 /// HMAC-SHA256 over METHOD\npath_and_query\ntimestamp\nbody, lowercase hex: written here
 /// independently of the server's code, from the reference description.
 pub fn sign(secret: &str, method: &str, path_q: &str, ts: &str, body: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{method}\n{path_q}\n{ts}\n{body}").as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
@@ -370,7 +370,7 @@ pub async fn ready_generation(api: &Api, version: &str) -> i64 {
 
 /// HMAC-SHA256 like [`sign`], over a raw (possibly non-UTF-8) body.
 pub fn sign_bytes(secret: &str, method: &str, path_q: &str, ts: &str, body: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{method}\n{path_q}\n{ts}\n").as_bytes());
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
