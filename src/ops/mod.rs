@@ -2,6 +2,7 @@
 //! commits. Commands (commands/) parse arguments and render; they never touch SQL.
 
 pub mod autosync;
+mod query;
 pub mod sync;
 
 use crate::context::{new_uuid, random_bits, Context, Workspace};
