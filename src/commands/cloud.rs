@@ -12,11 +12,12 @@ use crate::client::{routes, Auth, Remote, RemoteError, Route};
 use crate::config::{self as cfg, Config, Source};
 use crate::context::Context;
 use crate::error::{CliError, Kind, Result};
+use crate::ui::prompt::read_line;
 use clap::{Args, Subcommand, ValueEnum};
 use gryt_core::wire::{ApiKeyCreate, ApiKeyCreated, ApiKeyInfo, Data, SignupRequest};
 use serde::Deserialize;
 use serde_json::json;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 
 #[derive(Debug, Subcommand)]
 pub enum CloudCommand {
@@ -177,52 +178,6 @@ pub(crate) fn call<T: serde::de::DeserializeOwned>(
     remote
         .call_route(&route, raw.as_deref(), &[])
         .map_err(|e| remote_err(&remote.base, e))
-}
-
-/// Writes a prompt on stderr (never stdout: stdout is for results).
-fn prompt(text: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = write!(err, "{text}");
-    let _ = err.flush();
-}
-
-/// Turns terminal echo on or off through `stty` (no unsafe code, no extra dependency).
-fn set_echo(on: bool) -> bool {
-    std::process::Command::new("stty")
-        .arg(if on { "echo" } else { "-echo" })
-        .stdin(std::process::Stdio::inherit())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Reads one line from standard input: with a prompt and no echo on a terminal, silently
-/// otherwise (`--password-stdin`, pipes). The trailing newline is removed.
-fn read_line(label: &str, hidden: bool) -> Result<String> {
-    let stdin = std::io::stdin();
-    let tty = stdin.is_terminal();
-    if tty {
-        prompt(&format!("{label}: "));
-    }
-    let echo_off = tty && hidden && set_echo(false);
-    let mut line = String::new();
-    let read = stdin.lock().read_line(&mut line);
-    if echo_off {
-        set_echo(true);
-        prompt("\n");
-    }
-    let n = read.map_err(|e| CliError::io(format!("cannot read the {label}"), e))?;
-    if n == 0 {
-        return Err(CliError::usage(format!(
-            "No {label} given: standard input is empty"
-        )));
-    }
-    let value = line.trim_end_matches(['\n', '\r']).to_string();
-    if value.is_empty() {
-        return Err(CliError::usage(format!("The {label} is empty")));
-    }
-    Ok(value)
 }
 
 /// The server URL from `--url` or the configuration, checked and without a trailing `/`.

@@ -61,16 +61,6 @@ pub fn dispatch(ctx: &Context, cmd: EvolutionCommand) -> Result<()> {
     }
 }
 
-/// The rc tag as humans see it: marked while the number is provisional, i.e. a server is
-/// configured and may still renumber it when it is pushed (`GRYT_EVOLUTION_ID` is stable).
-pub fn tag_label(ws: &Workspace, e: &EvolutionRecord) -> String {
-    if e.rc_provisional && ws.config.get("gryt_url").is_some() {
-        format!("{} (rc.{}, provisional until pushed)", e.tag, e.rc)
-    } else {
-        e.tag.clone()
-    }
-}
-
 fn cmd_cancel(ctx: &Context, a: IdArg) -> Result<()> {
     let mut ws = ctx.open()?;
     let ev = ops::cancel_evolution(ctx, &mut ws, &a.id)?;
@@ -79,7 +69,7 @@ fn cmd_cancel(ctx: &Context, a: IdArg) -> Result<()> {
     } else {
         ctx.ui.info(&format!(
             "Evolution {} of {}: {}",
-            tag_label(&ws, &ev),
+            super::render::tag_label(&ws, &ev),
             ev.change_id,
             ctx.ui.status(ev.status.as_str())
         ));
@@ -99,7 +89,7 @@ fn cmd_start(ctx: &Context, a: StartArgs) -> Result<()> {
     } else {
         ctx.ui.info(&format!(
             "Started evolution {} ({}) for {}, owned by {}",
-            tag_label(&ws, &ev),
+            super::render::tag_label(&ws, &ev),
             ev.code_name,
             ev.change_id,
             ev.owner
@@ -115,7 +105,7 @@ fn print_evolutions(ctx: &Context, ws: &Workspace, evs: &[EvolutionRecord]) {
         .table(&["Tag", "Change", "Status", "Owner", "Code name", "Started"]);
     for e in evs {
         t.add_row(vec![
-            tag_label(ws, e),
+            super::render::tag_label(ws, e),
             e.change_id.clone(),
             ctx.ui.status(e.status.as_str()),
             e.owner.clone(),
@@ -155,7 +145,7 @@ fn cmd_show(ctx: &Context, a: IdArg) -> Result<()> {
     let ui = &ctx.ui;
     ui.data(&format!(
         "Evolution {} ({})",
-        tag_label(&ws, &ev),
+        super::render::tag_label(&ws, &ev),
         ev.code_name
     ));
     ui.data(&format!("Change:    {}", ev.change_id));

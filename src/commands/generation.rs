@@ -164,46 +164,6 @@ fn cmd_list(ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-/// Renders a generation's changes with their proof and the gate's verdict.
-pub fn print_gate(ctx: &Context, report: &GateReport) {
-    let mut t = ctx.ui.table(&["Change", "Title", "Proof"]);
-    for c in &report.changes {
-        let proof = if c.evolutions.is_empty() {
-            "not started".to_string()
-        } else {
-            c.evolutions
-                .iter()
-                .map(|e| {
-                    format!(
-                        "rc.{} {} ({})",
-                        e.rc,
-                        ctx.ui.status(e.status.as_str()),
-                        e.owner
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let mark = if c.proven {
-            ctx.ui.status("proven")
-        } else {
-            "unproven".to_string()
-        };
-        t.add_row(vec![
-            c.change_id.clone(),
-            c.title.clone(),
-            format!("{mark}: {proof}"),
-        ]);
-    }
-    ctx.ui.print_table(&t);
-    let ready = if report.ready {
-        ctx.ui.status("yes")
-    } else {
-        ctx.ui.status("no")
-    };
-    ctx.ui.data(&format!("Ready for promotion: {ready}"));
-}
-
 fn cmd_show(ctx: &Context, a: VersionArg) -> Result<()> {
     let ws = ctx.open()?;
     let rec = ops::load_generation(&ws.store.conn, &a.version)?;
@@ -255,7 +215,7 @@ fn print_generation(
         ui.data("No changes yet.");
         return;
     }
-    print_gate(ctx, report);
+    super::render::print_gate(ctx, report);
 }
 
 fn cmd_update(ctx: &Context, a: VersionArg) -> Result<()> {

@@ -10,6 +10,7 @@ pub mod evolution;
 pub mod generation;
 pub mod init;
 pub mod promote;
+pub mod render;
 pub mod run;
 pub mod sync;
 pub mod team;

@@ -46,7 +46,7 @@ pub fn cmd_promote(ctx: &Context, a: PromoteArgs) -> Result<()> {
             if ctx.ui.json {
                 ctx.ui.json(&json!({ "gate": report }));
             } else if !ctx.ui.quiet {
-                super::generation::print_gate(ctx, &report);
+                super::render::print_gate(ctx, &report);
             }
             Err(err)
         }
@@ -99,7 +99,7 @@ fn render(
         ));
     } else {
         if let (Some(r), false) = (report, ctx.ui.quiet) {
-            super::generation::print_gate(ctx, r);
+            super::render::print_gate(ctx, r);
             print_counted(ctx, r);
         }
         match server {
@@ -213,7 +213,7 @@ fn promote_in_cloud(
                     .and_then(|rec| ops::gate_of(&ws.repo, &ws.store.conn, &rec))
                 {
                     if !g.ready {
-                        super::generation::print_gate(ctx, &g);
+                        super::render::print_gate(ctx, &g);
                     }
                 }
             }

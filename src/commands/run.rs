@@ -33,7 +33,7 @@ pub fn cmd_run(ctx: &Context, a: RunArgs) -> Result<()> {
         ));
         ctx.ui.info(&format!(
             "Proving {} ({}) with pipeline {}",
-            super::evolution::tag_label(&ws, e),
+            super::render::tag_label(&ws, e),
             e.change_id,
             pipe.name
         ));
@@ -126,7 +126,7 @@ pub fn cmd_run(ctx: &Context, a: RunArgs) -> Result<()> {
         if let Some(e) = &recorded.evolution {
             ctx.ui.info(&format!(
                 "Evolution {} of {}: {}",
-                super::evolution::tag_label(&ws, e),
+                super::render::tag_label(&ws, e),
                 e.change_id,
                 ctx.ui.status(e.status.as_str())
             ));

@@ -5,6 +5,7 @@ use crate::context::{Context, Workspace};
 use crate::error::{CliError, Kind, Result};
 use crate::ops::sync::{self, Filter};
 use crate::store::sync as ss;
+use crate::ui::progress::Bar;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -102,52 +103,6 @@ pub fn require_cloud(ws: &Workspace) -> Result<Cloud> {
     Cloud::required(ws)
 }
 
-/// A progress bar on stderr, drawn only on a terminal and only once an operation has
-/// taken more than a second.
-pub struct Bar {
-    bar: Option<indicatif::ProgressBar>,
-    start: std::time::Instant,
-    enabled: bool,
-    label: &'static str,
-}
-
-impl Bar {
-    pub fn new(ctx: &Context, label: &'static str) -> Bar {
-        use std::io::IsTerminal;
-        Bar {
-            bar: None,
-            start: std::time::Instant::now(),
-            enabled: !ctx.ui.quiet && std::io::stderr().is_terminal(),
-            label,
-        }
-    }
-    pub fn tick(&mut self, done: u64, total: u64) {
-        if !self.enabled || self.start.elapsed() < std::time::Duration::from_secs(1) {
-            return;
-        }
-        let bar = self.bar.get_or_insert_with(|| {
-            let b = indicatif::ProgressBar::new(total);
-            if let Ok(style) =
-                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec}")
-            {
-                b.set_style(style);
-            }
-            b.set_message(self.label);
-            b
-        });
-        bar.set_length(total.max(done));
-        bar.set_position(done);
-    }
-}
-
-impl Drop for Bar {
-    fn drop(&mut self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
-}
-
 fn print_conflicts(ctx: &Context, conflicts: &[sync::ConflictReport]) {
     for c in conflicts {
         let kinds: Vec<String> = c
@@ -193,7 +148,7 @@ fn cmd_pull(ctx: &Context, a: PullArgs) -> Result<()> {
         only: a.only,
         exclude: a.exclude,
     };
-    let mut bar = Bar::new(ctx, "pull");
+    let mut bar = Bar::new(&ctx.ui, "pull");
     let r = sync::pull(ctx, &mut ws, &cloud, &filter, &mut |d, t| bar.tick(d, t));
     drop(bar);
     let r = log_failure(ctx, &mut ws, "pull", r)?;
@@ -222,7 +177,7 @@ fn cmd_push(ctx: &Context, version: Option<&str>) -> Result<()> {
         Some(v) => Some(crate::ops::load_generation(&ws.store.conn, v)?.version),
         None => None,
     };
-    let mut bar = Bar::new(ctx, "push");
+    let mut bar = Bar::new(&ctx.ui, "push");
     let r = sync::push(ctx, &mut ws, &cloud, version.as_deref(), &mut |d, t| {
         bar.tick(d, t)
     });
@@ -277,7 +232,7 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<()> {
         if let Some(o) = offline {
             ctx.ui.warn(&format!("showing local state only: {o}"));
         }
-        super::generation::print_gate(ctx, &report);
+        super::render::print_gate(ctx, &report);
         return Ok(());
     }
     let conn = &ws.store.conn;

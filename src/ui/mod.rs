@@ -14,6 +14,9 @@
 //! "exit_code"}}` on its own, or beside what the command had already reported.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod progress;
+pub mod prompt;
+
 use crate::error::CliError;
 use comfy_table::{presets, ContentArrangement, Table};
 use serde::Serialize;

@@ -241,13 +241,14 @@ pub enum NamedProblem {
 }
 
 impl NamedProblem {
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> crate::api::ErrorCode {
+        use crate::api::ErrorCode;
         match self {
-            NamedProblem::Missing => "proof_missing",
-            NamedProblem::Unknown => "proof_unknown",
-            NamedProblem::NotPassed => "proof_not_passed",
-            NamedProblem::Stale => "proof_stale",
-            NamedProblem::Superseded => "proof_superseded",
+            NamedProblem::Missing => ErrorCode::ProofMissing,
+            NamedProblem::Unknown => ErrorCode::ProofUnknown,
+            NamedProblem::NotPassed => ErrorCode::ProofNotPassed,
+            NamedProblem::Stale => ErrorCode::ProofStale,
+            NamedProblem::Superseded => ErrorCode::ProofSuperseded,
         }
     }
 
@@ -821,6 +822,6 @@ mod tests {
         }
         assert_eq!(Missing.status(), 422);
         assert_eq!(Stale.status(), 409);
-        assert_eq!(Superseded.code(), "proof_superseded");
+        assert_eq!(Superseded.code().as_str(), "proof_superseded");
     }
 }

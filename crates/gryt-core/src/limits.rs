@@ -6,11 +6,11 @@
 //! the record as the server answers it (compact JSON). The numbers keep one change-feed
 //! page bounded: see [`FEED_PAGE_BYTES`].
 
-use crate::error::{CoreError, Result};
-use crate::wire::{
+use crate::api::{
     ApiKeyCreate, EvolutionCreate, EvolutionPatch, GenerationCreate, GenerationPatch, MemberAdd,
     PipelineRunPush, TeamCreate, WireChange,
 };
+use crate::error::{CoreError, Result};
 
 /// A version string (`v1.2.3-rc.1+build`).
 pub const VERSION: usize = 128;
@@ -203,7 +203,7 @@ impl GenerationPatch {
 impl EvolutionCreate {
     pub fn check_limits(&self) -> Result<()> {
         text("evolution_id", &self.evolution_id, NAME)?;
-        if let crate::wire::IdRef::Str(s) = &self.generation_id {
+        if let crate::api::IdRef::Str(s) = &self.generation_id {
             text("generation_id", s, NAME)?;
         }
         text("change_id", &self.change_id, CHANGE_ID)?;

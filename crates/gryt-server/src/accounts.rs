@@ -4,8 +4,11 @@ use crate::auth::{hash_password, validate_password, validate_username, Principal
 use crate::db::{Conn, Val};
 use crate::error::{ApiError, Resp};
 use crate::util::now_rfc3339;
-use gryt_core::wire::{ApiKeyCreated, ApiKeyInfo, Data, Team, TeamMember};
-use serde_json::json;
+use gryt_core::api::ErrorCode;
+use gryt_core::api::{
+    AccountCreated, ApiKeyCreated, ApiKeyInfo, ApiKeyList, ApiKeyRevoked, Data, MemberAdded,
+    MemberList, MemberRemoved, Said, Team, TeamCreated, TeamDeleted, TeamList, TeamMember,
+};
 
 /// Creates a user and their personal scope. `password_hash` comes from [`hash_password`]
 /// (computed before the transaction: Argon2 is slow on purpose).
@@ -18,7 +21,7 @@ pub fn create_user(c: &mut dyn Conn, username: &str, password_hash: &str) -> Res
     .is_some()
     {
         return Err(ApiError::conflict(
-            "already_exists",
+            ErrorCode::AlreadyExists,
             format!("User {username} already exists"),
         ));
     }
@@ -42,7 +45,13 @@ pub fn create_user(c: &mut dyn Conn, username: &str, password_hash: &str) -> Res
 pub fn signup_resp(id: i64, username: &str) -> Result<Resp, ApiError> {
     Resp::json(
         201,
-        &json!({"data": {"id": id, "username": username}, "message": format!("Account {username} created")}),
+        &Said {
+            data: AccountCreated {
+                id,
+                username: username.to_string(),
+            },
+            message: format!("Account {username} created"),
+        },
     )
 }
 
@@ -165,7 +174,12 @@ pub fn list_api_keys(c: &mut dyn Conn, user: &Principal) -> Result<Resp, ApiErro
             revoked_at: r.opt_text(4)?,
         });
     }
-    Resp::json(200, &json!({"data": {"api_keys": keys}}))
+    Resp::json(
+        200,
+        &Data {
+            data: ApiKeyList { api_keys: keys },
+        },
+    )
 }
 
 /// Revokes a key; `owner` limits it to that user's keys (None: the administrator).
@@ -196,7 +210,13 @@ pub fn revoke_api_key(
     }
     Resp::json(
         200,
-        &json!({"data": {"key_id": key_id, "revoked": true}, "message": "API key revoked"}),
+        &Said {
+            data: ApiKeyRevoked {
+                key_id: key_id.to_string(),
+                revoked: true,
+            },
+            message: "API key revoked".to_string(),
+        },
     )
 }
 
@@ -243,7 +263,7 @@ pub fn create_team(
     if name.trim().is_empty() {
         return Err(ApiError::invalid("name: a team name may not be empty"));
     }
-    gryt_core::wire::TeamCreate {
+    gryt_core::api::TeamCreate {
         name: name.to_string(),
         description: description.clone(),
     }
@@ -257,7 +277,7 @@ pub fn create_team(
     .is_some()
     {
         return Err(ApiError::conflict(
-            "already_exists",
+            ErrorCode::AlreadyExists,
             format!("Team {name} already exists (you own a team of that name)"),
         ));
     }
@@ -287,7 +307,11 @@ pub fn create_team(
     let t = team_info(c, pk)?;
     Resp::json(
         201,
-        &json!({"team_id": team_id, "data": t, "message": format!("Team {name} created")}),
+        &TeamCreated {
+            data: t,
+            message: format!("Team {name} created"),
+            team_id,
+        },
     )
 }
 
@@ -301,7 +325,12 @@ pub fn list_teams(c: &mut dyn Conn, user: &Principal) -> Result<Resp, ApiError> 
     for r in rows {
         teams.push(team_info(c, r.int(0)?)?);
     }
-    Resp::json(200, &json!({"data": {"teams": teams}}))
+    Resp::json(
+        200,
+        &Data {
+            data: TeamList { teams },
+        },
+    )
 }
 
 pub fn get_team(c: &mut dyn Conn, user: &Principal, team_id: &str) -> Result<Resp, ApiError> {
@@ -322,7 +351,13 @@ pub fn delete_team(c: &mut dyn Conn, user: &Principal, team_id: &str) -> Result<
     )?;
     Resp::json(
         200,
-        &json!({"data": {"team_id": team_id, "deleted": true}, "message": "Team deleted"}),
+        &Said {
+            data: TeamDeleted {
+                deleted: true,
+                team_id: team_id.to_string(),
+            },
+            message: "Team deleted".to_string(),
+        },
     )
 }
 
@@ -341,7 +376,12 @@ pub fn list_members(c: &mut dyn Conn, user: &Principal, team_id: &str) -> Result
             added_at: r.text(2)?,
         });
     }
-    Resp::json(200, &json!({"data": {"members": members}}))
+    Resp::json(
+        200,
+        &Data {
+            data: MemberList { members },
+        },
+    )
 }
 
 pub fn add_member(
@@ -370,7 +410,7 @@ pub fn add_member(
     .is_some()
     {
         return Err(ApiError::conflict(
-            "already_exists",
+            ErrorCode::AlreadyExists,
             format!("User {username} is already a member (already exists)"),
         ));
     }
@@ -381,7 +421,14 @@ pub fn add_member(
     )?;
     Resp::json(
         201,
-        &json!({"data": {"username": username, "role": "member", "added_at": now}, "message": format!("Added {username}")}),
+        &Said {
+            data: MemberAdded {
+                added_at: now,
+                role: "member".to_string(),
+                username: username.to_string(),
+            },
+            message: format!("Added {username}"),
+        },
     )
 }
 
@@ -401,7 +448,7 @@ pub fn remove_member(
     }
     if uid == Some(owner) {
         return Err(ApiError::conflict(
-            "owner",
+            ErrorCode::Owner,
             "The team's owner cannot leave the team; delete it instead",
         ));
     }
@@ -420,6 +467,12 @@ pub fn remove_member(
     }
     Resp::json(
         200,
-        &json!({"data": {"username": username, "removed": true}, "message": format!("Removed {username}")}),
+        &Said {
+            data: MemberRemoved {
+                removed: true,
+                username: username.to_string(),
+            },
+            message: format!("Removed {username}"),
+        },
     )
 }

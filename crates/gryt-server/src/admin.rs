@@ -5,7 +5,7 @@ use crate::accounts;
 use crate::db::{transaction, Db, TxMode};
 use crate::error::ApiError;
 use crate::ServerConfig;
-use gryt_core::wire::ApiKeyCreated;
+use gryt_core::api::ApiKeyCreated;
 
 fn on_own_thread<T: Send>(f: impl FnOnce() -> anyhow::Result<T> + Send) -> anyhow::Result<T> {
     std::thread::scope(|s| match s.spawn(f).join() {

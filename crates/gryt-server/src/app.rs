@@ -13,9 +13,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
-use gryt_core::wire::{
-    ApiKeyCreate, BatchOp, ChangePasswordRequest, Data, EvolutionCreate, EvolutionPatch,
-    GenerationCreate, GenerationPatch, MemberAdd, PromoteRequest, SignupRequest, TeamCreate,
+use gryt_core::api::ErrorCode;
+use gryt_core::api::{
+    ApiKeyCreate, BatchOp, BatchOpKind, ChangePasswordRequest, Data, EvolutionCreate,
+    EvolutionPatch, GenerationCreate, GenerationPatch, MemberAdd, PromoteRequest, Said,
+    SignupRequest, TeamCreate, Username,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -143,7 +145,7 @@ fn check_body_headers(headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> 
     let unsupported = |detail: String| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             detail,
         )
     };
@@ -262,7 +264,7 @@ async fn drain(body: axum::body::Body, max: usize) {
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
+        ErrorCode::TooLarge,
         format!("The request body is larger than the limit of {limit} bytes"),
     )
 }
@@ -752,9 +754,12 @@ async fn healthz(State(app): State<Shared>) -> Resp {
             body: r#"{"status":"ok"}"#.to_string(),
             etag: None,
         },
-        Some(detail) => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail).to_resp()
-        }
+        Some(detail) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            detail,
+        )
+        .to_resp(),
     }
 }
 
@@ -857,7 +862,7 @@ async fn delete_evolution(State(app): State<Shared>, Path(id): Path<String>, req
 async fn push_pipeline_run(State(app): State<Shared>, req: Authed) -> Resp {
     // Read straight into typed fields (never a JSON tree): a run of several MiB costs
     // about its own size in memory.
-    let body: gryt_core::wire::PipelineRunPush = tryr!(parse_json(&req.body));
+    let body: gryt_core::api::PipelineRunPush = tryr!(parse_json(&req.body));
     app.mutate_req(&req, move |c, u| logic::push_pipeline_run(c, u, body))
         .await
 }
@@ -966,29 +971,34 @@ struct RawOp<'a> {
 }
 
 fn batch_op_fn(op: RawOp<'_>) -> Result<WriteFn, ApiError> {
+    let Some(kind) = BatchOpKind::from_name(&op.op) else {
+        return Err(ApiError::invalid(format!(
+            "Unknown batch operation '{}'",
+            op.op.chars().take(40).collect::<String>()
+        )));
+    };
     let body = op.body.map(|r| r.get().as_bytes());
-    let name = op.op.as_str();
     let id = || {
         op.id
-            .ok_or_else(|| ApiError::invalid(format!("{name} needs an id")))
+            .ok_or_else(|| ApiError::invalid(format!("{kind} needs an id")))
     };
-    let needed = || body.ok_or_else(|| ApiError::invalid(format!("{name} needs a body")));
+    let needed = || body.ok_or_else(|| ApiError::invalid(format!("{kind} needs a body")));
     let m = op.if_match;
-    Ok(match name {
-        "create_generation" => {
+    Ok(match kind {
+        BatchOpKind::CreateGeneration => {
             let b: GenerationCreate = parse_json(needed()?)?;
             Box::new(move |c, u| logic::create_generation(c, u, b))
         }
-        "update_generation" => {
+        BatchOpKind::UpdateGeneration => {
             let id = id()?;
             let b: GenerationPatch = parse_json(needed()?)?;
             Box::new(move |c, u| logic::patch_generation(c, u, id, m, b))
         }
-        "delete_generation" => {
+        BatchOpKind::DeleteGeneration => {
             let id = id()?;
             Box::new(move |c, u| logic::delete_generation(c, u, id, m))
         }
-        "promote_generation" => {
+        BatchOpKind::PromoteGeneration => {
             let id = id()?;
             let b = match body {
                 None => PromoteRequest::default(),
@@ -996,24 +1006,18 @@ fn batch_op_fn(op: RawOp<'_>) -> Result<WriteFn, ApiError> {
             };
             Box::new(move |c, u| logic::promote_generation(c, u, id, m, b))
         }
-        "create_evolution" => {
+        BatchOpKind::CreateEvolution => {
             let b: EvolutionCreate = parse_json(needed()?)?;
             Box::new(move |c, u| logic::create_evolution(c, u, b))
         }
-        "update_evolution" => {
+        BatchOpKind::UpdateEvolution => {
             let id = id()?;
             let b: EvolutionPatch = parse_json(needed()?)?;
             Box::new(move |c, u| logic::patch_evolution(c, u, id, m, b))
         }
-        "delete_evolution" => {
+        BatchOpKind::DeleteEvolution => {
             let id = id()?;
             Box::new(move |c, u| logic::delete_evolution(c, u, id, m))
-        }
-        other => {
-            return Err(ApiError::invalid(format!(
-                "Unknown batch operation '{}'",
-                other.chars().take(40).collect::<String>()
-            )))
         }
     })
 }
@@ -1256,7 +1260,15 @@ async fn change_password(State(app): State<Shared>, req: Authed) -> Resp {
     let r = app
         .mutate_req(&req, move |c, u| {
             accounts::set_password_hash(c, u.user_id, &hash)?;
-            Resp::json(200, &serde_json::json!({"data": {"username": u.username}, "message": "Password changed"}))
+            Resp::json(
+                200,
+                &Said {
+                    data: Username {
+                        username: u.username.clone(),
+                    },
+                    message: "Password changed".to_string(),
+                },
+            )
         })
         .await;
     app.cache.clear();
@@ -1288,7 +1300,11 @@ async fn create_api_key(State(app): State<Shared>, req: Authed) -> Resp {
 async fn whoami(req: Authed) -> Resp {
     tryr!(Resp::json(
         200,
-        &serde_json::json!({ "data": { "username": req.user.username } })
+        &Data {
+            data: Username {
+                username: req.user.username
+            }
+        }
     ))
 }
 
@@ -1373,7 +1389,7 @@ async fn not_found(uri: Uri) -> Resp {
 async fn method_not_allowed() -> Resp {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "Method not allowed on this route",
     )
     .to_resp()
@@ -1389,59 +1405,51 @@ pub async fn problem_for_bare_errors(r: Response) -> Response {
             StatusCode::REQUEST_TIMEOUT => "The request took too long and was stopped".to_string(),
             other => other.canonical_reason().unwrap_or("Error").to_string(),
         };
-        return ApiError::new(status, "http", detail).into_response();
+        return ApiError::new(status, ErrorCode::Http, detail).into_response();
     }
     r
 }
 
-/// Every route of the API.
+/// Every route of the API, on the path patterns of [`gryt_core::api::routes`].
 pub fn router(app: Shared) -> Router {
+    use gryt_core::api::routes;
     Router::new()
-        .route("/healthz", get(healthz))
+        .route(routes::HEALTHZ, get(healthz))
         .route(
-            "/api/v1/generations",
+            routes::GENERATIONS,
             get(list_generations).post(create_generation),
         )
         .route(
-            "/api/v1/generations/{id}",
+            routes::GENERATION,
             get(get_generation)
                 .patch(patch_generation)
                 .delete(delete_generation),
         )
-        .route("/api/v1/generations/{id}/promote", post(promote_generation))
+        .route(routes::GENERATION_PROMOTE, post(promote_generation))
         .route(
-            "/api/v1/evolutions",
+            routes::EVOLUTIONS,
             get(list_evolutions).post(create_evolution),
         )
         .route(
-            "/api/v1/evolutions/{id}",
+            routes::EVOLUTION,
             get(get_evolution)
                 .patch(patch_evolution)
                 .delete(delete_evolution),
         )
-        .route("/api/v1/pipeline-runs", post(push_pipeline_run))
-        .route("/api/v1/pipeline-runs/{pipeline_id}", get(get_pipeline_run))
-        .route("/api/v1/accounts/create", post(signup))
-        .route("/api/v1/accounts/change-password", post(change_password))
-        .route("/api/v1/accounts/me", get(whoami))
-        .route("/api/v1/api-keys", get(list_api_keys).post(create_api_key))
-        .route(
-            "/api/v1/api-keys/{key_id}",
-            axum::routing::delete(revoke_api_key),
-        )
-        .route("/api/v1/teams", get(list_teams).post(create_team))
-        .route("/api/v1/teams/{id}", get(get_team).delete(delete_team))
-        .route(
-            "/api/v1/teams/{id}/members",
-            get(list_members).post(add_member),
-        )
-        .route(
-            "/api/v1/teams/{id}/members/{username}",
-            axum::routing::delete(remove_member),
-        )
-        .route("/api/v1/sync/head", get(sync_head))
-        .route("/api/v1/sync/changes", get(sync_changes))
-        .route("/api/v1/sync/batch", post(sync_batch))
+        .route(routes::PIPELINE_RUNS, post(push_pipeline_run))
+        .route(routes::PIPELINE_RUN, get(get_pipeline_run))
+        .route(routes::ACCOUNT_CREATE, post(signup))
+        .route(routes::ACCOUNT_CHANGE_PASSWORD, post(change_password))
+        .route(routes::ACCOUNT_ME, get(whoami))
+        .route(routes::API_KEYS, get(list_api_keys).post(create_api_key))
+        .route(routes::API_KEY, axum::routing::delete(revoke_api_key))
+        .route(routes::TEAMS, get(list_teams).post(create_team))
+        .route(routes::TEAM, get(get_team).delete(delete_team))
+        .route(routes::TEAM_MEMBERS, get(list_members).post(add_member))
+        .route(routes::TEAM_MEMBER, axum::routing::delete(remove_member))
+        .route(routes::SYNC_HEAD, get(sync_head))
+        .route(routes::SYNC_CHANGES, get(sync_changes))
+        .route(routes::SYNC_BATCH, post(sync_batch))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)

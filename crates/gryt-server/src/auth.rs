@@ -8,6 +8,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use gryt_core::api::ErrorCode;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -271,24 +272,8 @@ pub fn parse_hmac(value: &str) -> Option<HmacHeader<'_>> {
     })
 }
 
-/// The message the reference client signs.
-pub fn signing_message(
-    method: &str,
-    path_and_query: &str,
-    timestamp: &str,
-    body: &[u8],
-) -> Vec<u8> {
-    let mut m =
-        Vec::with_capacity(method.len() + path_and_query.len() + timestamp.len() + body.len() + 3);
-    m.extend_from_slice(method.to_ascii_uppercase().as_bytes());
-    m.push(b'\n');
-    m.extend_from_slice(path_and_query.as_bytes());
-    m.push(b'\n');
-    m.extend_from_slice(timestamp.as_bytes());
-    m.push(b'\n');
-    m.extend_from_slice(body);
-    m
-}
+/// The message the reference client signs (written once, in `gryt_core`).
+pub use gryt_core::api::signing::signing_message;
 
 /// Lowercase hex HMAC-SHA256 (what a client sends; used by tests and tools).
 pub fn sign(
@@ -775,7 +760,7 @@ impl AuthLimiter {
         let limited = |w: &Window| Refused {
             error: ApiError::new(
                 axum::http::StatusCode::TOO_MANY_REQUESTS,
-                "too_many_failures",
+                ErrorCode::TooManyFailures,
                 "Too many failed logins; wait before trying again",
             )
             .with_hint(Some(
@@ -883,7 +868,7 @@ mod tests {
         drop(l.begin(b, "alice").unwrap());
         drop(l.begin(b, "alice").unwrap());
         let r = l.begin(b, "alice").err().unwrap();
-        assert_eq!(r.error.code, "too_many_failures");
+        assert_eq!(r.error.code, ErrorCode::TooManyFailures);
         // ... but not for the address where alice logged in, nor for other accounts.
         l.begin(good, "alice").unwrap().succeeded();
         l.begin(b, "carol").unwrap().succeeded();

@@ -3,21 +3,21 @@
 use crate::db::DbError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use gryt_core::wire::ErrorBody;
+use gryt_core::api::{ErrorBody, ErrorCode};
 use gryt_core::{CoreError, ErrorKind};
 use serde_json::Value;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub detail: String,
     pub hint: Option<String>,
     pub current: Option<Value>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, detail: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -27,30 +27,34 @@ impl ApiError {
         }
     }
     pub fn invalid(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail)
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Invalid, detail)
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "malformed", detail)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::Malformed, detail)
     }
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, detail)
     }
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, detail)
     }
     pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, detail)
     }
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, detail)
     }
     pub fn internal(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            detail,
+        )
     }
     pub fn stale(current: Value, rev: i64) -> Self {
         let mut e = Self::new(
             StatusCode::PRECONDITION_FAILED,
-            "stale",
+            ErrorCode::Stale,
             format!("The record changed on the server (now at rev {rev}); pull, merge and retry"),
         );
         e.current = Some(current);
@@ -64,7 +68,7 @@ impl ApiError {
 
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
-            problem_type: format!("https://gryt.dev/problems/{}", self.code.replace('_', "-")),
+            problem_type: self.code.problem_type(),
             title: self
                 .status
                 .canonical_reason()
@@ -72,7 +76,7 @@ impl ApiError {
                 .to_string(),
             status: self.status.as_u16(),
             detail: self.detail.clone(),
-            code: self.code.to_string(),
+            code: self.code,
             hint: self.hint.clone(),
             current: self.current.clone(),
         }
@@ -98,7 +102,7 @@ impl From<DbError> for ApiError {
                 tracing::warn!("database busy: {m}");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "busy",
+                    ErrorCode::Busy,
                     "The database is busy; retry shortly",
                 )
             }
@@ -106,7 +110,7 @@ impl From<DbError> for ApiError {
                 tracing::warn!("database unavailable: {m}");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
+                    ErrorCode::Unavailable,
                     "The database is unavailable; retry shortly",
                 )
             }
@@ -114,7 +118,7 @@ impl From<DbError> for ApiError {
                 tracing::error!("database read-only: {m}");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
+                    ErrorCode::Unavailable,
                     "The database does not take writes now; nothing was changed, retry later",
                 )
             }
@@ -122,7 +126,7 @@ impl From<DbError> for ApiError {
                 tracing::error!("database damaged: {m}");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
+                    ErrorCode::Unavailable,
                     "The server's database is damaged; its operator must restore it",
                 )
             }
@@ -130,13 +134,13 @@ impl From<DbError> for ApiError {
                 tracing::error!("database full: {m}");
                 ApiError::new(
                     StatusCode::INSUFFICIENT_STORAGE,
-                    "insufficient_storage",
+                    ErrorCode::InsufficientStorage,
                     "The server's disk is full; nothing was changed",
                 )
             }
             DbError::Unique(m) => {
                 tracing::warn!("unexpected unique violation: {m}");
-                ApiError::conflict("already_exists", "The record already exists")
+                ApiError::conflict(ErrorCode::AlreadyExists, "The record already exists")
             }
             DbError::Other(m) => {
                 tracing::error!("database error: {m}");
@@ -149,12 +153,12 @@ impl From<DbError> for ApiError {
 impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
         let (status, code) = match e.kind {
-            ErrorKind::Invalid => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-            ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            ErrorKind::AlreadyExists => (StatusCode::CONFLICT, "already_exists"),
-            ErrorKind::Immutable => (StatusCode::CONFLICT, "immutable"),
-            ErrorKind::GateFailed => (StatusCode::CONFLICT, "gate_failed"),
-            ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            ErrorKind::Invalid => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Invalid),
+            ErrorKind::NotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            ErrorKind::AlreadyExists => (StatusCode::CONFLICT, ErrorCode::AlreadyExists),
+            ErrorKind::Immutable => (StatusCode::CONFLICT, ErrorCode::Immutable),
+            ErrorKind::GateFailed => (StatusCode::CONFLICT, ErrorCode::GateFailed),
+            ErrorKind::Forbidden => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
         };
         ApiError::new(status, code, e.message).with_hint(e.hint)
     }

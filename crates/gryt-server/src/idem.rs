@@ -6,6 +6,7 @@
 use crate::db::{Conn, Val};
 use crate::error::{ApiError, Resp};
 use axum::http::StatusCode;
+use gryt_core::api::ErrorCode;
 
 pub const KEEP_SECS: i64 = 24 * 3600;
 /// A claim older than this whose request never finished (a crashed process) may be taken over.
@@ -83,13 +84,13 @@ pub fn claim_compat(
     if !same {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_mismatch",
+            ErrorCode::IdempotencyMismatch,
             "This Idempotency-Key was already used with a different request",
         ));
     }
     if state == "pending" {
         return Err(ApiError::conflict(
-            "idempotency_in_flight",
+            ErrorCode::IdempotencyInFlight,
             "A request with this Idempotency-Key is still being processed; retry later",
         ));
     }
@@ -142,7 +143,9 @@ pub fn reauthorize(
 /// The team a route's path names (`/api/v1/teams/{id}/...`), if any.
 pub fn team_in_path(path_q: &str) -> Option<String> {
     let path = path_q.split('?').next().unwrap_or(path_q);
-    let rest = path.strip_prefix("/api/v1/teams/")?;
+    let rest = path
+        .strip_prefix(gryt_core::api::routes::TEAMS)?
+        .strip_prefix('/')?;
     let id = rest.split('/').next().unwrap_or("");
     (!id.is_empty()).then(|| id.to_string())
 }
@@ -202,11 +205,11 @@ mod tests {
         assert!(matches!(claim_tx("k", "h1"), Ok(Claim::Fresh)));
         // A duplicate while the first is in flight.
         let e = claim_tx("k", "h1").err().unwrap();
-        assert_eq!(e.code, "idempotency_in_flight");
+        assert_eq!(e.code, ErrorCode::IdempotencyInFlight);
         assert_eq!(e.status, StatusCode::CONFLICT);
         // Another request with the same key.
         let e = claim_tx("k", "h2").err().unwrap();
-        assert_eq!(e.code, "idempotency_mismatch");
+        assert_eq!(e.code, ErrorCode::IdempotencyMismatch);
         // Finished: the stored answer comes back.
         let resp = Resp {
             status: 201,

@@ -12,18 +12,18 @@ use crate::db::{Conn, Row, Val};
 use crate::error::{ApiError, Resp};
 use crate::util::now_rfc3339;
 use axum::http::StatusCode;
+use gryt_core::api::ErrorCode;
+use gryt_core::api::{
+    Data, Evolution, EvolutionCreate, EvolutionList, EvolutionPatch, FeedRecord, Generation,
+    GenerationCreate, GenerationList, GenerationPatch, PipelineRunPush, PipelineRunStored,
+    PromoteRequest, SyncChanges, SyncHead, WireChange,
+};
 use gryt_core::gate::check_named;
 use gryt_core::generation::ensure_draft;
-use gryt_core::wire::{
-    Data, Evolution, EvolutionCreate, EvolutionList, EvolutionPatch, FeedRecord, Generation,
-    GenerationCreate, GenerationList, GenerationPatch, PipelineRunPush, PromoteRequest,
-    SyncChanges, SyncHead, WireChange,
-};
 use gryt_core::{
     gate, limits, Change, ChangeId, ChangeType, EvolutionStatus, GenerationSpec, GenerationStatus,
     Named, Proof, Target,
 };
-use serde_json::json;
 
 pub const DEFAULT_PROJECT: &str = "default";
 pub const MAX_PAGE: i64 = limits::FEED_PAGE_RECORDS as i64;
@@ -55,7 +55,7 @@ fn bounded_record(what: &str, record: &impl serde::Serialize, max: usize) -> Res
     if bytes > max {
         return Err(ApiError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            ErrorCode::TooLarge,
             limits::record_too_large(what, bytes, max),
         ));
     }
@@ -316,7 +316,7 @@ fn already_exists_version(
     )?;
     Ok(match r {
         Some(r) => Some(ApiError::conflict(
-            "already_exists",
+            ErrorCode::AlreadyExists,
             format!(
                 "Generation {version} already exists (created by {} at {}, id {})",
                 r.text(1)?,
@@ -352,7 +352,7 @@ pub fn create_generation(
     .is_some()
     {
         return Err(ApiError::conflict(
-            "already_exists",
+            ErrorCode::AlreadyExists,
             format!("Generation {uuid} already exists"),
         ));
     }
@@ -436,7 +436,7 @@ pub fn get_generation(c: &mut dyn Conn, user: &Principal, id: i64) -> Result<Res
 
 fn already_promoted(g: &Generation) -> ApiError {
     ApiError::conflict(
-        "already_promoted",
+        ErrorCode::AlreadyPromoted,
         format!(
             "Generation {} is already promoted (by {} at {})",
             g.version,
@@ -819,7 +819,7 @@ pub fn create_evolution(
     .is_some()
     {
         return Err(ApiError::conflict(
-            "already_exists",
+            ErrorCode::AlreadyExists,
             format!("Evolution {uuid} already exists"),
         ));
     }
@@ -1117,7 +1117,7 @@ pub fn push_pipeline_run(
     if text.len() > limits::PIPELINE_RUN_BYTES {
         return Err(ApiError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            ErrorCode::TooLarge,
             limits::record_too_large("pipeline run", text.len(), limits::PIPELINE_RUN_BYTES),
         ));
     }
@@ -1160,7 +1160,7 @@ pub fn push_pipeline_run(
             if stored != text {
                 if let Some(why) = run_sealed(c, scope.id, &pipeline_id, &stored)? {
                     return Err(ApiError::conflict(
-                        "immutable",
+                        ErrorCode::Immutable,
                         format!("Pipeline run {shown} {why} and can no longer change"),
                     ));
                 }
@@ -1174,7 +1174,9 @@ pub fn push_pipeline_run(
     };
     Resp::json(
         201,
-        &json!({"data": {"id": id, "pipeline_id": pipeline_id}}),
+        &Data {
+            data: PipelineRunStored { id, pipeline_id },
+        },
     )
 }
 
@@ -1204,7 +1206,7 @@ fn run_sealed(
 #[derive(serde::Serialize)]
 struct RunAnswer<'a> {
     #[serde(flatten)]
-    run: &'a gryt_core::wire::PipelineRun,
+    run: &'a gryt_core::api::PipelineRun,
     id: i64,
     runners: Vec<RunnerAnswer<'a>>,
 }
@@ -1212,8 +1214,8 @@ struct RunAnswer<'a> {
 #[derive(serde::Serialize)]
 struct RunnerAnswer<'a> {
     #[serde(flatten)]
-    runner: &'a gryt_core::wire::PipelineRunner,
-    steps: Vec<&'a gryt_core::wire::StepOutput>,
+    runner: &'a gryt_core::api::PipelineRunner,
+    steps: Vec<&'a gryt_core::api::StepOutput>,
 }
 
 pub fn get_pipeline_run(

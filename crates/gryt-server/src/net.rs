@@ -7,6 +7,7 @@
 use crate::error::ApiError;
 use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
+use gryt_core::api::ErrorCode;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -114,7 +115,7 @@ impl BodyReservation {
         if mine.saturating_add(n) > b.per_peer {
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "too_many_requests",
+                ErrorCode::TooManyRequests,
                 format!(
                     "This address is already sending {} bytes of request bodies (limit {}); retry once those requests are answered",
                     mine, b.per_peer
@@ -124,7 +125,7 @@ impl BodyReservation {
         if total.saturating_add(n) > b.total {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
+                ErrorCode::Busy,
                 "The server is receiving too many request bodies at once; retry shortly",
             ));
         }
@@ -176,7 +177,7 @@ pub struct ConnLimits {
 fn over_capacity_answer() -> Vec<u8> {
     let body = ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "too_many_connections",
+        ErrorCode::TooManyConnections,
         "Too many open connections from this address or in total; retry shortly",
     )
     .to_resp()

@@ -2,7 +2,7 @@
 //! and runtime, shut down on drop.
 
 use crate::ServerConfig;
-use gryt_core::wire::ApiKeyCreated;
+use gryt_core::api::ApiKeyCreated;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::thread::JoinHandle;
