@@ -290,7 +290,8 @@ pub fn parse_config(path: &Path, text: &str) -> Result<BTreeMap<String, String>>
     if text.trim().is_empty() {
         return Ok(BTreeMap::new());
     }
-    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| located(path, &e))?;
+    let value: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(text).map_err(|e| located(path, &e))?;
     let map = match value {
         serde_yaml_ng::Value::Null => return Ok(BTreeMap::new()),
         serde_yaml_ng::Value::Mapping(m) => m,
@@ -346,7 +347,8 @@ pub fn parse_credentials(path: &Path, text: &str) -> Result<Credentials> {
     if text.trim().is_empty() {
         return Ok(Default::default());
     }
-    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| located(path, &e))?;
+    let value: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(text).map_err(|e| located(path, &e))?;
     let map = match value {
         serde_yaml_ng::Value::Null => return Ok(Default::default()),
         serde_yaml_ng::Value::Mapping(m) => m,
@@ -375,7 +377,8 @@ pub fn parse_credentials(path: &Path, text: &str) -> Result<Credentials> {
             }
         };
         for (server, creds) in entries {
-            let (Some(server), serde_yaml_ng::Value::Mapping(creds)) = (server.as_str(), creds) else {
+            let (Some(server), serde_yaml_ng::Value::Mapping(creds)) = (server.as_str(), creds)
+            else {
                 return Err(CliError::error(format!(
                     "{}: `servers` must map each server URL to its credentials",
                     path.display()
