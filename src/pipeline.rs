@@ -238,7 +238,7 @@ struct RawPipeline {
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
-    env: Option<BTreeMap<String, serde_yaml::Value>>,
+    env: Option<BTreeMap<String, serde_yaml_ng::Value>>,
     #[serde(default)]
     steps: Option<Vec<RawStep>>,
 }
@@ -253,11 +253,11 @@ struct RawStep {
     #[serde(default)]
     command: Option<String>,
     #[serde(default)]
-    env: Option<BTreeMap<String, serde_yaml::Value>>,
+    env: Option<BTreeMap<String, serde_yaml_ng::Value>>,
     #[serde(default, alias = "cwd")]
     working_dir: Option<String>,
     #[serde(default)]
-    timeout: Option<serde_yaml::Value>,
+    timeout: Option<serde_yaml_ng::Value>,
     #[serde(default)]
     continue_on_error: Option<bool>,
 }
@@ -273,7 +273,7 @@ pub fn parse(text: &str, default_name: &str, source: &Path) -> Result<Pipeline, 
             example_hint(),
         ));
     }
-    let raw: RawPipeline = serde_yaml::from_str(text).map_err(|err| yaml_error(&err, source))?;
+    let raw: RawPipeline = serde_yaml_ng::from_str(text).map_err(|err| yaml_error(&err, source))?;
 
     let name = match raw.name {
         Some(name) if name.trim().is_empty() => {
@@ -368,7 +368,7 @@ pub fn parse(text: &str, default_name: &str, source: &Path) -> Result<Pipeline, 
     })
 }
 
-fn yaml_error(err: &serde_yaml::Error, source: &Path) -> PipelineError {
+fn yaml_error(err: &serde_yaml_ng::Error, source: &Path) -> PipelineError {
     let mut detail = err
         .to_string()
         .replace(
@@ -378,7 +378,7 @@ fn yaml_error(err: &serde_yaml::Error, source: &Path) -> PipelineError {
         .replace("struct RawStep", "a step mapping with `name` and `run`");
     match err.location() {
         Some(loc) => {
-            // serde_yaml appends " at line L column C"; the location goes first instead.
+            // serde_yaml_ng appends " at line L column C"; the location goes first instead.
             let suffix = format!(" at line {} column {}", loc.line(), loc.column());
             if let Some(stripped) = detail.strip_suffix(&suffix) {
                 detail = stripped.to_owned();
@@ -401,7 +401,7 @@ fn yaml_error(err: &serde_yaml::Error, source: &Path) -> PipelineError {
 }
 
 fn convert_env(
-    raw: Option<BTreeMap<String, serde_yaml::Value>>,
+    raw: Option<BTreeMap<String, serde_yaml_ng::Value>>,
     label: &str,
 ) -> Result<BTreeMap<String, String>, PipelineError> {
     let mut env = BTreeMap::new();
@@ -412,9 +412,9 @@ fn convert_env(
             )));
         }
         let text = match value {
-            serde_yaml::Value::String(s) => s,
-            serde_yaml::Value::Number(n) => n.to_string(),
-            serde_yaml::Value::Bool(b) => b.to_string(),
+            serde_yaml_ng::Value::String(s) => s,
+            serde_yaml_ng::Value::Number(n) => n.to_string(),
+            serde_yaml_ng::Value::Bool(b) => b.to_string(),
             _ => {
                 return Err(PipelineError::hinted(
                     format!("{label}: the value of {key} must be a string, number or boolean"),
@@ -459,12 +459,12 @@ fn check_working_dir(dir: &str) -> Result<PathBuf, &'static str> {
     Ok(normal)
 }
 
-fn parse_timeout(value: &serde_yaml::Value) -> Result<Duration, String> {
+fn parse_timeout(value: &serde_yaml_ng::Value) -> Result<Duration, String> {
     let secs = match value {
-        serde_yaml::Value::Number(n) => n
+        serde_yaml_ng::Value::Number(n) => n
             .as_u64()
             .ok_or_else(|| format!("{n} is not a whole number of seconds"))?,
-        serde_yaml::Value::String(s) => parse_duration_text(s)?,
+        serde_yaml_ng::Value::String(s) => parse_duration_text(s)?,
         _ => return Err("expected seconds or a duration string".to_owned()),
     };
     if secs == 0 {

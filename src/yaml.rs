@@ -1,5 +1,8 @@
-//! Every YAML call of the CLI lives here (serde_yaml is deprecated upstream; one module
-//! keeps it swappable). Errors name the file, line and column.
+//! Every YAML call of the CLI lives here (one module keeps the library swappable). The
+//! library is serde_yaml_ng, the maintained fork of the deprecated serde_yaml: it writes
+//! contract files byte for byte as serde_yaml did (tests/cli/contract_bytes.rs), which
+//! serde-saphyr does not (it double-quotes and folds where serde_yaml did not). Errors name
+//! the file, line and column.
 
 use crate::error::{CliError, Result};
 use gryt_core::{Change, ChangeId, ChangeType, GenerationSpec, GenerationStatus};
@@ -7,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-fn located(path: &Path, e: &serde_yaml::Error) -> CliError {
+fn located(path: &Path, e: &serde_yaml_ng::Error) -> CliError {
     let msg = e.to_string();
-    // serde_yaml appends " at line L column C"; we put the location first instead.
+    // serde_yaml_ng appends " at line L column C"; we put the location first instead.
     let msg = match msg.find(" at line ") {
         Some(i) => msg[..i].to_string(),
         None => msg,
@@ -39,11 +42,11 @@ struct ChangeFile {
     #[serde(default)]
     assignee: Option<String>,
     #[serde(default, rename = "status")]
-    _status: Option<serde_yaml::Value>,
+    _status: Option<serde_yaml_ng::Value>,
     #[serde(default, rename = "pipeline")]
-    _pipeline: Option<serde_yaml::Value>,
+    _pipeline: Option<serde_yaml_ng::Value>,
     #[serde(default, rename = "pipelines")]
-    _pipelines: Option<serde_yaml::Value>,
+    _pipelines: Option<serde_yaml_ng::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -160,7 +163,7 @@ pub fn parse_contract(path: &Path, text: &str) -> Result<ContractFile> {
                 .hint("a contract needs at least `version: vX.Y.Z`"),
         );
     }
-    let file: GenerationFile = serde_yaml::from_str(text).map_err(|e| located(path, &e))?;
+    let file: GenerationFile = serde_yaml_ng::from_str(text).map_err(|e| located(path, &e))?;
     if let Some(id) = &file.generation_id {
         if uuid::Uuid::parse_str(id).is_err() || id.len() != 36 {
             return Err(at(
@@ -278,7 +281,7 @@ pub fn render_contract(spec: &GenerationSpec, id: &Identity) -> Result<String> {
             .collect(),
         pipeline_template: spec.pipeline_template.as_deref(),
     };
-    serde_yaml::to_string(&out).map_err(|e| CliError::error(format!("cannot render YAML: {e}")))
+    serde_yaml_ng::to_string(&out).map_err(|e| CliError::error(format!("cannot render YAML: {e}")))
 }
 
 /// Config files: a mapping of key to scalar (strings, numbers and booleans accepted).
@@ -287,10 +290,11 @@ pub fn parse_config(path: &Path, text: &str) -> Result<BTreeMap<String, String>>
     if text.trim().is_empty() {
         return Ok(BTreeMap::new());
     }
-    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| located(path, &e))?;
+    let value: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(text).map_err(|e| located(path, &e))?;
     let map = match value {
-        serde_yaml::Value::Null => return Ok(BTreeMap::new()),
-        serde_yaml::Value::Mapping(m) => m,
+        serde_yaml_ng::Value::Null => return Ok(BTreeMap::new()),
+        serde_yaml_ng::Value::Mapping(m) => m,
         _ => {
             return Err(CliError::error(format!(
                 "{}: a config file must be a mapping of `key: value` lines",
@@ -302,11 +306,11 @@ pub fn parse_config(path: &Path, text: &str) -> Result<BTreeMap<String, String>>
 }
 
 /// A mapping of string keys to scalars (strings, numbers, booleans; null entries skipped).
-fn scalar_map(path: &Path, map: serde_yaml::Mapping) -> Result<BTreeMap<String, String>> {
+fn scalar_map(path: &Path, map: serde_yaml_ng::Mapping) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for (k, v) in map {
         let key = match k {
-            serde_yaml::Value::String(s) => s,
+            serde_yaml_ng::Value::String(s) => s,
             _ => {
                 return Err(CliError::error(format!(
                     "{}: config keys must be strings",
@@ -315,10 +319,10 @@ fn scalar_map(path: &Path, map: serde_yaml::Mapping) -> Result<BTreeMap<String, 
             }
         };
         let value = match v {
-            serde_yaml::Value::String(s) => s,
-            serde_yaml::Value::Number(n) => n.to_string(),
-            serde_yaml::Value::Bool(b) => b.to_string(),
-            serde_yaml::Value::Null => continue,
+            serde_yaml_ng::Value::String(s) => s,
+            serde_yaml_ng::Value::Number(n) => n.to_string(),
+            serde_yaml_ng::Value::Bool(b) => b.to_string(),
+            serde_yaml_ng::Value::Null => continue,
             _ => {
                 return Err(CliError::error(format!(
                     "{}: the value of '{key}' must be a single value",
@@ -343,10 +347,11 @@ pub fn parse_credentials(path: &Path, text: &str) -> Result<Credentials> {
     if text.trim().is_empty() {
         return Ok(Default::default());
     }
-    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| located(path, &e))?;
+    let value: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(text).map_err(|e| located(path, &e))?;
     let map = match value {
-        serde_yaml::Value::Null => return Ok(Default::default()),
-        serde_yaml::Value::Mapping(m) => m,
+        serde_yaml_ng::Value::Null => return Ok(Default::default()),
+        serde_yaml_ng::Value::Mapping(m) => m,
         _ => {
             return Err(CliError::error(format!(
                 "{}: the credentials file must be a mapping of `key: value` lines",
@@ -354,7 +359,7 @@ pub fn parse_credentials(path: &Path, text: &str) -> Result<Credentials> {
             )))
         }
     };
-    let mut flat = serde_yaml::Mapping::new();
+    let mut flat = serde_yaml_ng::Mapping::new();
     let mut servers = BTreeMap::new();
     for (k, v) in map {
         if k.as_str() != Some("servers") {
@@ -362,8 +367,8 @@ pub fn parse_credentials(path: &Path, text: &str) -> Result<Credentials> {
             continue;
         }
         let entries = match v {
-            serde_yaml::Value::Mapping(m) => m,
-            serde_yaml::Value::Null => continue,
+            serde_yaml_ng::Value::Mapping(m) => m,
+            serde_yaml_ng::Value::Null => continue,
             _ => {
                 return Err(CliError::error(format!(
                     "{}: `servers` must map each server URL to its credentials",
@@ -372,7 +377,8 @@ pub fn parse_credentials(path: &Path, text: &str) -> Result<Credentials> {
             }
         };
         for (server, creds) in entries {
-            let (Some(server), serde_yaml::Value::Mapping(creds)) = (server.as_str(), creds) else {
+            let (Some(server), serde_yaml_ng::Value::Mapping(creds)) = (server.as_str(), creds)
+            else {
                 return Err(CliError::error(format!(
                     "{}: `servers` must map each server URL to its credentials",
                     path.display()
@@ -386,32 +392,32 @@ pub fn parse_credentials(path: &Path, text: &str) -> Result<Credentials> {
 
 pub fn render_credentials(creds: &Credentials) -> Result<String> {
     let (flat, servers) = creds;
-    let mut map = serde_yaml::Mapping::new();
+    let mut map = serde_yaml_ng::Mapping::new();
     for (k, v) in flat {
         map.insert(k.as_str().into(), v.as_str().into());
     }
     if !servers.is_empty() {
-        let mut s = serde_yaml::Mapping::new();
+        let mut s = serde_yaml_ng::Mapping::new();
         for (server, creds) in servers {
-            let mut c = serde_yaml::Mapping::new();
+            let mut c = serde_yaml_ng::Mapping::new();
             for (k, v) in creds {
                 c.insert(k.as_str().into(), v.as_str().into());
             }
-            s.insert(server.as_str().into(), serde_yaml::Value::Mapping(c));
+            s.insert(server.as_str().into(), serde_yaml_ng::Value::Mapping(c));
         }
-        map.insert("servers".into(), serde_yaml::Value::Mapping(s));
+        map.insert("servers".into(), serde_yaml_ng::Value::Mapping(s));
     }
     if map.is_empty() {
         return Ok(String::new());
     }
-    serde_yaml::to_string(&map).map_err(|e| CliError::error(format!("cannot render YAML: {e}")))
+    serde_yaml_ng::to_string(&map).map_err(|e| CliError::error(format!("cannot render YAML: {e}")))
 }
 
 pub fn render_config(map: &BTreeMap<String, String>) -> Result<String> {
     if map.is_empty() {
         return Ok(String::new());
     }
-    serde_yaml::to_string(map).map_err(|e| CliError::error(format!("cannot render YAML: {e}")))
+    serde_yaml_ng::to_string(map).map_err(|e| CliError::error(format!("cannot render YAML: {e}")))
 }
 
 #[cfg(test)]

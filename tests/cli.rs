@@ -11,6 +11,7 @@ mod cli {
     mod bad_input;
     mod check;
     mod config;
+    mod contract_bytes;
     mod contract_files;
     mod demo;
     mod evolution;

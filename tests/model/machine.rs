@@ -405,12 +405,15 @@ impl<'a> Model<'a> {
         let path = self.devs[c].contract(&g.version);
         let text =
             std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
-        let mut y: serde_yaml::Value =
-            serde_yaml::from_str(&text).map_err(|e| format!("contract YAML: {e}"))?;
+        let mut y: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&text).map_err(|e| format!("contract YAML: {e}"))?;
         let d = format!("D{}", self.fresh());
-        y["description"] = serde_yaml::Value::String(d.clone());
-        std::fs::write(&path, serde_yaml::to_string(&y).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
+        y["description"] = serde_yaml_ng::Value::String(d.clone());
+        std::fs::write(
+            &path,
+            serde_yaml_ng::to_string(&y).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
         let out = self.run(c, &["generation", "update", &g.version]);
         expect_code(&out, &[0])?;
         if let Some(old) = &g.description {

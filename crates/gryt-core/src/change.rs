@@ -45,7 +45,7 @@ impl fmt::Display for ChangeId {
 }
 
 /// Deserializes a string through `parse`, validating inside the string visitor so that
-/// format errors (e.g. serde_yaml's line and column) point at the value itself, not at
+/// format errors (e.g. the YAML parser's line and column) point at the value itself, not at
 /// the mapping that holds it.
 struct ParseVisitor<T>(&'static str, fn(&str) -> Result<T>);
 
