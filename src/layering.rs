@@ -1,6 +1,6 @@
 //! Tests that keep the layers of docs/architecture.md ("CLI modules") apart: they read the
-//! CLI's own sources and fail when SQL appears outside `src/store/` or a server API path
-//! outside `src/client/`.
+//! CLI's own sources and fail when SQL appears outside `src/store/`, a server API path
+//! outside `src/client/`, or a command reaches the database connection itself.
 
 use std::path::{Path, PathBuf};
 
@@ -216,6 +216,26 @@ fn api_paths_live_only_in_the_client() {
         found.is_empty(),
         "server API paths outside src/client/ (add a route to src/client/routes.rs):\n{}",
         report(&found)
+    );
+}
+
+#[test]
+fn commands_never_reach_the_database_connection() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/commands");
+    let mut found = Vec::new();
+    for file in rust_files(&dir) {
+        let text = std::fs::read_to_string(&file).expect("read a source file");
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains(".conn") || code.contains("rusqlite") {
+                found.push(format!("  {}:{}: {}", file.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "commands reach the database (load through ops, e.g. a Workspace method in ops/query.rs):\n{}",
+        found.join("\n")
     );
 }
 

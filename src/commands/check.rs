@@ -6,7 +6,7 @@ use crate::context::Context;
 use crate::contracts;
 use crate::error::{CliError, Result};
 use crate::repo::Repo;
-use crate::store::{self, Store};
+use crate::store::Store;
 use crate::yaml::ContractFile;
 use clap::Args;
 use gryt_core::GenerationStatus;
@@ -86,7 +86,7 @@ fn check_contract(
             &format!("{version} is promoted ({whose}), and a promoted contract never changes; restore it with `git checkout -- {shown}`"),
         )
     };
-    if let Some(rec) = db.and_then(|s| store::get_generation(&s.conn, &version).ok().flatten()) {
+    if let Some(rec) = db.and_then(|s| s.generation(&version).ok().flatten()) {
         if rec.status == GenerationStatus::Promoted
             && (file.spec != rec.spec() || file.identity.status != GenerationStatus::Promoted)
         {

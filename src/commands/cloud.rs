@@ -807,13 +807,7 @@ fn cmd_bind(ctx: &Context) -> Result<()> {
             cfg::redact_url(&remote.base)
         ))
     })?;
-    let before = crate::store::sync::get_meta(&ws.store.conn, crate::client::cloud::SERVER_META)?;
-    crate::store::sync::set_meta(
-        &ws.store.conn,
-        crate::client::cloud::SERVER_META,
-        &key,
-        &ctx.now(),
-    )?;
+    let before = crate::ops::sync::bind_to(&ws, &key, &ctx.now())?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "server": key, "previous": before }));
     } else {

@@ -2,7 +2,7 @@ use crate::context::Context;
 use crate::context::Workspace;
 use crate::error::Result;
 use crate::ops;
-use crate::store::{self, EvolutionRecord};
+use crate::store::EvolutionRecord;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -119,10 +119,10 @@ fn print_evolutions(ctx: &Context, ws: &Workspace, evs: &[EvolutionRecord]) {
 fn cmd_list(ctx: &Context, a: ListArgs) -> Result<()> {
     let ws = ctx.open()?;
     let gen_id = match &a.version {
-        Some(v) => Some(ops::load_generation(&ws.store.conn, v)?.generation_id),
+        Some(v) => Some(ws.generation(v)?.generation_id),
         None => None,
     };
-    let evs = store::list_evolutions(&ws.store.conn, gen_id.as_deref())?;
+    let evs = ws.evolutions(gen_id.as_deref())?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "evolutions": evs }));
     } else if evs.is_empty() {
@@ -136,8 +136,8 @@ fn cmd_list(ctx: &Context, a: ListArgs) -> Result<()> {
 
 fn cmd_show(ctx: &Context, a: IdArg) -> Result<()> {
     let ws = ctx.open()?;
-    let ev = ops::find_evolution(&ws.store.conn, &a.id)?;
-    let runs = store::runs_of_evolution(&ws.store.conn, &ev.evolution_id)?;
+    let ev = ws.evolution(&a.id)?;
+    let runs = ws.runs(&ev.evolution_id)?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "evolution": ev, "runs": runs }));
         return Ok(());

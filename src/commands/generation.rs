@@ -1,7 +1,7 @@
 use crate::context::Context;
 use crate::error::{CliError, Result};
 use crate::ops;
-use crate::store::{self, EvolutionRecord, GenerationRecord};
+use crate::store::{EvolutionRecord, GenerationRecord};
 use clap::{Args, Subcommand};
 use gryt_core::generation::ensure_draft;
 use gryt_core::GateReport;
@@ -132,7 +132,7 @@ fn cmd_new(ctx: &Context, a: NewArgs) -> Result<()> {
 
 fn cmd_list(ctx: &Context) -> Result<()> {
     let ws = ctx.open()?;
-    let list = store::list_generations(&ws.store.conn)?;
+    let list = ws.generations()?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "generations": list }));
         return Ok(());
@@ -166,8 +166,8 @@ fn cmd_list(ctx: &Context) -> Result<()> {
 
 fn cmd_show(ctx: &Context, a: VersionArg) -> Result<()> {
     let ws = ctx.open()?;
-    let rec = ops::load_generation(&ws.store.conn, &a.version)?;
-    let (evs, report) = ops::gate_of(&ws.repo, &ws.store.conn, &rec)?;
+    let rec = ws.generation(&a.version)?;
+    let (evs, report) = ws.gate(&rec)?;
     if ctx.ui.json {
         ctx.ui
             .json(&json!({ "generation": rec, "evolutions": evs, "gate": report }));
@@ -236,16 +236,12 @@ fn cmd_update(ctx: &Context, a: VersionArg) -> Result<()> {
 fn cmd_export(ctx: &Context, a: ExportArgs) -> Result<()> {
     let ws = ctx.open()?;
     let versions: Vec<String> = match &a.version {
-        Some(v) => vec![ops::load_generation(&ws.store.conn, v)?.version],
-        None => store::list_generations(&ws.store.conn)?
-            .into_iter()
-            .map(|g| g.version)
-            .collect(),
+        Some(v) => vec![ws.generation(v)?.version],
+        None => ws.generations()?.into_iter().map(|g| g.version).collect(),
     };
     let mut written = Vec::new();
     for v in &versions {
-        if let Some(rec) = store::get_generation(&ws.store.conn, v)? {
-            ops::write_contract(&ws.store.conn, &ws.repo, &rec)?;
+        if ws.export_contract(v)? {
             written.push(ws.repo.generation_file(v));
         }
     }
@@ -261,11 +257,11 @@ fn cmd_export(ctx: &Context, a: ExportArgs) -> Result<()> {
 
 fn cmd_edit(ctx: &Context, a: VersionArg) -> Result<()> {
     let mut ws = ctx.open()?;
-    let rec = ops::load_generation(&ws.store.conn, &a.version)?;
+    let rec = ws.generation(&a.version)?;
     ensure_draft(&rec.version, rec.status)?;
     let path = ws.repo.generation_file(&rec.version);
     if !path.exists() {
-        ops::write_contract(&ws.store.conn, &ws.repo, &rec)?;
+        ws.export_contract(&rec.version)?;
     }
     let editor = ctx.env.editor().ok_or_else(|| {
         CliError::error("No editor configured").hint(format!(

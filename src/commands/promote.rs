@@ -27,8 +27,9 @@ pub fn cmd_promote(ctx: &Context, a: PromoteArgs) -> Result<()> {
     }
     match ops::promote(ctx, &mut ws, &a.version, a.no_tag, a.allow_dirty)? {
         Ok(p) => {
-            let commit = ops::load_generation(&ws.store.conn, &p.record.version)
-                .and_then(|r| crate::store::promotion_state(&ws.store.conn, &r.generation_id))
+            let commit = ws
+                .generation(&p.record.version)
+                .and_then(|r| ws.promotion_state(&r))
                 .ok()
                 .and_then(|s| s.commit);
             render(
@@ -134,10 +135,10 @@ fn promote_in_cloud(
     let version = ops::parse_version(&a.version)?.to_string();
     // Refuse before anything is sent when the tag is taken, unless this is a promotion of
     // ours that only needs settling or its tag completed.
-    let known = ops::load_generation(&ws.store.conn, &version).ok();
+    let known = ws.generation(&version).ok();
     let ours_pending = match &known {
         Some(r) => {
-            let s = crate::store::promotion_state(&ws.store.conn, &r.generation_id)?;
+            let s = ws.promotion_state(r)?;
             s.key.is_some()
                 || (r.status == gryt_core::GenerationStatus::Promoted && s.commit.is_some())
         }
@@ -151,8 +152,9 @@ fn promote_in_cloud(
     let outcome = sync::promote(ctx, ws, cloud, &version, a.allow_dirty, git);
     match outcome {
         Ok(CloudPromotion::Promoted(rec)) => {
-            let state = crate::store::promotion_state(&ws.store.conn, &rec.generation_id)?;
-            let gate = ops::gate_at(&ws.repo, &ws.store.conn, &rec, state.commit.as_deref())
+            let state = ws.promotion_state(&rec)?;
+            let gate = ws
+                .gate_at(&rec, state.commit.as_deref())
                 .map(|(_, r)| r)
                 .ok();
             let tagged = if git {
@@ -182,7 +184,7 @@ fn promote_in_cloud(
         }
         Ok(CloudPromotion::AlreadyPromoted(rec)) => {
             if let Some(t) = ops::complete_tag(ws, &rec, a.no_tag)? {
-                let state = crate::store::promotion_state(&ws.store.conn, &rec.generation_id)?;
+                let state = ws.promotion_state(&rec)?;
                 render(
                     ctx,
                     &rec,
@@ -209,9 +211,7 @@ fn promote_in_cloud(
         Ok(CloudPromotion::Refused(e)) => Err(e),
         Err(e) => {
             if e.kind == Kind::Error && !ctx.ui.quiet && !ctx.ui.json {
-                if let Ok((_, g)) = ops::load_generation(&ws.store.conn, &version)
-                    .and_then(|rec| ops::gate_of(&ws.repo, &ws.store.conn, &rec))
-                {
+                if let Ok((_, g)) = ws.generation(&version).and_then(|rec| ws.gate(&rec)) {
                     if !g.ready {
                         super::render::print_gate(ctx, &g);
                     }

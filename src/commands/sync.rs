@@ -122,21 +122,7 @@ fn print_conflicts(ctx: &Context, conflicts: &[sync::ConflictReport]) {
 /// A sync that failed (offline, refused) still leaves a line in `gryt sync log`.
 fn log_failure<T>(ctx: &Context, ws: &mut Workspace, direction: &str, r: Result<T>) -> Result<T> {
     if let Err(e) = &r {
-        let now = ctx.now();
-        if let Ok(tx) = ws.store.write() {
-            let entry = ss::LogEntry {
-                direction,
-                records: 0,
-                conflicts: 0,
-                requests: 0,
-                bytes: 0,
-                error: Some(&e.message),
-                detail: None,
-            };
-            if ss::log(&tx, &now, &entry).is_ok() {
-                let _ = tx.commit();
-            }
-        }
+        sync::note_failure(ws, direction, &e.message, &ctx.now());
     }
     r
 }
@@ -174,7 +160,7 @@ fn cmd_push(ctx: &Context, version: Option<&str>) -> Result<()> {
     let mut ws = ctx.open()?;
     let cloud = require_cloud(&ws)?;
     let version = match version {
-        Some(v) => Some(crate::ops::load_generation(&ws.store.conn, v)?.version),
+        Some(v) => Some(ws.generation(v)?.version),
         None => None,
     };
     let mut bar = Bar::new(&ctx.ui, "push");
@@ -217,8 +203,8 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<()> {
                 offline = Some(e.message);
             }
         }
-        let rec = crate::ops::load_generation(&ws.store.conn, &v)?;
-        let (evs, report) = crate::ops::gate_of(&ws.repo, &ws.store.conn, &rec)?;
+        let rec = ws.generation(&v)?;
+        let (evs, report) = ws.gate(&rec)?;
         if ctx.ui.json {
             ctx.ui.json(&json!({ "generation": rec, "evolutions": evs, "gate": report, "offline": offline }));
             return Ok(());
@@ -235,10 +221,16 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<()> {
         super::render::print_gate(ctx, &report);
         return Ok(());
     }
-    let conn = &ws.store.conn;
     let head = cloud.as_ref().map(sync::head);
-    let cursor = sync::cursor(conn)?;
-    let rows = ss::generation_sync_states(conn)?;
+    let sync::LocalState {
+        cursor,
+        generations: rows,
+        pending_evolutions: evo_pending,
+        pending_deletes: deletes,
+        conflicts,
+        refused,
+        last_successful_sync: last_ok,
+    } = sync::local_state(&ws)?;
     let mut local_only = Vec::new();
     let mut synced = Vec::new();
     let mut pending = Vec::new();
@@ -260,11 +252,6 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<()> {
             (_, Some(_)) => pending.push(json!({ "version": v, "what": "update", "error": err })),
         }
     }
-    let evo_pending = ss::pending_evolution_count(conn)?;
-    let deletes = ss::pending_delete_labels(conn)?;
-    let conflicts = ss::conflicts(conn)?;
-    let refused = ss::refused(conn)?;
-    let last_ok = ss::get_meta(conn, "last_successful_sync")?;
     let age = last_ok
         .as_deref()
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
@@ -405,7 +392,7 @@ fn settle_refused(r: &ss::Refused) -> String {
 
 fn cmd_log(ctx: &Context, a: LogArgs) -> Result<()> {
     let ws = ctx.open()?;
-    let rows: Vec<_> = ss::log_entries(&ws.store.conn, a.limit)?
+    let rows: Vec<_> = sync::log(&ws, a.limit)?
         .into_iter()
         .map(|r| {
             (
@@ -523,5 +510,5 @@ fn cmd_watch(ctx: &Context, a: WatchArgs) -> Result<()> {
 }
 
 pub fn has_pending(ws: &Workspace) -> Result<bool> {
-    Ok(ss::pending_work_count(&ws.store.conn)? > 0)
+    sync::has_pending(ws)
 }

@@ -45,6 +45,13 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ),
 ];
 
+impl Store {
+    /// The generation stored under canonical `version`, if any.
+    pub fn generation(&self, version: &str) -> Result<Option<GenerationRecord>> {
+        get_generation(&self.conn, version)
+    }
+}
+
 pub fn schema_version() -> i64 {
     MIGRATIONS.len() as i64
 }

@@ -133,3 +133,68 @@ pub fn cursor(conn: &rusqlite::Connection) -> Result<i64> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0))
 }
+
+/// The local side of `gryt sync status`.
+pub struct LocalState {
+    /// How far the feed has been pulled.
+    pub cursor: i64,
+    pub generations: Vec<ss::GenerationSyncState>,
+    pub pending_evolutions: i64,
+    /// The labels of deletions waiting to be pushed.
+    pub pending_deletes: Vec<String>,
+    pub conflicts: Vec<ss::ConflictRow>,
+    pub refused: Vec<ss::Refused>,
+    pub last_successful_sync: Option<String>,
+}
+
+/// Loads what `gryt sync status` shows of the local side.
+pub fn local_state(ws: &Workspace) -> Result<LocalState> {
+    let conn = &ws.store.conn;
+    Ok(LocalState {
+        cursor: cursor(conn)?,
+        generations: ss::generation_sync_states(conn)?,
+        pending_evolutions: ss::pending_evolution_count(conn)?,
+        pending_deletes: ss::pending_delete_labels(conn)?,
+        conflicts: ss::conflicts(conn)?,
+        refused: ss::refused(conn)?,
+        last_successful_sync: ss::get_meta(conn, LAST_OK)?,
+    })
+}
+
+/// The newest `limit` lines of the sync log, newest first.
+pub fn log(ws: &Workspace, limit: u32) -> Result<Vec<ss::LogRow>> {
+    ss::log_entries(&ws.store.conn, limit)
+}
+
+/// Whether any work waits for the server.
+pub fn has_pending(ws: &Workspace) -> Result<bool> {
+    Ok(ss::pending_work_count(&ws.store.conn)? > 0)
+}
+
+/// Records a failed sync in the sync log, best effort (the failure itself is what the
+/// user sees).
+pub fn note_failure(ws: &mut Workspace, direction: &str, message: &str, now: &str) {
+    if let Ok(tx) = ws.store.write() {
+        let entry = ss::LogEntry {
+            direction,
+            records: 0,
+            conflicts: 0,
+            requests: 0,
+            bytes: 0,
+            error: Some(message),
+            detail: None,
+        };
+        if ss::log(&tx, now, &entry).is_ok() {
+            let _ = tx.commit();
+        }
+    }
+}
+
+/// Binds the workspace to the server `key` (`gryt cloud bind`); returns the server it was
+/// bound to before.
+pub fn bind_to(ws: &Workspace, key: &str, now: &str) -> Result<Option<String>> {
+    let conn = &ws.store.conn;
+    let before = ss::get_meta(conn, crate::client::cloud::SERVER_META)?;
+    ss::set_meta(conn, crate::client::cloud::SERVER_META, key, now)?;
+    Ok(before)
+}
