@@ -9,6 +9,7 @@ use crate::extract::parse_json;
 use crate::handlers::generations::promote_request;
 use crate::idem::{self, Claim};
 use crate::logic;
+use crate::util::now_rfc3339;
 use gryt_core::api::{
     BatchOp, BatchOpKind, EvolutionCreate, EvolutionPatch, GenerationCreate, GenerationPatch,
     PromoteRequest,
@@ -62,12 +63,12 @@ fn batch_op_fn(op: RawOp<'_>) -> Result<WriteFn, ApiError> {
     Ok(match kind {
         BatchOpKind::CreateGeneration => {
             let b: GenerationCreate = parse_json(needed()?)?;
-            Box::new(move |c, u| logic::create_generation(c, u, b))
+            Box::new(move |c, u| logic::create_generation(c, u, b, &now_rfc3339()))
         }
         BatchOpKind::UpdateGeneration => {
             let id = id()?;
             let b: GenerationPatch = parse_json(needed()?)?;
-            Box::new(move |c, u| logic::patch_generation(c, u, id, m, b))
+            Box::new(move |c, u| logic::patch_generation(c, u, id, m, b, &now_rfc3339()))
         }
         BatchOpKind::DeleteGeneration => {
             let id = id()?;
@@ -79,11 +80,11 @@ fn batch_op_fn(op: RawOp<'_>) -> Result<WriteFn, ApiError> {
                 None => PromoteRequest::default(),
                 Some(raw) => promote_request(raw)?,
             };
-            Box::new(move |c, u| logic::promote_generation(c, u, id, m, b))
+            Box::new(move |c, u| logic::promote_generation(c, u, id, m, b, &now_rfc3339()))
         }
         BatchOpKind::CreateEvolution => {
             let b: EvolutionCreate = parse_json(needed()?)?;
-            Box::new(move |c, u| logic::create_evolution(c, u, b))
+            Box::new(move |c, u| logic::create_evolution(c, u, b, &now_rfc3339()))
         }
         BatchOpKind::UpdateEvolution => {
             let id = id()?;

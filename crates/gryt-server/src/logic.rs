@@ -10,7 +10,6 @@
 use crate::auth::Principal;
 use crate::db::{Conn, Row, Val};
 use crate::error::{ApiError, Resp};
-use crate::util::now_rfc3339;
 use axum::http::StatusCode;
 use gryt_core::api::ErrorCode;
 use gryt_core::api::{
@@ -333,6 +332,7 @@ pub fn create_generation(
     c: &mut dyn Conn,
     user: &Principal,
     body: GenerationCreate,
+    now: &str,
 ) -> Result<Resp, ApiError> {
     body.check_limits()?;
     let uuid = validate_uuid(&body.generation_id, "generation_id")?;
@@ -343,7 +343,8 @@ pub fn create_generation(
     let template = short_text(body.pipeline_template, "A pipeline template", 200)?;
     let (spec, changes) = to_spec(&body.version, description, &body.changes, template)?;
     let project = validate_project(body.project.as_deref())?;
-    let created_at = short_text(body.created_at, "created_at", 64)?.unwrap_or_else(now_rfc3339);
+    let created_at =
+        short_text(body.created_at, "created_at", 64)?.unwrap_or_else(|| now.to_string());
     let scope = resolve_scope(c, user, body.team_id.as_deref())?;
     let seq = next_seq(c, scope.id)?;
     if c.query_opt(
@@ -519,6 +520,7 @@ fn promote_locked(
     g: &Generation,
     seq: i64,
     req: &PromoteRequest,
+    now: &str,
 ) -> Result<Generation, ApiError> {
     let (spec, _) = to_spec(
         &g.version,
@@ -553,17 +555,17 @@ fn promote_locked(
          WHERE id = ?4 AND status = 'draft' AND deleted = 0",
         &[
             Val::from(&user.username),
-            Val::from(now_rfc3339()),
+            Val::from(now),
             Val::Int(seq),
             Val::Int(g.id),
             Val::from(req.commit.clone()),
         ],
     )?;
-    let now = reload_generation(c, g.id)?;
+    let after = reload_generation(c, g.id)?;
     if n == 0 {
-        return Err(already_promoted(&now));
+        return Err(already_promoted(&after));
     }
-    Ok(now)
+    Ok(after)
 }
 
 pub fn promote_generation(
@@ -572,6 +574,7 @@ pub fn promote_generation(
     id: i64,
     if_match: Option<i64>,
     req: PromoteRequest,
+    now: &str,
 ) -> Result<Resp, ApiError> {
     let (g, scope) = load_generation(c, user, id)?;
     let seq = next_seq(c, scope)?;
@@ -581,7 +584,7 @@ pub fn promote_generation(
         return Err(already_promoted(&g));
     }
     check_if_match(if_match, g.rev, &g)?;
-    let g = promote_locked(c, user, &g, seq, &req)?;
+    let g = promote_locked(c, user, &g, seq, &req, now)?;
     gen_resp(200, &g)
 }
 
@@ -591,6 +594,7 @@ pub fn patch_generation(
     id: i64,
     if_match: Option<i64>,
     p: GenerationPatch,
+    now: &str,
 ) -> Result<Resp, ApiError> {
     p.check_limits()?;
     let (_, scope) = load_generation(c, user, id)?;
@@ -633,7 +637,7 @@ pub fn patch_generation(
         && changes == g.changes;
     if unchanged && wants_promotion {
         // A promotion that edits nothing (the reference client sends the whole body again).
-        let g = promote_locked(c, user, &g, seq, &PromoteRequest::default())?;
+        let g = promote_locked(c, user, &g, seq, &PromoteRequest::default(), now)?;
         return gen_resp(200, &g);
     }
     let changes_json = serde_json::to_string(&changes)
@@ -653,7 +657,7 @@ pub fn patch_generation(
     let mut g = reload_generation(c, id)?;
     bounded_record("generation", &g, limits::GENERATION_RECORD_BYTES)?;
     if wants_promotion {
-        g = promote_locked(c, user, &g, seq, &PromoteRequest::default())?;
+        g = promote_locked(c, user, &g, seq, &PromoteRequest::default(), now)?;
     }
     gen_resp(200, &g)
 }
@@ -775,6 +779,7 @@ pub fn create_evolution(
     c: &mut dyn Conn,
     user: &Principal,
     body: EvolutionCreate,
+    now: &str,
 ) -> Result<Resp, ApiError> {
     body.check_limits()?;
     let uuid = validate_uuid(&body.evolution_id, "evolution_id")?;
@@ -851,7 +856,7 @@ pub fn create_evolution(
             Val::from(completed_at),
             Val::Int(user.user_id),
             Val::from(&user.username),
-            Val::from(now_rfc3339()),
+            Val::from(now),
             Val::Int(seq),
             Val::Int(id),
             Val::from(commit),
@@ -1159,6 +1164,7 @@ pub fn push_pipeline_run(
     c: &mut dyn Conn,
     user: &Principal,
     body: PipelineRunPush,
+    now: &str,
 ) -> Result<Resp, ApiError> {
     body.check_limits()?;
     let pipeline_id = body.pipeline_run.pipeline_id.to_text();
@@ -1199,7 +1205,7 @@ pub fn push_pipeline_run(
                     Val::from(&pipeline_id),
                     Val::from(text),
                     Val::from(&user.username),
-                    Val::from(now_rfc3339()),
+                    Val::from(now),
                 ],
             )?;
             id

@@ -4,6 +4,7 @@ use crate::app::Shared;
 use crate::extract::{parse_json, query_map, Authed};
 use crate::handlers::Answer;
 use crate::logic;
+use crate::util::now_rfc3339;
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use gryt_core::api::{EvolutionCreate, EvolutionPatch};
@@ -19,8 +20,10 @@ pub(crate) async fn list_evolutions(State(app): State<Shared>, uri: Uri, req: Au
 
 pub(crate) async fn create_evolution(State(app): State<Shared>, req: Authed) -> Answer {
     let body: EvolutionCreate = parse_json(&req.body)?;
-    app.mutate_req(&req, move |c, u| logic::create_evolution(c, u, body))
-        .await
+    app.mutate_req(&req, move |c, u| {
+        logic::create_evolution(c, u, body, &now_rfc3339())
+    })
+    .await
 }
 
 pub(crate) async fn get_evolution(

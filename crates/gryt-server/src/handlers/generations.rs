@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::extract::{parse_json, query_map, Authed};
 use crate::handlers::Answer;
 use crate::logic::{self, ListFilter};
+use crate::util::now_rfc3339;
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use gryt_core::api::{GenerationCreate, GenerationPatch, PromoteRequest};
@@ -22,8 +23,10 @@ pub(crate) async fn list_generations(State(app): State<Shared>, uri: Uri, req: A
 
 pub(crate) async fn create_generation(State(app): State<Shared>, req: Authed) -> Answer {
     let body: GenerationCreate = parse_json(&req.body)?;
-    app.mutate_req(&req, move |c, u| logic::create_generation(c, u, body))
-        .await
+    app.mutate_req(&req, move |c, u| {
+        logic::create_generation(c, u, body, &now_rfc3339())
+    })
+    .await
 }
 
 pub(crate) async fn get_generation(
@@ -44,8 +47,10 @@ pub(crate) async fn patch_generation(
     let id = logic::parse_id(&id, "Generation")?;
     let body: GenerationPatch = parse_json(&req.body)?;
     let m = req.if_match;
-    app.mutate_req(&req, move |c, u| logic::patch_generation(c, u, id, m, body))
-        .await
+    app.mutate_req(&req, move |c, u| {
+        logic::patch_generation(c, u, id, m, body, &now_rfc3339())
+    })
+    .await
 }
 
 pub(crate) async fn delete_generation(
@@ -68,7 +73,7 @@ pub(crate) async fn promote_generation(
     let body = promote_request(&req.body)?;
     let m = req.if_match;
     app.mutate_req(&req, move |c, u| {
-        logic::promote_generation(c, u, id, m, body)
+        logic::promote_generation(c, u, id, m, body, &now_rfc3339())
     })
     .await
 }
