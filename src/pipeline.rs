@@ -52,6 +52,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use rustix::process::{kill_process_group, test_kill_process_group, Pid, Signal};
 use serde::{Deserialize, Serialize};
 
 /// How much of each stream (stdout, stderr) of one step is kept in [`StepResult`]; the tail is
@@ -1070,42 +1071,27 @@ pub fn signal_name(signal: i32) -> String {
     }
 }
 
+/// The process group a child leads (it was spawned with `process_group(0)`).
+fn group_of(pgid: u32) -> Option<Pid> {
+    Pid::from_raw(i32::try_from(pgid).ok()?)
+}
+
 /// Sends `signal` to the child's process group.
 fn signal_group(child: &Child, signal: i32) {
-    let _ = Command::new("kill")
-        .args([
-            format!("-{signal}"),
-            "--".to_owned(),
-            format!("-{}", child.id()),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    if let (Some(pgid), Some(signal)) = (group_of(child.id()), Signal::from_named_raw(signal)) {
+        let _ = kill_process_group(pgid, signal);
+    }
 }
 
 /// Whether any process of group `pgid` is still alive.
 fn group_alive(pgid: u32) -> bool {
-    Command::new("kill")
-        .args(["-0", "--", &format!("-{pgid}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    group_of(pgid).is_some_and(|g| test_kill_process_group(g).is_ok())
 }
 
 /// Kills the child's whole process group (it was spawned as a group leader), falling back to
 /// killing just the child.
 fn kill_group(child: &mut Child) {
-    let pgid = child.id();
-    let killed = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let killed = group_of(child.id()).is_some_and(|g| kill_process_group(g, Signal::KILL).is_ok());
     if !killed {
         let _ = child.kill();
     }

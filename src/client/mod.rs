@@ -12,6 +12,7 @@ pub mod routes;
 pub use routes::Route;
 
 use crate::error::{CliError, Kind};
+use backon::{BackoffBuilder, BlockingRetryable, ExponentialBuilder};
 use gryt_core::wire::ErrorBody;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::de::DeserializeOwned;
@@ -216,18 +217,31 @@ pub fn sign(
     hex::encode(mac.finalize().into_bytes())
 }
 
-fn jitter(max_ms: u64) -> u64 {
-    if max_ms == 0 {
-        return 0;
-    }
-    let b = uuid::Uuid::new_v4().into_bytes();
-    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) % (max_ms + 1)
+/// One attempt's outcome: the answer and the wait its `Retry-After` asks for, or the error.
+type Attempt = Result<(Response, Option<Duration>), RemoteError>;
+
+/// Capped exponential delays: `base_ms` doubled at each step, never over `cap_ms`.
+fn schedule(base_ms: u64, cap_ms: u64) -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(base_ms.min(cap_ms)))
+        .with_max_delay(Duration::from_millis(cap_ms))
+        .with_factor(2.0)
+}
+
+/// Full jitter: a uniformly random wait in [0, `delay`].
+fn full_jitter(delay: Duration) -> Duration {
+    let max_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(fastrand::u64(0..=max_ms))
 }
 
 /// Full-jitter backoff: a random wait in [0, min(cap, base * 2^attempt)].
 pub fn backoff(attempt: u32, base_ms: u64, cap_ms: u64) -> Duration {
-    let exp = base_ms.saturating_mul(1u64 << attempt.min(20));
-    Duration::from_millis(jitter(exp.min(cap_ms)))
+    let delay = schedule(base_ms, cap_ms)
+        .without_max_times()
+        .build()
+        .nth(attempt.min(64) as usize)
+        .unwrap_or(Duration::from_millis(cap_ms));
+    full_jitter(delay)
 }
 
 impl Remote {
@@ -399,32 +413,43 @@ impl Remote {
         body: Option<&[u8]>,
         headers: &[(&str, &str)],
     ) -> Result<Response, RemoteError> {
-        let mut attempt = 0;
-        loop {
+        let transient = |outcome: &Attempt| match outcome {
+            Err(RemoteError::Unreachable(_)) => true,
+            Ok((r, _)) => matches!(r.status, 429 | 502 | 503 | 504),
+            Err(_) => false,
+        };
+        // The server's `Retry-After` (at most 30 s) replaces the backoff's wait when given.
+        let asked = std::rc::Rc::new(std::cell::Cell::new(None));
+        let wait_asked = std::rc::Rc::clone(&asked);
+        let retries = schedule(self.backoff_base_ms.saturating_mul(2), 5_000)
+            .with_max_times(self.attempts.saturating_sub(1) as usize);
+        let outcome = (|| {
             let outcome = self.send_once(method, path_and_query, body, headers);
-            let transient = match &outcome {
-                Err(RemoteError::Unreachable(_)) => true,
-                Ok((r, _)) => matches!(r.status, 429 | 502 | 503 | 504),
-                Err(_) => false,
-            };
-            attempt += 1;
-            if !transient || attempt >= self.attempts {
-                return match outcome {
-                    Ok((r, _)) if matches!(r.status, 429 | 502 | 503 | 504) => {
-                        Err(RemoteError::Unreachable(format!(
-                            "the server at {} is unavailable (HTTP {})",
-                            self.base, r.status
-                        )))
-                    }
-                    Ok((r, _)) => Ok(r),
-                    Err(e) => Err(e),
-                };
+            if transient(&outcome) {
+                Err(outcome)
+            } else {
+                Ok(outcome)
             }
-            let wait = match &outcome {
-                Ok((_, Some(asked))) => (*asked).min(Duration::from_secs(30)),
-                _ => backoff(attempt, self.backoff_base_ms, 5_000),
-            };
-            std::thread::sleep(wait);
+        })
+        .retry(retries)
+        .notify(|outcome: &Attempt, _| {
+            asked.set(match outcome {
+                Ok((_, Some(wait))) => Some((*wait).min(Duration::from_secs(30))),
+                _ => None,
+            })
+        })
+        .sleep(move |delay| {
+            std::thread::sleep(wait_asked.take().unwrap_or_else(|| full_jitter(delay)));
+        })
+        .call();
+        match outcome {
+            Ok(Ok((r, _))) => Ok(r),
+            Ok(Err(e)) => Err(e),
+            Err(Ok((r, _))) => Err(RemoteError::Unreachable(format!(
+                "the server at {} is unavailable (HTTP {})",
+                self.base, r.status
+            ))),
+            Err(Err(e)) => Err(e),
         }
     }
 

@@ -87,6 +87,59 @@ pub fn next_rc(used: impl IntoIterator<Item = u32>) -> u32 {
     used.into_iter().max().unwrap_or(0).saturating_add(1)
 }
 
+/// What the rules about changing an evolution need to know of it.
+#[derive(Debug, Clone, Copy)]
+pub struct EvolutionFacts<'a> {
+    /// Its rc tag, `v1.2.0-rc.3`.
+    pub tag: &'a str,
+    /// Its generation's version.
+    pub version: &'a str,
+    pub change_id: &'a str,
+    /// The user who started it.
+    pub owner: &'a str,
+    pub status: EvolutionStatus,
+}
+
+/// Why `user` may not change an evolution that is not theirs (only its owner may).
+pub fn not_owner(e: &EvolutionFacts<'_>) -> CoreError {
+    CoreError::new(
+        crate::ErrorKind::Forbidden,
+        format!(
+            "Evolution {} belongs to {}; only its owner may change it",
+            e.tag, e.owner
+        ),
+    )
+    .with_hint(format!(
+        "start your own with `gryt evolution start {} --change {}`",
+        e.version, e.change_id
+    ))
+}
+
+/// Only an evolution's owner may change it (owners compared by user name).
+pub fn ensure_owner(e: &EvolutionFacts<'_>, user: &str) -> Result<()> {
+    if e.owner == user {
+        Ok(())
+    } else {
+        Err(not_owner(e))
+    }
+}
+
+/// An evolution that has ended (pass, fail or cancelled) is never completed again: a new
+/// result needs a new evolution.
+pub fn ensure_open(e: &EvolutionFacts<'_>) -> Result<()> {
+    if !e.status.is_final() {
+        return Ok(());
+    }
+    Err(CoreError::new(
+        crate::ErrorKind::Immutable,
+        format!("Evolution {} is already complete ({})", e.tag, e.status),
+    )
+    .with_hint(format!(
+        "start a new one with `gryt evolution start {} --change {}`",
+        e.version, e.change_id
+    )))
+}
+
 const ADJECTIVES: [&str; 32] = [
     "amber", "brave", "calm", "clever", "crisp", "daring", "eager", "fiery", "gentle", "golden",
     "happy", "icy", "jolly", "keen", "lively", "lucky", "mellow", "misty", "noble", "plucky",
@@ -140,6 +193,42 @@ mod tests {
             "",
         ] {
             assert!(RcTag::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_the_owner_changes_an_open_evolution() {
+        let mut e = EvolutionFacts {
+            tag: "v1.0.0-rc.2",
+            version: "v1.0.0",
+            change_id: "FEAT-1",
+            owner: "alice",
+            status: EvolutionStatus::Running,
+        };
+        assert!(ensure_owner(&e, "alice").is_ok());
+        let err = ensure_owner(&e, "bob").unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::Forbidden);
+        assert_eq!(
+            err.message,
+            "Evolution v1.0.0-rc.2 belongs to alice; only its owner may change it"
+        );
+        assert!(ensure_open(&e).is_ok());
+        for s in [
+            EvolutionStatus::Pass,
+            EvolutionStatus::Fail,
+            EvolutionStatus::Cancelled,
+        ] {
+            e.status = s;
+            let err = ensure_open(&e).unwrap_err();
+            assert_eq!(err.kind, crate::ErrorKind::Immutable);
+            assert_eq!(
+                err.message,
+                format!("Evolution v1.0.0-rc.2 is already complete ({s})")
+            );
+            assert_eq!(
+                err.hint.as_deref(),
+                Some("start a new one with `gryt evolution start v1.0.0 --change FEAT-1`")
+            );
         }
     }
 

@@ -162,6 +162,34 @@ pub fn ensure_draft(version: &str, status: GenerationStatus) -> Result<()> {
     }
 }
 
+/// Why a generation cannot be promoted again: someone promoted it first (named with when,
+/// where known).
+pub fn already_promoted(version: &str, by: Option<&str>, at: Option<&str>) -> CoreError {
+    let by = by.map(|b| format!(" by {b}")).unwrap_or_default();
+    let at = at.map(|t| format!(" at {t}")).unwrap_or_default();
+    CoreError::new(
+        ErrorKind::Immutable,
+        format!("Generation {version} is already promoted{by}{at}"),
+    )
+    .with_hint("a promoted generation is final; release further work as a new version")
+}
+
+/// Why an evolution cannot prove `change_id` in generation `version`: the change is not one
+/// of its changes (`known`).
+pub fn change_not_in(version: &str, change_id: &str, known: &[&str]) -> CoreError {
+    let hint = if known.is_empty() {
+        format!(
+            "{version} has no changes yet: add one with `gryt generation add-change {version} --id {change_id} --type add --title \"...\"`"
+        )
+    } else {
+        format!("changes of {version}: {}", known.join(", "))
+    };
+    CoreError::invalid(format!(
+        "Change {change_id} is not part of generation {version}"
+    ))
+    .with_hint(hint)
+}
+
 fn next_patch_hint(version: &str) -> String {
     match Version::parse(version) {
         Ok(v) => {
@@ -180,6 +208,26 @@ fn next_patch_hint(version: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_are_worded_once() {
+        let e = already_promoted("v1.0.0", Some("alice"), Some("2026-11-22T02:00:00Z"));
+        assert_eq!(e.kind, ErrorKind::Immutable);
+        assert_eq!(
+            e.message,
+            "Generation v1.0.0 is already promoted by alice at 2026-11-22T02:00:00Z"
+        );
+        assert_eq!(
+            already_promoted("v1.0.0", None, None).message,
+            "Generation v1.0.0 is already promoted"
+        );
+        let e = change_not_in("v1.0.0", "FEAT-9", &["FEAT-1", "FEAT-2"]);
+        assert_eq!(e.kind, ErrorKind::Invalid);
+        assert_eq!(e.message, "Change FEAT-9 is not part of generation v1.0.0");
+        assert_eq!(e.hint.as_deref(), Some("changes of v1.0.0: FEAT-1, FEAT-2"));
+        let e = change_not_in("v1.0.0", "FEAT-9", &[]);
+        assert!(e.hint.unwrap_or_default().contains("has no changes yet"));
+    }
 
     fn change(id: &str, title: &str) -> Change {
         Change {

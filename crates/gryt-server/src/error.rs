@@ -60,6 +60,12 @@ impl ApiError {
         e.current = Some(current);
         e
     }
+    /// The same refusal under a more precise code.
+    #[must_use]
+    pub fn with_code(mut self, code: ErrorCode) -> Self {
+        self.code = code;
+        self
+    }
     #[must_use]
     pub fn with_hint(mut self, hint: Option<String>) -> Self {
         self.hint = hint;

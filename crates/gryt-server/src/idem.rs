@@ -36,7 +36,7 @@ pub fn claim(c: &mut dyn Conn, user_id: i64, key: &str, hash: &str) -> Result<Cl
 }
 
 /// As [`claim`], for a request whose fingerprint had another form before (a batch
-/// operation's, see `app::legacy_op_hash`): a stored fingerprint of the old form (no `b2:`
+/// operation's, see `batch::legacy_op_hash`): a stored fingerprint of the old form (no `b2:`
 /// mark) is compared with `legacy()`, computed only then.
 pub fn claim_compat(
     c: &mut dyn Conn,

@@ -9,12 +9,16 @@ pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod batch;
 pub mod cli;
 pub mod db;
 pub mod error;
+pub mod extract;
+pub mod handlers;
 pub mod idem;
 pub mod logic;
 pub mod net;
+pub mod router;
 mod testserver;
 pub mod util;
 
@@ -184,12 +188,14 @@ pub async fn run(
         })
     };
     // Outermost last: trace, compression, problem bodies for bare errors, timeout, routes.
-    let router = app::router(state)
+    let router = router::router(state)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
         ))
-        .layer(axum::middleware::map_response(app::problem_for_bare_errors))
+        .layer(axum::middleware::map_response(
+            router::problem_for_bare_errors,
+        ))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http());
     let limits = net::ConnLimits {

@@ -18,6 +18,7 @@ use gryt_core::api::{
     GenerationCreate, GenerationList, GenerationPatch, PipelineRunPush, PipelineRunStored,
     PromoteRequest, SyncChanges, SyncHead, WireChange,
 };
+use gryt_core::evolution::{self, EvolutionFacts};
 use gryt_core::gate::check_named;
 use gryt_core::generation::ensure_draft;
 use gryt_core::{
@@ -435,15 +436,14 @@ pub fn get_generation(c: &mut dyn Conn, user: &Principal, id: i64) -> Result<Res
 }
 
 fn already_promoted(g: &Generation) -> ApiError {
-    ApiError::conflict(
-        ErrorCode::AlreadyPromoted,
-        format!(
-            "Generation {} is already promoted (by {} at {})",
-            g.version,
-            g.promoted_by.as_deref().unwrap_or("someone"),
-            g.promoted_at.as_deref().unwrap_or("an earlier time")
-        ),
-    )
+    let by = g.promoted_by.as_deref().unwrap_or("someone");
+    let at = g.promoted_at.as_deref().unwrap_or("an earlier time");
+    ApiError::from(gryt_core::generation::already_promoted(
+        &g.version,
+        Some(by),
+        Some(at),
+    ))
+    .with_code(ErrorCode::AlreadyPromoted)
 }
 
 fn evolution_proofs(c: &mut dyn Conn, gen_pk: i64) -> Result<Vec<Proof>, ApiError> {
@@ -803,10 +803,10 @@ pub fn create_evolution(
     let g = reload_generation(c, g.id)?;
     ensure_draft(&g.version, GenerationStatus::parse(&g.status)?)?;
     let Some(current) = g.changes.iter().find(|ch| ch.id == change.as_str()) else {
-        return Err(ApiError::invalid(format!(
-            "Change {change} is not part of generation {}",
-            g.version
-        )));
+        let known: Vec<&str> = g.changes.iter().map(|ch| ch.id.as_str()).collect();
+        return Err(
+            gryt_core::generation::change_not_in(&g.version, change.as_str(), &known).into(),
+        );
     };
     // A client that sends no fingerprint (the reference client) proves the change as it is.
     let fingerprint = fingerprint.unwrap_or_else(|| {
@@ -823,13 +823,15 @@ pub fn create_evolution(
             format!("Evolution {uuid} already exists"),
         ));
     }
-    let rc = c
+    let highest = c
         .query_one(
             "SELECT COALESCE(MAX(rc), 0) FROM evolutions WHERE generation_pk = ?1",
             &[Val::Int(g.id)],
         )?
-        .int(0)?
-        + 1;
+        .int(0)?;
+    let highest = u32::try_from(highest)
+        .map_err(|_| ApiError::internal("an evolution's rc number is out of range"))?;
+    let rc = i64::from(evolution::next_rc([highest]));
     let id = new_record_id(c, "evolutions")?;
     let r = c.query_one(
         "INSERT INTO evolutions (evolution_id, generation_pk, scope_id, change_id, rc, code_name, status, \
@@ -905,16 +907,50 @@ pub fn get_evolution(c: &mut dyn Conn, user: &Principal, id: i64) -> Result<Resp
     evo_resp(200, &e)
 }
 
+/// The facts the core's evolution rules read, from an evolution as the server holds it.
+fn evo_facts<'a>(e: &'a Evolution, tag: &'a str) -> Result<EvolutionFacts<'a>, ApiError> {
+    Ok(EvolutionFacts {
+        tag,
+        version: &e.version,
+        change_id: &e.change_id,
+        owner: &e.created_by,
+        status: EvolutionStatus::parse(&e.status)?,
+    })
+}
+
+/// An evolution's rc tag (`v1.2.0-rc.3`).
+fn evo_tag(e: &Evolution) -> String {
+    e.tag
+        .clone()
+        .unwrap_or_else(|| format!("{}-rc.{}", e.version, e.rc))
+}
+
 fn ensure_owner(e: &Evolution, owner: i64, user: &Principal) -> Result<(), ApiError> {
     if owner != user.user_id {
-        return Err(ApiError::forbidden(format!(
-            "Evolution {} ({}) belongs to {}; only its owner may change it",
-            e.tag.as_deref().unwrap_or(""),
-            e.evolution_id,
-            e.created_by
-        )));
+        let tag = evo_tag(e);
+        return Err(evolution::not_owner(&evo_facts(e, &tag)?).into());
     }
     Ok(())
+}
+
+/// Whether a patch would change anything of the evolution as it is.
+fn patch_changes(
+    e: &Evolution,
+    status: Option<EvolutionStatus>,
+    pipeline_run_id: Option<&String>,
+    started_at: Option<&String>,
+    completed_at: Option<&String>,
+    commit: Option<&String>,
+    dirty: Option<bool>,
+) -> bool {
+    let differs =
+        |new: Option<&String>, old: &Option<String>| new.is_some_and(|n| Some(n) != old.as_ref());
+    status.is_some_and(|s| s.as_str() != e.status)
+        || differs(pipeline_run_id, &e.pipeline_run_id)
+        || differs(started_at, &e.started_at)
+        || differs(completed_at, &e.completed_at)
+        || differs(commit, &e.commit)
+        || dirty.is_some_and(|d| d != e.dirty)
 }
 
 fn gen_status_of(c: &mut dyn Conn, gen_pk: i64) -> Result<(String, GenerationStatus), ApiError> {
@@ -946,6 +982,24 @@ pub fn patch_evolution(
     let (version, gstatus) = gen_status_of(c, gen_pk)?;
     ensure_draft(&version, gstatus)?;
     check_if_match(if_match, e.rev, &e)?;
+    let tag = evo_tag(&e);
+    let facts = evo_facts(&e, &tag)?;
+    if facts.status.is_final() {
+        // An ended evolution is never completed again. The same result delivered twice
+        // changes nothing and is answered with the record as it is.
+        if patch_changes(
+            &e,
+            status,
+            pipeline_run_id.as_ref(),
+            started_at.as_ref(),
+            completed_at.as_ref(),
+            commit.as_ref(),
+            p.dirty,
+        ) {
+            evolution::ensure_open(&facts)?;
+        }
+        return evo_resp(200, &e);
+    }
     c.exec(
         "UPDATE evolutions SET status = ?1, pipeline_run_id = ?2, started_at = ?3, completed_at = ?4, \
          rev = rev + 1, seq = ?5, commit_sha = ?7, dirty = ?8 WHERE id = ?6",

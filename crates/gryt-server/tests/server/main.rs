@@ -13,6 +13,7 @@ mod auth_refusals;
 mod bad_requests;
 mod cancelled;
 mod common;
+mod completion;
 mod feed;
 mod idempotency;
 mod limits;
