@@ -5,6 +5,7 @@ use crate::client::{Auth, Remote};
 use crate::config::{self as cfg, Config, ExecutionMode, Source};
 use crate::context::Workspace;
 use crate::error::{CliError, Result};
+use gryt_core::api::routes::urlencode;
 
 /// The sync-metadata key holding the server (its `server_key`) a workspace syncs with.
 pub const SERVER_META: &str = "server";
@@ -186,17 +187,4 @@ pub fn account_name(remote: &Remote) -> Option<String> {
         .as_str()
         .filter(|s| !s.is_empty())
         .map(str::to_string)
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
-pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
