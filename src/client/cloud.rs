@@ -180,11 +180,8 @@ pub fn account_of(config: &Config, url: &str, auth: &Auth) -> Option<String> {
 
 /// The account behind the remote's credentials, as the server names it.
 pub fn account_name(remote: &Remote) -> Option<String> {
-    let v: serde_json::Value = remote
+    let me: gryt_core::api::Data<gryt_core::api::Username> = remote
         .call_route(&super::routes::whoami(), None, &[])
         .ok()?;
-    v["data"]["username"]
-        .as_str()
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
+    Some(me.data.username).filter(|s| !s.is_empty())
 }

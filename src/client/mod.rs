@@ -207,13 +207,13 @@ pub fn sign(
         // HMAC accepts keys of any length; this arm is unreachable in practice.
         Err(_) => return String::new(),
     };
-    mac.update(method.to_ascii_uppercase().as_bytes());
-    mac.update(b"\n");
-    mac.update(path_and_query.as_bytes());
-    mac.update(b"\n");
-    mac.update(timestamp.as_bytes());
-    mac.update(b"\n");
-    mac.update(body);
+    // The signed bytes are defined once, in gryt-core: the server verifies over the same.
+    mac.update(&gryt_core::api::signing::signing_message(
+        method,
+        path_and_query,
+        timestamp,
+        body,
+    ));
     hex::encode(mac.finalize().into_bytes())
 }
 
