@@ -21,8 +21,7 @@ use gryt_core::evolution::{self, EvolutionFacts};
 use gryt_core::gate::check_named;
 use gryt_core::generation::ensure_draft;
 use gryt_core::{
-    gate, limits, Change, ChangeId, ChangeType, EvolutionStatus, GenerationSpec, GenerationStatus,
-    Named, Proof, Target,
+    gate, limits, ChangeId, EvolutionStatus, GenerationSpec, GenerationStatus, Named, Proof, Target,
 };
 
 pub const DEFAULT_PROJECT: &str = "default";
@@ -183,8 +182,7 @@ fn to_spec(
     let mut core = Vec::with_capacity(changes.len());
     let mut clean = Vec::with_capacity(changes.len());
     for ch in changes {
-        let id = ChangeId::parse(&ch.id)?;
-        let change_type = ChangeType::parse(&ch.change_type)?;
+        let change = ch.to_change()?;
         if let Some(s) = &ch.status {
             if s.chars().count() > 32 {
                 return Err(ApiError::invalid(
@@ -192,13 +190,7 @@ fn to_spec(
                 ));
             }
         }
-        core.push(Change {
-            id,
-            change_type,
-            title: ch.title.clone(),
-            description: ch.description.clone(),
-            assignee: ch.assignee.clone(),
-        });
+        core.push(change);
         clean.push(ch.clone());
     }
     let spec = GenerationSpec {

@@ -1,6 +1,7 @@
 //! Generations, evolutions and the sync feed as they travel, and the `{"data": ...}`
 //! envelope.
 
+use crate::change::{Change, ChangeId, ChangeType};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -27,6 +28,36 @@ pub struct WireChange {
     pub pipelines: Option<Vec<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<String>,
+}
+
+impl WireChange {
+    /// The domain change this wire change stands for; an id or a type breaking the rules is
+    /// refused (the wire's `status` and `pipeline` are not part of a change's contract).
+    pub fn to_change(&self) -> crate::error::Result<Change> {
+        Ok(Change {
+            id: ChangeId::parse(&self.id)?,
+            change_type: ChangeType::parse(&self.change_type)?,
+            title: self.title.clone(),
+            description: self.description.clone(),
+            assignee: self.assignee.clone(),
+        })
+    }
+}
+
+impl From<&Change> for WireChange {
+    /// A change as it is sent: its contract fields, no status or pipeline.
+    fn from(c: &Change) -> Self {
+        WireChange {
+            id: c.id.to_string(),
+            change_type: c.change_type.as_str().to_string(),
+            title: c.title.clone(),
+            description: c.description.clone(),
+            status: None,
+            pipeline: None,
+            pipelines: None,
+            assignee: c.assignee.clone(),
+        }
+    }
 }
 
 /// `POST /api/v1/generations`: the reference client's G body.
@@ -277,6 +308,41 @@ impl IdRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wire_changes_convert_to_and_from_the_domain() {
+        let w = WireChange {
+            id: "FEAT-001".into(),
+            change_type: "add".into(),
+            title: "OAuth2 login".into(),
+            description: Some("d".into()),
+            status: Some("pending".into()),
+            pipeline: None,
+            pipelines: None,
+            assignee: Some("ann".into()),
+        };
+        let c = w.to_change().unwrap();
+        assert_eq!(c.id.as_str(), "FEAT-001");
+        assert_eq!(c.change_type, ChangeType::Add);
+        let back = WireChange::from(&c);
+        assert_eq!(
+            back,
+            WireChange {
+                status: None,
+                ..w.clone()
+            }
+        );
+        let bad = WireChange {
+            change_type: "rewrite".into(),
+            ..w.clone()
+        };
+        assert!(bad.to_change().is_err());
+        let bad = WireChange {
+            id: "not an id".into(),
+            ..w
+        };
+        assert!(bad.to_change().is_err());
+    }
 
     #[test]
     fn reference_bodies_parse() {
