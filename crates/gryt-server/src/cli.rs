@@ -209,12 +209,16 @@ fn serve_blocking(listen: &str, config: ServerConfig) -> anyhow::Result<i32> {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
+        // The signal handlers are installed before "listening on" is printed: a SIGTERM sent
+        // as soon as the address is known must start a graceful shutdown, never kill the
+        // process with the default action.
+        let shutdown = shutdown_signal()?;
         {
             let mut out = std::io::stdout().lock();
             writeln!(out, "listening on http://{addr}")?;
             out.flush()?;
         }
-        crate::run(listener, state, &config, shutdown_signal()).await?;
+        crate::run(listener, state, &config, shutdown).await?;
         Ok(0)
     })
 }
@@ -244,26 +248,30 @@ fn harden_process() {
     }
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM and SIGINT handlers now (not when the returned future is first
+/// polled) and gives the future that completes on the first of them.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-                tracing::info!("shutdown requested: finishing the requests in flight");
+        let mut term = signal(SignalKind::terminate())
+            .map_err(|e| anyhow::anyhow!("cannot install the SIGTERM handler: {e}"))?;
+        let mut int = signal(SignalKind::interrupt())
+            .map_err(|e| anyhow::anyhow!("cannot install the SIGINT handler: {e}"))?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+            tracing::info!("shutdown requested: finishing the requests in flight");
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutdown requested: finishing the requests in flight");
+        })
     }
 }
 
