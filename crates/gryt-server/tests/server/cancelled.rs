@@ -13,24 +13,8 @@ async fn cancelled_evolutions_are_accepted_and_prove_nothing() {
 async fn cancelled_on(backend: &str) {
     let env = Env::start(backend, 1);
     let alice = env.user_with_key("alice");
-    let g = alice
-        .post(
-            "/api/v1/generations",
-            &generation_body(&new_uuid(), "v1.0.0", &[("FEAT-001", "Login")], "draft"),
-        )
-        .await;
-    assert_eq!(g.status, 201, "{backend}: {:?}", g.body);
-    let gid = g.body["data"]["id"].as_i64().unwrap();
-
     // Update: pending -> cancelled.
-    let e = alice
-        .post(
-            "/api/v1/evolutions",
-            &evolution_body(&new_uuid(), gid, "FEAT-001"),
-        )
-        .await;
-    assert_eq!(e.status, 201, "{backend}: {:?}", e.body);
-    let eid = e.body["data"]["id"].as_i64().unwrap();
+    let (gid, eid) = open_evolution(&alice, "v1.0.0").await;
     let p = alice
         .patch(
             &format!("/api/v1/evolutions/{eid}"),

@@ -345,8 +345,9 @@ pub fn new_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Creates a generation with one change proven by a passing evolution: ready to promote.
-pub async fn ready_generation(api: &Api, version: &str) -> i64 {
+/// Creates a draft generation `version` with one change (FEAT-001) and an open (pending)
+/// evolution of it; gives their server ids (generation, evolution).
+pub async fn open_evolution(api: &Api, version: &str) -> (i64, i64) {
     let g = api
         .post(
             "/api/v1/generations",
@@ -362,7 +363,12 @@ pub async fn ready_generation(api: &Api, version: &str) -> i64 {
         )
         .await;
     assert_eq!(e.status, 201, "{:?}", e.body);
-    let eid = e.body["data"]["id"].as_i64().unwrap();
+    (gid, e.body["data"]["id"].as_i64().unwrap())
+}
+
+/// Creates a generation with one change proven by a passing evolution: ready to promote.
+pub async fn ready_generation(api: &Api, version: &str) -> i64 {
+    let (gid, eid) = open_evolution(api, version).await;
     let p = api.patch(&format!("/api/v1/evolutions/{eid}"), r#"{"status": "pass", "pipeline_run_id": "run-1", "completed_at": "2026-11-22T02:00:00"}"#).await;
     assert_eq!(p.status, 200, "{:?}", p.body);
     gid

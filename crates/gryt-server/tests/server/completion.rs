@@ -16,22 +16,7 @@ async fn an_ended_evolution_is_not_completed_twice() {
 async fn completed_twice_on(backend: &str) {
     let env = Env::start(backend, 1);
     let alice = env.user_with_key("alice");
-    let g = alice
-        .post(
-            "/api/v1/generations",
-            &generation_body(&new_uuid(), "v1.0.0", &[("FEAT-001", "Login")], "draft"),
-        )
-        .await;
-    assert_eq!(g.status, 201, "{backend}: {:?}", g.body);
-    let gid = g.body["data"]["id"].as_i64().unwrap();
-    let e = alice
-        .post(
-            "/api/v1/evolutions",
-            &evolution_body(&new_uuid(), gid, "FEAT-001"),
-        )
-        .await;
-    assert_eq!(e.status, 201, "{backend}: {:?}", e.body);
-    let eid = e.body["data"]["id"].as_i64().unwrap();
+    let (gid, eid) = open_evolution(&alice, "v1.0.0").await;
     let path = format!("/api/v1/evolutions/{eid}");
 
     let pass = r#"{"status": "pass", "completed_at": "2026-11-22T02:00:00"}"#;
