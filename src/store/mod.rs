@@ -1,6 +1,7 @@
 //! The local SQLite store (`.gryt/gryt.db`): opening with checks, migrations, and the
 //! queries the ops use. Writes happen inside the caller's transaction.
 
+pub mod push_state;
 pub mod sync;
 
 use crate::error::{CliError, Result};

@@ -13,6 +13,7 @@ pub mod gate;
 pub mod generation;
 pub mod limits;
 pub mod merge;
+pub mod sync;
 pub mod version;
 
 /// The wire types under their former path, for callers not yet moved to [`api`]: the same

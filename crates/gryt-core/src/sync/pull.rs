@@ -1,0 +1,2 @@
+//! Pull decisions: what to do with one record of the change feed, given what this
+//! workspace holds.
