@@ -115,7 +115,7 @@ fn legacy_op_hash(raw: &[u8]) -> Option<String> {
 
 /// One prepared batch operation: its key, request hash, where its bytes are in the
 /// request body, and its work (or why it cannot run).
-pub(crate) struct Prepared {
+pub struct Prepared {
     key: Option<String>,
     hash: String,
     raw: std::ops::Range<usize>,
@@ -125,7 +125,7 @@ pub(crate) struct Prepared {
 /// Runs every operation in ONE write transaction (one commit for the whole push), each
 /// inside its own savepoint: a failed operation is rolled back alone and answers what the
 /// single route would; the others stay.
-pub(crate) fn run_batch(
+pub fn run_batch(
     c: &mut dyn Conn,
     user: &Principal,
     body: &[u8],
@@ -197,7 +197,7 @@ pub(crate) fn run_batch(
 }
 
 /// The operations of a batch body, typed; the body is never held as a JSON tree.
-pub(crate) fn prepare_batch(body: &[u8]) -> Result<Vec<Prepared>, ApiError> {
+pub fn prepare_batch(body: &[u8]) -> Result<Vec<Prepared>, ApiError> {
     let batch: RawBatch<'_> = parse_json(body)?;
     if batch.operations.len() > MAX_BATCH {
         return Err(ApiError::invalid(format!(
@@ -229,7 +229,7 @@ pub(crate) fn prepare_batch(body: &[u8]) -> Result<Vec<Prepared>, ApiError> {
 
 /// `{"data": {"results": [{"status": S, "body": B}, ...]}}`, each body the single route's
 /// answer as it was encoded (written into the answer, not parsed into a tree again).
-pub(crate) fn batch_answer(rs: Vec<Resp>) -> Resp {
+pub fn batch_answer(rs: Vec<Resp>) -> Resp {
     use std::fmt::Write;
     let size: usize = rs.iter().map(|r| r.body.len() + 32).sum();
     let mut out = String::with_capacity(size + 32);

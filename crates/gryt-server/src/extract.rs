@@ -63,7 +63,7 @@ fn scan_json(body: &[u8]) -> JsonScan {
     scan
 }
 
-pub(crate) fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("A JSON request body is required"));
     }
