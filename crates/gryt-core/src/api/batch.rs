@@ -194,7 +194,7 @@ mod tests {
     }
 
     #[test]
-    fn typed_bodies_encode_as_the_generic_op_does() {
+    fn a_typed_body_is_written_as_its_route_body_and_reads_back_generically() {
         let patch = EvolutionPatch {
             status: Some("pass".into()),
             pipeline_run_id: None,
