@@ -58,7 +58,15 @@ pub fn run() -> i32 {
             };
         }
     };
-    let ui = ui::Ui::new(cli.json, cli.quiet, env.color_allowed());
+    let terminal = ui::term::Terminal::detect();
+    let term_env = ui::term::TermEnv::from_lookup(|k| env.get(k));
+    let ui = ui::Ui::new(cli.json, cli.quiet, cli.color, &term_env, terminal);
+    ui::pager::configure(ui::term::pager_plan(
+        &term_env,
+        cli.json,
+        cli.no_pager,
+        terminal.stdout,
+    ));
     let cwd = match config::process_current_dir() {
         Ok(d) => d,
         Err(e) => {
@@ -78,7 +86,7 @@ pub fn run() -> i32 {
         cwd,
         strict_sync: cli.strict_sync,
     };
-    match commands::dispatch(&ctx, cli.command) {
+    let code = match commands::dispatch(&ctx, cli.command) {
         Ok(()) => {
             ui.finish(None);
             0
@@ -88,7 +96,9 @@ pub fn run() -> i32 {
             ui.finish((!e.reported).then_some(&e));
             e.exit_code()
         }
-    }
+    };
+    ui::pager::finish();
+    code
 }
 
 /// Whether `--json` is among the arguments (before a `--`), for errors clap found before

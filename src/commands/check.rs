@@ -7,6 +7,7 @@ use crate::contracts;
 use crate::error::{CliError, Result};
 use crate::repo::Repo;
 use crate::store::Store;
+use crate::ui::plural;
 use crate::yaml::ContractFile;
 use clap::Args;
 use gryt_core::GenerationStatus;
@@ -177,13 +178,16 @@ pub fn cmd_check(ctx: &Context, args: CheckArgs) -> Result<()> {
         }
     }
     if errors.is_empty() {
-        ctx.ui
-            .info(&format!("Checked {checked} file(s): all valid."));
+        ctx.ui.info(&format!(
+            "Checked {}: all valid.",
+            plural(checked as u64, "file", "files")
+        ));
         Ok(())
     } else {
         Err(CliError::error(format!(
-            "{} of {checked} file(s) failed the check",
-            errors.len()
+            "{} of {} failed the check",
+            errors.len(),
+            plural(checked as u64, "file", "files")
         ))
         .hint("fix each file:line:column above; `gryt check PATH` checks one file"))
     }

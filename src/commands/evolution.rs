@@ -3,6 +3,7 @@ use crate::context::Workspace;
 use crate::error::Result;
 use crate::ops;
 use crate::store::EvolutionRecord;
+use crate::ui::table::Cell;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -103,14 +104,15 @@ fn print_evolutions(ctx: &Context, ws: &Workspace, evs: &[EvolutionRecord]) {
     let mut t = ctx
         .ui
         .table(&["Tag", "Change", "Status", "Owner", "Code name", "Started"]);
+    let now = ctx.env.now();
     for e in evs {
         t.add_row(vec![
-            super::render::tag_label(ws, e),
-            e.change_id.clone(),
-            ctx.ui.status(e.status.as_str()),
-            e.owner.clone(),
-            e.code_name.clone(),
-            e.started_at.clone(),
+            Cell::new(super::render::tag_label(ws, e)),
+            Cell::new(e.change_id.clone()),
+            ctx.ui.status_cell(e.status.as_str()),
+            Cell::new(e.owner.clone()),
+            Cell::new(e.code_name.clone()),
+            Cell::new(ctx.ui.when(&e.started_at, now)),
         ]);
     }
     ctx.ui.print_table(&t);
@@ -143,6 +145,8 @@ fn cmd_show(ctx: &Context, a: IdArg) -> Result<()> {
         return Ok(());
     }
     let ui = &ctx.ui;
+    ui.page();
+    let now = ctx.env.now();
     ui.data(&format!(
         "Evolution {} ({})",
         super::render::tag_label(&ws, &ev),
@@ -151,9 +155,13 @@ fn cmd_show(ctx: &Context, a: IdArg) -> Result<()> {
     ui.data(&format!("Change:    {}", ev.change_id));
     ui.data(&format!("Status:    {}", ui.status(ev.status.as_str())));
     ui.data(&format!("Owner:     {}", ev.owner));
-    ui.data(&format!("Started:   {}", ev.started_at));
+    ui.data(&format!(
+        "Started:   {} ({})",
+        ev.started_at,
+        ui.when(&ev.started_at, now)
+    ));
     if let Some(c) = &ev.completed_at {
-        ui.data(&format!("Completed: {c}"));
+        ui.data(&format!("Completed: {c} ({})", ui.when(c, now)));
     }
     ui.data(&format!(
         "Commit:    {}",

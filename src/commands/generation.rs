@@ -2,6 +2,8 @@ use crate::context::Context;
 use crate::error::{CliError, Result};
 use crate::ops;
 use crate::store::{EvolutionRecord, GenerationRecord};
+use crate::ui::plural;
+use crate::ui::table::Cell;
 use clap::{Args, Subcommand};
 use gryt_core::generation::ensure_draft;
 use gryt_core::GateReport;
@@ -152,12 +154,12 @@ fn cmd_list(ctx: &Context) -> Result<()> {
     ]);
     for g in &list {
         t.add_row(vec![
-            g.version.clone(),
-            ctx.ui.status(&g.status),
-            format!("{}/{}", g.proven, g.changes),
-            g.evolutions.to_string(),
-            ctx.ui.status(&g.sync_status),
-            g.description.clone().unwrap_or_default(),
+            Cell::new(g.version.clone()),
+            ctx.ui.status_cell(&g.status),
+            Cell::new(format!("{}/{}", g.proven, g.changes)),
+            Cell::new(g.evolutions.to_string()),
+            ctx.ui.status_cell(&g.sync_status),
+            Cell::new(g.description.clone().unwrap_or_default()),
         ]);
     }
     ctx.ui.print_table(&t);
@@ -184,6 +186,8 @@ fn print_generation(
     report: &GateReport,
 ) {
     let ui = &ctx.ui;
+    ui.page();
+    let now = ctx.env.now();
     ui.data(&format!(
         "Generation {} ({})",
         rec.version,
@@ -193,8 +197,9 @@ fn print_generation(
         ui.data(&format!("Description: {d}"));
     }
     ui.data(&format!(
-        "Created:     {}{}",
+        "Created:     {} ({}){}",
         rec.created_at,
+        ui.when(&rec.created_at, now),
         rec.created_by
             .as_deref()
             .map(|b| format!(" by {b}"))
@@ -202,7 +207,8 @@ fn print_generation(
     ));
     if let Some(p) = &rec.promoted_at {
         ui.data(&format!(
-            "Promoted:    {p}{}",
+            "Promoted:    {p} ({}){}",
+            ui.when(p, now),
             rec.promoted_by
                 .as_deref()
                 .map(|b| format!(" by {b}"))
@@ -225,9 +231,9 @@ fn cmd_update(ctx: &Context, a: VersionArg) -> Result<()> {
         ctx,
         &rec,
         &format!(
-            "Updated generation {} ({} changes)",
+            "Updated generation {} ({})",
             rec.version,
-            rec.changes.len()
+            plural(rec.changes.len() as u64, "change", "changes")
         ),
     );
     Ok(())
@@ -300,9 +306,9 @@ fn cmd_edit(ctx: &Context, a: VersionArg) -> Result<()> {
         ctx,
         &rec,
         &format!(
-            "Updated generation {} ({} changes)",
+            "Updated generation {} ({})",
             rec.version,
-            rec.changes.len()
+            plural(rec.changes.len() as u64, "change", "changes")
         ),
     );
     Ok(())

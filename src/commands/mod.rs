@@ -35,6 +35,13 @@ pub struct Cli {
     /// Print only results and errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// When to colour output: auto (on a terminal, unless NO_COLOR or CLICOLOR=0 say
+    /// otherwise, or CLICOLOR_FORCE forces it), always, never.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: crate::ui::term::ColorChoice,
+    /// Never send output through a pager (GRYT_PAGER, PAGER, default `less`).
+    #[arg(long, global = true)]
+    pub no_pager: bool,
     /// Fail a command that succeeded when its automatic sync could not deliver (exit 4
     /// unreachable, 3 needs attention) instead of noting that the work is kept pending.
     #[arg(
