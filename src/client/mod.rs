@@ -6,6 +6,7 @@
 //! never followed (credentials would go along); a password written into `gryt_url` never
 //! appears in an error.
 
+mod accounts;
 pub mod cloud;
 pub mod routes;
 
@@ -61,6 +62,8 @@ pub enum RemoteError {
     TooLarge { prefix: Vec<u8> },
     /// The server answered with a redirect, which gryt never follows.
     Redirect { status: u16, target: String },
+    /// The request body could not be written as JSON (nothing was sent).
+    Encode(String),
 }
 
 /// How many bytes of a too-large answer are kept to name its first record.
@@ -74,6 +77,7 @@ impl RemoteError {
             RemoteError::Unreachable(m) | RemoteError::Garbage(m) => m.clone(),
             RemoteError::TooLarge { .. } => too_large_text(),
             RemoteError::Redirect { status, target } => redirect_text(*status, target),
+            RemoteError::Encode(m) => encode_text(m),
         }
     }
 }
@@ -83,6 +87,10 @@ fn too_large_text() -> String {
         "the server's answer is larger than {} MiB",
         MAX_BODY / 1024 / 1024
     )
+}
+
+fn encode_text(why: &str) -> String {
+    format!("cannot encode the request: {why}")
 }
 
 fn redirect_text(status: u16, target: &str) -> String {
@@ -548,6 +556,7 @@ impl From<RemoteError> for CliError {
                 redirect_text(status, &target)
             ))
             .hint("set gryt_url to the address that answers itself (`gryt config gryt_url URL`); a redirect could carry your credentials elsewhere"),
+            RemoteError::Encode(why) => CliError::error(encode_text(&why)),
         }
     }
 }
