@@ -59,7 +59,7 @@ pub fn run() -> i32 {
         }
     };
     let terminal = ui::term::Terminal::detect();
-    let term_env = ui::term::TermEnv::from_lookup(|k| env.get(k));
+    let term_env = env.term();
     let ui = ui::Ui::new(cli.json, cli.quiet, cli.color, &term_env, terminal);
     ui::pager::configure(ui::term::pager_plan(
         &term_env,
