@@ -26,15 +26,14 @@ pub mod yaml;
 #[cfg(test)]
 mod layering;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 use context::Context;
 use error::CliError;
 
 /// Parses the command line, runs the command and returns the documented exit code.
 pub fn run() -> i32 {
     let env = config::Env::from_process();
-    let cli = match commands::Cli::command()
-        .after_long_help(error::exit_code_help())
+    let cli = match commands::cli_command()
         .try_get_matches()
         .and_then(|m| commands::Cli::from_arg_matches(&m))
     {

@@ -14,6 +14,10 @@ use gryt_core::GenerationStatus;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
+#[command(after_long_help = "Examples:
+  gryt check                                   # every contract and pipeline
+  gryt check .gryt/generations/v1.2.0.yaml
+  git diff --cached --name-only | xargs gryt check   # a pre-commit hook")]
 pub struct CheckArgs {
     /// Files or directories to check (default: every file in .gryt/generations/ and
     /// .gryt/pipelines/). Other files are ignored, so a hook may pass every staged file.

@@ -10,6 +10,9 @@ use serde_json::json;
 #[derive(Debug, Subcommand)]
 pub enum EvolutionCommand {
     /// Start proving a change of a draft generation (numbered rc.N).
+    #[command(
+        after_long_help = "Examples:\n  gryt evolution start v1.2.0 --change FEAT-101\n  gryt run ci                      # prove it with .gryt/pipelines/ci.yaml"
+    )]
     Start(StartArgs),
     /// List evolutions, of one generation or of all.
     #[command(visible_alias = "ls")]
@@ -17,6 +20,9 @@ pub enum EvolutionCommand {
     /// Show one evolution (by rc tag v1.2.0-rc.2, code name or id) and its runs.
     Show(IdArg),
     /// Record the result of an evolution proven outside gryt (e.g. by a CI system).
+    #[command(
+        after_long_help = "Examples:\n  gryt evolution complete v1.2.0-rc.1 --status pass\n  gryt evolution complete \"$GRYT_EVOLUTION_ID\" --status fail"
+    )]
     Complete(CompleteArgs),
     /// End an open evolution of yours as cancelled: final, proves nothing; start a new one to
     /// prove the change.
@@ -28,12 +34,13 @@ pub struct StartArgs {
     /// The generation's version.
     pub version: String,
     /// The change this evolution proves, e.g. FEAT-101.
-    #[arg(long)]
+    #[arg(long, value_name = "ID")]
     pub change: String,
 }
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Only the evolutions of this generation (default: all).
     pub version: Option<String>,
 }
 
@@ -47,7 +54,7 @@ pub struct IdArg {
 pub struct CompleteArgs {
     /// rc tag (v1.2.0-rc.2), code name or id.
     pub id: String,
-    /// pass or fail
+    /// The result the outside system found.
     #[arg(long, value_parser = ["pass", "fail"])]
     pub status: String,
 }

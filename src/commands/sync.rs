@@ -13,8 +13,12 @@ use serde_json::json;
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
     /// Fetch what changed on the server and merge it (never loses local work).
+    #[command(
+        after_long_help = "Examples:\n  gryt sync pull\n  gryt sync pull --only 'v2.*' --exclude '*-rc.*'"
+    )]
     Pull(PullArgs),
     /// Send pending local work (pulls first; exit 3 on a conflict or a taken version).
+    #[command(after_long_help = "Examples:\n  gryt sync push\n  gryt sync push v1.2.0")]
     Push(PushArgs),
     /// Send the evolutions of one generation.
     PushEvolutions(VersionArgs),
@@ -23,6 +27,9 @@ pub enum SyncCommand {
     /// The history of syncs.
     Log(LogArgs),
     /// Settle a conflict or work the server refused: keep yours (--ours) or the server's (--theirs).
+    #[command(
+        after_long_help = "Examples:\n  gryt sync status                  # what is in conflict, and how to settle it\n  gryt sync resolve v1.2.0 --ours\n  gryt sync resolve v1.2.0 --theirs"
+    )]
     Resolve(ResolveArgs),
     /// Stay in the foreground: pull when the server moves, deliver pending work.
     Watch(WatchArgs),
@@ -46,11 +53,14 @@ pub struct PushArgs {
 
 #[derive(Debug, Args)]
 pub struct VersionArgs {
+    /// The generation whose evolutions to send.
     pub version: String,
 }
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Show this generation's changes and their proof (pulling first when the server
+    /// answers).
     pub version: Option<String>,
     /// Exit 3 when the workspace is behind the server too (like `git diff --exit-code`);
     /// without it only conflicts and refused work exit 3.
@@ -68,6 +78,7 @@ pub struct LogArgs {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("side").required(true).args(["ours", "theirs"])))]
 pub struct ResolveArgs {
+    /// The generation in conflict or refused.
     pub version: String,
     /// Keep the local copy; it is pushed on top of the server's.
     #[arg(long)]

@@ -156,6 +156,12 @@ impl Ui {
         raw_stdout(&visible(text, self.keep()));
     }
 
+    /// A document gryt generated itself (a completion script, a man page): printed exactly,
+    /// even with --quiet.
+    pub fn document(&self, text: &str) {
+        raw_stdout(text.strip_suffix('\n').unwrap_or(text));
+    }
+
     /// A line of a pipeline step's output, on stdout (`to_stderr` false) or stderr: the
     /// step's colour codes pass, other control characters are rendered visibly.
     pub fn step_output(&self, text: &str, to_stderr: bool) {

@@ -153,8 +153,9 @@ impl Table {
         }
         if let Some(width) = self.layout.width {
             // Words that cannot all fit make the table wider than the terminal rather
-            // than being cut (one column of padding each side, room for separators).
-            let needed: usize = longest_word.iter().map(|w| w + 3).sum::<usize>() + 1;
+            // than being cut (one column of padding each side; neither preset draws
+            // vertical lines).
+            let needed: usize = longest_word.iter().map(|w| w + 2).sum();
             t.set_width(width.max(u16::try_from(needed).unwrap_or(u16::MAX)));
             for (i, w) in longest_word.iter().enumerate() {
                 // comfy-table's widths include the padding.
