@@ -16,6 +16,7 @@ use crate::error::{CliError, Kind};
 use backon::{BackoffBuilder, BlockingRetryable, ExponentialBuilder};
 use gryt_core::wire::ErrorBody;
 use hmac::{Hmac, KeyInit, Mac};
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use sha2::Sha256;
 use std::io::Read;
@@ -24,11 +25,19 @@ use std::time::Duration;
 /// The largest response body gryt reads (a page of the change feed is far smaller).
 pub const MAX_BODY: u64 = 64 * 1024 * 1024;
 
+/// How requests authenticate. The password and the API key secret are [`SecretString`]s:
+/// never Debug-printed, zeroed when dropped, read only where a request is signed or sent.
 #[derive(Clone)]
 pub enum Auth {
     None,
-    Basic { username: String, password: String },
-    Hmac { key_id: String, secret: String },
+    Basic {
+        username: String,
+        password: SecretString,
+    },
+    Hmac {
+        key_id: String,
+        secret: SecretString,
+    },
 }
 
 impl std::fmt::Debug for Auth {
@@ -319,11 +328,11 @@ impl Remote {
         match &self.auth {
             Auth::None => {}
             Auth::Basic { username, password } => {
-                req = req.basic_auth(username, Some(password));
+                req = req.basic_auth(username, Some(password.expose_secret()));
             }
             Auth::Hmac { key_id, secret } => {
                 let ts = iso_now();
-                let sig = sign(secret, method, path_and_query, &ts, raw);
+                let sig = sign(secret.expose_secret(), method, path_and_query, &ts, raw);
                 req = req.header("Authorization", format!("HMAC {key_id}:{ts}:{sig}"));
             }
         }
@@ -659,12 +668,12 @@ mod tests {
     fn auth_debug_hides_secrets() {
         let a = Auth::Hmac {
             key_id: "k1".into(),
-            secret: "topsecret".into(),
+            secret: SecretString::from("topsecret"),
         };
         assert!(!format!("{a:?}").contains("topsecret"));
         let b = Auth::Basic {
             username: "u".into(),
-            password: "pw123".into(),
+            password: SecretString::from("pw123"),
         };
         assert!(!format!("{b:?}").contains("pw123"));
     }

@@ -11,8 +11,9 @@ use crate::config::{self as cfg, Config, Source};
 use crate::context::Context;
 use crate::error::{CliError, Result};
 use crate::ops::account::{self, no_url, Login, Secret, Status};
-use crate::ui::prompt::read_line;
+use crate::ui::prompt::{read_line, read_secret};
 use clap::{Args, Subcommand, ValueEnum};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use std::io::IsTerminal;
 
@@ -68,8 +69,8 @@ pub struct LoginArgs {
     #[arg(long, value_name = "ID")]
     pub key_id: Option<String>,
     /// The API key secret (prefer --secret-key-stdin: arguments are visible to other users).
-    #[arg(long, value_name = "SECRET", conflicts_with = "secret_key_stdin")]
-    pub secret_key: Option<String>,
+    #[arg(long, value_name = "SECRET", conflicts_with = "secret_key_stdin", value_parser = secret_arg)]
+    pub secret_key: Option<SecretString>,
     /// Read the API key secret from the first line of standard input.
     #[arg(long, conflicts_with = "password_stdin")]
     pub secret_key_stdin: bool,
@@ -79,6 +80,12 @@ pub struct LoginArgs {
     /// Read the password from the first line of standard input instead of a prompt.
     #[arg(long)]
     pub password_stdin: bool,
+}
+
+/// An argument that is a secret: held as a [`SecretString`] from parsing on, so a Debug
+/// print of the arguments never shows it.
+fn secret_arg(s: &str) -> std::result::Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s))
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,15 +191,17 @@ fn cmd_signup(ctx: &Context, a: SignupArgs) -> Result<()> {
         }
     };
     let password = if a.password_stdin {
-        read_line("password", true)?
+        read_secret("password")?
     } else {
-        let p = read_line("Password", true)?;
-        if std::io::stdin().is_terminal() && read_line("Password again", true)? != p {
+        let p = read_secret("Password")?;
+        if std::io::stdin().is_terminal()
+            && read_secret("Password again")?.expose_secret() != p.expose_secret()
+        {
             return Err(CliError::usage("The passwords do not match"));
         }
         p
     };
-    account::signup(&url, &username, password)?;
+    account::signup(&url, &username, &password)?;
     if ctx.ui.json {
         ctx.ui
             .json(&json!({ "created": true, "username": username, "url": url }));
@@ -231,9 +240,9 @@ fn cmd_login(ctx: &Context, a: LoginArgs) -> Result<()> {
                 )
             })?;
             let secret = match a.secret_key {
-                Some(s) if !s.is_empty() => s,
+                Some(s) if !s.expose_secret().is_empty() => s,
                 Some(_) => return Err(CliError::usage("The API key secret is empty")),
-                None => read_line("API key secret", true)?,
+                None => read_secret("API key secret")?,
             };
             Login {
                 url,
@@ -261,14 +270,11 @@ fn cmd_login(ctx: &Context, a: LoginArgs) -> Result<()> {
                     }
                 },
             };
-            let password = read_line(
-                if a.password_stdin {
-                    "password"
-                } else {
-                    "Password"
-                },
-                true,
-            )?;
+            let password = read_secret(if a.password_stdin {
+                "password"
+            } else {
+                "Password"
+            })?;
             Login {
                 url,
                 username: Some(username.clone()),
@@ -344,8 +350,7 @@ fn cmd_logout(ctx: &Context) -> Result<()> {
     let env_keys: Vec<&str> = cfg::KEYS
         .iter()
         .filter(|k| {
-            matches!(k.name, "api_key_id" | "api_key_secret" | "password")
-                && ctx.env.get(k.env).is_some()
+            matches!(k.name, "api_key_id" | "api_key_secret" | "password") && ctx.env.is_set(k.env)
         })
         .map(|k| k.env)
         .collect();
@@ -516,4 +521,34 @@ fn cmd_bind(ctx: &Context) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn a_secret_given_as_an_argument_is_never_debug_printed() {
+        let cli = crate::commands::Cli::try_parse_from([
+            "gryt",
+            "cloud",
+            "login",
+            "--key-id",
+            "gk_1",
+            "--secret-key",
+            "arg-secret-4",
+        ])
+        .unwrap();
+        let printed = format!("{cli:?}");
+        assert!(printed.contains("gk_1"), "{printed}");
+        assert!(!printed.contains("arg-secret-4"), "{printed}");
+        let crate::commands::Command::Cloud(CloudCommand::Login(a)) = cli.command else {
+            panic!("not a login: {printed}");
+        };
+        assert_eq!(
+            a.secret_key.as_ref().map(|s| s.expose_secret()),
+            Some("arg-secret-4")
+        );
+    }
 }

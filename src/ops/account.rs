@@ -9,6 +9,7 @@ use crate::config::{self as cfg, Config, CredFrom, Env};
 use crate::context::Workspace;
 use crate::error::{CliError, Kind, Result};
 use gryt_core::api::{ApiKeyCreate, ApiKeyCreated, ApiKeyInfo, SignupRequest};
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
 
 /// The error for a command that needs a server when none is configured.
@@ -43,12 +44,12 @@ pub(crate) fn remote_err(base: &str, e: RemoteError) -> CliError {
 // ---------------------------------------------------------------- signup
 
 /// Creates the account `username` on the server at `url` (no credentials needed).
-pub fn signup(url: &str, username: &str, password: String) -> Result<()> {
+pub fn signup(url: &str, username: &str, password: &SecretString) -> Result<()> {
     let remote = Remote::new(url, Auth::None)?;
     remote
         .create_account(&SignupRequest {
             username: username.to_string(),
-            password,
+            password: password.expose_secret().to_string(),
         })
         .map_err(|e| remote_err(&remote.base, e))?;
     Ok(())
@@ -56,12 +57,18 @@ pub fn signup(url: &str, username: &str, password: String) -> Result<()> {
 
 // ---------------------------------------------------------------- login
 
-/// The secret a login presents.
+/// The secret a login presents (held as a [`SecretString`]: never Debug-printed).
 pub enum Secret {
     /// An API key: every request is signed with HMAC-SHA256.
-    ApiKey { key_id: String, secret: String },
+    ApiKey {
+        key_id: String,
+        secret: SecretString,
+    },
     /// A username and password: HTTP Basic.
-    Password { username: String, password: String },
+    Password {
+        username: String,
+        password: SecretString,
+    },
 }
 
 /// What `gryt cloud login` checks with the server and then stores.
@@ -181,11 +188,14 @@ fn store_login(env: &Env, login: &Login, account: Option<&str>) -> Result<()> {
     match &login.secret {
         Secret::ApiKey { key_id, secret } => {
             entry.insert("api_key_id".to_string(), key_id.clone());
-            entry.insert("api_key_secret".to_string(), secret.clone());
+            entry.insert(
+                "api_key_secret".to_string(),
+                secret.expose_secret().to_string(),
+            );
         }
         Secret::Password { username, password } => {
             entry.insert("username".to_string(), username.clone());
-            entry.insert("password".to_string(), password.clone());
+            entry.insert("password".to_string(), password.expose_secret().to_string());
         }
     }
     if let Some(a) = account {
