@@ -225,22 +225,22 @@ fn print_generation(
         ui.data(&format!("Description: {d}"));
     }
     ui.data(&format!(
-        "Created:     {} ({}){}",
+        "Created:     {}{} ({})",
         rec.created_at,
-        ui.when(&rec.created_at, now),
         rec.created_by
             .as_deref()
             .map(|b| format!(" by {b}"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        ui.when(&rec.created_at, now)
     ));
     if let Some(p) = &rec.promoted_at {
         ui.data(&format!(
-            "Promoted:    {p} ({}){}",
-            ui.when(p, now),
+            "Promoted:    {p}{} ({})",
             rec.promoted_by
                 .as_deref()
                 .map(|b| format!(" by {b}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            ui.when(p, now)
         ));
     }
     ui.data(&format!("Sync:        {}", ui.status(&rec.sync_status)));

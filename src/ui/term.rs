@@ -158,7 +158,8 @@ mod tests {
     fn colour_precedence() {
         use ColorChoice::*;
         // (choice, environment, terminal, expected)
-        let cases: &[(ColorChoice, &[(&str, &str)], bool, bool)] = &[
+        type Vars = &'static [(&'static str, &'static str)];
+        let cases: &[(ColorChoice, Vars, bool, bool)] = &[
             (Auto, &[], true, true),
             (Auto, &[], false, false),
             // --color beats everything.

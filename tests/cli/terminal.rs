@@ -136,7 +136,8 @@ fn colour_follows_the_flag_then_the_environment() {
     let t = repo_with_draft();
     let list = ["generation", "list"];
     // (arguments before the command, variables, colour expected) — stdout is a pipe.
-    let cases: &[(&[&str], &[(&str, &str)], bool)] = &[
+    type Vars = &'static [(&'static str, &'static str)];
+    let cases: &[(&[&str], Vars, bool)] = &[
         (&[], &[], false),
         (&["--color", "always"], &[], true),
         (&["--color=always"], &[("NO_COLOR", "1")], true),
@@ -375,7 +376,7 @@ fn human_tables_show_relative_times_and_json_one_format() {
         .stdout_has("2 days ago");
     t.run_env(&["generation", "show", "v1.2.0"], &later)
         .clean()
-        .stdout_has("(2 days ago)");
+        .stdout_has("by alice (2 days ago)");
     let j = t
         .run(&["generation", "show", "v1.2.0", "--json"])
         .ok()
