@@ -208,6 +208,75 @@ fn output_into_a_pipe_never_pages() {
         .stdout_has("v1.2.0");
 }
 
+/// On a terminal (a pty made by util-linux `script`), listings go through the pager, with
+/// `LESS=FRX` when `LESS` is unset; `--no-pager`, `--json` and a pager that cannot start
+/// leave the output on the terminal.
+#[test]
+fn a_terminal_pages_through_the_configured_pager() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        crate::support::note("util-linux `script` is not installed: no pty to page on");
+        return;
+    }
+    let t = repo_with_draft();
+    let pager = t.home().join("pager.sh");
+    write_script(
+        &pager,
+        "#!/bin/sh\necho \"PAGER LESS=$LESS\"\nsed 's/^/PAGED|/'\n",
+    );
+    let pager = pager.display().to_string();
+    let on_tty = |gryt_args: &str, vars: &[(&str, &str)]| -> Out {
+        let mut c = t.program_in("script", &t.root());
+        c.envs(vars.iter().copied())
+            .args(["-qec", &format!("\"$GRYT\" {gryt_args}"), "/dev/null"]);
+        c.env("GRYT", gryt_bin());
+        t.run_command(c, &["(on a pty)", gryt_args], None)
+    };
+    let paged = on_tty("generation list", &[("GRYT_PAGER", pager.as_str())]);
+    paged.ok();
+    assert!(paged.stdout.contains("PAGER LESS=FRX"), "{paged:?}");
+    assert!(
+        paged
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("PAGED|") && l.contains("v1.2.0")),
+        "{paged:?}"
+    );
+    // PAGER when GRYT_PAGER is unset; LESS as the user set it.
+    let paged = on_tty(
+        "generation show v1.2.0",
+        &[("PAGER", pager.as_str()), ("LESS", "-R")],
+    );
+    assert!(paged.stdout.contains("PAGER LESS=-R"), "{paged:?}");
+    assert!(
+        paged.stdout.contains("PAGED|Generation v1.2.0"),
+        "{paged:?}"
+    );
+    for (args, vars) in [
+        (
+            "--no-pager generation list",
+            vec![("GRYT_PAGER", pager.as_str())],
+        ),
+        (
+            "generation list --json",
+            vec![("GRYT_PAGER", pager.as_str())],
+        ),
+        (
+            "generation list",
+            vec![("GRYT_PAGER", "/nonexistent/pager")],
+        ),
+        ("generation list", vec![("GRYT_PAGER", "cat")]),
+    ] {
+        let out = on_tty(args, &vars);
+        out.ok();
+        assert!(!out.stdout.contains("PAGED|"), "{args} {vars:?}\n{out:?}");
+        assert!(out.stdout.contains("v1.2.0"), "{args} {vars:?}\n{out:?}");
+    }
+}
+
 #[test]
 fn completion_scripts_load() {
     let t = Workspace::local();
@@ -434,4 +503,37 @@ fn global_flags_act_where_they_are_offered() {
     t.run(&["check"])
         .clean()
         .stdout_has("Checked 1 file: all valid.");
+}
+
+/// A cloud-first promotion takes the server's promotion time, which the server writes with
+/// `+00:00`; the record's JSON still shows every time one way.
+#[test]
+fn json_times_after_a_cloud_promotion_use_one_format() {
+    let cloud = crate::support::server::Cloud::with_users(&["alice"]);
+    let t = Workspace::local().join(&cloud.url(), None);
+    t.run(&["generation", "new", "v1.0.0"]).ok();
+    add_change(&t, "v1.0.0", "FEAT-1", "add", "x");
+    t.run(&["evolution", "start", "v1.0.0", "--change", "FEAT-1"])
+        .ok();
+    t.run(&["evolution", "complete", "v1.0.0-rc.1", "--status", "pass"])
+        .ok();
+    t.run(&["promote", "v1.0.0"]).ok();
+    t.run(&["sync", "pull"]).ok();
+    for args in [
+        &["generation", "show", "v1.0.0", "--json"][..],
+        &["generation", "list", "--json"],
+        &["evolution", "list", "--json"],
+        &["sync", "log", "--json"],
+    ] {
+        let j = t.run(args).ok().json();
+        let mut times = Vec::new();
+        collect_times(&j, &mut times);
+        assert!(!times.is_empty(), "{args:?}: {j:#}");
+        for (k, v) in &times {
+            assert!(
+                v.ends_with('Z') && v.len() == "2026-01-02T03:04:05.000000Z".len(),
+                "{args:?}: {k} = {v}\n{j:#}"
+            );
+        }
+    }
 }
