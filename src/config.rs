@@ -18,6 +18,7 @@ use crate::client::Auth;
 use crate::error::{CliError, Result};
 use crate::yaml;
 use chrono::{DateTime, SecondsFormat, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -35,28 +36,56 @@ pub fn process_current_dir() -> std::io::Result<PathBuf> {
     std::env::current_dir()
 }
 
-/// The process environment, captured once at start-up.
+/// The process environment, captured once at start-up. The secret variables
+/// (`GRYT_API_KEY_SECRET`, `GRYT_PASSWORD`) are held apart as [`SecretString`]s, so no Debug
+/// print of the environment (or of a `Context` holding it) shows them.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     vars: BTreeMap<String, String>,
+    secrets: BTreeMap<String, SecretString>,
 }
 
 impl Env {
     #[allow(clippy::disallowed_methods)] // The one read of the process environment.
     pub fn from_process() -> Env {
         // Non-UTF-8 variables are ignored rather than trusted half-way.
-        Env {
-            vars: std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
-        }
+        Env::from_vars(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
     }
 
+    /// An environment of the given variables, the secret ones held apart.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Env {
+        let mut env = Env::default();
+        for (k, v) in vars {
+            if KEYS.iter().any(|info| info.secret && info.env == k) {
+                env.secrets.insert(k, SecretString::from(v));
+            } else {
+                env.vars.insert(k, v);
+            }
+        }
+        env
+    }
+
+    /// A variable that is set and not empty (never a secret one: see [`Env::secret`]).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.vars
             .get(key)
             .map(String::as_str)
             .filter(|v| !v.is_empty())
+    }
+
+    /// A secret variable (`GRYT_API_KEY_SECRET`, `GRYT_PASSWORD`) that is set and not empty.
+    pub fn secret(&self, key: &str) -> Option<&SecretString> {
+        self.secrets
+            .get(key)
+            .filter(|v| !v.expose_secret().is_empty())
+    }
+
+    /// Whether a variable, secret or not, is set and not empty.
+    pub fn is_set(&self, key: &str) -> bool {
+        self.get(key).is_some() || self.secret(key).is_some()
     }
 
     /// The directory holding the global config and the credentials file.
@@ -175,6 +204,50 @@ pub enum Source {
     Environment,
 }
 
+/// What [`Config::get`] and [`Config::entries`] give for a secret key: its value lives only
+/// in the credentials (as a [`SecretString`]), handed out by [`Config::credentials_for`].
+pub const SECRET_MASK: &str = "********";
+
+/// The unbound secrets of one place (the environment, or the top of the credentials file).
+#[derive(Debug, Clone, Default)]
+struct Unbound {
+    api_key_secret: Option<SecretString>,
+    password: Option<SecretString>,
+}
+
+impl Unbound {
+    fn from_map(map: &BTreeMap<String, String>) -> Unbound {
+        Unbound {
+            api_key_secret: map.get("api_key_secret").cloned().map(SecretString::from),
+            password: map.get("password").cloned().map(SecretString::from),
+        }
+    }
+}
+
+/// A login `gryt cloud login` stored for one server.
+#[derive(Debug, Clone, Default)]
+struct StoredLogin {
+    api_key_id: Option<String>,
+    api_key_secret: Option<SecretString>,
+    username: Option<String>,
+    password: Option<SecretString>,
+    account: Option<String>,
+}
+
+impl StoredLogin {
+    fn from_map(map: &BTreeMap<String, String>) -> StoredLogin {
+        StoredLogin {
+            api_key_id: map.get("api_key_id").cloned(),
+            api_key_secret: map.get("api_key_secret").cloned().map(SecretString::from),
+            username: map.get("username").cloned(),
+            password: map.get("password").cloned().map(SecretString::from),
+            account: map.get("account").cloned(),
+        }
+    }
+}
+
+/// The layered configuration. Secrets are held as [`SecretString`]s only (a Debug print
+/// shows them redacted); the layered values show a secret key as [`SECRET_MASK`].
 #[derive(Debug, Clone)]
 pub struct Config {
     values: BTreeMap<&'static str, (String, Source)>,
@@ -182,11 +255,13 @@ pub struct Config {
     /// The global config file as written (the user's own values).
     global: BTreeMap<String, String>,
     /// Credentials bound to a server (by `gryt cloud login`), by `server_key`.
-    servers: BTreeMap<String, BTreeMap<String, String>>,
+    servers: BTreeMap<String, StoredLogin>,
     /// Unbound secrets from the top level of the credentials file (older versions).
-    legacy: BTreeMap<String, String>,
-    /// `GRYT_*` environment values by key name.
+    legacy: Unbound,
+    /// Non-secret `GRYT_*` environment values by key name.
     env: BTreeMap<&'static str, String>,
+    /// `GRYT_API_KEY_SECRET` and `GRYT_PASSWORD`.
+    env_secrets: Unbound,
     /// `$USER`, the name of last resort.
     os_user: Option<String>,
     config_dir: Option<PathBuf>,
@@ -411,6 +486,11 @@ impl Config {
                     ))
                     .hint("execution_mode is one of local, hybrid, cloud"));
                 }
+                let v = if info.secret {
+                    SECRET_MASK.to_string()
+                } else {
+                    v
+                };
                 values.insert(info.name, (v, source));
             }
             Ok(())
@@ -420,15 +500,27 @@ impl Config {
         layer(global.clone(), Source::Global, &global_path)?;
         let creds = credentials_path(env)?;
         let (legacy, servers) = read_credentials(&creds)?;
-        layer(legacy.clone(), Source::Credentials, &creds)?;
+        let legacy_secrets = Unbound::from_map(&legacy);
+        layer(legacy, Source::Credentials, &creds)?;
+        let servers = servers
+            .iter()
+            .map(|(k, m)| (k.clone(), StoredLogin::from_map(m)))
+            .collect();
         if let Some(repo) = repo_config {
             layer(read_file(repo)?, Source::Repository, repo)?;
         }
         let mut env_values = BTreeMap::new();
+        let mut env_secrets = Unbound::default();
         for k in KEYS {
             if let Some(v) = env.get(k.env) {
                 values.insert(k.name, (v.to_string(), Source::Environment));
                 env_values.insert(k.name, v.to_string());
+            } else if let Some(v) = env.secret(k.env) {
+                values.insert(k.name, (SECRET_MASK.to_string(), Source::Environment));
+                match k.name {
+                    "api_key_secret" => env_secrets.api_key_secret = Some(v.clone()),
+                    _ => env_secrets.password = Some(v.clone()),
+                }
             }
         }
         let cfg = Config {
@@ -436,8 +528,9 @@ impl Config {
             http: HttpLimits::from_env(env)?,
             global,
             servers,
-            legacy,
+            legacy: legacy_secrets,
             env: env_values,
+            env_secrets,
             os_user: env.user().map(str::to_string),
             config_dir: env.config_dir().ok(),
             identity: std::cell::OnceCell::new(),
@@ -540,17 +633,12 @@ impl Config {
             .cloned()
     }
 
-    fn unbound(
-        &self,
-        secret: Option<&String>,
-        password: Option<&String>,
-        from: CredFrom,
-    ) -> Option<Creds> {
+    fn unbound(&self, secrets: &Unbound, from: CredFrom) -> Option<Creds> {
         let key_id = self
             .env
             .get("api_key_id")
             .or_else(|| self.global.get("api_key_id"));
-        let auth = match (key_id, secret, password) {
+        let auth = match (key_id, &secrets.api_key_secret, &secrets.password) {
             (Some(id), Some(s), _) => Auth::Hmac {
                 key_id: id.clone(),
                 secret: s.clone(),
@@ -574,22 +662,13 @@ impl Config {
         let key = server_key(url)?;
         let own = self.is_own_url(url);
         if own {
-            if let Some(c) = self.unbound(
-                self.env.get("api_key_secret"),
-                self.env.get("password"),
-                CredFrom::Environment,
-            ) {
+            if let Some(c) = self.unbound(&self.env_secrets, CredFrom::Environment) {
                 return Some(c);
             }
         }
         if let Some(s) = self.servers.get(&key) {
-            let account = s.get("account").cloned();
-            let auth = match (
-                s.get("api_key_id"),
-                s.get("api_key_secret"),
-                s.get("username"),
-                s.get("password"),
-            ) {
+            let account = s.account.clone();
+            let auth = match (&s.api_key_id, &s.api_key_secret, &s.username, &s.password) {
                 (Some(id), Some(secret), _, _) => Some(Auth::Hmac {
                     key_id: id.clone(),
                     secret: secret.clone(),
@@ -609,11 +688,7 @@ impl Config {
             }
         }
         if own {
-            return self.unbound(
-                self.legacy.get("api_key_secret"),
-                self.legacy.get("password"),
-                CredFrom::Legacy,
-            );
+            return self.unbound(&self.legacy, CredFrom::Legacy);
         }
         None
     }
@@ -774,6 +849,49 @@ pub fn write_key(path: &Path, key: &str, value: Option<&str>, mode: u32) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The secrets of every place credentials come from: kept usable for requests, never
+    /// in a Debug print of the environment, the configuration or the credentials chosen.
+    #[test]
+    fn secrets_are_never_debug_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("credentials"),
+            "password: legacy-pw-1\nservers:\n  http://stored.test:1:\n    username: ann\n    password: stored-pw-2\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("config"), "gryt_url: http://own.test:1\n").unwrap();
+        let env = Env::from_vars([
+            (
+                "GRYT_CONFIG_DIR".to_string(),
+                dir.path().display().to_string(),
+            ),
+            ("GRYT_API_KEY_ID".to_string(), "gk_1".to_string()),
+            (
+                "GRYT_API_KEY_SECRET".to_string(),
+                "env-secret-3".to_string(),
+            ),
+            ("USER".to_string(), "ann".to_string()),
+        ]);
+        let config = Config::load(&env, None).unwrap();
+        let own = config.credentials_for("http://own.test:1").unwrap();
+        let stored = config.credentials_for("http://stored.test:1").unwrap();
+        let printed = format!("{env:?} {config:?} {own:?} {stored:?}");
+        for secret in ["legacy-pw-1", "stored-pw-2", "env-secret-3"] {
+            assert!(!printed.contains(secret), "{secret} printed: {printed}");
+        }
+        // Still there for the requests that need them.
+        assert!(
+            matches!(&own.auth, Auth::Hmac { key_id, secret } if key_id == "gk_1" && secret.expose_secret() == "env-secret-3")
+        );
+        assert!(
+            matches!(&stored.auth, Auth::Basic { username, password } if username == "ann" && password.expose_secret() == "stored-pw-2")
+        );
+        assert_eq!(env.get("GRYT_API_KEY_SECRET"), None);
+        assert!(env.is_set("GRYT_API_KEY_SECRET"));
+        assert_eq!(config.get("api_key_secret"), Some(SECRET_MASK));
+        assert_eq!(config.get("password"), Some(SECRET_MASK));
+    }
 
     #[test]
     fn server_keys_normalise_origin_and_base_path() {
