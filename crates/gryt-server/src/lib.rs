@@ -76,6 +76,16 @@ pub struct ServerConfig {
     pub sqlite_max_pages: Option<u64>,
     /// Who may read `GET /metrics` (default: loopback peers only).
     pub metrics: metrics::MetricsAccess,
+    /// Serve HTTPS with this certificate and key (`None`: plain HTTP).
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of a TLS server: the certificate chain (the server's certificate first)
+/// and its private key.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -105,6 +115,7 @@ impl ServerConfig {
             auth_failures_per_account: DEFAULT_AUTH_FAILURES_PER_ACCOUNT,
             sqlite_max_pages: None,
             metrics: metrics::MetricsAccess::default(),
+            tls: None,
         }
     }
 
@@ -175,6 +186,11 @@ pub async fn run(
     config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // The certificate and key are read before anything runs: bad files stop the start.
+    let tls = match &config.tls {
+        Some(f) => Some(net::tls_acceptor(&f.cert, &f.key)?),
+        None => None,
+    };
     let sweeper = {
         let db = state.db.clone();
         tokio::spawn(async move {
@@ -215,7 +231,7 @@ pub async fn run(
         max_connections_per_peer: config.max_connections_per_address,
         header_timeout: config.header_timeout,
     };
-    let result = net::serve(listener, router, limits, shutdown).await;
+    let result = net::serve(listener, router, limits, tls, shutdown).await;
     sweeper.abort();
     result
 }

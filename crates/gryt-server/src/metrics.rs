@@ -22,8 +22,8 @@ pub const LATENCY_BUCKETS: [f64; 12] = [
 /// The route label of a request that matched no route.
 pub const UNMATCHED: &str = "unmatched";
 
-/// Who may read `GET /metrics`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Who may read `GET /metrics` (`gryt server --metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum MetricsAccess {
     /// Peers on a loopback address only (a local Prometheus agent, `curl` on the host).
     #[default]
@@ -46,16 +46,6 @@ impl MetricsAccess {
                     .to_ipv4_mapped()
                     .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
             },
-        }
-    }
-
-    /// Parses `loopback`, `everyone` or `off`.
-    pub fn parse(s: &str) -> Option<MetricsAccess> {
-        match s {
-            "loopback" => Some(MetricsAccess::Loopback),
-            "everyone" => Some(MetricsAccess::Everyone),
-            "off" => Some(MetricsAccess::Off),
-            _ => None,
         }
     }
 }
@@ -378,8 +368,6 @@ mod tests {
             assert!(MetricsAccess::Everyone.allows(ip), "{ip}");
         }
         assert!(!MetricsAccess::Off.allows(lo));
-        assert_eq!(MetricsAccess::parse("off"), Some(MetricsAccess::Off));
-        assert_eq!(MetricsAccess::parse("all"), None);
     }
 
     #[test]

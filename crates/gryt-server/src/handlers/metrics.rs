@@ -18,7 +18,7 @@ pub(crate) async fn metrics(State(app): State<Shared>, req: Request) -> Response
             _ => ApiError::new(
                 StatusCode::FORBIDDEN,
                 ErrorCode::Forbidden,
-                "Metrics are served to loopback addresses only (see --metrics)",
+                "Metrics are served to loopback addresses only (gryt server --metrics everyone)",
             )
             .into_response(),
         };
