@@ -367,7 +367,66 @@ fn a_backup_taken_while_serving_restores_the_same_feed() {
     );
     assert_eq!(feed(&http, &second.url), before);
     second.stop();
+
+    // A backup taken while the server is writing: whatever moment it caught, it is the
+    // feed up to that moment, every record as the server holds it (a prefix of the final
+    // feed), never a torn copy.
+    let writer = {
+        let (url, http) = (first.url.clone(), http.clone());
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || {
+            for i in 0..60 {
+                let body = serde_json::json!({
+                    "generation_id": uuid::Uuid::new_v4().to_string(),
+                    "version": format!("v3.0.{i}"),
+                    "description": null,
+                    "changes": [],
+                    "pipeline_template": null,
+                    "status": "draft",
+                    "project": "default",
+                    "team_id": null,
+                });
+                let r = http
+                    .post(format!("{url}/api/v1/generations"))
+                    .basic_auth("alice", Some(password_of("alice")))
+                    .json(&body)
+                    .send()
+                    .expect("a write");
+                assert_eq!(r.status().as_u16(), 201, "{:?}", r.text());
+                if i == 9 {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        rx.recv().expect("ten writes done");
+        t
+    };
+    let during = admin.home().join("during.db");
+    let during_s = during.display().to_string();
+    admin
+        .run(&["server", "--database", &db, "backup", &during_s])
+        .clean();
+    writer.join().expect("the writer");
+    let last = feed(&http, &first.url);
+    let third = ServerProcess::start(
+        &admin,
+        &[
+            "--database",
+            &format!("sqlite:{during_s}"),
+            "--key-file",
+            &key,
+        ],
+    );
+    let caught = feed(&http, &third.url);
+    third.stop();
     first.stop();
+    let (caught, last) = (
+        caught["items"].as_array().expect("items").clone(),
+        last["items"].as_array().expect("items").clone(),
+    );
+    let before_len = before["items"].as_array().map_or(0, Vec::len);
+    assert!(caught.len() >= before_len + 1 + 10, "{}", caught.len());
+    assert_eq!(caught[..], last[..caught.len()]);
 
     // PostgreSQL is pg_dump's: exit 2 and the command to use; nothing written.
     let pg = admin.home().join("pg.dump");

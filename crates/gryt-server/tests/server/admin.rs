@@ -18,15 +18,21 @@ async fn team(api: &Api, name: &str) -> String {
     t.body["team_id"].as_str().unwrap().to_string()
 }
 
-/// The answer to a request, with what differs between two requests (the instance, a
-/// request id) left out.
+/// What a refusal says: its status and its problem body's type, title, detail, code and
+/// hint (a request id, should the body carry one, differs between any two requests).
 fn refusal(a: &Answer) -> (u16, serde_json::Value) {
-    let mut b = a.body.clone();
-    if let Some(o) = b.as_object_mut() {
-        o.remove("instance");
-        o.remove("request_id");
-    }
-    (a.status, b)
+    let b = &a.body;
+    (
+        a.status,
+        json!([
+            b["type"],
+            b["title"],
+            b["status"],
+            b["detail"],
+            b["code"],
+            b["hint"]
+        ]),
+    )
 }
 
 async fn disabled_users_on(backend: &str) {
