@@ -4,11 +4,13 @@
 use crate::app::Shared;
 use crate::error::{ApiError, Resp};
 use crate::handlers::{
-    accounts, api_keys, evolutions, generations, health, metrics, pipeline_runs, sync, teams,
+    accounts, api_keys, evolutions, generations, health, metrics, openapi, pipeline_runs, sync,
+    teams,
 };
-use axum::http::{header, StatusCode, Uri};
+use axum::handler::Handler;
+use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{on, MethodFilter};
 use axum::Router;
 use gryt_core::api::ErrorCode;
 
@@ -44,76 +46,92 @@ pub async fn problem_for_bare_errors(r: Response) -> Response {
     r
 }
 
+/// The routes as they are registered: the router, and each route's method and pattern in
+/// the order given. The OpenAPI document ([`crate::handlers::openapi`]) is written from the
+/// same list, so the two cannot drift apart.
+pub struct Routes {
+    router: Router<Shared>,
+    served: Vec<(Method, &'static str)>,
+}
+
+impl Routes {
+    /// Adds `handler` for a method (one of [`METHODS`]) on `pattern` (a pattern of
+    /// [`gryt_core::api::routes`]).
+    fn on<H, T>(
+        mut self,
+        (method, filter): (Method, MethodFilter),
+        pattern: &'static str,
+        handler: H,
+    ) -> Routes
+    where
+        H: Handler<T, Shared>,
+        T: 'static,
+    {
+        self.served.push((method, pattern));
+        self.router = self.router.route(pattern, on(filter, handler));
+        self
+    }
+
+    /// Every route's method and pattern.
+    pub fn served(&self) -> &[(Method, &'static str)] {
+        &self.served
+    }
+}
+
+const GET: (Method, MethodFilter) = (Method::GET, MethodFilter::GET);
+const POST: (Method, MethodFilter) = (Method::POST, MethodFilter::POST);
+const PATCH: (Method, MethodFilter) = (Method::PATCH, MethodFilter::PATCH);
+const DELETE: (Method, MethodFilter) = (Method::DELETE, MethodFilter::DELETE);
+/// The methods routes are registered with (a method and the filter routing on it).
+pub const METHODS: [(Method, MethodFilter); 4] = [GET, POST, PATCH, DELETE];
+
 /// Every route of the API, on the path patterns of [`gryt_core::api::routes`].
+pub fn routes() -> Routes {
+    use gryt_core::api::routes::*;
+    Routes {
+        router: Router::new(),
+        served: Vec::new(),
+    }
+    .on(GET, HEALTHZ, health::healthz)
+    .on(GET, LIVEZ, health::livez)
+    .on(GET, READYZ, health::readyz)
+    .on(GET, METRICS, metrics::metrics)
+    .on(GET, OPENAPI, openapi::openapi)
+    .on(GET, GENERATIONS, generations::list_generations)
+    .on(POST, GENERATIONS, generations::create_generation)
+    .on(GET, GENERATION, generations::get_generation)
+    .on(PATCH, GENERATION, generations::patch_generation)
+    .on(DELETE, GENERATION, generations::delete_generation)
+    .on(POST, GENERATION_PROMOTE, generations::promote_generation)
+    .on(GET, EVOLUTIONS, evolutions::list_evolutions)
+    .on(POST, EVOLUTIONS, evolutions::create_evolution)
+    .on(GET, EVOLUTION, evolutions::get_evolution)
+    .on(PATCH, EVOLUTION, evolutions::patch_evolution)
+    .on(DELETE, EVOLUTION, evolutions::delete_evolution)
+    .on(POST, PIPELINE_RUNS, pipeline_runs::push_pipeline_run)
+    .on(GET, PIPELINE_RUN, pipeline_runs::get_pipeline_run)
+    .on(POST, ACCOUNT_CREATE, accounts::signup)
+    .on(POST, ACCOUNT_CHANGE_PASSWORD, accounts::change_password)
+    .on(GET, ACCOUNT_ME, accounts::whoami)
+    .on(GET, API_KEYS, api_keys::list_api_keys)
+    .on(POST, API_KEYS, api_keys::create_api_key)
+    .on(DELETE, API_KEY, api_keys::revoke_api_key)
+    .on(GET, TEAMS, teams::list_teams)
+    .on(POST, TEAMS, teams::create_team)
+    .on(GET, TEAM, teams::get_team)
+    .on(DELETE, TEAM, teams::delete_team)
+    .on(GET, TEAM_MEMBERS, teams::list_members)
+    .on(POST, TEAM_MEMBERS, teams::add_member)
+    .on(DELETE, TEAM_MEMBER, teams::remove_member)
+    .on(GET, SYNC_HEAD, sync::sync_head)
+    .on(GET, SYNC_CHANGES, sync::sync_changes)
+    .on(POST, SYNC_BATCH, sync::sync_batch)
+}
+
+/// The server's router: [`routes`] with the answers for what no route takes.
 pub fn router(app: Shared) -> Router {
-    use gryt_core::api::routes;
-    Router::new()
-        .route(routes::HEALTHZ, get(health::healthz))
-        .route(routes::LIVEZ, get(health::livez))
-        .route(routes::READYZ, get(health::readyz))
-        .route(routes::METRICS, get(metrics::metrics))
-        .route(
-            routes::GENERATIONS,
-            get(generations::list_generations).post(generations::create_generation),
-        )
-        .route(
-            routes::GENERATION,
-            get(generations::get_generation)
-                .patch(generations::patch_generation)
-                .delete(generations::delete_generation),
-        )
-        .route(
-            routes::GENERATION_PROMOTE,
-            post(generations::promote_generation),
-        )
-        .route(
-            routes::EVOLUTIONS,
-            get(evolutions::list_evolutions).post(evolutions::create_evolution),
-        )
-        .route(
-            routes::EVOLUTION,
-            get(evolutions::get_evolution)
-                .patch(evolutions::patch_evolution)
-                .delete(evolutions::delete_evolution),
-        )
-        .route(
-            routes::PIPELINE_RUNS,
-            post(pipeline_runs::push_pipeline_run),
-        )
-        .route(routes::PIPELINE_RUN, get(pipeline_runs::get_pipeline_run))
-        .route(routes::ACCOUNT_CREATE, post(accounts::signup))
-        .route(
-            routes::ACCOUNT_CHANGE_PASSWORD,
-            post(accounts::change_password),
-        )
-        .route(routes::ACCOUNT_ME, get(accounts::whoami))
-        .route(
-            routes::API_KEYS,
-            get(api_keys::list_api_keys).post(api_keys::create_api_key),
-        )
-        .route(
-            routes::API_KEY,
-            axum::routing::delete(api_keys::revoke_api_key),
-        )
-        .route(
-            routes::TEAMS,
-            get(teams::list_teams).post(teams::create_team),
-        )
-        .route(
-            routes::TEAM,
-            get(teams::get_team).delete(teams::delete_team),
-        )
-        .route(
-            routes::TEAM_MEMBERS,
-            get(teams::list_members).post(teams::add_member),
-        )
-        .route(
-            routes::TEAM_MEMBER,
-            axum::routing::delete(teams::remove_member),
-        )
-        .route(routes::SYNC_HEAD, get(sync::sync_head))
-        .route(routes::SYNC_CHANGES, get(sync::sync_changes))
-        .route(routes::SYNC_BATCH, post(sync::sync_batch))
+    routes()
+        .router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
@@ -122,6 +140,13 @@ pub fn router(app: Shared) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_method_routes_on_its_own_filter() {
+        for (m, f) in METHODS {
+            assert_eq!(MethodFilter::try_from(m.clone()).unwrap(), f, "{m}");
+        }
+    }
 
     #[tokio::test]
     async fn bare_framework_errors_get_a_problem_body() {

@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 /// `{"data": ..., "message": "..."}`: an answer with a sentence for people.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(rename = "Said_{T}"))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Said<T> {
     pub data: T,
@@ -14,6 +16,7 @@ pub struct Said<T> {
 }
 
 /// `POST /api/v1/accounts/create`
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignupRequest {
     pub username: String,
@@ -21,6 +24,7 @@ pub struct SignupRequest {
 }
 
 /// `POST /api/v1/accounts/change-password`
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
@@ -28,6 +32,7 @@ pub struct ChangePasswordRequest {
 }
 
 /// `POST /api/v1/api-keys`
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKeyCreate {
     pub name: String,
@@ -36,6 +41,7 @@ pub struct ApiKeyCreate {
 }
 
 /// An API key as listed (never with its secret).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKeyInfo {
     pub key_id: String,
@@ -46,6 +52,7 @@ pub struct ApiKeyInfo {
 }
 
 /// The answer to `POST /api/v1/api-keys`: the only time the secret is shown.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKeyCreated {
     pub key_id: String,
@@ -56,6 +63,7 @@ pub struct ApiKeyCreated {
 }
 
 /// `POST /api/v1/teams`
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TeamCreate {
     pub name: String,
@@ -63,6 +71,7 @@ pub struct TeamCreate {
     pub description: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Team {
     pub team_id: String,
@@ -73,6 +82,7 @@ pub struct Team {
     pub created_at: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TeamMember {
     pub username: String,
@@ -81,12 +91,14 @@ pub struct TeamMember {
 }
 
 /// `POST /api/v1/teams/{id}/members`
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemberAdd {
     pub username: String,
 }
 
 /// The answer to `POST /api/v1/accounts/create` (in a [`Said`]).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountCreated {
     pub id: i64,
@@ -95,18 +107,21 @@ pub struct AccountCreated {
 
 /// Who is asking: `GET /api/v1/accounts/me` (in a `Data`), and the answer to
 /// `POST /api/v1/accounts/change-password` (in a [`Said`]).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Username {
     pub username: String,
 }
 
 /// `GET /api/v1/api-keys` (in a `Data`).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKeyList {
     pub api_keys: Vec<ApiKeyInfo>,
 }
 
 /// The answer to `DELETE /api/v1/api-keys/{key_id}` (in a [`Said`]).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKeyRevoked {
     pub key_id: String,
@@ -115,6 +130,7 @@ pub struct ApiKeyRevoked {
 
 /// The answer to `POST /api/v1/teams`: the team, a sentence, and its id once more at the
 /// top (as the reference cloud answers).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TeamCreated {
     pub data: Team,
@@ -123,12 +139,14 @@ pub struct TeamCreated {
 }
 
 /// `GET /api/v1/teams` (in a `Data`).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TeamList {
     pub teams: Vec<Team>,
 }
 
 /// The answer to `DELETE /api/v1/teams/{id}` (in a [`Said`]).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TeamDeleted {
     pub deleted: bool,
@@ -136,6 +154,7 @@ pub struct TeamDeleted {
 }
 
 /// `GET /api/v1/teams/{id}/members` (in a `Data`).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemberList {
     pub members: Vec<TeamMember>,
@@ -143,6 +162,7 @@ pub struct MemberList {
 
 /// The answer to `POST /api/v1/teams/{id}/members` (in a [`Said`]): a [`TeamMember`]
 /// written with its fields in alphabetical order.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemberAdded {
     pub added_at: String,
@@ -151,6 +171,7 @@ pub struct MemberAdded {
 }
 
 /// The answer to `DELETE /api/v1/teams/{id}/members/{username}` (in a [`Said`]).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemberRemoved {
     pub removed: bool,

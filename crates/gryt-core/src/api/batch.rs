@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The name of one batch operation (`op`), and the single route it stands for.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BatchOpKind {
@@ -88,6 +89,7 @@ impl std::fmt::Display for BatchOpKind {
 /// where the operation is read generically (the server's dispatch, tests), a
 /// [`BatchBody`] where a client builds it from typed requests (serialised once, with the
 /// request).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(deserialize = "B: Deserialize<'de>"))]
 pub struct BatchOp<B = Value> {
@@ -105,6 +107,7 @@ pub struct BatchOp<B = Value> {
     pub body: Option<B>,
 }
 
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound(deserialize = "B: Deserialize<'de>"))]
 pub struct BatchRequest<B = Value> {
@@ -113,6 +116,7 @@ pub struct BatchRequest<B = Value> {
 
 /// The typed body of a batch operation, written as the body of the single route it stands
 /// for (no tag of its own: the operation's `op` names it).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum BatchBody {
@@ -137,6 +141,7 @@ impl BatchBody {
 }
 
 /// The outcome of one batch operation: the status and body the single route would answer.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchResult {
     pub status: u16,
@@ -172,6 +177,7 @@ impl BatchResult {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchResponse {
     pub results: Vec<BatchResult>,

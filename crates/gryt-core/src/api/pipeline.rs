@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// field so that a large run is read straight into strings (free JSON such as
 /// `config_json` and `output_json` stays raw text, never a tree). Fields outside these are
 /// not stored. Limits: [`crate::limits`].
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PipelineRunPush {
     pub pipeline_run: PipelineRun,
@@ -26,6 +27,7 @@ where
 
 type Raw = Option<Box<serde_json::value::RawValue>>;
 
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PipelineRun {
     pub pipeline_id: IdRef,
@@ -39,11 +41,13 @@ pub struct PipelineRun {
     pub status: Option<String>,
     /// Any JSON (the reference client sends a JSON string).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<serde_json::Value>"))]
     pub config_json: Raw,
     #[serde(default)]
     pub team_id: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PipelineRunner {
     #[serde(default)]
@@ -54,11 +58,13 @@ pub struct PipelineRunner {
     pub name: Option<String>,
     /// A number as the reference client sends it (kept as sent, at most 64 bytes).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<serde_json::Value>"))]
     pub execution_order: Raw,
     #[serde(default)]
     pub status: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepOutput {
     #[serde(default)]
@@ -69,6 +75,7 @@ pub struct StepOutput {
     pub name: Option<String>,
     /// Any JSON (the reference client sends a JSON string).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<serde_json::Value>"))]
     pub output_json: Raw,
     #[serde(default)]
     pub stdout: Option<String>,
@@ -78,12 +85,14 @@ pub struct StepOutput {
     pub status: Option<String>,
     /// Seconds as the reference client sends it (kept as sent, at most 64 bytes).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<serde_json::Value>"))]
     pub duration: Raw,
     #[serde(default)]
     pub timestamp: Option<String>,
 }
 
 /// The answer to `POST /api/v1/pipeline-runs` (in a `Data`).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PipelineRunStored {
     pub id: i64,

@@ -104,6 +104,22 @@ impl ErrorCode {
     }
 }
 
+/// On the wire a code is one of the strings of [`ErrorCode::ALL`].
+#[cfg(feature = "openapi")]
+impl schemars::JsonSchema for ErrorCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ErrorCode".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        schemars::json_schema!({
+            "type": "string",
+            "description": "The stable machine-readable kind of a refusal; a client reads a code it does not know as unknown.",
+            "enum": names,
+        })
+    }
+}
+
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -125,6 +141,7 @@ impl<'de> Deserialize<'de> for ErrorCode {
 
 /// The error body of every non-2xx response: RFC 9457 problem+json fields plus `detail`,
 /// which the reference client shows. Optional members carry machine-readable context.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
     #[serde(rename = "type")]

@@ -6,12 +6,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The `{"data": ...}` envelope every successful response uses.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(rename = "Data_{T}"))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Data<T> {
     pub data: T,
 }
 
 /// One change of a generation as it travels on the wire.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WireChange {
     pub id: String,
@@ -61,6 +64,7 @@ impl From<&Change> for WireChange {
 }
 
 /// `POST /api/v1/generations`: the reference client's G body.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerationCreate {
     pub generation_id: String,
@@ -85,6 +89,7 @@ pub struct GenerationCreate {
 
 /// `PATCH /api/v1/generations/{id}`: every field optional; `changes`, when present, replaces
 /// the whole change list; `status: "promoted"` promotes (through the gate, first wins).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GenerationPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,6 +107,7 @@ pub struct GenerationPatch {
 }
 
 /// A generation as the server returns it (also a tombstone when `deleted` is true).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Generation {
     pub id: i64,
@@ -127,6 +133,7 @@ pub struct Generation {
 }
 
 /// A server or client id that may arrive as a number or as a string (`"100"`).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum IdRef {
@@ -145,6 +152,7 @@ impl IdRef {
 
 /// `POST /api/v1/evolutions`: the reference client's E body. `generation_id` is the
 /// generation's **server** id. The server assigns `rc` (and the `tag`) and the owner.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvolutionCreate {
     pub evolution_id: String,
@@ -178,6 +186,7 @@ pub struct EvolutionCreate {
 }
 
 /// `PATCH /api/v1/evolutions/{id}`: only the owner may send it.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EvolutionPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -196,6 +205,7 @@ pub struct EvolutionPatch {
 }
 
 /// An evolution as the server returns it (also a tombstone when `deleted` is true).
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evolution {
     pub id: i64,
@@ -235,6 +245,7 @@ pub struct Evolution {
 /// ext: the optional body of `POST /api/v1/generations/{id}/promote` (and of the batch's
 /// `promote_generation`): the commit being promoted and, per change, the proof the client
 /// counted. An empty body (the reference client's) promotes under the newest-proof rule.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PromoteRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -244,6 +255,7 @@ pub struct PromoteRequest {
 }
 
 /// One counted proof of a [`PromoteRequest`].
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromoteProof {
     pub change_id: String,
@@ -252,24 +264,28 @@ pub struct PromoteProof {
 }
 
 /// `{"data": {"generations": [...]}}`
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerationList {
     pub generations: Vec<Generation>,
 }
 
 /// `{"data": {"evolutions": [...]}}`
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvolutionList {
     pub evolutions: Vec<Evolution>,
 }
 
 /// ext: `GET /api/v1/sync/head`.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncHead {
     pub head: i64,
 }
 
 /// ext: one entry of the change feed.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "record", rename_all = "lowercase")]
 pub enum FeedRecord {
@@ -288,6 +304,7 @@ impl FeedRecord {
 
 /// ext: `GET /api/v1/sync/changes?since=S&limit=L`. `next` is the cursor for the following
 /// page (`since=next`); when `next == head` the reader is up to date.
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncChanges {
     pub items: Vec<FeedRecord>,

@@ -13,6 +13,7 @@ pub mod evolutions;
 pub mod generations;
 pub mod health;
 pub mod metrics;
+pub mod openapi;
 pub mod pipeline_runs;
 pub mod sync;
 pub mod teams;

@@ -587,3 +587,42 @@ async fn one_log_line_per_request_without_paths_queries_or_secrets() {
         assert!(!line.contains(never), "{never} in {line}");
     }
 }
+
+/// The served document against the live router: every documented method and path is
+/// routed (never the router's 404 or 405), and every other method on a documented path is
+/// 405, so neither can have a route the other lacks on these paths.
+#[tokio::test]
+async fn the_openapi_document_matches_what_the_server_routes() {
+    let env = Env::start("sqlite", 1);
+    let anon = Api::new(&env.url(), Auth::None);
+    let doc = anon.get("/api/v1/openapi.json").await;
+    assert_eq!(doc.status, 200, "{doc:?}");
+    assert_eq!(doc.body["openapi"], "3.0.3");
+    let paths = doc.body["paths"].as_object().unwrap();
+    assert!(paths.len() >= 20, "{}", paths.len());
+    for (pattern, ops) in paths {
+        let path: String = pattern
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "1" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let documented: Vec<String> = ops.as_object().unwrap().keys().cloned().collect();
+        for method in ["get", "post", "patch", "put", "delete"] {
+            let a = anon
+                .send(&method.to_ascii_uppercase(), &path, None, &[])
+                .await;
+            let no_route = a.status == 404 && a.detail().starts_with("No route for");
+            if documented.iter().any(|m| m == method) {
+                assert!(
+                    !no_route && a.status != 405,
+                    "{method} {pattern} is documented but not routed: {a:?}"
+                );
+            } else {
+                assert_eq!(
+                    a.status, 405,
+                    "{method} {pattern} is routed but not documented"
+                );
+            }
+        }
+    }
+}
