@@ -2,11 +2,11 @@
 //! copies, the base (last synced copy), conflicts, the journal of pending work and the log.
 //! Every function runs inside the caller's transaction.
 
-use crate::error::{CliError, Result};
+use crate::error::Result;
 use crate::store::{self, GenerationRecord};
 use gryt_core::merge::{Conflict, GenerationContent};
 use gryt_core::wire;
-use gryt_core::{Change, ChangeId, ChangeType, GenerationStatus};
+use gryt_core::GenerationStatus;
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// The mergeable content of a local record.
@@ -18,53 +18,6 @@ pub fn content_of(rec: &GenerationRecord) -> GenerationContent {
         status: rec.status,
         changes: rec.changes.clone(),
     }
-}
-
-/// The mergeable content of a server record; a record breaking our rules is garbage.
-pub fn content_of_wire(g: &wire::Generation) -> Result<GenerationContent> {
-    let bad = |what: String| {
-        CliError::error(format!(
-            "Bad answer from the server: generation {} has {what}",
-            g.version.chars().take(64).collect::<String>()
-        ))
-    };
-    let version = gryt_core::Version::parse(&g.version)
-        .map_err(|e| bad(e.message))?
-        .to_string();
-    let status = GenerationStatus::parse(&g.status).map_err(|e| bad(e.message))?;
-    let mut changes = Vec::with_capacity(g.changes.len());
-    for c in &g.changes {
-        changes.push(Change {
-            id: ChangeId::parse(&c.id).map_err(|e| bad(e.message))?,
-            change_type: ChangeType::parse(&c.change_type).map_err(|e| bad(e.message))?,
-            title: c.title.clone(),
-            description: c.description.clone(),
-            assignee: c.assignee.clone(),
-        });
-    }
-    Ok(GenerationContent {
-        version,
-        description: g.description.clone(),
-        pipeline_template: g.pipeline_template.clone(),
-        status,
-        changes,
-    })
-}
-
-pub fn wire_changes(changes: &[Change]) -> Vec<wire::WireChange> {
-    changes
-        .iter()
-        .map(|c| wire::WireChange {
-            id: c.id.to_string(),
-            change_type: c.change_type.as_str().to_string(),
-            title: c.title.clone(),
-            description: c.description.clone(),
-            status: None,
-            pipeline: None,
-            pipelines: None,
-            assignee: c.assignee.clone(),
-        })
-        .collect()
 }
 
 /// A local generation with its sync columns.
@@ -226,17 +179,7 @@ pub fn clear_promote_key(conn: &Connection, local_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Why a generation is in conflict. The conflict's items (`conflict_kinds`) say it in words
-/// for people; decisions use this value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ConflictCause {
-    /// Both sides changed it, or one deleted what the other changed.
-    #[default]
-    Edits,
-    /// Another record holds its version on the server: settled by renaming it here, or by
-    /// taking the server's.
-    VersionTaken,
-}
+pub use gryt_core::sync::ConflictCause;
 
 /// Marks a conflict, keeping the local copy and the server's copy side by side.
 pub fn set_conflict(

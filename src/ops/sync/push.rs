@@ -166,7 +166,7 @@ pub(super) fn create_op(
         generation_id: rec.generation_id.clone(),
         version: sent.version.clone(),
         description: sent.description.clone(),
-        changes: ss::wire_changes(&sent.changes),
+        changes: sent.changes.iter().map(Into::into).collect(),
         pipeline_template: sent.pipeline_template.clone(),
         status: Some("draft".into()),
         created_at: Some(rec.created_at.clone()),
@@ -200,7 +200,7 @@ pub(super) fn update_op(
         generation_id: None,
         version: Some(sent.version.clone()),
         description: sent.description.clone().or(Some(String::new())),
-        changes: Some(ss::wire_changes(&sent.changes)),
+        changes: Some(sent.changes.iter().map(Into::into).collect()),
         pipeline_template: sent.pipeline_template.clone(),
         status: None,
     };
@@ -623,10 +623,7 @@ pub(super) fn apply_result(
         Pending::CreateGen { local_id, .. } | Pending::UpdateGen { local_id, .. }
             if res.status == 409 && code_of(&res.body) == "already_exists" =>
         {
-            let c = vec![Conflict {
-                kind: ConflictKind::AddAdd,
-                item: VERSION_EXISTS.into(),
-            }];
+            let c = vec![gryt_core::sync::ConflictItem::VersionExists.conflict()];
             ss::set_conflict(tx, local_id, None, &c, ss::ConflictCause::VersionTaken)?;
             ss::clear_sent(tx, local_id)?;
             report.version_taken.push(op.label.clone());
