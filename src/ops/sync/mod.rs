@@ -4,6 +4,7 @@
 
 mod promote;
 mod pull;
+mod pull_steps;
 mod push;
 pub mod resolve;
 
