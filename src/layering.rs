@@ -239,6 +239,60 @@ fn commands_never_reach_the_database_connection() {
     );
 }
 
+/// Words that mean a command is sending requests itself instead of calling an op.
+fn http_in_command(code: &str) -> Option<&'static str> {
+    let words = code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+    for w in words {
+        match w {
+            "Remote" => return Some("the client (Remote)"),
+            "call_route" | "send_route" | "call" | "send" | "send_once"
+                if code.contains(&format!(".{w}(")) || code.contains(&format!("::{w}(")) =>
+            {
+                return Some("a request");
+            }
+            "routes" if code.contains("routes::") => return Some("a route"),
+            "reqwest" => return Some("the HTTP library"),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[test]
+fn commands_never_send_requests() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/commands");
+    let mut found = Vec::new();
+    for file in rust_files(&dir) {
+        let text = std::fs::read_to_string(&file).expect("read a source file");
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if let Some(what) = http_in_command(code) {
+                found.push(format!(
+                    "  {}:{}: {what}: {}",
+                    file.display(),
+                    i + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "commands send requests (add a typed method in src/client/ and call it from an op):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_request_check_tells_a_request_from_a_word() {
+    assert!(http_in_command("let r = remote.call_route(&route, None, &[])?;").is_some());
+    assert!(http_in_command("use crate::client::{routes, Remote};").is_some());
+    assert!(http_in_command("let k = routes::api_keys();").is_some());
+    assert!(http_in_command("matches!(e, crate::client::RemoteError::Unreachable(_))").is_none());
+    assert!(http_in_command("ctx.ui.info(\"call it back\");").is_none());
+    assert!(http_in_command("cloud.remote.base.clone()").is_none());
+}
+
 #[test]
 fn the_scanner_finds_sql_and_ignores_comments_and_chars() {
     let src = r##"

@@ -4,7 +4,7 @@
 //! Layers (docs/architecture.md, "CLI modules"): commands parse arguments and render; ops
 //! hold the use cases; the store holds the SQL; the client holds the HTTP; ui holds output.
 
-// Environment, working-directory and wall-clock reads live in config.rs only (clippy.toml
+// Environment, working-directory and wall-clock reads live in config/env.rs only (clippy.toml
 // lists the methods; the workspace allows them elsewhere, e.g. in tests and the server).
 #![warn(clippy::disallowed_methods)]
 

@@ -180,8 +180,6 @@ pub fn account_of(config: &Config, url: &str, auth: &Auth) -> Option<String> {
 
 /// The account behind the remote's credentials, as the server names it.
 pub fn account_name(remote: &Remote) -> Option<String> {
-    let me: gryt_core::api::Data<gryt_core::api::Username> = remote
-        .call_route(&super::routes::whoami(), None, &[])
-        .ok()?;
-    Some(me.data.username).filter(|s| !s.is_empty())
+    let me = remote.whoami().ok()?;
+    Some(me.username).filter(|s| !s.is_empty())
 }

@@ -6,6 +6,7 @@
 //! never followed (credentials would go along); a password written into `gryt_url` never
 //! appears in an error.
 
+mod accounts;
 pub mod cloud;
 pub mod routes;
 
@@ -15,6 +16,7 @@ use crate::error::{CliError, Kind};
 use backon::{BackoffBuilder, BlockingRetryable, ExponentialBuilder};
 use gryt_core::wire::ErrorBody;
 use hmac::{Hmac, KeyInit, Mac};
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use sha2::Sha256;
 use std::io::Read;
@@ -23,11 +25,19 @@ use std::time::Duration;
 /// The largest response body gryt reads (a page of the change feed is far smaller).
 pub const MAX_BODY: u64 = 64 * 1024 * 1024;
 
+/// How requests authenticate. The password and the API key secret are [`SecretString`]s:
+/// never Debug-printed, zeroed when dropped, read only where a request is signed or sent.
 #[derive(Clone)]
 pub enum Auth {
     None,
-    Basic { username: String, password: String },
-    Hmac { key_id: String, secret: String },
+    Basic {
+        username: String,
+        password: SecretString,
+    },
+    Hmac {
+        key_id: String,
+        secret: SecretString,
+    },
 }
 
 impl std::fmt::Debug for Auth {
@@ -61,6 +71,8 @@ pub enum RemoteError {
     TooLarge { prefix: Vec<u8> },
     /// The server answered with a redirect, which gryt never follows.
     Redirect { status: u16, target: String },
+    /// The request body could not be written as JSON (nothing was sent).
+    Encode(String),
 }
 
 /// How many bytes of a too-large answer are kept to name its first record.
@@ -74,6 +86,7 @@ impl RemoteError {
             RemoteError::Unreachable(m) | RemoteError::Garbage(m) => m.clone(),
             RemoteError::TooLarge { .. } => too_large_text(),
             RemoteError::Redirect { status, target } => redirect_text(*status, target),
+            RemoteError::Encode(m) => encode_text(m),
         }
     }
 }
@@ -83,6 +96,10 @@ fn too_large_text() -> String {
         "the server's answer is larger than {} MiB",
         MAX_BODY / 1024 / 1024
     )
+}
+
+fn encode_text(why: &str) -> String {
+    format!("cannot encode the request: {why}")
 }
 
 fn redirect_text(status: u16, target: &str) -> String {
@@ -311,11 +328,11 @@ impl Remote {
         match &self.auth {
             Auth::None => {}
             Auth::Basic { username, password } => {
-                req = req.basic_auth(username, Some(password));
+                req = req.basic_auth(username, Some(password.expose_secret()));
             }
             Auth::Hmac { key_id, secret } => {
                 let ts = iso_now();
-                let sig = sign(secret, method, path_and_query, &ts, raw);
+                let sig = sign(secret.expose_secret(), method, path_and_query, &ts, raw);
                 req = req.header("Authorization", format!("HMAC {key_id}:{ts}:{sig}"));
             }
         }
@@ -548,6 +565,7 @@ impl From<RemoteError> for CliError {
                 redirect_text(status, &target)
             ))
             .hint("set gryt_url to the address that answers itself (`gryt config gryt_url URL`); a redirect could carry your credentials elsewhere"),
+            RemoteError::Encode(why) => CliError::error(encode_text(&why)),
         }
     }
 }
@@ -650,12 +668,12 @@ mod tests {
     fn auth_debug_hides_secrets() {
         let a = Auth::Hmac {
             key_id: "k1".into(),
-            secret: "topsecret".into(),
+            secret: SecretString::from("topsecret"),
         };
         assert!(!format!("{a:?}").contains("topsecret"));
         let b = Auth::Basic {
             username: "u".into(),
-            password: "pw123".into(),
+            password: SecretString::from("pw123"),
         };
         assert!(!format!("{b:?}").contains("pw123"));
     }

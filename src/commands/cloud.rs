@@ -7,15 +7,13 @@
 //! `GRYT_URL`, `GRYT_API_KEY_ID` and `GRYT_API_KEY_SECRET` instead. No secret is ever printed,
 //! except the answer to `gryt cloud api-keys create`, which exists to show it once.
 
-use crate::client::cloud::not_logged_in;
-use crate::client::{routes, Auth, Remote, RemoteError, Route};
 use crate::config::{self as cfg, Config, Source};
 use crate::context::Context;
-use crate::error::{CliError, Kind, Result};
-use crate::ui::prompt::read_line;
+use crate::error::{CliError, Result};
+use crate::ops::account::{self, no_url, Login, Secret, Status};
+use crate::ui::prompt::{read_line, read_secret};
 use clap::{Args, Subcommand, ValueEnum};
-use gryt_core::wire::{ApiKeyCreate, ApiKeyCreated, ApiKeyInfo, Data, SignupRequest};
-use serde::Deserialize;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use std::io::IsTerminal;
 
@@ -71,8 +69,8 @@ pub struct LoginArgs {
     #[arg(long, value_name = "ID")]
     pub key_id: Option<String>,
     /// The API key secret (prefer --secret-key-stdin: arguments are visible to other users).
-    #[arg(long, value_name = "SECRET", conflicts_with = "secret_key_stdin")]
-    pub secret_key: Option<String>,
+    #[arg(long, value_name = "SECRET", conflicts_with = "secret_key_stdin", value_parser = secret_arg)]
+    pub secret_key: Option<SecretString>,
     /// Read the API key secret from the first line of standard input.
     #[arg(long, conflicts_with = "password_stdin")]
     pub secret_key_stdin: bool,
@@ -82,6 +80,12 @@ pub struct LoginArgs {
     /// Read the password from the first line of standard input instead of a prompt.
     #[arg(long)]
     pub password_stdin: bool,
+}
+
+/// An argument that is a secret: held as a [`SecretString`] from parsing on, so a Debug
+/// print of the arguments never shows it.
+fn secret_arg(s: &str) -> std::result::Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s))
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,52 +136,6 @@ pub(crate) fn load_config(ctx: &Context) -> Result<Config> {
     let config = Config::load(&ctx.env, repo.as_ref().map(|r| r.config_path()).as_deref())?;
     config.print_warnings(&ctx.ui);
     Ok(config)
-}
-
-fn no_url() -> CliError {
-    CliError::error("No gryt server is configured (gryt_url is not set)")
-        .hint("log in with `gryt cloud login --url https://gryt.example.com`, or set GRYT_URL")
-}
-
-/// A client for the configured server with the credentials bound to it.
-pub(crate) fn connect(ctx: &Context) -> Result<Remote> {
-    let config = load_config(ctx)?;
-    let remote = crate::client::cloud::server(&config)?.ok_or_else(no_url)?;
-    if !remote.has_credentials() {
-        return Err(not_logged_in(&config, &remote.base));
-    }
-    Ok(remote)
-}
-
-/// Maps a failed request of an account command to the CLI error (the generic mapping's
-/// hint about pending work does not apply to these commands).
-pub(crate) fn remote_err(base: &str, e: RemoteError) -> CliError {
-    match e {
-        RemoteError::Unreachable(msg) => {
-            CliError::new(Kind::Unreachable, format!("Cloud unreachable: {msg}")).hint(format!(
-                "check that the server at {base} is running and that gryt_url is right"
-            ))
-        }
-        other => other.into(),
-    }
-}
-
-/// Sends a JSON request and decodes the 2xx answer.
-pub(crate) fn call<T: serde::de::DeserializeOwned>(
-    remote: &Remote,
-    route: Route,
-    body: Option<&serde_json::Value>,
-) -> Result<T> {
-    let raw = match body {
-        Some(b) => Some(
-            serde_json::to_vec(b)
-                .map_err(|e| CliError::error(format!("cannot encode the request: {e}")))?,
-        ),
-        None => None,
-    };
-    remote
-        .call_route(&route, raw.as_deref(), &[])
-        .map_err(|e| remote_err(&remote.base, e))
 }
 
 /// The server URL from `--url` or the configuration, checked and without a trailing `/`.
@@ -233,21 +191,17 @@ fn cmd_signup(ctx: &Context, a: SignupArgs) -> Result<()> {
         }
     };
     let password = if a.password_stdin {
-        read_line("password", true)?
+        read_secret("password")?
     } else {
-        let p = read_line("Password", true)?;
-        if std::io::stdin().is_terminal() && read_line("Password again", true)? != p {
+        let p = read_secret("Password")?;
+        if std::io::stdin().is_terminal()
+            && read_secret("Password again")?.expose_secret() != p.expose_secret()
+        {
             return Err(CliError::usage("The passwords do not match"));
         }
         p
     };
-    let remote = Remote::new(&url, Auth::None)?;
-    let body = serde_json::to_value(SignupRequest {
-        username: username.clone(),
-        password,
-    })
-    .map_err(|e| CliError::error(format!("cannot encode the request: {e}")))?;
-    let _: serde_json::Value = call(&remote, routes::create_account(), Some(&body))?;
+    account::signup(&url, &username, &password)?;
     if ctx.ui.json {
         ctx.ui
             .json(&json!({ "created": true, "username": username, "url": url }));
@@ -261,15 +215,6 @@ fn cmd_signup(ctx: &Context, a: SignupArgs) -> Result<()> {
 }
 
 // ---------------------------------------------------------------- login
-
-/// What `login` checked with the server and is about to store.
-struct Login {
-    url: String,
-    method: Method,
-    username: Option<String>,
-    key_id: Option<String>,
-    secret: String,
-}
 
 fn cmd_login(ctx: &Context, a: LoginArgs) -> Result<()> {
     let config = load_config(ctx)?;
@@ -295,16 +240,14 @@ fn cmd_login(ctx: &Context, a: LoginArgs) -> Result<()> {
                 )
             })?;
             let secret = match a.secret_key {
-                Some(s) if !s.is_empty() => s,
+                Some(s) if !s.expose_secret().is_empty() => s,
                 Some(_) => return Err(CliError::usage("The API key secret is empty")),
-                None => read_line("API key secret", true)?,
+                None => read_secret("API key secret")?,
             };
             Login {
                 url,
-                method,
                 username: a.username,
-                key_id: Some(key_id),
-                secret,
+                secret: Secret::ApiKey { key_id, secret },
             }
         }
         Method::Password => {
@@ -327,37 +270,31 @@ fn cmd_login(ctx: &Context, a: LoginArgs) -> Result<()> {
                     }
                 },
             };
-            let secret = read_line(
-                if a.password_stdin {
-                    "password"
-                } else {
-                    "Password"
-                },
-                true,
-            )?;
+            let password = read_secret(if a.password_stdin {
+                "password"
+            } else {
+                "Password"
+            })?;
             Login {
                 url,
-                method,
-                username: Some(username),
-                key_id: None,
-                secret,
+                username: Some(username.clone()),
+                secret: Secret::Password { username, password },
             }
         }
     };
-    let account = verify_login(&login)?;
-    store_login(ctx, &login, account.as_deref())?;
+    let account = account::login(&ctx.env, &login)?;
 
     let who = account.or_else(|| login.username.clone());
-    let how = match (&login.method, &login.key_id) {
-        (Method::ApiKey, Some(id)) => format!("API key {id}"),
-        _ => "password".to_string(),
+    let how = match login.key_id() {
+        Some(id) => format!("API key {id}"),
+        None => "password".to_string(),
     };
     if ctx.ui.json {
         ctx.ui.json(&json!({
             "url": login.url,
             "username": who,
-            "method": match login.method { Method::ApiKey => "api-key", Method::Password => "password" },
-            "api_key_id": login.key_id,
+            "method": login.method(),
+            "api_key_id": login.key_id(),
         }));
     } else {
         match &who {
@@ -368,111 +305,6 @@ fn cmd_login(ctx: &Context, a: LoginArgs) -> Result<()> {
         }
     }
     warn_overrides(ctx, &login);
-    Ok(())
-}
-
-/// Asks the server whether it accepts the credentials (listing one's API keys needs any
-/// valid login and changes nothing), then which account they belong to (`None` from a
-/// server without `GET /api/v1/accounts/me`).
-fn verify_login(login: &Login) -> Result<Option<String>> {
-    let auth = match login.method {
-        Method::ApiKey => Auth::Hmac {
-            key_id: login.key_id.clone().unwrap_or_default(),
-            secret: login.secret.clone(),
-        },
-        Method::Password => Auth::Basic {
-            username: login.username.clone().unwrap_or_default(),
-            password: login.secret.clone(),
-        },
-    };
-    let remote = Remote::new(&login.url, auth)?;
-    match remote.call_route::<serde_json::Value>(&routes::api_keys(), None, &[]) {
-        Ok(_) => Ok(crate::client::cloud::account_name(&remote)),
-        Err(RemoteError::Http {
-            status: 401 | 403,
-            detail,
-            ..
-        }) => {
-            let what = match login.method {
-                Method::ApiKey => "this API key",
-                Method::Password => "this username and password",
-            };
-            Err(CliError::error(format!(
-                "Login failed: the server at {} refused {what} ({detail})",
-                login.url
-            ))
-            .hint("nothing was stored; check the credentials and try again"))
-        }
-        Err(e) => Err(remote_err(&login.url, e)),
-    }
-}
-
-/// Stores a checked login in the credentials file, bound to its server (with the account
-/// name the server knows), and makes that server the global `gryt_url`. Unbound secrets of
-/// older versions are moved under the server they were used with (the global `gryt_url`),
-/// so they keep going only there.
-fn store_login(ctx: &Context, login: &Login, account: Option<&str>) -> Result<()> {
-    let creds_path = cfg::credentials_path(&ctx.env)?;
-    let global = cfg::global_config_path(&ctx.env)?;
-    let global_map = cfg::read_file(&global)?;
-    let mut creds = cfg::read_credentials(&creds_path)?;
-    let key = cfg::server_key(&login.url).ok_or_else(|| {
-        CliError::usage(format!(
-            "Invalid gryt_url '{}'",
-            cfg::redact_url(&login.url)
-        ))
-    })?;
-    let (legacy, servers) = &mut creds;
-    if !legacy.is_empty() {
-        let old_url = global_map.get("gryt_url").and_then(|u| cfg::server_key(u));
-        if let Some(old) = old_url.filter(|o| *o != key && !servers.contains_key(o)) {
-            let mut entry = std::collections::BTreeMap::new();
-            if let Some(p) = legacy.get("password") {
-                entry.insert("password".to_string(), p.clone());
-                let user = global_map
-                    .get("username")
-                    .cloned()
-                    .or_else(|| ctx.env.user().map(str::to_string));
-                if let Some(u) = user {
-                    entry.insert("username".to_string(), u);
-                }
-            }
-            if let (Some(s), Some(id)) =
-                (legacy.get("api_key_secret"), global_map.get("api_key_id"))
-            {
-                entry.insert("api_key_secret".to_string(), s.clone());
-                entry.insert("api_key_id".to_string(), id.clone());
-            }
-            servers.insert(old, entry);
-        }
-        legacy.remove("password");
-        legacy.remove("api_key_secret");
-    }
-    let mut entry = std::collections::BTreeMap::new();
-    match login.method {
-        Method::ApiKey => {
-            entry.insert(
-                "api_key_id".to_string(),
-                login.key_id.clone().unwrap_or_default(),
-            );
-            entry.insert("api_key_secret".to_string(), login.secret.clone());
-        }
-        Method::Password => {
-            entry.insert(
-                "username".to_string(),
-                login.username.clone().unwrap_or_default(),
-            );
-            entry.insert("password".to_string(), login.secret.clone());
-        }
-    }
-    if let Some(a) = account {
-        entry.insert("account".to_string(), a.to_string());
-    }
-    servers.insert(key, entry);
-    cfg::write_credentials(&creds_path, &creds)?;
-    // The key id now lives with its server; the global one was for unbound secrets.
-    cfg::write_key(&global, "api_key_id", None, 0o644)?;
-    cfg::write_key(&global, "gryt_url", Some(&login.url), 0o644)?;
     Ok(())
 }
 
@@ -506,31 +338,7 @@ fn warn_overrides(ctx: &Context, login: &Login) {
 
 fn cmd_logout(ctx: &Context) -> Result<()> {
     let config = load_config(ctx)?;
-    let creds_path = cfg::credentials_path(&ctx.env)?;
-    let global = cfg::global_config_path(&ctx.env)?;
-    let mut creds = cfg::read_credentials(&creds_path)?;
-    let mut removed: Vec<String> = Vec::new();
-    let url = config.get("gryt_url").map(cfg::strip_userinfo);
-    if let Some(key) = url.as_deref().and_then(cfg::server_key) {
-        if creds.1.remove(&key).is_some() {
-            removed.push(format!("the login for {key}"));
-        }
-    }
-    // Unbound secrets belong to the user's own server.
-    if url.as_deref().is_none_or(|u| config.is_own_url(u)) {
-        for k in ["api_key_secret", "password"] {
-            if creds.0.remove(k).is_some() {
-                removed.push(k.to_string());
-            }
-        }
-        if cfg::read_file(&global)?.contains_key("api_key_id") {
-            cfg::write_key(&global, "api_key_id", None, 0o644)?;
-            removed.push("api_key_id".to_string());
-        }
-    }
-    if !removed.is_empty() {
-        cfg::write_credentials(&creds_path, &creds)?;
-    }
+    let removed = account::logout(&ctx.env, &config)?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "removed": removed }));
     } else if removed.is_empty() {
@@ -542,8 +350,7 @@ fn cmd_logout(ctx: &Context) -> Result<()> {
     let env_keys: Vec<&str> = cfg::KEYS
         .iter()
         .filter(|k| {
-            matches!(k.name, "api_key_id" | "api_key_secret" | "password")
-                && ctx.env.get(k.env).is_some()
+            matches!(k.name, "api_key_id" | "api_key_secret" | "password") && ctx.env.is_set(k.env)
         })
         .map(|k| k.env)
         .collect();
@@ -560,116 +367,37 @@ fn cmd_logout(ctx: &Context) -> Result<()> {
 
 fn cmd_whoami(ctx: &Context) -> Result<()> {
     let config = load_config(ctx)?;
-    let remote = crate::client::cloud::server(&config)?.ok_or_else(no_url)?;
-    let url = cfg::redact_url(&remote.base);
-    let creds = config.credentials_for(&remote.base);
-    let from = |c: &cfg::Creds| match c.from {
+    let who = account::whoami(&config)?;
+    let url = &who.url;
+    let from = |f: cfg::CredFrom| match f {
         cfg::CredFrom::Login => {
             "in the credentials file, bound to this server by `gryt cloud login`"
         }
         cfg::CredFrom::Environment => "from the environment",
         cfg::CredFrom::Legacy => "from the credentials file",
     };
-    let (method, detail, key_id) = match &creds {
-        Some(
-            c @ cfg::Creds {
-                auth: Auth::Hmac { key_id, .. },
-                ..
-            },
-        ) => (
-            "api-key",
-            format!("API key {key_id} ({})", from(c)),
-            Some(key_id.clone()),
-        ),
-        Some(
-            c @ cfg::Creds {
-                auth: Auth::Basic { .. },
-                ..
-            },
-        ) => ("password", format!("password ({})", from(c)), None),
-        _ => (
-            "none",
-            "none (not logged in to this server)".to_string(),
-            None,
-        ),
+    let (method, detail) = match &who.creds {
+        Some(c) => match &c.key_id {
+            Some(id) => ("api-key", format!("API key {id} ({})", from(c.from))),
+            None => ("password", format!("password ({})", from(c.from))),
+        },
+        None => ("none", "none (not logged in to this server)".to_string()),
     };
-    let hmac = key_id.is_some();
-    // Who you are without asking the server twice: the account recorded at login, the
-    // Basic user name, else (an API key with no recorded name) what the server says below.
-    let known = creds.as_ref().and_then(|c| match (&c.account, &c.auth) {
-        (Some(a), _) => Some(a.clone()),
-        (None, Auth::Basic { username, .. }) => Some(username.clone()),
-        _ => None,
-    });
-    let user_from = if creds.is_some() {
+    let user_from = if who.creds.is_some() {
         "the login for this server"
     } else {
         source_name(config.source("username"))
     };
-    let cloud = crate::client::cloud::Cloud {
-        remote,
-        team: None,
-        project: String::new(),
-    };
-    // gryt's server names the account behind the credentials; the reference server has no
-    // such route (404), so any authenticated read checks the credentials there.
-    let check = if cloud.remote.has_credentials() {
-        match cloud
-            .remote
-            .call_route::<serde_json::Value>(&routes::whoami(), None, &[])
-        {
-            Err(RemoteError::Http { status: 404, .. }) => Some(
-                cloud
-                    .remote
-                    .call_route::<serde_json::Value>(&routes::api_keys(), None, &[]),
-            ),
-            other => Some(other),
-        }
-    } else {
-        None
-    };
-    let server_user: Option<String> = match &check {
-        Some(Ok(v)) => v["data"]["username"].as_str().map(str::to_string),
-        _ => None,
-    };
-    let user = if creds.is_some() {
-        known.or_else(|| server_user.clone())
-    } else {
-        Some(config.configured_username())
-    };
-    let (state, problem) = match check {
-        None => ("not logged in", Some(not_logged_in(&config, &url))),
-        Some(Ok(_)) => ("accepted", None),
-        Some(Err(RemoteError::Http {
-            status: 401 | 403,
-            detail,
-            ..
-        })) => (
-            "refused",
-            Some(
-                CliError::error(format!("The server refused the credentials: {detail}"))
-                    .hint(format!("log in again with `gryt cloud login --url {url}`")),
-            ),
-        ),
-        Some(Err(e)) => {
-            let e = remote_err(&url, e);
-            let state = if e.kind == Kind::Unreachable {
-                "unreachable"
-            } else {
-                "error"
-            };
-            (state, Some(e))
-        }
-    };
+    let state = who.status.as_str();
     if ctx.ui.json {
         ctx.ui.json(&json!({
             "url": url,
             "url_source": config.source("gryt_url"),
-            "username": user,
+            "username": who.user,
             "auth": method,
-            "api_key_id": if hmac { key_id.as_deref() } else { None },
+            "api_key_id": who.creds.as_ref().and_then(|c| c.key_id.as_deref()),
             "server": state,
-            "server_username": server_user,
+            "server_username": who.server_user,
         }));
     } else {
         ctx.ui.data(&format!(
@@ -678,25 +406,29 @@ fn cmd_whoami(ctx: &Context) -> Result<()> {
         ));
         ctx.ui.data(&format!(
             "User:    {} ({user_from})",
-            user.as_deref().unwrap_or("-"),
+            who.user.as_deref().unwrap_or("-"),
         ));
         ctx.ui.data(&format!("Auth:    {detail}"));
-        if let Some(who) = &server_user {
+        if let Some(name) = &who.server_user {
             ctx.ui
-                .data(&format!("Account: {who} (as the server knows it)"));
+                .data(&format!("Account: {name} (as the server knows it)"));
         }
-        let code = if state == "accepted" { "32" } else { "31" };
-        let why = match state {
-            "accepted" => "the server accepts the credentials",
-            "refused" => "the server refuses the credentials",
-            "unreachable" => "the server cannot be reached",
-            "not logged in" => "no credentials are configured",
-            _ => "the server's answer was not understood",
+        let code = if who.status == Status::Accepted {
+            "32"
+        } else {
+            "31"
+        };
+        let why = match who.status {
+            Status::Accepted => "the server accepts the credentials",
+            Status::Refused => "the server refuses the credentials",
+            Status::Unreachable => "the server cannot be reached",
+            Status::NotLoggedIn => "no credentials are configured",
+            Status::Error => "the server's answer was not understood",
         };
         ctx.ui
             .data(&format!("Status:  {} ({why})", ctx.ui.paint(state, code)));
     }
-    match problem {
+    match who.problem {
         Some(e) => Err(e),
         None => Ok(()),
     }
@@ -704,20 +436,8 @@ fn cmd_whoami(ctx: &Context) -> Result<()> {
 
 // ---------------------------------------------------------------- api keys
 
-#[derive(Deserialize)]
-struct ApiKeyList {
-    api_keys: Vec<ApiKeyInfo>,
-}
-
 fn cmd_api_key_create(ctx: &Context, a: ApiKeyCreateArgs) -> Result<()> {
-    let remote = connect(ctx)?;
-    let body = serde_json::to_value(ApiKeyCreate {
-        name: a.name,
-        expires_in_days: a.expires_in_days,
-    })
-    .map_err(|e| CliError::error(format!("cannot encode the request: {e}")))?;
-    let created: Data<ApiKeyCreated> = call(&remote, routes::create_api_key(), Some(&body))?;
-    let k = created.data;
+    let k = account::create_api_key(&load_config(ctx)?, a.name, a.expires_in_days)?;
     if ctx.ui.json {
         ctx.ui.json(&k);
     } else {
@@ -738,9 +458,7 @@ fn cmd_api_key_create(ctx: &Context, a: ApiKeyCreateArgs) -> Result<()> {
 }
 
 fn cmd_api_key_list(ctx: &Context) -> Result<()> {
-    let remote = connect(ctx)?;
-    let list: Data<ApiKeyList> = call(&remote, routes::api_keys(), None)?;
-    let keys = list.data.api_keys;
+    let keys = account::list_api_keys(&load_config(ctx)?)?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "api_keys": keys }));
         return Ok(());
@@ -771,18 +489,12 @@ fn cmd_api_key_list(ctx: &Context) -> Result<()> {
 }
 
 fn cmd_api_key_revoke(ctx: &Context, a: ApiKeyRevokeArgs) -> Result<()> {
-    let config = load_config(ctx)?;
-    let remote = connect(ctx)?;
-    let _: serde_json::Value = call(&remote, routes::delete_api_key(&a.key_id), None)?;
+    let signing = account::revoke_api_key(&load_config(ctx)?, &a.key_id)?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "key_id": a.key_id, "revoked": true }));
     } else {
         ctx.ui.info(&format!("Revoked API key {}", a.key_id));
     }
-    let signing = config
-        .get("gryt_url")
-        .and_then(|u| config.credentials_for(u))
-        .is_some_and(|c| matches!(&c.auth, Auth::Hmac { key_id, .. } if *key_id == a.key_id));
     if signing {
         ctx.ui.warn(
             "that is the key gryt signs with: log in again with `gryt cloud login` or another key",
@@ -797,17 +509,7 @@ fn cmd_api_key_revoke(ctx: &Context, a: ApiKeyRevokeArgs) -> Result<()> {
 /// server that moved. Only with credentials for it (nothing is bound blindly).
 fn cmd_bind(ctx: &Context) -> Result<()> {
     let ws = ctx.open()?;
-    let remote = crate::client::cloud::server(&ws.config)?.ok_or_else(no_url)?;
-    if !remote.has_credentials() {
-        return Err(not_logged_in(&ws.config, &remote.base));
-    }
-    let key = cfg::server_key(&remote.base).ok_or_else(|| {
-        CliError::error(format!(
-            "Invalid gryt_url '{}'",
-            cfg::redact_url(&remote.base)
-        ))
-    })?;
-    let before = crate::ops::sync::bind_to(&ws, &key, &ctx.now())?;
+    let (key, before) = account::bind(&ws, &ctx.now())?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "server": key, "previous": before }));
     } else {
@@ -819,4 +521,34 @@ fn cmd_bind(ctx: &Context) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn a_secret_given_as_an_argument_is_never_debug_printed() {
+        let cli = crate::commands::Cli::try_parse_from([
+            "gryt",
+            "cloud",
+            "login",
+            "--key-id",
+            "gk_1",
+            "--secret-key",
+            "arg-secret-4",
+        ])
+        .unwrap();
+        let printed = format!("{cli:?}");
+        assert!(printed.contains("gk_1"), "{printed}");
+        assert!(!printed.contains("arg-secret-4"), "{printed}");
+        let crate::commands::Command::Cloud(CloudCommand::Login(a)) = cli.command else {
+            panic!("not a login: {printed}");
+        };
+        assert_eq!(
+            a.secret_key.as_ref().map(|s| s.expose_secret()),
+            Some("arg-secret-4")
+        );
+    }
 }

@@ -1,13 +1,11 @@
 //! `gryt team ...`: teams on the gryt server. A team is a shared sync scope; its owner adds
 //! and removes members. TEAM may be a team id or, when it is not one, a team's name.
 
-use super::cloud::{call, connect};
-use crate::client::{routes, Remote};
+use super::cloud::load_config;
 use crate::context::Context;
-use crate::error::{CliError, Result};
+use crate::error::Result;
+use crate::ops::team;
 use clap::{Args, Subcommand};
-use gryt_core::wire::{Data, MemberAdd, Team, TeamCreate, TeamMember};
-use serde::Deserialize;
 use serde_json::json;
 
 #[derive(Debug, Subcommand)]
@@ -60,58 +58,11 @@ pub fn dispatch(ctx: &Context, cmd: TeamCommand) -> Result<()> {
     }
 }
 
-#[derive(Deserialize)]
-struct TeamList {
-    teams: Vec<Team>,
-}
-
-#[derive(Deserialize)]
-struct MemberList {
-    members: Vec<TeamMember>,
-}
-
-#[derive(Deserialize)]
-struct Created {
-    team_id: String,
-    #[serde(default)]
-    data: Option<Team>,
-}
-
-fn list_teams(remote: &Remote) -> Result<Vec<Team>> {
-    let list: Data<TeamList> = call(remote, routes::teams(), None)?;
-    Ok(list.data.teams)
-}
-
-/// The team id for TEAM: itself when it is a UUID, else the id of your team of that name.
-fn resolve(remote: &Remote, team: &str) -> Result<String> {
-    if uuid::Uuid::parse_str(team).is_ok() {
-        return Ok(team.to_string());
-    }
-    list_teams(remote)?
-        .into_iter()
-        .find(|t| t.name == team)
-        .map(|t| t.team_id)
-        .ok_or_else(|| {
-            CliError::error(format!("No team {team} among your teams"))
-                .hint("`gryt team list` shows your teams and their ids")
-        })
-}
-
 fn cmd_create(ctx: &Context, a: CreateArgs) -> Result<()> {
-    let remote = connect(ctx)?;
-    let body = serde_json::to_value(TeamCreate {
-        name: a.name.clone(),
-        description: a.description,
-    })
-    .map_err(|e| CliError::error(format!("cannot encode the request: {e}")))?;
-    let created: Created = call(&remote, routes::create_team(), Some(&body))?;
+    let config = load_config(ctx)?;
+    let created = team::create(&config, &a.name, a.description)?;
     if ctx.ui.json {
-        match &created.data {
-            Some(t) => ctx.ui.json(t),
-            None => ctx
-                .ui
-                .json(&json!({ "team_id": created.team_id, "name": a.name })),
-        }
+        ctx.ui.json(&created.data);
     } else {
         ctx.ui.info(&format!("Created team {} with id:", a.name));
         ctx.ui.data(&created.team_id);
@@ -120,8 +71,7 @@ fn cmd_create(ctx: &Context, a: CreateArgs) -> Result<()> {
 }
 
 fn cmd_list(ctx: &Context) -> Result<()> {
-    let remote = connect(ctx)?;
-    let teams = list_teams(&remote)?;
+    let teams = team::teams(&load_config(ctx)?)?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "teams": teams }));
         return Ok(());
@@ -148,10 +98,7 @@ fn cmd_list(ctx: &Context) -> Result<()> {
 }
 
 fn cmd_members(ctx: &Context, a: TeamArg) -> Result<()> {
-    let remote = connect(ctx)?;
-    let id = resolve(&remote, &a.team)?;
-    let list: Data<MemberList> = call(&remote, routes::team_members(&id), None)?;
-    let members = list.data.members;
+    let (id, members) = team::members(&load_config(ctx)?, &a.team)?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "team_id": id, "members": members }));
         return Ok(());
@@ -165,14 +112,7 @@ fn cmd_members(ctx: &Context, a: TeamArg) -> Result<()> {
 }
 
 fn cmd_add_member(ctx: &Context, a: MemberArgs) -> Result<()> {
-    let remote = connect(ctx)?;
-    let id = resolve(&remote, &a.team)?;
-
-    let body = serde_json::to_value(MemberAdd {
-        username: a.username.clone(),
-    })
-    .map_err(|e| CliError::error(format!("cannot encode the request: {e}")))?;
-    let _: serde_json::Value = call(&remote, routes::add_team_member(&id), Some(&body))?;
+    let id = team::add_member(&load_config(ctx)?, &a.team, &a.username)?;
     if ctx.ui.json {
         ctx.ui
             .json(&json!({ "team_id": id, "username": a.username, "added": true }));
@@ -184,9 +124,7 @@ fn cmd_add_member(ctx: &Context, a: MemberArgs) -> Result<()> {
 }
 
 fn cmd_remove_member(ctx: &Context, a: MemberArgs) -> Result<()> {
-    let remote = connect(ctx)?;
-    let id = resolve(&remote, &a.team)?;
-    let _: serde_json::Value = call(&remote, routes::remove_team_member(&id, &a.username), None)?;
+    let id = team::remove_member(&load_config(ctx)?, &a.team, &a.username)?;
     if ctx.ui.json {
         ctx.ui
             .json(&json!({ "team_id": id, "username": a.username, "removed": true }));

@@ -18,17 +18,10 @@ pub fn start_evolution(
     ensure_draft(&rec.version, rec.status)?;
     let spec = rec.spec();
     let Some(fingerprint) = spec.change(&change_id).map(|c| c.fingerprint()) else {
-        let known: Vec<String> = rec.changes.iter().map(|c| c.id.to_string()).collect();
-        let hint = if known.is_empty() {
-            format!("{} has no changes yet: add one with `gryt generation add-change {} --id {change_id} --type add --title \"...\"`", rec.version, rec.version)
-        } else {
-            format!("changes of {}: {}", rec.version, known.join(", "))
-        };
-        return Err(CliError::error(format!(
-            "Change {change_id} is not part of generation {}",
-            rec.version
-        ))
-        .hint(hint));
+        let known: Vec<&str> = rec.changes.iter().map(|c| c.id.as_str()).collect();
+        return Err(
+            gryt_core::generation::change_not_in(&rec.version, change_id.as_str(), &known).into(),
+        );
     };
     let rc = core_evolution::next_rc(store::used_rcs(&tx, &rec.generation_id)?);
     let id = new_uuid();
@@ -80,30 +73,20 @@ pub fn find_evolution(conn: &Connection, key: &str) -> Result<EvolutionRecord> {
     }
 }
 
-/// Checks that `ev` may be finished by `user` and is still open.
+/// Checks that `ev` may be finished by `user` and is still open: gryt-core's rules, so the
+/// CLI refuses in the server's words.
 pub(super) fn check_completable(conn: &Connection, ev: &EvolutionRecord, user: &str) -> Result<()> {
     let gen = load_generation(conn, &ev.version)?;
     ensure_draft(&gen.version, gen.status)?;
-    if ev.owner != user {
-        return Err(CliError::error(format!(
-            "Evolution {} belongs to {}; only its owner may change it",
-            ev.tag, ev.owner
-        ))
-        .hint(format!(
-            "start your own with `gryt evolution start {} --change {}`",
-            ev.version, ev.change_id
-        )));
-    }
-    if ev.status.is_final() {
-        return Err(CliError::error(format!(
-            "Evolution {} is already complete ({})",
-            ev.tag, ev.status
-        ))
-        .hint(format!(
-            "start a new one with `gryt evolution start {} --change {}`",
-            ev.version, ev.change_id
-        )));
-    }
+    let facts = core_evolution::EvolutionFacts {
+        tag: &ev.tag,
+        version: &ev.version,
+        change_id: &ev.change_id,
+        owner: &ev.owner,
+        status: ev.status,
+    };
+    core_evolution::ensure_owner(&facts, user)?;
+    core_evolution::ensure_open(&facts)?;
     Ok(())
 }
 

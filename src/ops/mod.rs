@@ -1,6 +1,7 @@
 //! Use cases: each opens one write transaction, loads, applies a core rule, saves and
 //! commits. Commands (commands/) parse arguments and render; they never touch SQL.
 
+pub mod account;
 pub mod autosync;
 mod evolution;
 mod gate;
@@ -8,6 +9,7 @@ mod generation;
 mod promote;
 mod query;
 pub mod sync;
+pub mod team;
 
 pub use evolution::*;
 pub use gate::*;

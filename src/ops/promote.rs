@@ -120,20 +120,14 @@ pub struct Promotion {
     pub completed: bool,
 }
 
+/// Why `rec` cannot be promoted again, in gryt-core's words (the server's too).
 pub fn already_promoted(rec: &GenerationRecord) -> CliError {
-    CliError::error(format!(
-        "Generation {} is already promoted{}{}",
-        rec.version,
-        rec.promoted_by
-            .as_deref()
-            .map(|b| format!(" by {b}"))
-            .unwrap_or_default(),
-        rec.promoted_at
-            .as_deref()
-            .map(|t| format!(" at {t}"))
-            .unwrap_or_default(),
-    ))
-    .hint("a promoted generation is final; release further work as a new version")
+    gryt_core::generation::already_promoted(
+        &rec.version,
+        rec.promoted_by.as_deref(),
+        rec.promoted_at.as_deref(),
+    )
+    .into()
 }
 
 pub fn promote(

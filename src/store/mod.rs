@@ -355,19 +355,15 @@ pub fn list_generations(conn: &Connection) -> Result<Vec<GenerationSummary>> {
     // Aggregates by GROUP BY once per table rather than correlated subqueries per row.
     let mut stmt = conn.prepare_cached(
         "SELECT g.generation_id, g.version, g.description, g.status, \
-           COALESCE(c.n, 0), COALESCE(p.n, 0), COALESCE(e.n, 0), \
+           COALESCE(c.n, 0), COALESCE(e.n, 0), \
            g.created_at, g.promoted_at, g.sync_status \
          FROM generations g \
          LEFT JOIN (SELECT generation_id, COUNT(*) AS n FROM changes GROUP BY generation_id) c \
            ON c.generation_id = g.generation_id \
          LEFT JOIN (SELECT generation_id, COUNT(*) AS n FROM evolutions GROUP BY generation_id) e \
-           ON e.generation_id = g.generation_id \
-         LEFT JOIN (SELECT ch.generation_id, COUNT(*) AS n FROM changes ch WHERE EXISTS \
-              (SELECT 1 FROM evolutions ev WHERE ev.generation_id = ch.generation_id \
-                 AND ev.change_id = ch.change_id AND ev.status = 'pass') \
-            GROUP BY ch.generation_id) p \
-           ON p.generation_id = g.generation_id",
+           ON e.generation_id = g.generation_id",
     )?;
+    let proven = proven_counts(conn)?;
     let rows = stmt.query_map([], |r| {
         Ok(GenerationSummary {
             generation_id: r.get(0)?,
@@ -375,20 +371,65 @@ pub fn list_generations(conn: &Connection) -> Result<Vec<GenerationSummary>> {
             description: r.get(2)?,
             status: r.get(3)?,
             changes: r.get(4)?,
-            proven: r.get(5)?,
-            evolutions: r.get(6)?,
-            created_at: r.get(7)?,
-            promoted_at: r.get(8)?,
-            sync_status: r.get(9)?,
+            proven: 0,
+            evolutions: r.get(5)?,
+            created_at: r.get(6)?,
+            promoted_at: r.get(7)?,
+            sync_status: r.get(8)?,
         })
     })?;
     let mut list = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    for g in &mut list {
+        g.proven = proven.get(&g.generation_id).copied().unwrap_or(0);
+    }
     // Semver order; a version that somehow fails to parse sorts last by text.
     list.sort_by_cached_key(|g| match gryt_core::Version::parse(&g.version) {
         Ok(v) => (0, Some(v), String::new()),
         Err(_) => (1, None, g.version.clone()),
     });
     Ok(list)
+}
+
+/// Per generation, how many of its changes the gate counts as proven when no commit is named
+/// (`gryt generation show` and `promote` name HEAD's): the newest completed proof of each
+/// change's current definition decides ([`gryt_core::gate::proven_without_commit`]), so a
+/// later failure or a change redefined since its pass is not counted.
+fn proven_counts(conn: &Connection) -> Result<std::collections::HashMap<String, i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT ev.generation_id, ev.change_id, ch.type, ch.title, ev.rc, ev.status = 'pass', \
+           ev.fingerprint \
+         FROM evolutions ev JOIN changes ch \
+           ON ch.generation_id = ev.generation_id AND ch.change_id = ev.change_id \
+         WHERE ev.status IN ('pass', 'fail') \
+         ORDER BY ev.generation_id, ev.change_id",
+    )?;
+    type Row = (String, String, String, String, i64, bool, Option<String>);
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<Row>>>()?;
+    let mut counts = std::collections::HashMap::new();
+    // Rows come grouped by (generation, change): one verdict per group.
+    for group in rows.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
+        let (gen, change, change_type, title, ..) = &group[0];
+        let fp = gryt_core::change::fingerprint(change, change_type, title);
+        let completed = group
+            .iter()
+            .map(|(.., rc, passed, f)| (u32::try_from(*rc).unwrap_or(0), *passed, f.as_deref()));
+        if gryt_core::gate::proven_without_commit(&fp, completed) {
+            *counts.entry(gen.clone()).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
 }
 
 pub fn insert_generation(conn: &Connection, g: &GenerationRecord) -> Result<()> {

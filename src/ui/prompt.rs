@@ -1,6 +1,7 @@
 //! Prompts: questions on stderr, answers from standard input.
 
 use crate::error::{CliError, Kind, Result};
+use secrecy::SecretString;
 use signal_hook::consts::SIGINT;
 use std::io::{BufRead, ErrorKind, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +37,12 @@ fn read_hidden(label: &str) -> Result<String> {
         Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(String::new()),
         Err(e) => Err(CliError::io(format!("cannot read the {label}"), e)),
     }
+}
+
+/// Reads a password or secret (see [`read_line`], without echo): held as a [`SecretString`]
+/// from here on, so it is never Debug-printed.
+pub fn read_secret(label: &str) -> Result<SecretString> {
+    read_line(label, true).map(SecretString::from)
 }
 
 /// Reads one line from standard input: with a prompt and no echo on a terminal, silently

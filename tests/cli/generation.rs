@@ -400,3 +400,57 @@ fn contract_file_round_trips_through_yaml_tools() {
     t.run(&["generation", "update", "v1.2.0"]).clean();
     assert_eq!(read(&t.contract("v1.2.0")), before);
 }
+
+/// `generation list` counts what the gate counts: a change whose newest proof failed, or
+/// whose definition changed since its pass, is not proven (it used to be "any pass").
+#[test]
+fn the_list_counts_proven_changes_as_the_gate_does() {
+    let t = repo_with_draft();
+    let proven = |t: &Workspace| {
+        let list = t.run(&["generation", "list", "--json"]).clean().json();
+        let show = t
+            .run(&["generation", "show", "v1.2.0", "--json"])
+            .clean()
+            .json();
+        let by_gate = show["gate"]["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .filter(|c| c["proven"] == true)
+            .count();
+        assert_eq!(
+            list["generations"][0]["proven"], by_gate,
+            "{list:#}\n{show:#}"
+        );
+        by_gate
+    };
+    let prove = |t: &Workspace, change: &str, status: &str| {
+        let ev = t
+            .run(&["evolution", "start", "v1.2.0", "--change", change, "--json"])
+            .clean()
+            .json();
+        let tag = ev["evolution"]["tag"].as_str().expect("tag").to_string();
+        t.run(&["evolution", "complete", &tag, "--status", status])
+            .clean();
+    };
+    assert_eq!(proven(&t), 0);
+    prove(&t, "FEAT-101", "pass");
+    prove(&t, "BUG-7", "pass");
+    assert_eq!(proven(&t), 2);
+    // A later failure supersedes the pass.
+    prove(&t, "FEAT-101", "fail");
+    assert_eq!(proven(&t), 1);
+    // Redefined (another title): its pass proved the earlier meaning.
+    t.run(&["generation", "remove-change", "v1.2.0", "BUG-7"])
+        .clean();
+    add_change(
+        &t,
+        "v1.2.0",
+        "BUG-7",
+        "fix",
+        "Session timeout after 30 minutes",
+    );
+    assert_eq!(proven(&t), 0);
+    prove(&t, "BUG-7", "pass");
+    assert_eq!(proven(&t), 1);
+}

@@ -148,6 +148,23 @@ impl GateReport {
     }
 }
 
+/// The gate's verdict for one change when no commit is named, from its completed proofs
+/// alone: the newest pass or fail (highest rc) among those of the change's current definition
+/// decides. `completed` holds (rc, passed, fingerprint) of the change's pass and fail
+/// evolutions, in any order; a `None` fingerprint (recorded before fingerprints existed) is
+/// taken as the current definition. This is [`gate`] with [`Target::none`] for one change, for
+/// callers that count proven changes over many generations without building each gate.
+pub fn proven_without_commit<'a>(
+    fingerprint: &str,
+    completed: impl IntoIterator<Item = (u32, bool, Option<&'a str>)>,
+) -> bool {
+    completed
+        .into_iter()
+        .filter(|(_, _, f)| f.is_none_or(|f| f == fingerprint))
+        .max_by_key(|(rc, _, _)| *rc)
+        .is_some_and(|(_, passed, _)| passed)
+}
+
 /// Computes the gate against `target` (see the module documentation). A generation with no
 /// changes is never ready (there is nothing it promises).
 pub fn gate(spec: &GenerationSpec, evolutions: &[Proof], target: &Target) -> GateReport {
@@ -442,6 +459,60 @@ mod tests {
         Target {
             commit: Some("c3".into()),
             reachable: ["c1", "c2"].into_iter().map(String::from).collect(),
+        }
+    }
+
+    #[test]
+    fn counting_without_a_commit_agrees_with_the_gate() {
+        use EvolutionStatus::*;
+        let cases: Vec<(&str, Vec<Proof>)> = vec![
+            ("no proofs", vec![]),
+            ("one pass", vec![proof("FEAT-1", 1, Pass)]),
+            (
+                "a later fail supersedes a pass",
+                vec![proof("FEAT-1", 1, Pass), proof("FEAT-1", 2, Fail)],
+            ),
+            (
+                "a later pass supersedes a fail",
+                vec![proof("FEAT-1", 2, Pass), proof("FEAT-1", 1, Fail)],
+            ),
+            (
+                "a pass of an earlier definition counts for nothing",
+                vec![stale("FEAT-1", 3, Pass)],
+            ),
+            (
+                "a stale newer fail does not hide a current pass",
+                vec![proof("FEAT-1", 1, Pass), stale("FEAT-1", 2, Fail)],
+            ),
+            (
+                "a proof from before fingerprints counts",
+                vec![legacy("FEAT-1", 1, Pass)],
+            ),
+            (
+                "open and cancelled proofs prove nothing",
+                vec![
+                    proof("FEAT-1", 1, Running),
+                    proof("FEAT-1", 2, Cancelled),
+                    proof("FEAT-1", 3, Pending),
+                ],
+            ),
+            (
+                "a cancelled newer proof does not hide a pass",
+                vec![proof("FEAT-1", 1, Pass), proof("FEAT-1", 2, Cancelled)],
+            ),
+        ];
+        for (name, proofs) in cases {
+            let by_gate = gate(&spec(&["FEAT-1"]), &proofs, &Target::none()).ready;
+            let completed: Vec<(u32, bool, Option<&str>)> = proofs
+                .iter()
+                .filter(|p| matches!(p.status, Pass | Fail))
+                .map(|p| (p.rc, p.status == Pass, p.fingerprint.as_deref()))
+                .collect();
+            assert_eq!(
+                proven_without_commit(&fp("FEAT-1"), completed),
+                by_gate,
+                "{name}"
+            );
         }
     }
 
