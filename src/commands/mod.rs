@@ -134,12 +134,17 @@ fn run_command(ctx: &Context, command: Command) -> Result<()> {
         Command::Team(cmd) => team::dispatch(ctx, cmd),
         Command::Sync(cmd) => sync::dispatch(ctx, cmd),
         #[cfg(feature = "server")]
-        Command::Server(args) => match gryt_server::cli::run(args) {
-            Ok(0) => Ok(()),
-            // The server's commands report their own outcome; a non-zero code is a failure.
-            Ok(_) => Err(crate::error::CliError::exit(crate::error::Kind::Error)),
-            Err(e) => Err(crate::error::CliError::error(format!("{e:#}"))),
-        },
+        Command::Server(mut args) => {
+            args.json = ctx.ui.json;
+            match gryt_server::cli::run(args) {
+                Ok(0) => Ok(()),
+                // The server's commands report their own outcome; a non-zero code is a
+                // failure, 2 a usage one (`backup` of a PostgreSQL database: pg_dump's work).
+                Ok(2) => Err(crate::error::CliError::exit(crate::error::Kind::Usage)),
+                Ok(_) => Err(crate::error::CliError::exit(crate::error::Kind::Error)),
+                Err(e) => Err(crate::error::CliError::error(format!("{e:#}"))),
+            }
+        }
     }
 }
 

@@ -196,6 +196,12 @@ impl Cloud {
         self.server = Some(s);
     }
 
+    /// The server's database URL (`sqlite:PATH` or `postgres://...`), for `gryt server
+    /// --database` run against it.
+    pub fn database_url(&self) -> String {
+        self.config.database.clone()
+    }
+
     /// The server's SQLite database file.
     pub fn db_path(&self) -> PathBuf {
         assert!(

@@ -14,15 +14,19 @@ use gryt_core::api::{
 /// (computed before the transaction: Argon2 is slow on purpose).
 pub fn create_user(c: &mut dyn Conn, username: &str, password_hash: &str) -> Result<i64, ApiError> {
     validate_username(username)?;
-    if c.query_opt(
-        "SELECT id FROM users WHERE username = ?1",
+    if let Some(r) = c.query_opt(
+        "SELECT removed_at FROM users WHERE username = ?1",
         &[Val::from(username)],
-    )?
-    .is_some()
-    {
+    )? {
+        // A removed user's name stays taken: the records they made carry it.
+        let removed = if r.opt_text(0)?.is_some() {
+            " (a removed user's name is not given again)"
+        } else {
+            ""
+        };
         return Err(ApiError::conflict(
             ErrorCode::AlreadyExists,
-            format!("User {username} already exists"),
+            format!("User {username} already exists{removed}"),
         ));
     }
     let id = crate::logic::new_record_id(c, "users")?;
@@ -55,10 +59,11 @@ pub fn signup_resp(id: i64, username: &str) -> Result<Resp, ApiError> {
     )
 }
 
+/// The id of a user that exists and has not been removed (a disabled user has one).
 pub fn user_id(c: &mut dyn Conn, username: &str) -> Result<Option<i64>, ApiError> {
     Ok(
         match c.query_opt(
-            "SELECT id FROM users WHERE username = ?1",
+            "SELECT id FROM users WHERE username = ?1 AND removed_at IS NULL",
             &[Val::from(username)],
         )? {
             Some(r) => Some(r.int(0)?),
@@ -218,6 +223,213 @@ pub fn revoke_api_key(
             message: "API key revoked".to_string(),
         },
     )
+}
+
+// ---------------------------------------------------------------- administration
+
+/// A user as `gryt server user list` shows it (removed users are not listed).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UserSummary {
+    pub username: String,
+    pub created_at: String,
+    /// When an administrator disabled the user; `None` while the user may log in.
+    pub disabled_at: Option<String>,
+    /// API keys neither revoked nor expired.
+    pub active_keys: u64,
+}
+
+/// An API key as `gryt server api-key list` shows it: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeySummary {
+    pub key_id: String,
+    pub name: String,
+    pub username: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    /// When the key last signed an accepted request (`None`: never, or before the server
+    /// recorded it).
+    pub last_used_at: Option<String>,
+}
+
+/// What removing a user did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RemovedUser {
+    pub username: String,
+    /// API keys revoked by the removal (those already revoked are not counted).
+    pub keys_revoked: u64,
+    /// The teams the user was a member of and no longer is.
+    pub teams_left: Vec<String>,
+}
+
+/// Whether an administrator's change found the user already in the asked state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    Yes,
+    AlreadySo,
+}
+
+fn no_such_user(username: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "User {} not found",
+        username.chars().take(64).collect::<String>()
+    ))
+}
+
+/// Every user that has not been removed, by name, with its number of live API keys
+/// (`now`: Unix seconds, to tell expired keys).
+pub fn list_users(c: &mut dyn Conn, now: i64) -> Result<Vec<UserSummary>, ApiError> {
+    let rows = c.query(
+        "SELECT u.username, u.created_at, u.disabled_at, k.key_id, k.expires_at \
+         FROM users u LEFT JOIN api_keys k ON k.user_id = u.id AND k.revoked_at IS NULL \
+         WHERE u.removed_at IS NULL ORDER BY u.username",
+        &[],
+    )?;
+    let mut out: Vec<UserSummary> = Vec::new();
+    for r in rows {
+        let username = r.text(0)?;
+        if out.last().map(|u| u.username.as_str()) != Some(username.as_str()) {
+            out.push(UserSummary {
+                username,
+                created_at: r.text(1)?,
+                disabled_at: r.opt_text(2)?,
+                active_keys: 0,
+            });
+        }
+        let live = match (r.opt_text(3)?, r.opt_text(4)?) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(_), Some(exp)) => crate::auth::expires_after(&exp, now),
+        };
+        if let (true, Some(u)) = (live, out.last_mut()) {
+            u.active_keys += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Every API key (of `username` only, when given), oldest first.
+pub fn list_keys(c: &mut dyn Conn, username: Option<&str>) -> Result<Vec<KeySummary>, ApiError> {
+    let rows = match username {
+        Some(name) => {
+            let uid = user_id(c, name)?.ok_or_else(|| no_such_user(name))?;
+            c.query(
+                "SELECT k.key_id, k.name, u.username, k.created_at, k.expires_at, k.revoked_at, \
+                 k.last_used_at FROM api_keys k JOIN users u ON u.id = k.user_id \
+                 WHERE k.user_id = ?1 ORDER BY k.created_at, k.key_id",
+                &[Val::Int(uid)],
+            )?
+        }
+        None => c.query(
+            "SELECT k.key_id, k.name, u.username, k.created_at, k.expires_at, k.revoked_at, \
+             k.last_used_at FROM api_keys k JOIN users u ON u.id = k.user_id \
+             ORDER BY k.created_at, k.key_id",
+            &[],
+        )?,
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(KeySummary {
+            key_id: r.text(0)?,
+            name: r.text(1)?,
+            username: r.text(2)?,
+            created_at: r.text(3)?,
+            expires_at: r.opt_text(4)?,
+            revoked_at: r.opt_text(5)?,
+            last_used_at: r.opt_text(6)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Sets a user's password hash (from [`hash_password`], computed before the transaction).
+pub fn set_password(c: &mut dyn Conn, username: &str, hash: &str) -> Result<(), ApiError> {
+    let n = c.exec(
+        "UPDATE users SET password_hash = ?1 WHERE username = ?2 AND removed_at IS NULL",
+        &[Val::from(hash), Val::from(username)],
+    )?;
+    if n == 0 {
+        return Err(no_such_user(username));
+    }
+    Ok(())
+}
+
+/// Disables (`disabled`) or enables a user. A disabled user's password logins and API keys
+/// are refused at every request (see `crate::auth`), like a wrong password or signature.
+pub fn set_disabled(c: &mut dyn Conn, username: &str, disabled: bool) -> Result<Changed, ApiError> {
+    let uid = user_id(c, username)?.ok_or_else(|| no_such_user(username))?;
+    let n = if disabled {
+        c.exec(
+            "UPDATE users SET disabled_at = ?1 WHERE id = ?2 AND disabled_at IS NULL",
+            &[Val::from(now_rfc3339()), Val::Int(uid)],
+        )?
+    } else {
+        c.exec(
+            "UPDATE users SET disabled_at = NULL WHERE id = ?1 AND disabled_at IS NOT NULL",
+            &[Val::Int(uid)],
+        )?
+    };
+    Ok(if n == 0 {
+        Changed::AlreadySo
+    } else {
+        Changed::Yes
+    })
+}
+
+/// Removes a user: their API keys are revoked, their team memberships end, and they can no
+/// longer log in. The row stays as a tombstone: the records they created stay with their
+/// teams (and their personal scope's records stay in the database, reachable by nobody), and
+/// the name is never given to a new user. A user who owns a live team is refused: the team
+/// would be left without an owner.
+pub fn remove_user(c: &mut dyn Conn, username: &str) -> Result<RemovedUser, ApiError> {
+    let uid = user_id(c, username)?.ok_or_else(|| no_such_user(username))?;
+    let owned: Vec<String> = c
+        .query(
+            "SELECT name FROM teams WHERE owner_id = ?1 AND deleted = 0 ORDER BY name",
+            &[Val::Int(uid)],
+        )?
+        .iter()
+        .map(|r| r.text(0))
+        .collect::<Result<_, _>>()?;
+    if !owned.is_empty() {
+        return Err(ApiError::conflict(
+            ErrorCode::Owner,
+            format!(
+                "User {username} owns the team(s) {}: removing them would leave the team(s) \
+                 without an owner. The owner deletes each team first (gryt team delete), or \
+                 disable the user instead (gryt server user disable {username})",
+                owned.join(", ")
+            ),
+        ));
+    }
+    let teams_left: Vec<String> = c
+        .query(
+            "SELECT t.name FROM team_members m JOIN teams t ON t.id = m.team_pk \
+             WHERE m.user_id = ?1 AND t.deleted = 0 ORDER BY t.name",
+            &[Val::Int(uid)],
+        )?
+        .iter()
+        .map(|r| r.text(0))
+        .collect::<Result<_, _>>()?;
+    let now = now_rfc3339();
+    c.exec(
+        "DELETE FROM team_members WHERE user_id = ?1",
+        &[Val::Int(uid)],
+    )?;
+    let keys_revoked = c.exec(
+        "UPDATE api_keys SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL",
+        &[Val::from(&now), Val::Int(uid)],
+    )?;
+    // Not a PHC string: no password verifies against it, even if a lookup missed the tombstone.
+    c.exec(
+        "UPDATE users SET removed_at = ?1, password_hash = '!removed' WHERE id = ?2",
+        &[Val::from(&now), Val::Int(uid)],
+    )?;
+    Ok(RemovedUser {
+        username: username.to_string(),
+        keys_revoked,
+        teams_left,
+    })
 }
 
 // ---------------------------------------------------------------- teams

@@ -212,10 +212,13 @@ pub fn validate_username(name: &str) -> Result<(), ApiError> {
     }
 }
 
-/// The user's id and password hash, if the user exists (a quick read).
+/// The user's id and password hash, if the user exists and may log in (a quick read). A
+/// disabled or removed user is not found: their login costs the same hash as an unknown
+/// user's and is refused in the same words as a wrong password.
 pub fn lookup_user(c: &mut dyn Conn, username: &str) -> Result<Option<(i64, String)>, ApiError> {
     let row = c.query_opt(
-        "SELECT id, password_hash FROM users WHERE username = ?1",
+        "SELECT id, password_hash FROM users \
+         WHERE username = ?1 AND disabled_at IS NULL AND removed_at IS NULL",
         &[Val::from(username)],
     )?;
     match row {
@@ -318,10 +321,18 @@ pub struct KeyMaterial {
     expires_at: Option<i64>,
 }
 
-/// Reads API key `key_id` (unknown and revoked keys refused) and decrypts its secret.
+/// The refusal of a request signed by a key of a disabled or removed user: the very answer
+/// to a wrong signature, so it tells nothing about the account.
+pub fn refused_signature() -> ApiError {
+    ApiError::unauthorized("Invalid signature")
+}
+
+/// Reads API key `key_id` (unknown and revoked keys refused, and the keys of a disabled or
+/// removed user) and decrypts its secret.
 pub fn load_key(c: &mut dyn Conn, key: &ServerKey, key_id: &str) -> Result<KeyMaterial, ApiError> {
     let row = c.query_opt(
-        "SELECT k.user_id, u.username, k.secret_enc, k.expires_at, k.revoked_at \
+        "SELECT k.user_id, u.username, k.secret_enc, k.expires_at, k.revoked_at, \
+         u.disabled_at, u.removed_at \
          FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_id = ?1",
         &[Val::from(key_id)],
     )?;
@@ -330,6 +341,9 @@ pub fn load_key(c: &mut dyn Conn, key: &ServerKey, key_id: &str) -> Result<KeyMa
     };
     if row.opt_text(4)?.is_some() {
         return Err(ApiError::unauthorized("API key revoked"));
+    }
+    if row.opt_text(5)?.is_some() || row.opt_text(6)?.is_some() {
+        return Err(refused_signature());
     }
     // An expiry that does not parse counts as expired.
     let expires_at = row.opt_text(3)?.map(|exp| {
@@ -467,10 +481,12 @@ enum Recorded {
     Revoked,
     /// The key had expired by the time the signature was recorded.
     Expired,
+    /// The key's user was disabled or removed by the time the signature was recorded.
+    UserRefused,
 }
 
 /// Whether an API key expiry (RFC 3339) lies after `now`; one that does not parse has passed.
-fn expires_after(exp: &str, now: i64) -> bool {
+pub(crate) fn expires_after(exp: &str, now: i64) -> bool {
     chrono::DateTime::parse_from_rfc3339(exp).is_ok_and(|e| e.timestamp() > now)
 }
 
@@ -514,18 +530,28 @@ impl ReplayLog {
                             let mut out = Vec::with_capacity(items.len());
                             // Each key's state is read once per batch (one key signs most).
                             let mut states: HashMap<&str, Option<Recorded>> = HashMap::new();
+                            let mut used: std::collections::BTreeSet<&str> =
+                                std::collections::BTreeSet::new();
                             for (key_id, sig, exp) in &items {
                                 let state = match states.get(key_id.as_str()) {
                                     Some(s) => *s,
                                     None => {
                                         let row = c.query_opt(
-                                            "SELECT revoked_at, expires_at FROM api_keys WHERE key_id = ?1",
+                                            "SELECT k.revoked_at, k.expires_at, u.disabled_at, u.removed_at \
+                                             FROM api_keys k JOIN users u ON u.id = k.user_id \
+                                             WHERE k.key_id = ?1",
                                             &[Val::from(key_id)],
                                         )?;
                                         let s = match row {
                                             None => Some(Recorded::Revoked),
                                             Some(r) if r.opt_text(0)?.is_some() => {
                                                 Some(Recorded::Revoked)
+                                            }
+                                            Some(r)
+                                                if r.opt_text(2)?.is_some()
+                                                    || r.opt_text(3)?.is_some() =>
+                                            {
+                                                Some(Recorded::UserRefused)
                                             }
                                             Some(r) => match r.opt_text(1)? {
                                                 Some(exp) if !expires_after(&exp, now) => {
@@ -548,10 +574,20 @@ impl ReplayLog {
                                     &[Val::from(sig), Val::Int(*exp)],
                                 )?;
                                 out.push(if n == 1 {
+                                    used.insert(key_id.as_str());
                                     Recorded::Fresh
                                 } else {
                                     Recorded::Replay
                                 });
+                            }
+                            // When each key last signed an accepted request (for
+                            // `gryt server api-key list`): one write per key and batch.
+                            let at = crate::util::now_rfc3339();
+                            for key_id in used {
+                                c.exec(
+                                    "UPDATE api_keys SET last_used_at = ?1 WHERE key_id = ?2",
+                                    &[Val::from(&at), Val::from(key_id)],
+                                )?;
                             }
                             Ok::<_, ApiError>(out)
                         })
@@ -594,6 +630,7 @@ impl ReplayLog {
             )),
             Ok(Ok(Recorded::Revoked)) => Err(ApiError::unauthorized("API key revoked")),
             Ok(Ok(Recorded::Expired)) => Err(ApiError::unauthorized("API key expired")),
+            Ok(Ok(Recorded::UserRefused)) => Err(refused_signature()),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(ApiError::internal("the replay log has stopped")),
         }
@@ -601,10 +638,20 @@ impl ReplayLog {
 }
 
 /// Successful Basic logins, remembered briefly under a keyed hash so that each request does
-/// not pay for Argon2 again. Cleared when any password changes.
+/// not pay for Argon2 again. Cleared when any password changes through the API. Each entry
+/// keeps the password hash it was checked against: a hit is honoured only while the user's
+/// row still holds that hash and the user may log in (see [`still_allowed`]), so a password
+/// changed, or a user disabled or removed, by `gryt server user ...` (another process)
+/// counts from the next request.
 pub struct CredentialCache {
     salt: [u8; 32],
-    map: Mutex<HashMap<String, (Principal, Instant)>>,
+    map: Mutex<HashMap<String, (Principal, String, Instant)>>,
+}
+
+/// Whether a remembered login still stands: the user may log in (not disabled, not
+/// removed) and still has the password hash the login was checked against.
+pub fn still_allowed(c: &mut dyn Conn, p: &Principal, hash: &str) -> Result<bool, ApiError> {
+    Ok(lookup_user(c, &p.username)?.is_some_and(|(id, h)| id == p.user_id && h == hash))
 }
 
 const CACHE_TTL: Duration = Duration::from_secs(60);
@@ -623,21 +670,30 @@ impl CredentialCache {
         crate::util::sha256_hex(&[&self.salt, user.as_bytes(), password.as_bytes()])
     }
 
-    pub fn get(&self, user: &str, password: &str) -> Option<Principal> {
+    /// The principal and the password hash of a recent login with these credentials.
+    pub fn get(&self, user: &str, password: &str) -> Option<(Principal, String)> {
         let k = self.key(user, password);
         let map = self.map.lock().ok()?;
         map.get(&k)
-            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
-            .map(|(p, _)| p.clone())
+            .filter(|(_, _, at)| at.elapsed() < CACHE_TTL)
+            .map(|(p, h, _)| (p.clone(), h.clone()))
     }
 
-    pub fn put(&self, user: &str, password: &str, p: Principal) {
+    /// Remembers a login checked against `hash`.
+    pub fn put(&self, user: &str, password: &str, p: Principal, hash: String) {
         let k = self.key(user, password);
         if let Ok(mut map) = self.map.lock() {
             if map.len() >= CACHE_MAX {
                 map.clear();
             }
-            map.insert(k, (p, Instant::now()));
+            map.insert(k, (p, hash, Instant::now()));
+        }
+    }
+
+    pub fn forget(&self, user: &str, password: &str) {
+        let k = self.key(user, password);
+        if let Ok(mut map) = self.map.lock() {
+            map.remove(&k);
         }
     }
 

@@ -431,9 +431,19 @@ async fn authenticate_head(
         // Failed logins are limited per address and per account before anything else (a
         // limited client cannot probe the cache of recent logins either).
         let attempt = app.limiter.begin(ip, user)?;
-        if let Some(p) = app.cache.get(user, pass) {
-            attempt.succeeded();
-            return Ok(HeadAuth::Done(p));
+        if let Some((p, hash)) = app.cache.get(user, pass) {
+            // One quick read: the user may have been disabled or removed, or given another
+            // password, by `gryt server user ...` (another process) since.
+            let cached = p.clone();
+            if app
+                .db
+                .run(move |c| auth::still_allowed(c, &cached, &hash))
+                .await?
+            {
+                attempt.succeeded();
+                return Ok(HeadAuth::Done(p));
+            }
+            app.cache.forget(user, pass);
         }
         let u = user.to_string();
         let found = if user.contains('\0') {
@@ -449,12 +459,13 @@ async fn authenticate_head(
             .acquire()
             .await
             .map_err(|_| ApiError::internal("shutting down"))?;
+        let hash = found.as_ref().map(|(_, h)| h.clone()).unwrap_or_default();
         let (u, p) = (user.to_string(), pass.to_string());
         let principal = tokio::task::spawn_blocking(move || auth::check_basic(found, &u, &p))
             .await
             .map_err(|_| ApiError::internal("password check failed"))??;
         attempt.succeeded();
-        app.cache.put(user, pass, principal.clone());
+        app.cache.put(user, pass, principal.clone(), hash);
         Ok(HeadAuth::Done(principal))
     } else {
         Err(ApiError::unauthorized("Unsupported authorization scheme: use Basic or HMAC").into())

@@ -72,6 +72,16 @@ pub struct ServerConfig {
     /// connection); a write needing more answers 507 as on a full disk. `None`: no cap
     /// beyond SQLite's own. Tests use it to reach the full-disk path without filling a disk.
     pub sqlite_max_pages: Option<u64>,
+    /// Serve HTTPS with this certificate and key (`None`: plain HTTP).
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of a TLS server: the certificate chain (the server's certificate first)
+/// and its private key.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -100,6 +110,7 @@ impl ServerConfig {
             auth_failures_per_address: DEFAULT_AUTH_FAILURES_PER_ADDRESS,
             auth_failures_per_account: DEFAULT_AUTH_FAILURES_PER_ACCOUNT,
             sqlite_max_pages: None,
+            tls: None,
         }
     }
 
@@ -168,6 +179,11 @@ pub async fn run(
     config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // The certificate and key are read before anything runs: bad files stop the start.
+    let tls = match &config.tls {
+        Some(f) => Some(net::tls_acceptor(&f.cert, &f.key)?),
+        None => None,
+    };
     let sweeper = {
         let db = state.db.clone();
         tokio::spawn(async move {
@@ -203,7 +219,7 @@ pub async fn run(
         max_connections_per_peer: config.max_connections_per_address,
         header_timeout: config.header_timeout,
     };
-    let result = net::serve(listener, router, limits, shutdown).await;
+    let result = net::serve(listener, router, limits, tls, shutdown).await;
     sweeper.abort();
     result
 }

@@ -2,7 +2,8 @@
 //! address), times out clients that are slow to send their request head (and idle
 //! keep-alive connections), and a budget of request-body bytes held in memory (in total
 //! and per peer address), so that unauthenticated or slow clients cannot exhaust the
-//! server. See docs/api.md, "Limits".
+//! server. See docs/api.md, "Limits". Over TLS ([`tls_acceptor`]) the same caps apply, and
+//! the handshake must end within the header timeout too.
 
 use crate::error::ApiError;
 use axum::extract::ConnectInfo;
@@ -11,6 +12,7 @@ use gryt_core::api::ErrorCode;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -190,12 +192,70 @@ fn over_capacity_answer() -> Vec<u8> {
     .into_bytes()
 }
 
-/// Serves `router` on `listener` (HTTP/1.1) until `shutdown` completes; then stops
-/// accepting and lets the requests in flight finish.
+/// Reads a PEM certificate chain and its PEM private key (PKCS#8, PKCS#1 or SEC1) and makes
+/// the TLS side of the server: rustls on ring (the provider the CLI's client uses), TLS 1.2
+/// and 1.3, HTTP/1.1 by ALPN. Every failure names the file and what is wrong with it: a
+/// file that cannot be read, holds no certificate or no key, or a key that does not belong
+/// to the certificate.
+pub fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let read = |path: &Path, what: &str| {
+        std::fs::read(path)
+            .map_err(|e| anyhow::anyhow!("cannot read the TLS {what} {}: {e}", path.display()))
+    };
+    let cert_pem = read(cert, "certificate")?;
+    let chain = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the TLS certificate {} is not readable PEM: {e}",
+                cert.display()
+            )
+        })?;
+    if chain.is_empty() {
+        anyhow::bail!(
+            "the TLS certificate {} holds no certificate (expected PEM: -----BEGIN CERTIFICATE-----)",
+            cert.display()
+        );
+    }
+    let key_pem = read(key, "key")?;
+    let key_der = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => anyhow::anyhow!(
+            "the TLS key {} holds no private key (expected PEM: -----BEGIN PRIVATE KEY-----, \
+             RSA PRIVATE KEY or EC PRIVATE KEY)",
+            key.display()
+        ),
+        e => anyhow::anyhow!("the TLS key {} is not readable PEM: {e}", key.display()),
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| anyhow::anyhow!("cannot set up TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key_der)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "the TLS key {} does not fit the certificate {}: {e}",
+                key.display(),
+                cert.display()
+            )
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serves `router` on `listener` (HTTP/1.1, over TLS when `tls` is given) until `shutdown`
+/// completes; then stops accepting and lets the requests in flight finish.
+///
+/// A connection over a cap is answered 503 and closed on plain HTTP; over TLS it is closed
+/// at once (an answer would cost a handshake). Over TLS, the handshake must end within the
+/// header timeout.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: axum::Router,
     limits: ConnLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
@@ -208,6 +268,7 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(64 * 1024);
+    let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -223,6 +284,10 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let Some(guard) = tracker.admit(peer.ip()) else {
+            if tls.is_some() {
+                drop(stream);
+                continue;
+            }
             let answer = refusal.clone();
             tokio::spawn(async move {
                 let mut stream = stream;
@@ -241,17 +306,40 @@ pub async fn serve(
                 req
             },
         );
-        let conn = builder.serve_connection(
-            TokioIo::new(stream),
-            hyper_util::service::TowerToHyperService::new(svc),
-        );
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
+        let svc = hyper_util::service::TowerToHyperService::new(svc);
+        // Taken now, in the loop: a shutdown waits for this connection from here on.
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let ended = move |r: Result<(), hyper::Error>| {
+            if let Err(e) = r {
                 tracing::debug!("connection from {peer} ended: {e}");
             }
-            drop(guard);
-        });
+        };
+        match &tls {
+            None => {
+                let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                let conn = watcher.watch(conn);
+                tokio::spawn(async move {
+                    ended(conn.await);
+                    drop(guard);
+                });
+            }
+            Some(acceptor) => {
+                let handshake = acceptor.accept(stream);
+                let limit = limits.header_timeout;
+                tokio::spawn(async move {
+                    match tokio::time::timeout(limit, handshake).await {
+                        Ok(Ok(stream)) => {
+                            let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                            ended(watcher.watch(conn).await);
+                        }
+                        Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
+                        Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
+                    }
+                    drop(guard);
+                });
+            }
+        }
     }
     drop(listener);
     graceful.shutdown().await;

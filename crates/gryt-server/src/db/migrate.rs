@@ -35,6 +35,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0004_proofs.sql"),
         postgres: include_str!("../../migrations/postgres/0004_proofs.sql"),
     },
+    Migration {
+        version: 5,
+        name: "user_admin",
+        sqlite: include_str!("../../migrations/sqlite/0005_user_admin.sql"),
+        postgres: include_str!("../../migrations/postgres/0005_user_admin.sql"),
+    },
 ];
 
 /// The schema version this build of the server expects.

@@ -105,6 +105,124 @@ fn create_private(path: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// Copies the server database at `src` into the new file `dest` with SQLite's online backup
+/// API, while servers may be using it: every page is copied in one step, under one read
+/// transaction, so the copy is the database at one moment (in WAL mode the servers keep
+/// writing meanwhile). `dest` must not exist (it is never overwritten) and its folder must;
+/// it is created 0600 and removed again if the copy fails. The copy is checked (`PRAGMA
+/// quick_check`) before it is reported. Returns its size in pages and bytes.
+pub fn backup(src: &str, dest: &Path) -> anyhow::Result<(u64, u64)> {
+    if !src.starts_with("file:") {
+        match std::fs::metadata(src) {
+            Ok(m) if m.is_file() && m.len() > 0 => {}
+            Ok(_) => anyhow::bail!("{src} is not a SQLite database file"),
+            Err(e) => anyhow::bail!("cannot back up {src}: {e}"),
+        }
+    }
+    // No SQLITE_OPEN_CREATE: a mistyped path is an error, not a new empty database.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let from = Connection::open_with_flags(src, flags)
+        .map_err(|e| anyhow::anyhow!("cannot open the database {src}: {e}"))?;
+    from.busy_timeout(LOCK_WAIT)?;
+    let version: Option<i64> = from
+        .query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })
+        .map_err(|e| anyhow::anyhow!("{src} is not a gryt server database: {e}"))?;
+    if version.is_none() {
+        anyhow::bail!("{src} is not a gryt server database (no schema version)");
+    }
+    create_new_private(dest)?;
+    let result = copy_into(&from, dest);
+    if result.is_err() {
+        let _ = std::fs::remove_file(dest);
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", dest.display()));
+        }
+    }
+    result
+}
+
+fn copy_into(from: &Connection, dest: &Path) -> anyhow::Result<(u64, u64)> {
+    let shown = dest.display();
+    {
+        let mut to = Connection::open(dest)
+            .map_err(|e| anyhow::anyhow!("cannot open the new file {shown}: {e}"))?;
+        let b = rusqlite::backup::Backup::new(from, &mut to)
+            .map_err(|e| anyhow::anyhow!("cannot start the backup: {e}"))?;
+        // A writer committing at the very moment can make a step answer busy: try again
+        // for the same time a request would wait for the lock.
+        let mut attempt = 0usize;
+        loop {
+            match b.step(-1) {
+                Ok(rusqlite::backup::StepResult::Done) => break,
+                Ok(rusqlite::backup::StepResult::More) => continue,
+                Ok(_) => match lock_pause_ms(attempt) {
+                    Some(ms) => {
+                        std::thread::sleep(Duration::from_millis(ms));
+                        attempt += 1;
+                    }
+                    None => anyhow::bail!(
+                        "the database stayed locked for {} s; try the backup again",
+                        LOCK_WAIT.as_secs()
+                    ),
+                },
+                Err(e) => anyhow::bail!("the backup failed: {e}"),
+            }
+        }
+    }
+    // Check the copy as the server would at start, then close it (its WAL is folded in).
+    let check = Connection::open_with_flags(dest, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .map_err(|e| anyhow::anyhow!("cannot reopen the copy {shown}: {e}"))?;
+    let verdict: String = check
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .map_err(|e| anyhow::anyhow!("cannot check the copy {shown}: {e}"))?;
+    if verdict != "ok" {
+        anyhow::bail!("the copy {shown} failed PRAGMA quick_check: {verdict}");
+    }
+    let pages: i64 = check.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let size: i64 = check.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    check
+        .close()
+        .map_err(|(_, e)| anyhow::anyhow!("cannot close the copy {shown}: {e}"))?;
+    let pages = u64::try_from(pages).unwrap_or(0);
+    Ok((
+        pages,
+        pages.saturating_mul(u64::try_from(size).unwrap_or(0)),
+    ))
+}
+
+/// Creates `path` empty with mode 0600 (whatever the umask); an existing file is an error.
+fn create_new_private(path: &Path) -> anyhow::Result<()> {
+    let shown = path.display();
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    match o.open(path) {
+        Ok(f) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                f.set_permissions(std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| anyhow::anyhow!("cannot set the mode of {shown}: {e}"))?;
+            }
+            drop(f);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => anyhow::bail!(
+            "{shown} already exists: a backup never overwrites a file (choose a new name, or \
+             remove it first)"
+        ),
+        Err(e) => anyhow::bail!("cannot create the backup file {shown}: {e}"),
+    }
+}
+
 /// `PRAGMA quick_check` (every page and record, not the indexes' contents): a database
 /// with damaged pages is refused with what the check found.
 pub fn quick_check(c: &mut dyn Conn) -> anyhow::Result<()> {

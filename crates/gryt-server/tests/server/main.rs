@@ -9,6 +9,7 @@
     clippy::print_stdout
 )]
 
+mod admin;
 mod auth_refusals;
 mod bad_requests;
 mod cancelled;
@@ -27,6 +28,7 @@ mod secrets;
 mod security;
 mod storage;
 mod story;
+mod tls;
 
 #[test]
 fn every_test_file_is_registered() {
