@@ -17,9 +17,8 @@ pub mod sync;
 pub mod version;
 
 /// The wire types under their former path, for callers not yet moved to [`api`]: the same
-/// items, except the batch request whose `op` is still free text ([`api::batch::untyped`]).
+/// items.
 pub mod wire {
-    pub use crate::api::batch::untyped::{BatchOp, BatchRequest};
     pub use crate::api::*;
 }
 

@@ -2,6 +2,7 @@
 //! follow. See docs/sync.md.
 
 use super::*;
+use gryt_core::api::ErrorCode;
 
 /// The outcome of a cloud-first promotion.
 pub enum CloudPromotion {
@@ -88,7 +89,7 @@ pub fn promote(
                 .remote
                 .send_route(&route, body.as_deref(), &[("Idempotency-Key", &key)])?;
         attempt += 1;
-        if !(resp.status == 409 && answer_code(&resp.body) == "idempotency_in_flight")
+        if !(resp.status == 409 && answer_code(&resp.body) == ErrorCode::IdempotencyInFlight)
             || attempt >= IN_FLIGHT_ATTEMPTS
         {
             break resp;
@@ -124,7 +125,7 @@ pub fn promote(
     }
     let err = crate::client::http_error(&resp);
     let code = answer_code(&resp.body);
-    let in_flight = resp.status == 409 && code == "idempotency_in_flight";
+    let in_flight = resp.status == 409 && code == ErrorCode::IdempotencyInFlight;
     {
         let tx = ws.store.write()?;
         if !in_flight {
@@ -155,15 +156,15 @@ pub fn promote(
             "run `gryt promote {v}` again (or `gryt sync push`) to settle it; the tag follows once the server confirms"
         )));
     }
-    match (resp.status, code.as_str()) {
-        (409, "gate_failed") => {
+    match (resp.status, code) {
+        (409, ErrorCode::GateFailed) => {
             // The server's gate counts only the proofs it holds: one of ours did not reach
             // it, or it refused it.
             let _ = pull(ctx, ws, cloud, &Filter::default(), &mut noop);
             Err(CliError::error(format!("The server refused the promotion: {}", http_detail(&err)))
                 .hint(format!("the server counts only the proofs it holds; `gryt sync status` lists work it refused or that is still pending, and `gryt sync status {v}` each change's proof")))
         }
-        (409, "already_promoted") => {
+        (409, ErrorCode::AlreadyPromoted) => {
             // Lost the race (or promoted earlier by someone): bring the winner's record here.
             let _ = pull(ctx, ws, cloud, &Filter::default(), &mut noop);
             Ok(CloudPromotion::Refused(
@@ -182,21 +183,24 @@ pub fn promote(
     }
 }
 
-/// The `code` of an error answer (empty when there is none).
-pub(super) fn answer_code(body: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_string))
-        .unwrap_or_default()
+/// The typed `code` of an error answer ([`ErrorCode::Unknown`] when it has none, one this
+/// build does not know, or the body is not JSON).
+fn answer_code(body: &[u8]) -> ErrorCode {
+    #[derive(serde::Deserialize)]
+    struct Coded {
+        #[serde(default)]
+        code: ErrorCode,
+    }
+    serde_json::from_slice::<Coded>(body).map_or(ErrorCode::Unknown, |c| c.code)
 }
 
-pub(super) fn http_detail(e: &RemoteError) -> String {
+fn http_detail(e: &RemoteError) -> String {
     match e {
         RemoteError::Http { detail, .. } => detail.clone(),
         other => err_text(other),
     }
 }
 
-pub(super) fn err_text(e: &RemoteError) -> String {
+fn err_text(e: &RemoteError) -> String {
     e.text()
 }

@@ -1,6 +1,10 @@
 //! ext: `POST /api/v1/sync/batch`: several writes in one request, each answered as its
 //! single route would answer it.
 
+use super::problem::ErrorCode;
+use super::records::{
+    EvolutionCreate, EvolutionPatch, GenerationCreate, GenerationPatch, PromoteRequest,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -80,9 +84,13 @@ impl std::fmt::Display for BatchOpKind {
     }
 }
 
-/// ext: one operation of `POST /api/v1/sync/batch`.
+/// ext: one operation of `POST /api/v1/sync/batch`. `B` is the body's type: a JSON tree
+/// where the operation is read generically (the server's dispatch, tests), a
+/// [`BatchBody`] where a client builds it from typed requests (serialised once, with the
+/// request).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BatchOp {
+#[serde(bound(deserialize = "B: Deserialize<'de>"))]
+pub struct BatchOp<B = Value> {
     pub op: BatchOpKind,
     /// The server id of the record for update, delete and promote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,12 +102,38 @@ pub struct BatchOp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Value>,
+    pub body: Option<B>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BatchRequest {
-    pub operations: Vec<BatchOp>,
+#[serde(bound(deserialize = "B: Deserialize<'de>"))]
+pub struct BatchRequest<B = Value> {
+    pub operations: Vec<BatchOp<B>>,
+}
+
+/// The typed body of a batch operation, written as the body of the single route it stands
+/// for (no tag of its own: the operation's `op` names it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum BatchBody {
+    CreateGeneration(GenerationCreate),
+    UpdateGeneration(GenerationPatch),
+    PromoteGeneration(PromoteRequest),
+    CreateEvolution(EvolutionCreate),
+    UpdateEvolution(EvolutionPatch),
+}
+
+impl BatchBody {
+    /// The operation this body belongs to.
+    pub fn kind(&self) -> BatchOpKind {
+        match self {
+            BatchBody::CreateGeneration(_) => BatchOpKind::CreateGeneration,
+            BatchBody::UpdateGeneration(_) => BatchOpKind::UpdateGeneration,
+            BatchBody::PromoteGeneration(_) => BatchOpKind::PromoteGeneration,
+            BatchBody::CreateEvolution(_) => BatchOpKind::CreateEvolution,
+            BatchBody::UpdateEvolution(_) => BatchOpKind::UpdateEvolution,
+        }
+    }
 }
 
 /// The outcome of one batch operation: the status and body the single route would answer.
@@ -109,34 +143,38 @@ pub struct BatchResult {
     pub body: Value,
 }
 
+impl BatchResult {
+    /// Whether the operation succeeded (2xx).
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The answer's `data` (the record a success carries), if any.
+    pub fn data(&self) -> Option<&Value> {
+        self.body.get("data")
+    }
+
+    /// The typed `code` of an error answer ([`ErrorCode::Unknown`] when it has none, or one
+    /// this build does not know).
+    pub fn code(&self) -> ErrorCode {
+        self.body
+            .get("code")
+            .and_then(Value::as_str)
+            .map_or(ErrorCode::Unknown, ErrorCode::parse)
+    }
+
+    /// The `detail` of an error answer, for people.
+    pub fn detail(&self) -> &str {
+        self.body
+            .get("detail")
+            .and_then(Value::as_str)
+            .unwrap_or("no detail")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchResponse {
     pub results: Vec<BatchResult>,
-}
-
-/// The batch request with `op` as free text, as `gryt_core::wire` spelled it before the
-/// names were typed; kept only until the CLI builds [`BatchOp`] (its bytes are the same).
-pub mod untyped {
-    use serde::{Deserialize, Serialize};
-    use serde_json::Value;
-
-    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-    pub struct BatchOp {
-        pub op: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub id: Option<i64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub if_match: Option<i64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub idempotency_key: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub body: Option<Value>,
-    }
-
-    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-    pub struct BatchRequest {
-        pub operations: Vec<BatchOp>,
-    }
 }
 
 #[cfg(test)]
@@ -156,24 +194,64 @@ mod tests {
     }
 
     #[test]
-    fn typed_and_untyped_ops_encode_alike() {
+    fn a_typed_body_is_written_as_its_route_body_and_reads_back_generically() {
+        let patch = EvolutionPatch {
+            status: Some("pass".into()),
+            pipeline_run_id: None,
+            started_at: None,
+            completed_at: Some("2026-01-01T00:00:00Z".into()),
+            commit: None,
+            dirty: Some(false),
+        };
         let typed = BatchOp {
-            op: BatchOpKind::PromoteGeneration,
+            op: BatchOpKind::UpdateEvolution,
             id: Some(7),
             if_match: Some(2),
             idempotency_key: Some("k".into()),
-            body: None,
+            body: Some(BatchBody::UpdateEvolution(patch.clone())),
         };
-        let untyped = untyped::BatchOp {
-            op: "promote_generation".into(),
-            id: Some(7),
-            if_match: Some(2),
-            idempotency_key: Some("k".into()),
-            body: None,
-        };
+        assert_eq!(typed.body.as_ref().map(BatchBody::kind), Some(typed.op));
+        let text = serde_json::to_string(&BatchRequest {
+            operations: vec![typed],
+        })
+        .unwrap();
+        // The body is the single route's body, untagged, written once with the request.
         assert_eq!(
-            serde_json::to_string(&typed).unwrap(),
-            serde_json::to_string(&untyped).unwrap()
+            text,
+            format!(
+                r#"{{"operations":[{{"op":"update_evolution","id":7,"if_match":2,"idempotency_key":"k","body":{}}}]}}"#,
+                serde_json::to_string(&patch).unwrap()
+            )
         );
+        let back: BatchRequest = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.operations[0].op, BatchOpKind::UpdateEvolution);
+        assert_eq!(
+            back.operations[0].body,
+            Some(serde_json::to_value(&patch).unwrap())
+        );
+    }
+
+    #[test]
+    fn a_result_reads_its_code_detail_and_data() {
+        let refused = BatchResult {
+            status: 409,
+            body: serde_json::json!({"code": "idempotency_in_flight", "detail": "still running"}),
+        };
+        assert!(!refused.is_success());
+        assert_eq!(refused.code(), ErrorCode::IdempotencyInFlight);
+        assert_eq!(refused.detail(), "still running");
+        let odd = BatchResult {
+            status: 500,
+            body: serde_json::json!({"code": "brand_new"}),
+        };
+        assert_eq!(odd.code(), ErrorCode::Unknown);
+        assert_eq!(odd.detail(), "no detail");
+        let done = BatchResult {
+            status: 201,
+            body: serde_json::json!({"data": {"id": 1}}),
+        };
+        assert!(done.is_success());
+        assert_eq!(done.data(), Some(&serde_json::json!({"id": 1})));
+        assert_eq!(done.code(), ErrorCode::Unknown);
     }
 }

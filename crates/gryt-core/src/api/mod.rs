@@ -23,7 +23,7 @@ pub mod routes;
 pub mod signing;
 
 pub use accounts::*;
-pub use batch::{BatchOp, BatchOpKind, BatchRequest, BatchResponse, BatchResult};
+pub use batch::{BatchBody, BatchOp, BatchOpKind, BatchRequest, BatchResponse, BatchResult};
 pub use pipeline::*;
 pub use problem::{ErrorBody, ErrorCode};
 pub use records::*;
