@@ -26,15 +26,14 @@ pub mod yaml;
 #[cfg(test)]
 mod layering;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 use context::Context;
 use error::CliError;
 
 /// Parses the command line, runs the command and returns the documented exit code.
 pub fn run() -> i32 {
     let env = config::Env::from_process();
-    let cli = match commands::Cli::command()
-        .after_long_help(error::exit_code_help())
+    let cli = match commands::cli_command()
         .try_get_matches()
         .and_then(|m| commands::Cli::from_arg_matches(&m))
     {
@@ -58,7 +57,15 @@ pub fn run() -> i32 {
             };
         }
     };
-    let ui = ui::Ui::new(cli.json, cli.quiet, env.color_allowed());
+    let terminal = ui::term::Terminal::detect();
+    let term_env = env.term();
+    let ui = ui::Ui::new(cli.json, cli.quiet, cli.color, &term_env, terminal);
+    ui::pager::configure(ui::term::pager_plan(
+        &term_env,
+        cli.json,
+        cli.no_pager,
+        terminal.stdout,
+    ));
     let cwd = match config::process_current_dir() {
         Ok(d) => d,
         Err(e) => {
@@ -78,7 +85,7 @@ pub fn run() -> i32 {
         cwd,
         strict_sync: cli.strict_sync,
     };
-    match commands::dispatch(&ctx, cli.command) {
+    let code = match commands::dispatch(&ctx, cli.command) {
         Ok(()) => {
             ui.finish(None);
             0
@@ -88,7 +95,9 @@ pub fn run() -> i32 {
             ui.finish((!e.reported).then_some(&e));
             e.exit_code()
         }
-    }
+    };
+    ui::pager::finish();
+    code
 }
 
 /// Whether `--json` is among the arguments (before a `--`), for errors clap found before

@@ -20,6 +20,7 @@ mod cli {
     mod output;
     mod promote;
     mod run;
+    mod terminal;
 }
 
 mod support;

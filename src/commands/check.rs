@@ -7,12 +7,17 @@ use crate::contracts;
 use crate::error::{CliError, Result};
 use crate::repo::Repo;
 use crate::store::Store;
+use crate::ui::plural;
 use crate::yaml::ContractFile;
 use clap::Args;
 use gryt_core::GenerationStatus;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
+#[command(after_long_help = "Examples:
+  gryt check                                   # every contract and pipeline
+  gryt check .gryt/generations/v1.2.0.yaml
+  git diff --cached --name-only | xargs gryt check   # a pre-commit hook")]
 pub struct CheckArgs {
     /// Files or directories to check (default: every file in .gryt/generations/ and
     /// .gryt/pipelines/). Other files are ignored, so a hook may pass every staged file.
@@ -177,13 +182,16 @@ pub fn cmd_check(ctx: &Context, args: CheckArgs) -> Result<()> {
         }
     }
     if errors.is_empty() {
-        ctx.ui
-            .info(&format!("Checked {checked} file(s): all valid."));
+        ctx.ui.info(&format!(
+            "Checked {}: all valid.",
+            plural(checked as u64, "file", "files")
+        ));
         Ok(())
     } else {
         Err(CliError::error(format!(
-            "{} of {checked} file(s) failed the check",
-            errors.len()
+            "{} of {} failed the check",
+            errors.len(),
+            plural(checked as u64, "file", "files")
         ))
         .hint("fix each file:line:column above; `gryt check PATH` checks one file"))
     }

@@ -5,6 +5,12 @@ use clap::Args;
 use serde_json::json;
 
 #[derive(Debug, Args)]
+#[command(after_long_help = "Examples:
+  gryt config                                  # every key, its value and source
+  gryt config gryt_url https://gryt.example.com
+  gryt config --global username alice
+  printf '%s\\n' \"$TOKEN\" | gryt config --global api_key_secret -
+  gryt config team --unset")]
 pub struct ConfigArgs {
     /// The key to show or set (omit to list every key with its source).
     pub key: Option<String>,
@@ -143,6 +149,16 @@ pub fn cmd_config(ctx: &Context, a: ConfigArgs) -> Result<()> {
         cfg::write_key(&path, info.name, value, mode)?;
     }
     let verb = if a.unset { "Removed" } else { "Set" };
+    if ctx.ui.json {
+        ctx.ui.json(&json!({
+            "key": info.name,
+            "value": value.map(|v| shown(Some(info), v)),
+            "removed": a.unset,
+            "path": path,
+            "source": source,
+        }));
+        return Ok(());
+    }
     ctx.ui.info(&format!(
         "{verb} {} in {} ({})",
         info.name,

@@ -20,6 +20,8 @@ struct Demo<'a> {
     ctx: &'a Context,
     exe: PathBuf,
     root: PathBuf,
+    /// The commands run so far (gryt and git).
+    steps: std::cell::Cell<u32>,
 }
 
 impl Demo<'_> {
@@ -43,7 +45,8 @@ impl Demo<'_> {
             Some(_) => format!("{} <<< \"$PASSWORD\"", shell_words(args)),
             None => shell_words(args),
         };
-        self.ctx.ui.data(&format!("\n[{who}] $ gryt {shown}"));
+        self.steps.set(self.steps.get() + 1);
+        self.ctx.ui.info(&format!("\n[{who}] $ gryt {shown}"));
         let mut cmd = Command::new(&self.exe);
         cmd.args(args)
             .current_dir(dir)
@@ -68,10 +71,10 @@ impl Demo<'_> {
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr);
         for line in stdout.lines().chain(stderr.lines()) {
-            self.ctx.ui.data(&format!("    {line}"));
+            self.ctx.ui.info(&format!("    {line}"));
         }
         let code = out.status.code().unwrap_or(-1);
-        self.ctx.ui.data(&format!("    (exit {code})"));
+        self.ctx.ui.info(&format!("    (exit {code})"));
         if code != expect {
             return Err(CliError::error(format!(
                 "demo step `gryt {}` exited {code}, expected {expect}",
@@ -84,6 +87,7 @@ impl Demo<'_> {
     /// Runs git as `who` in `dir` (a fixed identity for commits), prints it like a step;
     /// it must succeed.
     fn git(&self, who: &str, dir: &Path, args: &[&str]) -> Result<()> {
+        self.steps.set(self.steps.get() + 1);
         self.ctx
             .ui
             .data(&format!("\n[{who}] $ git {}", shell_words(args)));
@@ -100,7 +104,7 @@ impl Demo<'_> {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         for line in stdout.lines().chain(stderr.lines()) {
-            self.ctx.ui.data(&format!("    {line}"));
+            self.ctx.ui.info(&format!("    {line}"));
         }
         if !out.status.success() {
             return Err(CliError::error(format!(
@@ -146,10 +150,11 @@ pub fn cmd_demo(ctx: &Context, a: DemoArgs) -> Result<()> {
         ctx,
         exe,
         root: root.clone(),
+        steps: std::cell::Cell::new(0),
     };
     let result = run_local(&demo).and_then(|()| run_team(&demo));
     if a.keep {
-        ctx.ui.data(&format!(
+        ctx.ui.info(&format!(
             "\nThe demo's files are kept in {}",
             root.display()
         ));
@@ -157,7 +162,20 @@ pub fn cmd_demo(ctx: &Context, a: DemoArgs) -> Result<()> {
         let _ = std::fs::remove_dir_all(&root);
     }
     result?;
-    ctx.ui.data("\nDemo complete: contracts written, changes proven, generations promoted once, work kept across conflicts and an outage.");
+    // -q leaves only this outcome; --json gives it as a document.
+    if ctx.ui.json {
+        ctx.ui.json(&serde_json::json!({
+            "complete": true,
+            "steps": demo.steps.get(),
+            "kept": a.keep.then_some(&root),
+        }));
+    } else {
+        ctx.ui.data(&format!(
+            "{}Demo complete ({}): contracts written, changes proven, generations promoted once, work kept across conflicts and an outage.",
+            if ctx.ui.quiet { "" } else { "\n" },
+            crate::ui::plural(demo.steps.get(), "step", "steps")
+        ));
+    }
     Ok(())
 }
 
@@ -182,7 +200,7 @@ fn run_local(d: &Demo<'_>) -> Result<()> {
             "generation",
             "add-change",
             "v2.0.0",
-            "--id",
+            "--change",
             "FEAT-101",
             "--type",
             "add",
@@ -198,7 +216,7 @@ fn run_local(d: &Demo<'_>) -> Result<()> {
             "generation",
             "add-change",
             "v2.0.0",
-            "--id",
+            "--change",
             "BUG-50",
             "--type",
             "fix",
@@ -214,7 +232,7 @@ fn run_local(d: &Demo<'_>) -> Result<()> {
             "generation",
             "add-change",
             "v2.0.0",
-            "--id",
+            "--change",
             "feat-7",
             "--type",
             "add",
@@ -258,7 +276,7 @@ fn run_local(d: &Demo<'_>) -> Result<()> {
             "generation",
             "add-change",
             "v2.0.0",
-            "--id",
+            "--change",
             "FEAT-102",
             "--type",
             "add",
@@ -273,7 +291,7 @@ fn run_local(d: &Demo<'_>) -> Result<()> {
 
 fn run_team(d: &Demo<'_>) -> Result<()> {
     let ui = &d.ctx.ui;
-    ui.data("\n== Team sync: an embedded gryt server (SQLite in a temporary file) and three developers ==");
+    ui.info("\n== Team sync: an embedded gryt server (SQLite in a temporary file) and three developers ==");
     let dir = d.root.join("server");
     std::fs::create_dir_all(&dir)
         .map_err(|e| CliError::io("cannot create the server directory", e))?;
@@ -281,7 +299,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
     let config = gryt_server::ServerConfig::new(database.clone());
     let people = ["lead", "alice", "bob"];
     let password = |p: &str| format!("{p}-demo-password\n");
-    ui.data("\n-- Onboarding: the admin adds users, the lead logs in, makes a team and commits the repository; teammates clone it and log in --");
+    ui.info("\n-- Onboarding: the admin adds users, the lead logs in, makes a team and commits the repository; teammates clone it and log in --");
     for p in people {
         d.step_with(
             "admin",
@@ -301,7 +319,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
     }
     let mut server = gryt_server::TestServer::start(config.clone())
         .map_err(|e| CliError::error(format!("cannot start the demo server: {e:#}")))?;
-    ui.data(&format!("server listening on {}", server.url()));
+    ui.info(&format!("server listening on {}", server.url()));
     let ws = |p: &str| d.root.join(format!("ws-{p}"));
     let login = |p: &str, url: &str| -> Result<()> {
         d.step_with(
@@ -356,7 +374,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
             login(p, &server.url())?;
         }
     } else {
-        ui.data("\ngit is not on PATH: skipping the teammates' `git clone`; they copy the lead's .gryt/config and pipeline instead");
+        ui.info("\ngit is not on PATH: skipping the teammates' `git clone`; they copy the lead's .gryt/config and pipeline instead");
         for p in ["alice", "bob"] {
             copy_shared(&lead_ws.join(".gryt"), &ws(p).join(".gryt"))?;
             login(p, &server.url())?;
@@ -364,7 +382,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
     }
     let (lead, alice, bob) = (ws("lead"), ws("alice"), ws("bob"));
 
-    ui.data(
+    ui.info(
         "\n-- Coordinated release: the lead writes the contract, each developer proves a change --",
     );
     d.write(
@@ -400,7 +418,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
             "generation",
             "add-change",
             "v3.0.0",
-            "--id",
+            "--change",
             "FEAT-202",
             "--type",
             "add",
@@ -410,7 +428,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
         1,
     )?;
 
-    ui.data("\n-- Same version twice: the first push wins, the second is told and renames --");
+    ui.info("\n-- Same version twice: the first push wins, the second is told and renames --");
     d.step(
         "alice",
         &alice,
@@ -433,7 +451,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
     )?;
     d.step("bob", &bob, &["sync", "push"], 0)?;
 
-    ui.data("\n-- Pull never loses local work: both edit the same draft --");
+    ui.info("\n-- Pull never loses local work: both edit the same draft --");
     d.step("alice", &alice, &["sync", "pull"], 0)?;
     d.step(
         "alice",
@@ -442,7 +460,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
             "generation",
             "add-change",
             "v3.2.0",
-            "--id",
+            "--change",
             "FEAT-301",
             "--type",
             "add",
@@ -458,7 +476,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
             "generation",
             "add-change",
             "v3.2.0",
-            "--id",
+            "--change",
             "BUG-88",
             "--type",
             "fix",
@@ -472,7 +490,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
     d.step("alice", &alice, &["generation", "show", "v3.2.0"], 0)?;
     d.step("alice", &alice, &["sync", "push"], 0)?;
 
-    ui.data(
+    ui.info(
         "\n-- Offline: the server stops; cloud mode keeps work pending (a note; exit 4 with --strict-sync) and delivers it later --",
     );
     d.step("alice", &alice, &["config", "execution_mode", "cloud"], 0)?;
@@ -493,7 +511,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
             "generation",
             "add-change",
             "v3.3.0",
-            "--id",
+            "--change",
             "FEAT-33",
             "--type",
             "add",
@@ -505,7 +523,7 @@ fn run_team(d: &Demo<'_>) -> Result<()> {
     d.step("alice", &alice, &["sync", "status"], 0)?;
     server = gryt_server::TestServer::start(config)
         .map_err(|e| CliError::error(format!("cannot restart the demo server: {e:#}")))?;
-    ui.data(&format!("server restarted on {}", server.url()));
+    ui.info(&format!("server restarted on {}", server.url()));
     for p in people {
         login(p, &server.url())?;
     }

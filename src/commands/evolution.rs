@@ -3,12 +3,16 @@ use crate::context::Workspace;
 use crate::error::Result;
 use crate::ops;
 use crate::store::EvolutionRecord;
+use crate::ui::table::Cell;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
 #[derive(Debug, Subcommand)]
 pub enum EvolutionCommand {
     /// Start proving a change of a draft generation (numbered rc.N).
+    #[command(
+        after_long_help = "Examples:\n  gryt evolution start v1.2.0 --change FEAT-101\n  gryt run ci                      # prove it with .gryt/pipelines/ci.yaml"
+    )]
     Start(StartArgs),
     /// List evolutions, of one generation or of all.
     #[command(visible_alias = "ls")]
@@ -16,6 +20,9 @@ pub enum EvolutionCommand {
     /// Show one evolution (by rc tag v1.2.0-rc.2, code name or id) and its runs.
     Show(IdArg),
     /// Record the result of an evolution proven outside gryt (e.g. by a CI system).
+    #[command(
+        after_long_help = "Examples:\n  gryt evolution complete v1.2.0-rc.1 --status pass\n  gryt evolution complete \"$GRYT_EVOLUTION_ID\" --status fail"
+    )]
     Complete(CompleteArgs),
     /// End an open evolution of yours as cancelled: final, proves nothing; start a new one to
     /// prove the change.
@@ -27,12 +34,13 @@ pub struct StartArgs {
     /// The generation's version.
     pub version: String,
     /// The change this evolution proves, e.g. FEAT-101.
-    #[arg(long)]
+    #[arg(long, value_name = "ID")]
     pub change: String,
 }
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Only the evolutions of this generation (default: all).
     pub version: Option<String>,
 }
 
@@ -46,7 +54,7 @@ pub struct IdArg {
 pub struct CompleteArgs {
     /// rc tag (v1.2.0-rc.2), code name or id.
     pub id: String,
-    /// pass or fail
+    /// The result the outside system found.
     #[arg(long, value_parser = ["pass", "fail"])]
     pub status: String,
 }
@@ -103,14 +111,15 @@ fn print_evolutions(ctx: &Context, ws: &Workspace, evs: &[EvolutionRecord]) {
     let mut t = ctx
         .ui
         .table(&["Tag", "Change", "Status", "Owner", "Code name", "Started"]);
+    let now = ctx.env.now();
     for e in evs {
         t.add_row(vec![
-            super::render::tag_label(ws, e),
-            e.change_id.clone(),
-            ctx.ui.status(e.status.as_str()),
-            e.owner.clone(),
-            e.code_name.clone(),
-            e.started_at.clone(),
+            Cell::new(super::render::tag_label(ws, e)),
+            Cell::new(e.change_id.clone()),
+            ctx.ui.status_cell(e.status.as_str()),
+            Cell::new(e.owner.clone()),
+            Cell::new(e.code_name.clone()),
+            Cell::new(ctx.ui.when(&e.started_at, now)),
         ]);
     }
     ctx.ui.print_table(&t);
@@ -143,6 +152,8 @@ fn cmd_show(ctx: &Context, a: IdArg) -> Result<()> {
         return Ok(());
     }
     let ui = &ctx.ui;
+    ui.page();
+    let now = ctx.env.now();
     ui.data(&format!(
         "Evolution {} ({})",
         super::render::tag_label(&ws, &ev),
@@ -151,9 +162,13 @@ fn cmd_show(ctx: &Context, a: IdArg) -> Result<()> {
     ui.data(&format!("Change:    {}", ev.change_id));
     ui.data(&format!("Status:    {}", ui.status(ev.status.as_str())));
     ui.data(&format!("Owner:     {}", ev.owner));
-    ui.data(&format!("Started:   {}", ev.started_at));
+    ui.data(&format!(
+        "Started:   {} ({})",
+        ev.started_at,
+        ui.when(&ev.started_at, now)
+    ));
     if let Some(c) = &ev.completed_at {
-        ui.data(&format!("Completed: {c}"));
+        ui.data(&format!("Completed: {c} ({})", ui.when(c, now)));
     }
     ui.data(&format!(
         "Commit:    {}",

@@ -2,6 +2,8 @@ use crate::context::Context;
 use crate::error::{CliError, Result};
 use crate::ops;
 use crate::store::{EvolutionRecord, GenerationRecord};
+use crate::ui::plural;
+use crate::ui::table::Cell;
 use clap::{Args, Subcommand};
 use gryt_core::generation::ensure_draft;
 use gryt_core::GateReport;
@@ -10,11 +12,17 @@ use serde_json::json;
 #[derive(Debug, Subcommand)]
 pub enum GenerationCommand {
     /// Create a draft generation (1.2.0 and v1.2.0 both store v1.2.0).
+    #[command(
+        after_long_help = "Examples:\n  gryt generation new v1.2.0 -d \"Spring release\"\n  gryt generation new 2.0.0-rc.1"
+    )]
     New(NewArgs),
     /// List generations in version order.
     #[command(visible_alias = "ls")]
     List,
     /// Show a generation, its changes and their proof.
+    #[command(
+        after_long_help = "Examples:\n  gryt generation show v1.2.0\n  gryt generation show v1.2.0 --json"
+    )]
     Show(VersionArg),
     /// Re-read .gryt/generations/VERSION.yaml after you edited it.
     Update(VersionArg),
@@ -24,8 +32,12 @@ pub enum GenerationCommand {
     /// Open the contract in $EDITOR, then update.
     Edit(VersionArg),
     /// Add a change to a draft.
+    #[command(
+        after_long_help = "Examples:\n  gryt generation add-change v1.2.0 --change FEAT-101 --type add --title \"OAuth2 login\"\n  gryt generation add-change v1.2.0 --change BUG-7 --type fix --title \"Session timeout\" --description \"Sessions ended after 5 minutes\""
+    )]
     AddChange(AddChangeArgs),
     /// Remove a change from a draft.
+    #[command(after_long_help = "Example:\n  gryt generation remove-change v1.2.0 --change BUG-7")]
     RemoveChange(RemoveChangeArgs),
     /// Give a draft another version.
     Rename(RenameArgs),
@@ -46,44 +58,62 @@ pub struct NewArgs {
 
 #[derive(Debug, Args)]
 pub struct VersionArg {
+    /// The generation's version, e.g. v1.2.0 (the leading v is optional).
     pub version: String,
 }
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
+    /// The generation to export (default: every generation).
     pub version: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct AddChangeArgs {
+    /// The draft generation's version.
     pub version: String,
     /// The change id, e.g. FEAT-101 (capital letters and digits, a dash, a number).
-    #[arg(long)]
-    pub id: String,
-    /// add | fix | refine | remove
-    #[arg(long = "type", value_name = "TYPE")]
+    #[arg(long = "change", alias = "id", value_name = "ID")]
+    pub change: String,
+    /// What kind of change it is.
+    #[arg(long = "type", value_name = "TYPE", value_parser = super::listed(gryt_core::ChangeType::ALL.map(|t| t.as_str())))]
     pub change_type: String,
+    /// A one-line title.
     #[arg(long)]
     pub title: String,
+    /// A longer description.
     #[arg(long)]
     pub description: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct RemoveChangeArgs {
+    /// The draft generation's version.
     pub version: String,
-    /// The change id to remove.
-    pub id: String,
+    /// The change id to remove, e.g. FEAT-101.
+    #[arg(
+        long = "change",
+        value_name = "ID",
+        required_unless_present = "id",
+        conflicts_with = "id"
+    )]
+    pub change: Option<String>,
+    /// The change id as a second argument (the older spelling of --change).
+    #[arg(value_name = "ID", hide = true)]
+    pub id: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct RenameArgs {
+    /// The draft's current version.
     pub old: String,
+    /// Its new version.
     pub new: String,
 }
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
+    /// The draft's version.
     pub version: String,
     /// Delete only the local copy, never the cloud's.
     #[arg(long)]
@@ -123,7 +153,7 @@ fn cmd_new(ctx: &Context, a: NewArgs) -> Result<()> {
         &format!("Created generation {} (draft)", rec.version),
     );
     ctx.ui.info(&format!(
-        "Next: add changes with `gryt generation add-change {} --id FEAT-1 --type add --title \"...\"` or edit {}",
+        "Next: add changes with `gryt generation add-change {} --change FEAT-1 --type add --title \"...\"` or edit {}",
         rec.version,
         ws.repo.generation_file(&rec.version).display()
     ));
@@ -152,12 +182,12 @@ fn cmd_list(ctx: &Context) -> Result<()> {
     ]);
     for g in &list {
         t.add_row(vec![
-            g.version.clone(),
-            ctx.ui.status(&g.status),
-            format!("{}/{}", g.proven, g.changes),
-            g.evolutions.to_string(),
-            ctx.ui.status(&g.sync_status),
-            g.description.clone().unwrap_or_default(),
+            Cell::new(g.version.clone()),
+            ctx.ui.status_cell(&g.status),
+            Cell::new(format!("{}/{}", g.proven, g.changes)),
+            Cell::new(g.evolutions.to_string()),
+            ctx.ui.status_cell(&g.sync_status),
+            Cell::new(g.description.clone().unwrap_or_default()),
         ]);
     }
     ctx.ui.print_table(&t);
@@ -184,6 +214,8 @@ fn print_generation(
     report: &GateReport,
 ) {
     let ui = &ctx.ui;
+    ui.page();
+    let now = ctx.env.now();
     ui.data(&format!(
         "Generation {} ({})",
         rec.version,
@@ -193,20 +225,22 @@ fn print_generation(
         ui.data(&format!("Description: {d}"));
     }
     ui.data(&format!(
-        "Created:     {}{}",
+        "Created:     {}{} ({})",
         rec.created_at,
         rec.created_by
             .as_deref()
             .map(|b| format!(" by {b}"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        ui.when(&rec.created_at, now)
     ));
     if let Some(p) = &rec.promoted_at {
         ui.data(&format!(
-            "Promoted:    {p}{}",
+            "Promoted:    {p}{} ({})",
             rec.promoted_by
                 .as_deref()
                 .map(|b| format!(" by {b}"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            ui.when(p, now)
         ));
     }
     ui.data(&format!("Sync:        {}", ui.status(&rec.sync_status)));
@@ -225,9 +259,9 @@ fn cmd_update(ctx: &Context, a: VersionArg) -> Result<()> {
         ctx,
         &rec,
         &format!(
-            "Updated generation {} ({} changes)",
+            "Updated generation {} ({})",
             rec.version,
-            rec.changes.len()
+            plural(rec.changes.len() as u64, "change", "changes")
         ),
     );
     Ok(())
@@ -300,9 +334,9 @@ fn cmd_edit(ctx: &Context, a: VersionArg) -> Result<()> {
         ctx,
         &rec,
         &format!(
-            "Updated generation {} ({} changes)",
+            "Updated generation {} ({})",
             rec.version,
-            rec.changes.len()
+            plural(rec.changes.len() as u64, "change", "changes")
         ),
     );
     Ok(())
@@ -314,19 +348,20 @@ fn cmd_add_change(ctx: &Context, a: AddChangeArgs) -> Result<()> {
         ctx,
         &mut ws,
         &a.version,
-        &a.id,
+        &a.change,
         &a.change_type,
         &a.title,
         a.description,
     )?;
-    report_saved(ctx, &rec, &format!("Added {} to {}", a.id, rec.version));
+    report_saved(ctx, &rec, &format!("Added {} to {}", a.change, rec.version));
     Ok(())
 }
 
 fn cmd_remove_change(ctx: &Context, a: RemoveChangeArgs) -> Result<()> {
     let mut ws = ctx.open()?;
-    let rec = ops::remove_change(ctx, &mut ws, &a.version, &a.id)?;
-    report_saved(ctx, &rec, &format!("Removed {} from {}", a.id, rec.version));
+    let id = a.change.or(a.id).unwrap_or_default();
+    let rec = ops::remove_change(ctx, &mut ws, &a.version, &id)?;
+    report_saved(ctx, &rec, &format!("Removed {id} from {}", rec.version));
     Ok(())
 }
 

@@ -6,6 +6,9 @@ use clap::Args;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
+#[command(after_long_help = "Examples:
+  gryt init
+  gryt init path/to/project")]
 pub struct InitArgs {
     /// Where to create the repository (default: the current directory). Git is optional.
     pub path: Option<PathBuf>,

@@ -3,12 +3,14 @@
 
 pub mod check;
 pub mod cloud;
+pub mod completions;
 pub mod config;
 #[cfg(feature = "server")]
 pub mod demo;
 pub mod evolution;
 pub mod generation;
 pub mod init;
+pub mod man;
 pub mod promote;
 pub mod render;
 pub mod run;
@@ -17,7 +19,7 @@ pub mod team;
 
 use crate::context::Context;
 use crate::error::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// gryt: contract-based releases. A generation is a release contract (a version and the
@@ -35,6 +37,13 @@ pub struct Cli {
     /// Print only results and errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// When to colour output: auto (on a terminal, unless NO_COLOR or CLICOLOR=0 say
+    /// otherwise, or CLICOLOR_FORCE forces it), always, never.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: crate::ui::term::ColorChoice,
+    /// Never send output through a pager (GRYT_PAGER, PAGER, default `less`).
+    #[arg(long, global = true)]
+    pub no_pager: bool,
     /// Fail a command that succeeded when its automatic sync could not deliver (exit 4
     /// unreachable, 3 needs attention) instead of noting that the work is kept pending.
     #[arg(
@@ -81,6 +90,46 @@ pub enum Command {
     /// Walk through gryt end to end in a temporary directory, printing every command.
     #[cfg(feature = "server")]
     Demo(demo::DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Write man pages (gryt.1 and one per subcommand) to DIR, or print gryt.1.
+    Man(man::ManArgs),
+}
+
+/// The whole command line definition, with the exit codes at the end of `--help`.
+pub fn cli_command() -> clap::Command {
+    Cli::command().after_long_help(crate::error::exit_code_help())
+}
+
+/// A value parser that lists its values (in help, completions and man pages) but takes any
+/// text, so the rule that checks the value (in gryt-core) refuses a wrong one with its own
+/// message, hint and exit code.
+#[derive(Debug, Clone)]
+pub struct Listed(Vec<&'static str>);
+
+pub fn listed<const N: usize>(values: [&'static str; N]) -> Listed {
+    Listed(values.to_vec())
+}
+
+impl clap::builder::TypedValueParser for Listed {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> std::result::Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            self.0.iter().map(|v| clap::builder::PossibleValue::new(*v)),
+        ))
+    }
 }
 
 /// What automatic sync a command needs (see ops/autosync.rs).
@@ -133,6 +182,8 @@ fn run_command(ctx: &Context, command: Command) -> Result<()> {
         Command::Cloud(cmd) => cloud::dispatch(ctx, cmd),
         Command::Team(cmd) => team::dispatch(ctx, cmd),
         Command::Sync(cmd) => sync::dispatch(ctx, cmd),
+        Command::Completions(args) => completions::cmd_completions(ctx, args),
+        Command::Man(args) => man::cmd_man(ctx, args),
         #[cfg(feature = "server")]
         Command::Server(mut args) => {
             args.json = ctx.ui.json;
@@ -156,5 +207,88 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every argument and option of every command (`gryt server`'s too) that is not hidden,
+    /// and every command, has a description.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            // clap's derive gives an argument without a doc comment an empty help text.
+            let said = |h: Option<&clap::builder::StyledStr>| {
+                h.is_some_and(|h| !h.to_string().trim().is_empty())
+            };
+            let path = format!("{path} {}", cmd.get_name());
+            if !said(cmd.get_about()) && !said(cmd.get_long_about()) {
+                missing.push(format!("{path} (the command)"));
+            }
+            for arg in cmd.get_arguments() {
+                let auto = matches!(
+                    arg.get_action(),
+                    clap::ArgAction::Help
+                        | clap::ArgAction::HelpShort
+                        | clap::ArgAction::HelpLong
+                        | clap::ArgAction::Version
+                );
+                if !auto
+                    && !arg.is_hide_set()
+                    && !said(arg.get_help())
+                    && !said(arg.get_long_help())
+                {
+                    missing.push(format!("{path}: {}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &path, missing);
+            }
+        }
+        let mut cmd = cli_command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "", &mut missing);
+        #[cfg(feature = "server")]
+        assert!(
+            cmd.find_subcommand("server")
+                .is_some_and(|s| s.get_subcommands().count() > 0),
+            "the walk covers `gryt server`'s subcommands"
+        );
+        assert!(
+            missing.is_empty(),
+            "without help text:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    /// Options that take one of a fixed set of values list them.
+    #[test]
+    fn enumerated_options_list_their_values() {
+        let cmd = cli_command();
+        let values = |path: &[&str], arg: &str| -> Vec<String> {
+            let mut c = &cmd;
+            for p in path {
+                c = c.find_subcommand(p).expect("a subcommand");
+            }
+            let a = c
+                .get_arguments()
+                .find(|a| a.get_id() == arg)
+                .expect("the argument");
+            a.get_possible_values()
+                .iter()
+                .map(|v| v.get_name().to_string())
+                .collect()
+        };
+        assert_eq!(
+            values(&["generation", "add-change"], "change_type"),
+            ["add", "fix", "refine", "remove"]
+        );
+        assert_eq!(
+            values(&["evolution", "complete"], "status"),
+            ["pass", "fail"]
+        );
+        assert_eq!(values(&[], "color"), ["auto", "always", "never"]);
+        assert_eq!(
+            values(&["completions"], "shell"),
+            ["bash", "elvish", "fish", "powershell", "zsh"]
+        );
     }
 }

@@ -8,6 +8,10 @@ use gryt_core::GateReport;
 use serde_json::json;
 
 #[derive(Debug, Args)]
+#[command(after_long_help = "Examples:
+  gryt promote v1.2.0
+  gryt promote v1.2.0 --no-tag          # no git tag
+  git push origin v1.2.0                # publish the tag")]
 pub struct PromoteArgs {
     /// The generation to promote.
     pub version: String,

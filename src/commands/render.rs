@@ -3,6 +3,7 @@
 
 use crate::context::{Context, Workspace};
 use crate::store::EvolutionRecord;
+use crate::ui::table::{Cell, Color};
 use gryt_core::GateReport;
 
 /// Renders a generation's changes with their proof and the gate's verdict.
@@ -14,26 +15,19 @@ pub fn print_gate(ctx: &Context, report: &GateReport) {
         } else {
             c.evolutions
                 .iter()
-                .map(|e| {
-                    format!(
-                        "rc.{} {} ({})",
-                        e.rc,
-                        ctx.ui.status(e.status.as_str()),
-                        e.owner
-                    )
-                })
+                .map(|e| format!("rc.{} {} ({})", e.rc, e.status.as_str(), e.owner))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let mark = if c.proven {
-            ctx.ui.status("proven")
+        let (mark, color) = if c.proven {
+            ("proven", Some(Color::Green))
         } else {
-            "unproven".to_string()
+            ("unproven", None)
         };
         t.add_row(vec![
-            c.change_id.clone(),
-            c.title.clone(),
-            format!("{mark}: {proof}"),
+            Cell::new(c.change_id.clone()),
+            Cell::new(c.title.clone()),
+            Cell::colored(format!("{mark}: {proof}"), color),
         ]);
     }
     ctx.ui.print_table(&t);

@@ -8,6 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 #[derive(Debug, Args)]
+#[command(after_long_help = "Examples:
+  gryt run ci                                  # your one open evolution
+  gryt run ci --evolution v1.2.0-rc.2")]
 pub struct RunArgs {
     /// The pipeline: .gryt/pipelines/PIPELINE.yaml
     pub pipeline: String,

@@ -5,6 +5,7 @@ use crate::context::{Context, Workspace};
 use crate::error::{CliError, Kind, Result};
 use crate::ops::sync::{self, Filter};
 use crate::store::sync as ss;
+use crate::ui::plural;
 use crate::ui::progress::Bar;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -12,8 +13,12 @@ use serde_json::json;
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
     /// Fetch what changed on the server and merge it (never loses local work).
+    #[command(
+        after_long_help = "Examples:\n  gryt sync pull\n  gryt sync pull --only 'v2.*' --exclude '*-rc.*'"
+    )]
     Pull(PullArgs),
     /// Send pending local work (pulls first; exit 3 on a conflict or a taken version).
+    #[command(after_long_help = "Examples:\n  gryt sync push\n  gryt sync push v1.2.0")]
     Push(PushArgs),
     /// Send the evolutions of one generation.
     PushEvolutions(VersionArgs),
@@ -22,6 +27,9 @@ pub enum SyncCommand {
     /// The history of syncs.
     Log(LogArgs),
     /// Settle a conflict or work the server refused: keep yours (--ours) or the server's (--theirs).
+    #[command(
+        after_long_help = "Examples:\n  gryt sync status                  # what is in conflict, and how to settle it\n  gryt sync resolve v1.2.0 --ours\n  gryt sync resolve v1.2.0 --theirs"
+    )]
     Resolve(ResolveArgs),
     /// Stay in the foreground: pull when the server moves, deliver pending work.
     Watch(WatchArgs),
@@ -45,11 +53,14 @@ pub struct PushArgs {
 
 #[derive(Debug, Args)]
 pub struct VersionArgs {
+    /// The generation whose evolutions to send.
     pub version: String,
 }
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Show this generation's changes and their proof (pulling first when the server
+    /// answers).
     pub version: Option<String>,
     /// Exit 3 when the workspace is behind the server too (like `git diff --exit-code`);
     /// without it only conflicts and refused work exit 3.
@@ -67,6 +78,7 @@ pub struct LogArgs {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("side").required(true).args(["ours", "theirs"])))]
 pub struct ResolveArgs {
+    /// The generation in conflict or refused.
     pub version: String,
     /// Keep the local copy; it is pushed on top of the server's.
     #[arg(long)]
@@ -144,13 +156,16 @@ fn cmd_pull(ctx: &Context, a: PullArgs) -> Result<()> {
         ctx.ui.info("Already up to date.");
     } else {
         ctx.ui.info(&format!(
-            "Pulled: {} new, {} updated, {} merged with local edits, {} deleted, {} evolutions ({} pages, now at {} of {}).",
-            r.inserted, r.updated, r.merged, r.deleted, r.evolutions, r.pages, r.cursor, r.head
+            "Pulled: {} new, {} updated, {} merged with local edits, {} deleted, {} ({}, now at {} of {}).",
+            r.inserted, r.updated, r.merged, r.deleted,
+            plural(r.evolutions as u64, "evolution", "evolutions"),
+            plural(r.pages as u64, "page", "pages"),
+            r.cursor, r.head
         ));
         print_conflicts(ctx, &r.conflicts);
     }
     if !r.conflicts.is_empty() {
-        return Err(CliError::new(Kind::Attention, format!("{} generation(s) in conflict; your local copies were kept", r.conflicts.len()))
+        return Err(CliError::new(Kind::Attention, format!("{} in conflict; your local copies were kept", plural(r.conflicts.len() as u64, "generation", "generations")))
             .hint("see `gryt sync status`, then `gryt sync resolve VERSION --ours` or `--theirs`, or rename a taken version"));
     }
     Ok(())
@@ -173,8 +188,13 @@ fn cmd_push(ctx: &Context, version: Option<&str>) -> Result<()> {
         ctx.ui.json(&json!({ "push": r, "requests": cloud.remote.requests.get(), "bytes": cloud.remote.bytes.get() }));
     } else {
         ctx.ui.info(&format!(
-            "Pushed: {} created, {} updated, {} deleted, {} promoted, {} evolutions ({} requests).",
-            r.created, r.updated, r.deleted, r.promoted, r.evolutions, r.requests
+            "Pushed: {} created, {} updated, {} deleted, {} promoted, {} ({}).",
+            r.created,
+            r.updated,
+            r.deleted,
+            r.promoted,
+            plural(r.evolutions as u64, "evolution", "evolutions"),
+            plural(r.requests as u64, "request", "requests")
         ));
         print_conflicts(ctx, &r.conflicts);
     }
@@ -287,6 +307,7 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<()> {
         }));
     } else {
         let ui = &ctx.ui;
+        ui.page();
         match &cloud {
             Some(c) => ui.data(&format!(
                 "Cloud: {} (project {}{})",
@@ -312,7 +333,8 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<()> {
         }
         match (&last_ok, age) {
             (Some(t), Some(a)) => ui.data(&format!(
-                "Last successful sync: {t} ({a} s ago, {})",
+                "Last successful sync: {t} ({}, {})",
+                ui.when(t, ctx.env.now()),
                 freshness(a)
             )),
             _ => ui.data("Last successful sync: never"),
@@ -328,10 +350,10 @@ fn cmd_status(ctx: &Context, a: StatusArgs) -> Result<()> {
             }
         ));
         ui.data(&format!(
-            "Pending push: {} generation(s), {} evolution(s), {} deletion(s)",
-            pending.len(),
-            evo_pending,
-            deletes.len()
+            "Pending push: {}, {}, {}",
+            plural(pending.len() as u64, "generation", "generations"),
+            plural(evo_pending as u64, "evolution", "evolutions"),
+            plural(deletes.len() as u64, "deletion", "deletions")
         ));
         for p in &pending {
             let err = p["error"]
@@ -426,9 +448,10 @@ fn cmd_log(ctx: &Context, a: LogArgs) -> Result<()> {
         "Error",
         "Detail",
     ]);
+    let now = ctx.env.now();
     for (at, d, n, c, _, e, x) in rows {
         t.add_row(vec![
-            at,
+            ctx.ui.when(&at, now),
             d,
             n.to_string(),
             c.to_string(),

@@ -97,8 +97,9 @@ impl Env {
         self.now().to_rfc3339_opts(SecondsFormat::Micros, true)
     }
 
-    pub fn color_allowed(&self) -> bool {
-        !self.vars.contains_key("NO_COLOR")
+    /// The variables of terminal output (colour, pager, width) for `ui::term`.
+    pub fn term(&self) -> crate::ui::term::TermEnv {
+        crate::ui::term::TermEnv::from_lookup(|k| self.get(k))
     }
 
     pub fn editor(&self) -> Option<String> {

@@ -14,14 +14,17 @@
 //! "exit_code"}}` on its own, or beside what the command had already reported.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod pager;
 pub mod progress;
 pub mod prompt;
+pub mod table;
+pub mod term;
+pub mod time;
 
 use crate::error::CliError;
-use comfy_table::{presets, ContentArrangement, Table};
 use serde::Serialize;
 use std::borrow::Cow;
-use std::io::{IsTerminal, Write};
+
 use std::sync::Mutex;
 
 /// The JSON document of this command, printed by [`Ui::finish`].
@@ -101,18 +104,41 @@ fn sgr_len(s: &str, keep: Keep) -> Option<usize> {
 pub struct Ui {
     pub json: bool,
     pub quiet: bool,
+    /// Colour on stdout.
     pub color: bool,
+    /// Colour on stderr (messages, errors, hints).
+    pub color_err: bool,
+    /// Stdout is a terminal.
     pub tty: bool,
+    /// The width tables wrap to (`COLUMNS`, else the terminal's); none: no wrapping.
+    pub width: Option<u16>,
 }
 
 impl Ui {
-    pub fn new(json: bool, quiet: bool, color_allowed: bool) -> Ui {
-        let tty = std::io::stdout().is_terminal();
+    /// The output of this process: `--json`, `--quiet`, `--color`, the terminal variables
+    /// (read by the caller) and what the streams are.
+    pub fn new(
+        json: bool,
+        quiet: bool,
+        choice: term::ColorChoice,
+        env: &term::TermEnv,
+        terminal: term::Terminal,
+    ) -> Ui {
         Ui {
             json,
             quiet,
-            color: tty && color_allowed,
-            tty,
+            color: term::color_enabled(choice, env, terminal.stdout),
+            color_err: term::color_enabled(choice, env, terminal.stderr),
+            tty: terminal.stdout,
+            width: term::table_width(env, terminal.width),
+        }
+    }
+
+    /// Human output from here on goes through the pager, when one is configured (a
+    /// terminal, not `--json`, not `--no-pager`).
+    pub fn page(&self) {
+        if !self.json {
+            pager::arm();
         }
     }
 
@@ -128,6 +154,12 @@ impl Ui {
     /// Data the user asked for: always printed (control characters rendered visibly).
     pub fn data(&self, text: &str) {
         raw_stdout(&visible(text, self.keep()));
+    }
+
+    /// A document gryt generated itself (a completion script, a man page): printed exactly,
+    /// even with --quiet.
+    pub fn document(&self, text: &str) {
+        raw_stdout(text.strip_suffix('\n').unwrap_or(text));
     }
 
     /// A line of a pipeline step's output, on stdout (`to_stderr` false) or stderr: the
@@ -160,7 +192,7 @@ impl Ui {
     pub fn notice(&self, text: &str) {
         eprintln!(
             "{} {}",
-            self.paint("Note:", "36"),
+            self.paint_err("Note:", "36"),
             visible(text, Keep::Nothing)
         );
     }
@@ -168,7 +200,7 @@ impl Ui {
     pub fn warn(&self, text: &str) {
         eprintln!(
             "{} {}",
-            self.paint("Warning:", "33"),
+            self.paint_err("Warning:", "33"),
             visible(text, Keep::Nothing)
         );
     }
@@ -176,7 +208,11 @@ impl Ui {
     /// A command's JSON document: held until [`Ui::finish`] prints it (a second document
     /// first prints the one before).
     pub fn json<T: Serialize>(&self, value: &T) {
-        match serde_json::to_string_pretty(value) {
+        let rendered = serde_json::to_value(value).and_then(|mut v| {
+            time::normalize_json(&mut v);
+            serde_json::to_string_pretty(&v)
+        });
+        match rendered {
             Ok(s) => {
                 let previous = match PENDING_JSON.lock() {
                     Ok(mut slot) => slot.replace(s),
@@ -226,7 +262,7 @@ impl Ui {
 
     /// An error on stderr: `Error: MESSAGE` and, when there is one, `Hint: HINT`.
     pub fn error(&self, e: &CliError) {
-        let color = self.color && std::io::stderr().is_terminal();
+        let color = self.color_err;
         let label = if color {
             "\x1b[31mError:\x1b[0m"
         } else {
@@ -245,46 +281,87 @@ impl Ui {
 
     /// Wraps `text` in an ANSI colour when colour is on.
     pub fn paint(&self, text: &str, code: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
+        paint(self.color, text, code)
+    }
+
+    /// [`Ui::paint`] for text on stderr.
+    fn paint_err(&self, text: &str, code: &str) -> String {
+        paint(self.color_err, text, code)
     }
 
     /// Colours a status word: green for done/pass, yellow for pending, red for fail.
     pub fn status(&self, s: &str) -> String {
-        let code = match s {
-            "promoted" | "pass" | "synced" | "proven" | "yes" => "32",
-            "fail" | "failed" | "conflict" | "timed_out" | "no" => "31",
-            "draft" | "pending" | "running" | "not_synced" | "syncing" | "cancelled" => "33",
-            _ => return s.to_string(),
-        };
-        self.paint(s, code)
-    }
-
-    pub fn table(&self, header: &[&str]) -> Table {
-        let mut t = Table::new();
-        t.load_style(if self.tty {
-            presets::UTF8_HORIZONTAL_ONLY
-        } else {
-            presets::NOTHING
-        });
-        t.set_content_arrangement(if self.tty {
-            ContentArrangement::Dynamic
-        } else {
-            ContentArrangement::Disabled
-        });
-        if !self.color {
-            t.force_no_tty();
+        match status_color(s) {
+            Some(c) => self.paint(s, c.sgr()),
+            None => s.to_string(),
         }
-        t.set_header(header.iter().copied());
-        t
     }
 
-    pub fn print_table(&self, t: &Table) {
-        self.data(&t.to_string());
+    /// A table cell holding a status word, coloured like [`Ui::status`].
+    pub fn status_cell(&self, s: &str) -> table::Cell {
+        table::Cell::colored(s, status_color(s))
     }
+
+    /// A table laid out for this output (the terminal's width, colour, rules on a terminal).
+    pub fn table(&self, header: &[&str]) -> table::Table {
+        table::Table::new(
+            table::Layout {
+                width: self.width,
+                color: self.color,
+                rules: self.tty,
+            },
+            header,
+        )
+    }
+
+    /// Prints a table (through the pager on a terminal).
+    pub fn print_table(&self, t: &table::Table) {
+        self.page();
+        // Cell text was made visible before it was measured; the colour codes are the
+        // table's own.
+        raw_stdout(&t.render());
+    }
+
+    /// A time for a human table: relative to now ("3 minutes ago").
+    pub fn when(&self, at: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+        time::ago(at, now)
+    }
+}
+
+fn paint(on: bool, text: &str, code: &str) -> String {
+    if on {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// The colour of a status word, if it has one.
+fn status_color(s: &str) -> Option<table::Color> {
+    use table::Color::*;
+    match s {
+        "promoted" | "pass" | "synced" | "proven" | "yes" | "active" => Some(Green),
+        "fail" | "failed" | "conflict" | "timed_out" | "no" | "revoked" => Some(Red),
+        "draft" | "pending" | "running" | "not_synced" | "syncing" | "cancelled" => Some(Yellow),
+        _ => None,
+    }
+}
+
+impl table::Color {
+    /// The SGR code of [`Ui::paint`] (one of gryt's own, which [`visible`] lets through).
+    fn sgr(self) -> &'static str {
+        match self {
+            table::Color::Green => "32",
+            table::Color::Red => "31",
+            table::Color::Yellow => "33",
+        }
+    }
+}
+
+/// `n` and the noun in the right number: "1 change", "2 changes", "0 changes".
+pub fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// `{"error": {...}}` on stdout, for errors found before a command could start.
@@ -296,13 +373,19 @@ pub fn print_json_error(e: &CliError) {
 /// Writes a line to stdout as it is. A closed pipe (`gryt ... | head`) is not an error worth
 /// a panic.
 fn raw_stdout(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{text}");
+    pager::write_line(text);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plurals() {
+        assert_eq!(plural(1u32, "change", "changes"), "1 change");
+        assert_eq!(plural(0u32, "change", "changes"), "0 changes");
+        assert_eq!(plural(2u64, "request", "requests"), "2 requests");
+    }
 
     #[test]
     fn control_characters_are_rendered_visibly() {

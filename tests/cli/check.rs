@@ -85,7 +85,7 @@ fn a_pre_commit_hook_rejects_bad_and_promoted_edits_without_touching_the_databas
     // Without any database (a fresh clone), git HEAD's promoted copy still protects it.
     std::fs::rename(&db, t.root().join("gryt.db.away")).expect("move db");
     let out = t.run(&["check"]);
-    out.err(1, &["1 of 2 file(s) failed the check"]);
+    out.err(1, &["1 of 2 files failed the check"]);
     out.stdout_has("v1.0.0 is promoted (in git HEAD)");
     assert!(!db.exists(), "gryt check must not create a database");
     // Removing the status line does not get around it.

@@ -130,7 +130,7 @@ fn a_draft_deleted_here_and_changed_there_comes_back_whole_and_stays_in_conflict
         .fails(3, &["conflict"])
         .stdout_has("delete-modify");
     // The next pull starts over to fetch the evolutions; the decision is still pending.
-    a.run(&["sync", "pull"]).ok().stdout_has("1 evolutions");
+    a.run(&["sync", "pull"]).ok().stdout_has("1 evolution (");
     let evs = a.json(&["evolution", "list", "v6.3.0"]);
     assert_eq!(
         evs["evolutions"].as_array().map(Vec::len),

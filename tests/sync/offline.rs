@@ -117,7 +117,7 @@ fn offline_work_in_cloud_mode_is_noted_stays_pending_and_is_delivered_once() {
     a.run(&["sync", "push"])
         .ok()
         .stdout_has("1 created, 1 updated")
-        .stdout_has("1 evolutions");
+        .stdout_has("1 evolution (");
     let count = |cloud: &super::harness::Cloud| {
         let gens = cloud.generations("bob", &team);
         let evs: usize = gens

@@ -6,6 +6,7 @@ use crate::db::{transaction, Conn, Db, TxMode};
 use crate::error::{ApiError, Resp};
 use crate::extract::Authed;
 use crate::idem::{self, Claim};
+use crate::metrics;
 use std::sync::Arc;
 
 /// Everything a handler needs.
@@ -24,6 +25,9 @@ pub struct App {
     pub bodies: Arc<crate::net::BodyBudget>,
     /// Failed password logins, per address and per account.
     pub limiter: auth::AuthLimiter,
+    /// What `GET /metrics` shows, and who may read it.
+    pub metrics: crate::metrics::Metrics,
+    pub metrics_access: crate::metrics::MetricsAccess,
 }
 
 pub type Shared = Arc<App>;
@@ -98,12 +102,20 @@ impl App {
         let Some(key) = key else {
             let done = self
                 .db
-                .run_write(move |c| transaction(c, TxMode::Write, |c| f(c, &user)))
+                .run_write(move |c| {
+                    let (r, promoted) =
+                        metrics::counted(|| transaction(c, TxMode::Write, |c| f(c, &user)));
+                    r.map(|r| (r, promoted))
+                })
                 .await;
-            if done.is_ok() {
-                self.db.health().write_succeeded();
-            }
-            return done.unwrap_or_else(|e| e.to_resp());
+            return match done {
+                Ok((r, promoted)) => {
+                    self.db.health().write_succeeded();
+                    self.metrics.promoted(promoted);
+                    r
+                }
+                Err(e) => e.to_resp(),
+            };
         };
         let (k, claimant) = (key.clone(), user.clone());
         let claimed = self
@@ -141,21 +153,25 @@ impl App {
         let result = self
             .db
             .run_write(move |c| {
-                transaction(c, TxMode::Write, |c| {
-                    let r = f(c, &user)?;
-                    if seal {
-                        let body = format!("{SEALED}{}", server_key.encrypt(&r.body, &aad)?);
-                        idem::finish(c, uid, &k, &Resp { body, ..r.clone() })?;
-                    } else {
-                        idem::finish(c, uid, &k, &r)?;
-                    }
-                    Ok::<Resp, ApiError>(r)
-                })
+                let (r, promoted) = metrics::counted(|| {
+                    transaction(c, TxMode::Write, |c| {
+                        let r = f(c, &user)?;
+                        if seal {
+                            let body = format!("{SEALED}{}", server_key.encrypt(&r.body, &aad)?);
+                            idem::finish(c, uid, &k, &Resp { body, ..r.clone() })?;
+                        } else {
+                            idem::finish(c, uid, &k, &r)?;
+                        }
+                        Ok::<Resp, ApiError>(r)
+                    })
+                });
+                r.map(|r| (r, promoted))
             })
             .await;
         match result {
-            Ok(r) => {
+            Ok((r, promoted)) => {
                 self.db.health().write_succeeded();
+                self.metrics.promoted(promoted);
                 r
             }
             Err(e) => {

@@ -85,6 +85,8 @@ impl ApiError {
             code: self.code,
             hint: self.hint.clone(),
             current: self.current.clone(),
+            // Added by the request middleware (`request_id`), which knows the request.
+            request_id: None,
         }
     }
 

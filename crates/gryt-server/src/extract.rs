@@ -6,6 +6,7 @@ use crate::app::{App, Shared};
 use crate::auth::{self, Principal};
 use crate::error::ApiError;
 use crate::idem;
+use crate::metrics::SignatureRefusal;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Query, Request};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
@@ -105,33 +106,40 @@ fn parse_if_match(h: &HeaderMap) -> Result<Option<i64>, ApiError> {
         .map_err(|_| ApiError::bad_request("If-Match must be a record's ETag, such as \"3\""))
 }
 
-/// A request body must be plain JSON: `Content-Type: application/json` (or `*/*+json`) and
-/// no `Content-Encoding` (the server does not decompress). Anything else is 415, so that a
-/// compressed or form body is not misread, and a browser's cross-site "simple" request
-/// (text/plain, a form, no type at all) cannot reach a handler.
+/// A request body that is not read through [`Authed`] (signup) must be plain JSON:
+/// [`check_content_type`] and no `Content-Encoding`. Anything else is 415.
 pub(crate) fn check_body_headers(headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
-    let unsupported = |detail: String| {
-        ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::UnsupportedMediaType,
-            detail,
-        )
-    };
-    let shown = |v: &HeaderValue| {
-        String::from_utf8_lossy(v.as_bytes())
-            .chars()
-            .take(64)
-            .collect::<String>()
-    };
     if let Some(enc) = headers.get(header::CONTENT_ENCODING) {
         let e = enc.to_str().unwrap_or("").trim();
         if !e.eq_ignore_ascii_case("identity") {
             return Err(unsupported(format!(
-                "Content-Encoding '{}' is not supported: send the body uncompressed",
+                "Content-Encoding '{}' is not supported here: send the body uncompressed",
                 shown(enc)
             )));
         }
     }
+    check_content_type(headers, body)
+}
+
+fn unsupported(detail: String) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::UnsupportedMediaType,
+        detail,
+    )
+}
+
+fn shown(v: &HeaderValue) -> String {
+    String::from_utf8_lossy(v.as_bytes())
+        .chars()
+        .take(64)
+        .collect::<String>()
+}
+
+/// A request body must be JSON: `Content-Type: application/json` (or `*/*+json`). Anything
+/// else is 415, so that a form body is not misread, and a browser's cross-site "simple"
+/// request (text/plain, a form, no type at all) cannot reach a handler.
+pub(crate) fn check_content_type(headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
     if body.is_empty() {
         return Ok(());
     }
@@ -160,7 +168,9 @@ pub(crate) fn check_body_headers(headers: &HeaderMap, body: &[u8]) -> Result<(),
     }
 }
 
-/// An authenticated request with its raw body (HMAC is verified over these exact bytes).
+/// An authenticated request with its body. HMAC is verified over the bytes as sent; a body
+/// sent with `Content-Encoding: zstd|gzip` is then decoded (see [`crate::decompress`]), and
+/// `body` holds the decoded bytes.
 pub struct Authed {
     pub user: Principal,
     pub body: Bytes,
@@ -347,7 +357,9 @@ impl FromRequest<Shared> for Authed {
                 .await?
             }
         };
-        check_body_headers(&headers, &body)?;
+        let encoding = crate::decompress::encoding(&headers)?;
+        check_content_type(&headers, &body)?;
+        let (body, reservation) = decoded(encoding, body, reservation, app.body_limit).await?;
         // The body stays in memory while the handler runs; the reservation is released
         // when the extractor's result is dropped (see `Authed::_reservation`).
         Ok(Authed {
@@ -360,6 +372,30 @@ impl FromRequest<Shared> for Authed {
             _reservation: Some(reservation),
         })
     }
+}
+
+/// The body decoded (a compressed one off the async runtime when it is large); the decoded
+/// bytes join the raw ones in `reservation` until the request ends.
+async fn decoded(
+    encoding: crate::decompress::Encoding,
+    raw: Bytes,
+    mut reservation: crate::net::BodyReservation,
+    limit: usize,
+) -> Result<(Bytes, crate::net::BodyReservation), ApiError> {
+    use crate::decompress::{decode, Encoding};
+    if encoding == Encoding::Identity || raw.is_empty() {
+        return Ok((raw, reservation));
+    }
+    if raw.len() <= 16 * 1024 {
+        let out = decode(encoding, &raw, limit, &mut reservation)?;
+        return Ok((Bytes::from(out), reservation));
+    }
+    tokio::task::spawn_blocking(move || {
+        let out = decode(encoding, &raw, limit, &mut reservation)?;
+        Ok((Bytes::from(out), reservation))
+    })
+    .await
+    .map_err(|_| ApiError::internal("decompressing the body failed"))?
 }
 
 /// What the headers alone establish about a request's sender.
@@ -398,7 +434,8 @@ async fn authenticate_head(
                 "Malformed HMAC header: expected HMAC key_id:timestamp:signature",
             )
         })?;
-        let now = auth::check_timestamp(h.timestamp)?;
+        let now = auth::check_timestamp(h.timestamp)
+            .inspect_err(|_| app.metrics.signature_refused(SignatureRefusal::Timestamp))?;
         // The key from memory when read recently, else from the database (one blocking hop).
         let material = match app.keys.get(h.key_id) {
             Some(k) => k,
@@ -407,12 +444,19 @@ async fn authenticate_head(
                 let k = app
                     .db
                     .run(move |c| auth::load_key(c, &key, &key_id))
-                    .await?;
+                    .await
+                    .inspect_err(|e| {
+                        // Unknown or revoked; a database failure is not the client's.
+                        if e.status == StatusCode::UNAUTHORIZED {
+                            app.metrics.signature_refused(SignatureRefusal::Key);
+                        }
+                    })?;
                 app.keys.put(h.key_id, k.clone());
                 k
             }
         };
-        auth::check_key_live(&material, now)?;
+        auth::check_key_live(&material, now)
+            .inspect_err(|_| app.metrics.signature_refused(SignatureRefusal::Key))?;
         Ok(HeadAuth::Hmac {
             material,
             key_id: h.key_id.to_string(),
@@ -491,7 +535,7 @@ async fn verify_signed_body(
             timestamp,
             signature,
         };
-        auth::verify_hmac(&material, &h, method, path_q, body)?
+        auth::verify_hmac(&material, &h, method, path_q, body)
     } else {
         let (key_id, ts, sig) = (
             key_id.to_string(),
@@ -508,10 +552,22 @@ async fn verify_signed_body(
             auth::verify_hmac(&material, &h, &method, &path_q, &body)
         })
         .await
-        .map_err(|_| ApiError::internal("signature check failed"))??
+        .map_err(|_| ApiError::internal("signature check failed"))?
     };
+    let verified =
+        verified.inspect_err(|_| app.metrics.signature_refused(SignatureRefusal::Signature))?;
     if let Err(e) = app.replay.record(key_id, &verified).await {
         app.keys.forget(key_id);
+        if e.status == StatusCode::UNAUTHORIZED {
+            // auth::ReplayLog::record refuses a signature seen before, or a key revoked or
+            // expired by the time the signature is recorded.
+            let why = if e.detail.contains("replay") {
+                SignatureRefusal::Replay
+            } else {
+                SignatureRefusal::Key
+            };
+            app.metrics.signature_refused(why);
+        }
         return Err(e);
     }
     Ok(verified.principal)
@@ -585,6 +641,8 @@ mod tests {
         );
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         assert!(check_body_headers(&h, b"{}").is_err());
+        // Through `Authed`, the encoding is decoded instead (see `decompress`).
+        assert!(check_content_type(&h, b"{}").is_ok());
         h.insert(
             header::CONTENT_ENCODING,
             HeaderValue::from_static("identity"),

@@ -12,12 +12,15 @@ pub mod auth;
 pub mod batch;
 pub mod cli;
 pub mod db;
+pub mod decompress;
 pub mod error;
 pub mod extract;
 pub mod handlers;
 pub mod idem;
 pub mod logic;
+pub mod metrics;
 pub mod net;
+pub mod request_id;
 pub mod router;
 mod testserver;
 pub mod util;
@@ -31,7 +34,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 /// How to run a server.
 #[derive(Clone, Debug)]
@@ -72,6 +74,8 @@ pub struct ServerConfig {
     /// connection); a write needing more answers 507 as on a full disk. `None`: no cap
     /// beyond SQLite's own. Tests use it to reach the full-disk path without filling a disk.
     pub sqlite_max_pages: Option<u64>,
+    /// Who may read `GET /metrics` (default: loopback peers only).
+    pub metrics: metrics::MetricsAccess,
     /// Serve HTTPS with this certificate and key (`None`: plain HTTP).
     pub tls: Option<TlsFiles>,
 }
@@ -110,6 +114,7 @@ impl ServerConfig {
             auth_failures_per_address: DEFAULT_AUTH_FAILURES_PER_ADDRESS,
             auth_failures_per_account: DEFAULT_AUTH_FAILURES_PER_ACCOUNT,
             sqlite_max_pages: None,
+            metrics: metrics::MetricsAccess::default(),
             tls: None,
         }
     }
@@ -159,6 +164,8 @@ pub async fn build(config: &ServerConfig) -> anyhow::Result<app::Shared> {
             config.auth_failures_per_address,
             config.auth_failures_per_account,
         ),
+        metrics: metrics::Metrics::new(),
+        metrics_access: config.metrics,
     }))
 }
 
@@ -203,8 +210,10 @@ pub async fn run(
             }
         })
     };
-    // Outermost last: trace, compression, problem bodies for bare errors, timeout, routes.
-    let router = router::router(state)
+    // Outermost last: compression; the request's id, metrics and log line (it sees the
+    // answer uncompressed, to add `request_id` to problem bodies); problem bodies for bare
+    // errors; timeout; routes.
+    let router = router::router(state.clone())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
@@ -212,8 +221,11 @@ pub async fn run(
         .layer(axum::middleware::map_response(
             router::problem_for_bare_errors,
         ))
-        .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http());
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            request_id::observe,
+        ))
+        .layer(CompressionLayer::new());
     let limits = net::ConnLimits {
         max_connections: config.max_connections,
         max_connections_per_peer: config.max_connections_per_address,

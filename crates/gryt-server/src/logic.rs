@@ -557,6 +557,8 @@ fn promote_locked(
     if n == 0 {
         return Err(already_promoted(&after));
     }
+    // Counted in /metrics if the unit of work commits.
+    crate::metrics::note_promotion();
     Ok(after)
 }
 

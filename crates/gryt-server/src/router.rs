@@ -4,7 +4,7 @@
 use crate::app::Shared;
 use crate::error::{ApiError, Resp};
 use crate::handlers::{
-    accounts, api_keys, evolutions, generations, health, pipeline_runs, sync, teams,
+    accounts, api_keys, evolutions, generations, health, metrics, pipeline_runs, sync, teams,
 };
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -49,6 +49,9 @@ pub fn router(app: Shared) -> Router {
     use gryt_core::api::routes;
     Router::new()
         .route(routes::HEALTHZ, get(health::healthz))
+        .route(routes::LIVEZ, get(health::livez))
+        .route(routes::READYZ, get(health::readyz))
+        .route(routes::METRICS, get(metrics::metrics))
         .route(
             routes::GENERATIONS,
             get(generations::list_generations).post(generations::create_generation),

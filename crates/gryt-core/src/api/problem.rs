@@ -140,6 +140,10 @@ pub struct ErrorBody {
     /// On 412: the record as the server holds it now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current: Option<Value>,
+    /// The id of the request this answers (its `X-Request-Id`), for matching a report
+    /// with the server's log. Absent in bodies from servers that do not send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[cfg(test)]
@@ -176,5 +180,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(b.code, ErrorCode::Stale);
+        assert_eq!(b.request_id, None);
+        let b: ErrorBody = serde_json::from_str(
+            r#"{"type":"t","title":"t","status":404,"detail":"d","request_id":"abc"}"#,
+        )
+        .unwrap();
+        assert_eq!(b.request_id.as_deref(), Some("abc"));
+        assert!(!serde_json::to_string(&ErrorBody {
+            request_id: None,
+            ..b
+        })
+        .unwrap()
+        .contains("request_id"));
     }
 }

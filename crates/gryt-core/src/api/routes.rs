@@ -6,6 +6,14 @@
 use std::fmt::Display;
 
 pub const HEALTHZ: &str = "/healthz";
+/// The process serves (no database touched).
+pub const LIVEZ: &str = "/livez";
+/// The database answers and its schema is current.
+pub const READYZ: &str = "/readyz";
+/// Prometheus text exposition.
+pub const METRICS: &str = "/metrics";
+/// The OpenAPI document of every route.
+pub const OPENAPI: &str = "/api/v1/openapi.json";
 pub const GENERATIONS: &str = "/api/v1/generations";
 pub const GENERATION: &str = "/api/v1/generations/{id}";
 pub const GENERATION_PROMOTE: &str = "/api/v1/generations/{id}/promote";
@@ -57,6 +65,26 @@ pub fn urlencode(s: &str) -> String {
 /// `GET /healthz`.
 pub fn healthz() -> Route {
     route("GET", HEALTHZ)
+}
+
+/// `GET /livez`.
+pub fn livez() -> Route {
+    route("GET", LIVEZ)
+}
+
+/// `GET /readyz`.
+pub fn readyz() -> Route {
+    route("GET", READYZ)
+}
+
+/// `GET /metrics`.
+pub fn metrics() -> Route {
+    route("GET", METRICS)
+}
+
+/// `GET /api/v1/openapi.json`.
+pub fn openapi() -> Route {
+    route("GET", OPENAPI)
 }
 
 /// `GET /api/v1/generations` (`query` starts with `?`, or is empty).
@@ -238,6 +266,10 @@ mod tests {
     fn every_builder_matches_its_pattern() {
         let cases: Vec<(&str, Route)> = vec![
             (HEALTHZ, healthz()),
+            (LIVEZ, livez()),
+            (READYZ, readyz()),
+            (METRICS, metrics()),
+            (OPENAPI, openapi()),
             (GENERATIONS, generations("?project=p&version=v1.0.0")),
             (GENERATIONS, create_generation()),
             (GENERATION, generation(12)),

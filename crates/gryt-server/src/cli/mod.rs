@@ -109,6 +109,11 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", default_value_t = crate::DEFAULT_AUTH_FAILURES_PER_ACCOUNT,
           env = "GRYT_SERVER_AUTH_FAILURES_PER_ACCOUNT")]
     pub auth_failures_per_account: u32,
+    /// Who may read GET /metrics (Prometheus text): loopback (peers on this host only),
+    /// everyone, or off (404).
+    #[arg(long, value_enum, value_name = "WHO", default_value_t = crate::metrics::MetricsAccess::Loopback,
+          env = "GRYT_SERVER_METRICS")]
+    pub metrics: crate::metrics::MetricsAccess,
     /// What the server logs, as a tracing filter: a level (error, warn, info, debug, trace)
     /// or per-module directives such as "warn,gryt_server=debug".
     #[arg(
@@ -265,6 +270,7 @@ fn config_of(args: &ServerArgs) -> anyhow::Result<ServerConfig> {
     config.body_memory_per_address = args.body_memory_per_address;
     config.auth_failures_per_address = args.auth_failures_per_address;
     config.auth_failures_per_account = args.auth_failures_per_account;
+    config.metrics = args.metrics;
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         config.tls = Some(TlsFiles {
             cert: cert.clone(),

@@ -270,6 +270,8 @@ struct PoolInner {
     /// SQLite's busy handler) instead of contending for the file lock. None on PostgreSQL.
     write_gate: Option<Semaphore>,
     health: Health,
+    /// Connections the pool may hold at once (the permits' total).
+    size: usize,
 }
 
 /// A small pool of blocking connections; every use runs on tokio's blocking threads so the
@@ -348,6 +350,7 @@ impl Db {
                 dialect,
                 write_gate: (dialect == Dialect::Sqlite).then(|| Semaphore::new(1)),
                 health: Health::default(),
+                size,
             }),
         })
     }
@@ -445,6 +448,26 @@ impl Db {
             v.push(conn);
         }
         out
+    }
+}
+
+/// How the pool's connections are used right now (for `GET /metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUse {
+    pub size: usize,
+    pub in_use: usize,
+    pub idle: usize,
+}
+
+impl Db {
+    /// The pool's size, connections lent out now, and open connections waiting idle.
+    pub fn pool_use(&self) -> PoolUse {
+        let i = &self.inner;
+        PoolUse {
+            size: i.size,
+            in_use: i.size.saturating_sub(i.permits.available_permits()),
+            idle: i.idle.lock().map(|v| v.len()).unwrap_or(0),
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! `GET /healthz`.
+//! `GET /healthz`, `GET /livez`, `GET /readyz`.
 
 use crate::app::Shared;
 use crate::db::{transaction, TxMode};
@@ -42,4 +42,50 @@ pub(crate) async fn healthz(State(app): State<Shared>) -> Answer {
             detail,
         )),
     }
+}
+
+/// `GET /livez`: 200 while the process serves requests. The database is not touched, so a
+/// supervisor restarts the process only when it no longer answers at all.
+pub(crate) async fn livez() -> Resp {
+    Resp {
+        status: 200,
+        body: r#"{"status":"ok"}"#.to_string(),
+        etag: None,
+    }
+}
+
+/// `GET /readyz`: 200 when the database answers a query and its schema is at the version
+/// this server was built for; 503 (problem body, `Retry-After`) otherwise, so a load
+/// balancer sends no traffic to a server whose database is gone or not yet migrated.
+pub(crate) async fn readyz(State(app): State<Shared>) -> Answer {
+    let probe = app
+        .db
+        .run(|c| {
+            transaction(c, TxMode::Read, |c| {
+                c.query_one(
+                    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                    &[],
+                )?
+                .int(0)
+                .map_err(ApiError::from)
+            })
+        })
+        .await;
+    let want = crate::db::migrate::latest_version();
+    let problem = match probe {
+        Err(_) => "The database does not answer".to_string(),
+        Ok(v) if v == want => {
+            return Ok(Resp {
+                status: 200,
+                body: r#"{"status":"ready"}"#.to_string(),
+                etag: None,
+            })
+        }
+        Ok(v) => format!("The database schema is at version {v}; this server needs {want}"),
+    };
+    Err(ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Unavailable,
+        problem,
+    ))
 }

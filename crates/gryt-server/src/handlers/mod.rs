@@ -12,6 +12,7 @@ pub mod api_keys;
 pub mod evolutions;
 pub mod generations;
 pub mod health;
+pub mod metrics;
 pub mod pipeline_runs;
 pub mod sync;
 pub mod teams;

@@ -79,10 +79,15 @@ pub(crate) async fn sync_batch(State(app): State<Shared>, req: Authed) -> Answer
     let body = req.body.clone();
     let results = app
         .db
-        .run_write(move |c| transaction(c, TxMode::Write, |c| run_batch(c, &user, &body, ops)))
+        .run_write(move |c| {
+            let (r, promoted) = crate::metrics::counted(|| {
+                transaction(c, TxMode::Write, |c| run_batch(c, &user, &body, ops))
+            });
+            r.map(|r| (r, promoted))
+        })
         .await;
-    if results.is_ok() {
-        app.db.health().write_succeeded();
-    }
-    results.map(batch_answer)
+    let (results, promoted) = results?;
+    app.db.health().write_succeeded();
+    app.metrics.promoted(promoted);
+    Ok(batch_answer(results))
 }

@@ -153,10 +153,16 @@ fn catalogue(gid: i64, eid: i64) -> Vec<Case> {
         case("UTF-16 body", "POST", GENS,
             g().to_string().encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>(), 400, "malformed json"),
         case("lone surrogate escape", "POST", GENS, with(g(), "/description", json!("x")).replace("\"x\"", "\"\\ud800\""), 400, "malformed json"),
-        case("gzip Content-Encoding with garbage", "POST", GENS, b"\x1f\x8b\x08garbage".to_vec(), 415, "content-encoding")
+        case("gzip Content-Encoding with garbage", "POST", GENS, b"\x1f\x8b\x08garbage".to_vec(), 400, "not valid gzip data")
             .header("Content-Encoding", "gzip"),
-        case("gzip Content-Encoding on JSON", "POST", GENS, g().to_string(), 415, "content-encoding")
+        case("gzip Content-Encoding on plain JSON", "POST", GENS, g().to_string(), 400, "not valid gzip data")
             .header("Content-Encoding", "gzip"),
+        case("zstd Content-Encoding on plain JSON", "POST", GENS, g().to_string(), 400, "not valid zstd data")
+            .header("Content-Encoding", "zstd"),
+        case("br Content-Encoding", "POST", GENS, g().to_string(), 415, "content-encoding")
+            .header("Content-Encoding", "br"),
+        case("stacked Content-Encoding", "POST", GENS, g().to_string(), 415, "content-encoding")
+            .header("Content-Encoding", "gzip, zstd"),
         // ---- headers
         case("text/plain Content-Type", "POST", GENS, g().to_string(), 415, "content-type")
             .header("Content-Type", "text/plain"),

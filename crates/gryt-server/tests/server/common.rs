@@ -451,6 +451,16 @@ pub async fn scope_state(api: &Api, team: Option<&str>) -> Value {
     }
 }
 
+/// A problem body without its `request_id` (which differs on every request), for comparing
+/// two answers.
+pub fn without_request_id(body: &Value) -> Value {
+    let mut b = body.clone();
+    if let Some(o) = b.as_object_mut() {
+        o.remove("request_id");
+    }
+    b
+}
+
 /// An error answer is problem+json with `type`, `title`, `status` (matching the HTTP
 /// status) and a non-empty human `detail`.
 #[track_caller]
