@@ -1,7 +1,7 @@
 //! The change-feed page decoder: `serde_json::from_slice::<Data<SyncChanges>>`, then what
-//! the client does with each record: generations through the client's own reading of a
-//! wire record (`gryt::store::sync::content_of_wire`), whose result must be in canonical form;
-//! evolutions through `EvolutionStatus::parse`, `RcTag::parse` and `Version::parse` as the
+//! the client does with each record: generations through the reading of a wire record the
+//! client's pull uses (gryt-core's `Generation::content`), whose result must be in canonical
+//! form; evolutions through `EvolutionStatus::parse`, `RcTag::parse` and `Version::parse` as the
 //! sync code uses them; then the three-way merge.
 //!
 //! Properties: no panic; canonical forms are fixed points (parse(to_string(x)) == x);
@@ -17,7 +17,7 @@ use libfuzzer_sys::fuzz_target;
 
 /// The client's reading of a feed generation; what it accepts is in canonical form.
 fn content_of_wire(g: &Generation) -> Option<GenerationContent> {
-    let content = gryt::store::sync::content_of_wire(g).ok()?;
+    let content = g.content().ok()?;
     let v = Version::parse(&content.version).ok();
     assert_eq!(
         v.map(|v| v.to_string()).as_deref(),

@@ -4,6 +4,7 @@
 
 mod promote;
 mod pull;
+mod pull_steps;
 mod push;
 pub mod resolve;
 
@@ -15,15 +16,15 @@ use crate::client::cloud::Cloud;
 use crate::client::{routes, RemoteError};
 use crate::context::{new_uuid, Context, Workspace};
 use crate::error::{CliError, Kind, Result};
-use crate::store::sync::{self as ss, content_of, content_of_wire};
+use crate::store::sync::{self as ss, content_of};
 use crate::store::{self, GenerationRecord};
-use gryt_core::merge::{merge_generation, Conflict, ConflictKind, GenerationContent, Merge};
+use gryt_core::merge::{Conflict, GenerationContent};
 use gryt_core::wire::{
     self, BatchOp, BatchRequest, BatchResponse, Data, FeedRecord, SyncChanges, SyncHead,
 };
 use gryt_core::GenerationStatus;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 pub const PAGE: i64 = 1000;
 pub const BATCH: usize = 500;
@@ -32,8 +33,6 @@ const RESYNC: &str = "resync";
 const LAST_PULL: &str = "last_pull";
 const LAST_PUSH: &str = "last_push";
 const LAST_OK: &str = "last_successful_sync";
-/// The revision the server gives a record it creates.
-const CREATED_REV: i64 = 1;
 
 /// Which versions a pull applies (`--only` / `--exclude` globs).
 #[derive(Debug, Default, Clone)]
@@ -119,6 +118,17 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
 fn garbage(e: &str) -> CliError {
     CliError::error(format!("Bad answer from the server: {e}"))
+}
+
+/// The mergeable content of a server record; a record breaking gryt's rules is garbage.
+pub(crate) fn content_of_wire(g: &wire::Generation) -> Result<GenerationContent> {
+    g.content().map_err(|e| {
+        garbage(&format!(
+            "generation {} has {}",
+            g.version.chars().take(64).collect::<String>(),
+            e.message
+        ))
+    })
 }
 
 /// Reads the feed head of the workspace's scope.

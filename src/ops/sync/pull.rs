@@ -1,7 +1,9 @@
 //! Pull: the change feed, page by page, merged into the local store (three-way merge,
 //! never losing local work). See docs/sync.md.
 
+use super::pull_steps::{apply_evolution, apply_generation, moves_in_a_cycle};
 use super::*;
+use gryt_core::sync::pull as plan;
 
 /// Pulls everything the server has that this workspace has not seen, page by page, each
 /// page applied together with its cursor in one transaction.
@@ -107,7 +109,7 @@ pub fn pull(
                     &mut report,
                     &mut Touched::default(),
                     &mut state.needs_resync,
-                    false,
+                    plan::Mode::Feed,
                 )?;
                 if let Some(rec) = ss::local_of_wire(&tx, g)? {
                     touched
@@ -140,7 +142,7 @@ pub fn pull(
                 &mut report,
                 &mut touched,
                 &mut state.needs_resync,
-                true,
+                plan::Mode::Forced,
             )?;
         }
         tx.commit()?;
@@ -175,13 +177,6 @@ pub(super) fn record_too_large(since: i64, prefix: &[u8]) -> CliError {
     ))
     .hint("its author can shorten it, or the server's operator remove it; pulls stop before it until then")
 }
-
-/// The words of a "version taken" conflict (its cause is [`ss::ConflictCause::VersionTaken`]).
-pub const VERSION_EXISTS: &str = "version exists in the cloud";
-/// The item of a report about a promoted record the server's feed would rewrite.
-pub(super) const PROMOTED_HERE: &str = "promoted here, never rewritten";
-/// The item of a delete-modify conflict for a record deleted here and changed on the server.
-pub(super) const DELETED_HERE: &str = "generation (deleted here, changed on the server)";
 
 pub(super) fn note_pull(
     ctx: &Context,
@@ -221,7 +216,7 @@ pub(super) fn note_pull(
 /// not litter the repository or wait on the file system.
 #[derive(Default)]
 pub(super) struct Touched {
-    moved: Vec<(String, Option<String>)>,
+    pub(super) moved: Vec<(String, Option<String>)>,
 }
 
 pub(super) fn write_contracts(ws: &mut Workspace, t: &Touched) {
@@ -300,7 +295,7 @@ pub(super) fn apply_page(
                     report,
                     &mut touched,
                     &mut state.needs_resync,
-                    false,
+                    plan::Mode::Feed,
                 )?;
                 if wait {
                     state.waiting_gens.push(g.clone());
@@ -331,7 +326,7 @@ pub(super) fn apply_page(
                 report,
                 &mut touched,
                 &mut state.needs_resync,
-                false,
+                plan::Mode::Feed,
             )? {
                 state.waiting_gens.push(g);
             }
@@ -366,475 +361,4 @@ pub(super) fn apply_page(
     ss::set_meta(&tx, CURSOR, &page.next.to_string(), &now)?;
     tx.commit()?;
     Ok(touched)
-}
-
-/// The waiting moves that form cycles (each one's new version held here by the next one's
-/// record): (index in `waiting`, local record, its version here). Only synced records with
-/// a new version on the server count; moved together, each lands on a free version.
-pub(super) fn moves_in_a_cycle(
-    tx: &rusqlite::Connection,
-    waiting: &[wire::Generation],
-) -> Result<Vec<(usize, String, String)>> {
-    // local version -> (index, local id, target version)
-    let mut by_version: BTreeMap<String, (usize, String, String)> = BTreeMap::new();
-    for (i, g) in waiting.iter().enumerate() {
-        if g.deleted {
-            continue;
-        }
-        let Some(l) = ss::local_of_wire(tx, g)? else {
-            continue;
-        };
-        let Ok(target) = content_of_wire(g).map(|c| c.version) else {
-            continue;
-        };
-        if l.rec.sync_status != "synced" || l.rec.remote_id.is_none() || l.rec.version == target {
-            continue;
-        }
-        by_version.insert(
-            l.rec.version.clone(),
-            (i, l.rec.generation_id.clone(), target),
-        );
-    }
-    for start in by_version.keys() {
-        let mut path = vec![start.clone()];
-        let mut at = start.clone();
-        while let Some((_, _, target)) = by_version.get(&at) {
-            if target == start {
-                return Ok(path
-                    .iter()
-                    .filter_map(|v| {
-                        by_version
-                            .get(v)
-                            .map(|(i, id, _)| (*i, id.clone(), v.clone()))
-                    })
-                    .collect());
-            }
-            if path.contains(target) || path.len() > by_version.len() {
-                break;
-            }
-            path.push(target.clone());
-            at = target.clone();
-        }
-    }
-    Ok(Vec::new())
-}
-
-pub(super) fn apply_generation(
-    tx: &rusqlite::Connection,
-    g: &wire::Generation,
-    now: &str,
-    report: &mut PullReport,
-    touched: &mut Touched,
-    needs_resync: &mut bool,
-    force: bool,
-) -> Result<bool> {
-    let remote = if g.deleted {
-        None
-    } else {
-        Some(content_of_wire(g)?)
-    };
-    let local = ss::local_of_wire(tx, g)?;
-    let Some(local) = local else {
-        // Our own create, whose answer was lost, deleted here before we learnt its server id:
-        // the deletion now has a target. It was made at the revision we created (1).
-        if ss::pending_uuid_delete(tx, &g.generation_id)? {
-            ss::drop_pending_uuid_delete(tx, &g.generation_id)?;
-            if remote.is_some() {
-                ss::journal_delete(tx, g, CREATED_REV, now)?;
-            }
-        }
-        // Deleted here, the deletion not pushed yet: never resurrect the record silently.
-        if let Some(deleted_at_rev) = ss::pending_delete_rev(tx, g.id)? {
-            match &remote {
-                // Deleted on the server too: nothing left to push.
-                None => {
-                    ss::drop_pending_delete(tx, g.id)?;
-                    return Ok(false);
-                }
-                // Unchanged since we deleted it: the deletion still applies.
-                Some(_) if g.rev <= deleted_at_rev => return Ok(false),
-                // Changed on the server since: a delete-modify conflict. The server's copy
-                // comes back, marked, so nobody's edits are dropped without a decision.
-                Some(r) if ss::local_by_version(tx, &r.version)?.is_none() => {
-                    ss::drop_pending_delete(tx, g.id)?;
-                    ss::insert_remote(tx, g, r, now)?;
-                    // Its evolutions went with the local deletion and may lie behind the
-                    // cursor: a full pull brings them back.
-                    *needs_resync = true;
-                    let c = vec![Conflict {
-                        kind: ConflictKind::DeleteModify,
-                        item: DELETED_HERE.into(),
-                    }];
-                    ss::set_conflict(tx, &g.generation_id, Some(g), &c, ss::ConflictCause::Edits)?;
-                    report.conflicts.push(ConflictReport {
-                        cause: ss::ConflictCause::Edits,
-                        version: r.version.clone(),
-                        conflicts: c,
-                    });
-                    return Ok(false);
-                }
-                // Changed on the server since, and its version is held here by another
-                // record: the delete-modify conflict waits (with the deletion) until that
-                // version is free, not dropped.
-                Some(_) => {
-                    *needs_resync = true;
-                    report.postponed += 1;
-                    return Ok(false);
-                }
-            }
-        }
-        let Some(remote) = remote else {
-            return Ok(false); // a tombstone of something we never had
-        };
-        if let Some(same_version) = ss::local_by_version(tx, &remote.version)? {
-            if same_version.rec.status == GenerationStatus::Promoted {
-                // A promoted record is final here: another record under its version (a server
-                // restored from an older backup, then promoted anew) is reported, not applied.
-                report.conflicts.push(ConflictReport {
-                    cause: ss::ConflictCause::Edits,
-                    version: remote.version.clone(),
-                    conflicts: vec![Conflict {
-                        kind: ConflictKind::AddAdd,
-                        item: format!("{PROMOTED_HERE}: the server holds another record under this version (server id {}, rev {})", g.id, g.rev),
-                    }],
-                });
-                return Ok(false);
-            }
-            let dirty = same_version.rec.sync_status != "synced";
-            if same_version.rec.remote_id.is_some() && !dirty {
-                if !force {
-                    // A synced record of that version moved on the server: its move comes
-                    // later in the feed and frees the version (deleting it here would lose
-                    // its evolutions behind the cursor).
-                    return Ok(true);
-                }
-                // Its move never landed in this pull (it waits for a version held here, a
-                // conflict the user decides, or it lies behind a filter). Dropping the local
-                // record to make room would lose its evolutions, proofs not yet pushed
-                // included: the new generation waits for a later full pull instead.
-                *needs_resync = true;
-                report.postponed += 1;
-                return Ok(false);
-            } else {
-                // Someone else's generation holds the version: never overwrite local work.
-                let c = vec![Conflict {
-                    kind: ConflictKind::AddAdd,
-                    item: VERSION_EXISTS.into(),
-                }];
-                ss::set_conflict(
-                    tx,
-                    &same_version.rec.generation_id,
-                    Some(g),
-                    &c,
-                    ss::ConflictCause::VersionTaken,
-                )?;
-                ss::set_meta(tx, RESYNC, "1", now)?;
-                report.conflicts.push(ConflictReport {
-                    cause: ss::ConflictCause::VersionTaken,
-                    version: remote.version.clone(),
-                    conflicts: c,
-                });
-                return Ok(false);
-            }
-        }
-        ss::insert_remote(tx, g, &remote, now)?;
-        report.inserted += 1;
-        return Ok(false);
-    };
-    let id = local.rec.generation_id.clone();
-    let old_version = local.rec.version.clone();
-    let local_content = content_of(&local.rec);
-    if local.rec.status == GenerationStatus::Promoted {
-        // A promoted record is never rewritten here: a server copy with other content, a
-        // lower revision, or a deletion means the server went back (restored from an older
-        // backup) or diverged. Reported, never applied.
-        let why = match &remote {
-            None => Some("the server deleted it".to_string()),
-            Some(r) => {
-                let same = GenerationContent {
-                    status: local_content.status,
-                    ..r.clone()
-                } == local_content;
-                if !same {
-                    Some(format!("the server sent other content (rev {})", g.rev))
-                } else if local.rec.remote_id.is_some() && g.rev < local.rec.rev {
-                    Some(format!(
-                        "the server sent an older revision ({} < {})",
-                        g.rev, local.rec.rev
-                    ))
-                } else {
-                    None
-                }
-            }
-        };
-        if let Some(why) = why {
-            report.conflicts.push(ConflictReport {
-                cause: ss::ConflictCause::Edits,
-                version: old_version,
-                conflicts: vec![Conflict {
-                    kind: ConflictKind::ModifyModify,
-                    item: format!("{PROMOTED_HERE}; {why}"),
-                }],
-            });
-            return Ok(false);
-        }
-    }
-    // A record loaded from a committed contract file and not linked yet: its base is the
-    // committed copy, and it is edited only where it differs from that copy. The server's
-    // copy is authoritative for the rest (docs/sync.md "Clones").
-    let from_file = local.rec.remote_id.is_none() && local.sent.is_none() && local.base.is_some();
-    // A record with our client UUID that we never saw acknowledged is our own lost create.
-    // The base is what that create sent (kept with its key); without it, the server's copy.
-    let base = if local.rec.remote_id.is_none() && !from_file {
-        match &local.sent {
-            Some((_, sent)) => Some(sent.clone()),
-            None => remote.clone(),
-        }
-    } else {
-        local.base.clone()
-    };
-    let dirty = if from_file {
-        local.base.as_ref() != Some(&local_content)
-    } else {
-        local.rec.sync_status != "synced"
-    };
-    if local.rec.sync_status == "conflict"
-        && local.rec.remote_id.is_some()
-        && g.rev == local.rec.rev
-    {
-        // A conflict waiting for a decision, and nothing new on the server (a pull starting
-        // over sees the record again): the decision is still the user's.
-        return Ok(false);
-    }
-    let untouched = local.base.as_ref() == Some(&local_content);
-    if local.rec.sync_status == "conflict"
-        && (remote.is_some() || untouched)
-        && ss::conflict_items(tx, &local.rec.generation_id)?
-            .iter()
-            .any(|c| c.item == DELETED_HERE)
-    {
-        // Deleted here, changed on the server, and changed again: the decision stays the
-        // user's. The copy here follows the server's (merged with any edit made here since
-        // the conflict); deleted on the server too and untouched, nothing is left to decide
-        // (edited here, the normal path below makes it a delete-modify conflict).
-        let kinds = ss::conflict_items(tx, &id)?;
-        let cause = ss::conflict_cause(tx, &id)?;
-        let Some(r) = &remote else {
-            ss::delete_local_generation(tx, &id)?;
-            touched.moved.push((old_version, None));
-            report.deleted += 1;
-            return Ok(false);
-        };
-        let next = if untouched {
-            Some(r.clone())
-        } else {
-            match merge_generation(base.as_ref(), Some(&local_content), true, Some(r)) {
-                Merge::TakeRemote => Some(r.clone()),
-                Merge::KeepLocal => Some(local_content.clone()),
-                Merge::Merged(m) => Some(m),
-                Merge::Conflict(_) => None,
-            }
-        };
-        let moves_onto_held = match &next {
-            Some(n) if n.version != old_version => ss::local_by_version(tx, &n.version)?.is_some(),
-            _ => false,
-        };
-        if moves_onto_held {
-            // Onto a version another record holds here: after that one moves.
-            *needs_resync = true;
-            report.postponed += 1;
-            return Ok(false);
-        }
-        match next {
-            Some(_) if untouched => ss::take_remote(tx, &id, g, r, now)?,
-            Some(m) => ss::rebase(tx, &id, g, r, Some(&m), now)?,
-            None => {}
-        }
-        ss::set_conflict(tx, &id, Some(g), &kinds, cause)?;
-        let version = ss::current_content(tx, &id)?
-            .map(|c| c.version)
-            .unwrap_or(old_version.clone());
-        touched.moved.push((old_version, Some(version.clone())));
-        report.conflicts.push(ConflictReport {
-            cause,
-            version,
-            conflicts: kinds,
-        });
-        return Ok(false);
-    }
-    if remote.is_none() && !dirty && ss::has_unsynced_evolutions(tx, &id)? {
-        // Unpushed proofs are local work too: a deletion must not drop them silently.
-        let c = vec![Conflict {
-            kind: ConflictKind::DeleteModify,
-            item: "unpushed evolutions".into(),
-        }];
-        ss::set_conflict(tx, &id, Some(g), &c, ss::ConflictCause::Edits)?;
-        report.conflicts.push(ConflictReport {
-            cause: ss::ConflictCause::Edits,
-            version: old_version,
-            conflicts: c,
-        });
-        return Ok(false);
-    }
-    let outcome = merge_generation(base.as_ref(), Some(&local_content), dirty, remote.as_ref());
-    // The version this record moves to may still be held here by another record: by local
-    // work (that version is taken in the cloud: a conflict on it), or by a synced record
-    // whose own move comes later in the feed. Either way this one waits for a full pull.
-    let target = match (&outcome, &remote) {
-        (Merge::TakeRemote, Some(r)) => Some(r.version.clone()),
-        (Merge::Merged(m), Some(_)) => Some(m.version.clone()),
-        _ => None,
-    };
-    if let Some(t) = target.filter(|t| *t != old_version) {
-        if let Some(other) = ss::local_by_version(tx, &t)? {
-            let holder_moves = other.rec.sync_status == "synced" && other.rec.remote_id.is_some();
-            if holder_moves && !force && !dirty && remote.is_some() {
-                // A synced record holds it; its own move may come in this pull.
-                return Ok(true);
-            }
-            *needs_resync = true;
-            if !holder_moves {
-                let c = vec![Conflict {
-                    kind: ConflictKind::AddAdd,
-                    item: VERSION_EXISTS.into(),
-                }];
-                ss::set_conflict(
-                    tx,
-                    &other.rec.generation_id,
-                    Some(g),
-                    &c,
-                    ss::ConflictCause::VersionTaken,
-                )?;
-                report.conflicts.push(ConflictReport {
-                    cause: ss::ConflictCause::VersionTaken,
-                    version: t,
-                    conflicts: c,
-                });
-            }
-            report.postponed += 1;
-            return Ok(false);
-        }
-    }
-    match (outcome, remote) {
-        (Merge::TakeRemote, None) => {
-            ss::delete_local_generation(tx, &id)?;
-            touched.moved.push((old_version, None));
-            report.deleted += 1;
-        }
-        (Merge::TakeRemote, Some(r)) => {
-            ss::take_remote(tx, &id, g, &r, now)?;
-            touched.moved.push((old_version, Some(r.version.clone())));
-            report.updated += 1;
-        }
-        (Merge::KeepLocal, Some(r)) => {
-            ss::rebase(tx, &id, g, &r, None, now)?;
-            report.merged += 1;
-        }
-        (Merge::Merged(m), Some(r)) => {
-            ss::rebase(tx, &id, g, &r, Some(&m), now)?;
-            touched.moved.push((old_version, Some(m.version.clone())));
-            report.merged += 1;
-        }
-        (Merge::Conflict(c), _) => {
-            ss::set_conflict(tx, &id, Some(g), &c, ss::ConflictCause::Edits)?;
-            report.conflicts.push(ConflictReport {
-                cause: ss::ConflictCause::Edits,
-                version: old_version,
-                conflicts: c,
-            });
-        }
-        (Merge::KeepLocal | Merge::Merged(_), None) => {
-            // merge_generation never keeps local work against a tombstone without a conflict.
-            let c = vec![Conflict {
-                kind: ConflictKind::DeleteModify,
-                item: "generation".into(),
-            }];
-            ss::set_conflict(tx, &id, Some(g), &c, ss::ConflictCause::Edits)?;
-            report.conflicts.push(ConflictReport {
-                cause: ss::ConflictCause::Edits,
-                version: old_version,
-                conflicts: c,
-            });
-        }
-    }
-    Ok(false)
-}
-
-/// Applies one evolution; returns the local generation id when rc numbers may have moved.
-pub(super) fn apply_evolution(
-    tx: &rusqlite::Connection,
-    e: &wire::Evolution,
-    now: &str,
-    report: &mut PullReport,
-) -> Result<Option<String>> {
-    let Some(local_gen) = ss::generation_of_evolution(tx, e)? else {
-        // Its generation is not here (yet): the caller keeps it waiting.
-        return Ok(None);
-    };
-    let local = ss::local_evolution(tx, e)?;
-    let other_record = local
-        .as_ref()
-        .is_some_and(|l| l.evolution_id != e.evolution_id)
-        && store::promoted_at(tx, &local_gen)?.is_some();
-    if other_record
-        || (local.is_none() && !e.deleted && started_after_promotion(tx, &local_gen, e)?)
-    {
-        // A proof started after this workspace's promotion of its generation cannot belong
-        // to that release (a restored server promoted other content): never added to it.
-        report.conflicts.push(ConflictReport {
-            cause: ss::ConflictCause::Edits,
-            version: e.version.clone(),
-            conflicts: vec![Conflict {
-                kind: ConflictKind::ModifyModify,
-                item: format!(
-                    "{PROMOTED_HERE}; the server's evolution {} ({}) was not applied",
-                    e.code_name,
-                    if other_record {
-                        "another record under a proof's server id"
-                    } else {
-                        "started after the promotion"
-                    }
-                ),
-            }],
-        });
-        return Ok(Some(local_gen));
-    }
-    match local {
-        None if e.deleted => {}
-        None => {
-            ss::insert_remote_evolution(tx, &local_gen, e, now)?;
-            report.evolutions += 1;
-        }
-        Some(l) if e.deleted => {
-            if !l.dirty {
-                ss::delete_local_evolution(tx, &l.evolution_id)?;
-                report.evolutions += 1;
-            }
-        }
-        Some(l) if l.dirty => ss::adopt_evolution_ids(tx, &l.evolution_id, e)?,
-        Some(l) => {
-            ss::take_remote_evolution(tx, &l.evolution_id, e, now)?;
-            report.evolutions += 1;
-        }
-    }
-    Ok(Some(local_gen))
-}
-
-/// Whether `e` started after the local promotion of its generation.
-pub(super) fn started_after_promotion(
-    tx: &rusqlite::Connection,
-    local_gen: &str,
-    e: &wire::Evolution,
-) -> Result<bool> {
-    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
-    let Some(promoted) = store::promoted_at(tx, local_gen)?
-        .as_deref()
-        .and_then(parse)
-    else {
-        return Ok(false);
-    };
-    Ok(e.started_at
-        .as_deref()
-        .and_then(parse)
-        .is_some_and(|s| s > promoted))
 }

@@ -110,7 +110,7 @@ fn resolve_conflict(
             remove = Some(v.clone());
         }
         (true, Some(g)) => {
-            let c = ss::content_of_wire(g)?;
+            let c = super::content_of_wire(g)?;
             if c.version != v && crate::store::get_generation(tx, &c.version)?.is_some() {
                 return Err(CliError::error(format!(
                     "The server's copy of {v} is named {}, a version another generation holds here",
@@ -138,7 +138,7 @@ fn resolve_conflict(
                 .hint(format!("take theirs with `gryt sync resolve {v} --theirs`, and release your changes as a new version")));
         }
         (false, Some(g)) => {
-            let base = ss::content_of_wire(g)?;
+            let base = super::content_of_wire(g)?;
             ss::rebase(tx, &row.generation_id, g, &base, None, now)?;
         }
         (_, None) => {

@@ -2,6 +2,9 @@
 //! envelope.
 
 use crate::change::{Change, ChangeId, ChangeType};
+use crate::generation::GenerationStatus;
+use crate::merge::GenerationContent;
+use crate::version::Version;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -130,6 +133,28 @@ pub struct Generation {
     /// ext: the git commit a promotion named (absent for promotions without one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promoted_commit: Option<String>,
+}
+
+impl Generation {
+    /// The mergeable content this record carries, in canonical form (its version as
+    /// `Version` writes it); a version, status, change id or change type breaking the rules
+    /// is refused.
+    pub fn content(&self) -> crate::error::Result<GenerationContent> {
+        let version = Version::parse(&self.version)?.to_string();
+        let status = GenerationStatus::parse(&self.status)?;
+        let changes = self
+            .changes
+            .iter()
+            .map(WireChange::to_change)
+            .collect::<crate::error::Result<Vec<_>>>()?;
+        Ok(GenerationContent {
+            version,
+            description: self.description.clone(),
+            pipeline_template: self.pipeline_template.clone(),
+            status,
+            changes,
+        })
+    }
 }
 
 /// A server or client id that may arrive as a number or as a string (`"100"`).
@@ -359,6 +384,62 @@ mod tests {
             ..w
         };
         assert!(bad.to_change().is_err());
+    }
+
+    #[test]
+    fn a_wire_generation_gives_its_content_in_canonical_form_or_is_refused() {
+        let change = WireChange {
+            id: "FEAT-001".into(),
+            change_type: "add".into(),
+            title: "OAuth2 login".into(),
+            description: None,
+            status: Some("pending".into()),
+            pipeline: None,
+            pipelines: None,
+            assignee: None,
+        };
+        let g = Generation {
+            id: 7,
+            generation_id: "e06ea9e7-41a8-4662-87d5-b8384437c040".into(),
+            version: "1.2.0".into(),
+            description: Some("d".into()),
+            changes: vec![change.clone()],
+            pipeline_template: None,
+            status: "draft".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            promoted_at: None,
+            created_by: "ann".into(),
+            promoted_by: None,
+            team_id: None,
+            project: "default".into(),
+            rev: 1,
+            seq: 1,
+            deleted: false,
+            promoted_commit: None,
+        };
+        let c = g.content().unwrap();
+        assert_eq!(c.version, "v1.2.0");
+        assert_eq!(c.status, GenerationStatus::Draft);
+        assert_eq!(c.changes, vec![change.to_change().unwrap()]);
+        for bad in [
+            Generation {
+                version: "one".into(),
+                ..g.clone()
+            },
+            Generation {
+                status: "released".into(),
+                ..g.clone()
+            },
+            Generation {
+                changes: vec![WireChange {
+                    change_type: "rewrite".into(),
+                    ..change
+                }],
+                ..g.clone()
+            },
+        ] {
+            assert!(bad.content().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

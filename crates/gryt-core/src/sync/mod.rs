@@ -7,3 +7,9 @@
 
 pub mod pull;
 pub mod push;
+
+pub mod conflict;
+pub mod status;
+
+pub use conflict::{ConflictCause, ConflictItem, NotApplied, PromotedHere};
+pub use status::SyncStatus;

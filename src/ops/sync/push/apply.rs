@@ -234,10 +234,7 @@ fn apply_step(
         Step::DropPendingDelete => ss::drop_pending_delete_of(tx, id),
         Step::NeedsResync => ss::set_meta(tx, RESYNC, "1", now),
         Step::SetVersionTaken => {
-            let c = vec![Conflict {
-                kind: ConflictKind::AddAdd,
-                item: VERSION_EXISTS.into(),
-            }];
+            let c = vec![gryt_core::sync::ConflictItem::VersionExists.conflict()];
             ss::set_conflict(tx, id, None, &c, ss::ConflictCause::VersionTaken)
         }
         Step::SetRefused => {

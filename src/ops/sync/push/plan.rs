@@ -115,7 +115,7 @@ fn create_op(cloud: &Cloud, rec: &GenerationRecord, key: String, sent: Generatio
         generation_id: rec.generation_id.clone(),
         version: sent.version.clone(),
         description: sent.description.clone(),
-        changes: ss::wire_changes(&sent.changes),
+        changes: sent.changes.iter().map(Into::into).collect(),
         pipeline_template: sent.pipeline_template.clone(),
         status: Some("draft".into()),
         created_at: Some(rec.created_at.clone()),
@@ -141,7 +141,7 @@ fn update_op(local_id: &str, id: i64, rev: i64, key: String, sent: GenerationCon
         generation_id: None,
         version: Some(sent.version.clone()),
         description: sent.description.clone().or(Some(String::new())),
-        changes: Some(ss::wire_changes(&sent.changes)),
+        changes: Some(sent.changes.iter().map(Into::into).collect()),
         pipeline_template: sent.pipeline_template.clone(),
         status: None,
     };
