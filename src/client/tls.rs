@@ -127,3 +127,55 @@ impl CertificateProblem {
         e
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error whose source is `inner`, as hyper and reqwest wrap what failed below them.
+    #[derive(Debug)]
+    struct Wrapper(std::io::Error);
+
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("client error (Connect)")
+        }
+    }
+
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    fn wrapped(e: rustls::Error) -> Wrapper {
+        Wrapper(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    #[test]
+    fn a_certificate_error_is_found_inside_an_io_error() {
+        let e = wrapped(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        ));
+        let p = certificate_problem(&e).expect("a certificate problem");
+        assert!(p.reason.contains("does not trust"), "{p:?}");
+        assert!(p.hints.iter().any(|h| h.contains("SSL_CERT_FILE")), "{p:?}");
+        let cli = p.into_cli_error("https://h:1");
+        assert_eq!(cli.exit_code(), 1);
+        assert!(cli.message.contains("not trusted"), "{}", cli.message);
+
+        let e = wrapped(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::Expired,
+        ));
+        let p = certificate_problem(&e).expect("a certificate problem");
+        assert!(p.hints.iter().any(|h| h.contains("renew")), "{p:?}");
+    }
+
+    #[test]
+    fn other_failures_are_not_certificate_problems() {
+        let refused = Wrapper(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(certificate_problem(&refused).is_none());
+        let alert = wrapped(rustls::Error::HandshakeNotComplete);
+        assert!(certificate_problem(&alert).is_none());
+    }
+}

@@ -166,13 +166,23 @@ pub fn login(env: &Env, login: &Login) -> Result<LoggedIn> {
             "a password login stores an API key, never the password",
         ));
     };
-    let mut done = store_login(
+    let stored = store_login(
         env,
         &kept.url,
         (key_id, secret),
         account.as_deref(),
         created_key.is_some(),
-    )?;
+    );
+    let mut done = match stored {
+        Ok(done) => done,
+        Err(e) => {
+            // Not stored: the key just made would only linger on the server.
+            if let Some(id) = &created_key {
+                let _ = revoke_own_key(&kept.url, id, secret.clone());
+            }
+            return Err(e);
+        }
+    };
     done.account = account;
     done.created_key = created_key;
     Ok(done)
