@@ -21,7 +21,12 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let server = Cloud::with_users(&["alice"]);
-    let dev = join(&server.url(), "alice");
+    let mut dev = join(&server.url(), "alice");
+    // The login is bound to the real server; the fake the commands are pointed at
+    // (`GRYT_URL`) gets alice's API key from the environment, as a CI job gives it.
+    let (key_id, secret) = server.api_key("alice");
+    dev.set_env("GRYT_API_KEY_ID", &key_id);
+    dev.set_env("GRYT_API_KEY_SECRET", &secret);
     dev.run(&["generation", "new", "v1.0.0", "-d", "Released soon"])
         .ok();
     dev.add_change("v1.0.0", "FEAT-1", "add", "One");

@@ -8,7 +8,7 @@
 //! time it asked for.
 
 use super::harness::{answer, json, Fake, Reply};
-use super::harness::{bare, join, problem, Cloud};
+use super::harness::{bare, join, join_fake, problem, Cloud};
 use serde_json::json as j;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,7 +29,7 @@ fn a_server_dripping_its_answer_meets_the_whole_request_deadline() {
         body: body.clone(),
         every_ms: 100,
     });
-    let dev = join(&fake.url(), "alice");
+    let dev = join_fake(&fake.url(), "alice");
     dev.run_env(
         PULL,
         &[("GRYT_HTTP_TIMEOUT_MS", "500"), ("GRYT_HTTP_ATTEMPTS", "1")],
@@ -53,7 +53,7 @@ fn a_redirect_is_refused_naming_its_target_and_never_followed() {
     let target = format!("{}/api/v1/sync/head", elsewhere.url());
     let t = target.clone();
     let fake = Fake::start(move |_, _| redirect_to(&t));
-    let dev = join(&fake.url(), "alice");
+    let dev = join_fake(&fake.url(), "alice");
     dev.run(PULL)
         .err(1, &["redirect", &target])
         .hint("gryt_url");
@@ -143,7 +143,7 @@ fn retry_after_is_honoured_as_seconds_and_as_an_http_date() {
                 }
             }
         });
-        let dev = join(&fake.url(), "alice");
+        let dev = join_fake(&fake.url(), "alice");
         // Without honouring it, the retry would come at once (backoff base 1 ms).
         dev.run_env(
             PULL,
@@ -174,7 +174,7 @@ fn operations_the_server_cannot_take_now_stay_pending_and_exit_4() {
         }
         json(404, &problem(404, "no such route in the fake"))
     });
-    let dev = join(&fake.url(), "alice");
+    let dev = join_fake(&fake.url(), "alice");
     dev.run(&["generation", "new", "v1.0.0"]).ok();
     dev.run(&["sync", "push"])
         .err(4, &["could not take", "503"])
@@ -247,7 +247,7 @@ fn a_feed_page_too_large_is_asked_again_with_fewer_records() {
             ),
         }
     });
-    let reader = join(&fake.url(), "alice");
+    let reader = join_fake(&fake.url(), "alice");
     reader.run(PULL).ok();
     let list = reader.json(&["generation", "list"]);
     assert_eq!(
@@ -280,7 +280,7 @@ fn a_single_record_larger_than_the_client_takes_is_named() {
             prefix: br#"{"data":{"items":[{"kind":"generation","record":{"id":5,"generation_id":"0b5e","version":"v9.9.9","description":""#.to_vec(),
         }
     });
-    let dev = join(&fake.url(), "alice");
+    let dev = join_fake(&fake.url(), "alice");
     let before = dev.state();
     dev.run(PULL).err(
         1,

@@ -14,7 +14,14 @@ pub fn bare(name: &str) -> Workspace {
     Workspace::bare(name).with_clock()
 }
 
-/// A repository in the user's personal scope on the server at `url` (password auth).
+/// A repository in the user's personal scope on the server at `url`, logged in there
+/// (`gryt cloud login`: an API key bound to `url`). Through a proxy, before any fault.
 pub fn join(url: &str, name: &str) -> Workspace {
     bare(name).join(url, None)
+}
+
+/// A repository in the user's personal scope on the scripted fake server at `url`, which
+/// cannot log anyone in: the URL in the global config and an API key in the environment.
+pub fn join_fake(url: &str, name: &str) -> Workspace {
+    bare(name).join_with_env_key(url, None)
 }

@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
+/// The API key [`Workspace::join_with_env_key`] gives a fake server (which checks nothing).
+pub const FAKE_KEY_ID: &str = "gk_fake0000";
+pub const FAKE_KEY_SECRET: &str = "fake-key-secret-0000";
+
 pub struct Workspace {
     /// Who runs the commands (`USER`, and the name in failure messages).
     pub name: String,
@@ -96,33 +100,52 @@ impl Workspace {
         self.env.push((key.to_string(), value.to_string()));
     }
 
-    /// Makes a repository synced with the server at `url` as this user (password auth):
-    /// `gryt init`, the URL and credentials in the global config, `team` (the personal
-    /// scope when `None`) and project `default` in the repository's.
+    /// Makes a repository synced with the server at `url` as this user, as users arrive:
+    /// `gryt init`, then `gryt cloud login --url URL` with the password (which stores an
+    /// API key the server creates, bound to `url`, and makes `url` the global `gryt_url`),
+    /// then `team` (the personal scope when `None`) and project `default` in the
+    /// repository's config. The server must answer at `url` now (through a proxy: before
+    /// any fault is armed); the login is sent to no other URL.
     pub fn join(self, url: &str, team: Option<&str>) -> Workspace {
         self.run(&["init"]).ok();
         self.configure_login(url);
+        self.configure_scope(team);
+        self
+    }
+
+    /// As [`Workspace::join`] for a server that cannot log anyone in (a scripted fake
+    /// server): `url` as the global `gryt_url` and an API key in the environment
+    /// (`GRYT_API_KEY_ID`/`GRYT_API_KEY_SECRET`, as a CI job has it), so every request is
+    /// signed and nothing secret is stored.
+    pub fn join_with_env_key(mut self, url: &str, team: Option<&str>) -> Workspace {
+        self.set_env("GRYT_API_KEY_ID", FAKE_KEY_ID);
+        self.set_env("GRYT_API_KEY_SECRET", FAKE_KEY_SECRET);
+        self.run(&["init"]).ok();
+        self.run(&["config", "--global", "gryt_url", url]).ok();
+        self.configure_scope(team);
+        self
+    }
+
+    fn configure_scope(&self, team: Option<&str>) {
         if let Some(team) = team {
             self.run(&["config", "team", team]).ok();
         }
         self.run(&["config", "project", "default"]).ok();
-        self
     }
 
-    /// A teammate's clone of `origin` (a git URL or path) in the working directory, with
-    /// this user's credentials for `url` in the global config and no `gryt init`.
+    /// A teammate's clone of `origin` (a git URL or path) in the working directory, logged
+    /// in to `url` as [`Workspace::join`] does, and no `gryt init`.
     pub fn clone_of(self, url: &str, origin: &Path) -> Workspace {
         self.git(&["clone", "-q", &origin.display().to_string(), "."]);
         self.configure_login(url);
         self
     }
 
+    /// `gryt cloud login --url URL --username NAME --password-stdin`, which must succeed:
+    /// the credentials file then holds an API key bound to `url`, never the password.
+    #[track_caller]
     fn configure_login(&self, url: &str) {
-        self.run(&["config", "--global", "gryt_url", url]).ok();
-        self.run(&["config", "--global", "username", &self.name])
-            .ok();
-        self.run(&["config", "--global", "password", &password_of(&self.name)])
-            .ok();
+        self.login(url).ok();
     }
 
     /// A copy of this workspace's files (config, credentials, repository) and settings, as

@@ -7,13 +7,14 @@ pub use crate::support::server::{Backend, Cloud};
 pub use crate::support::{change_ids, finish, password_of, Workspace};
 use std::path::Path;
 
-/// A repository synced with `cloud` as `name` (password auth) in `team`.
+/// A repository synced with `cloud` as `name` in `team`, logged in with `gryt cloud login`
+/// (the password makes an API key; the key is stored).
 pub fn join(cloud: &Cloud, name: &str, team: &str) -> Workspace {
     Workspace::bare(name).join(&cloud.url(), Some(team))
 }
 
-/// A teammate's clone of `origin` (a git URL or path) in the working directory, with
-/// their credentials for `cloud` in the global config and no `gryt init`.
+/// A teammate's clone of `origin` (a git URL or path) in the working directory, logged in
+/// to `cloud`, and no `gryt init`.
 pub fn clone_of(cloud: &Cloud, name: &str, origin: &Path) -> Workspace {
     Workspace::bare(name).clone_of(&cloud.url(), origin)
 }

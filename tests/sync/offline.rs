@@ -112,8 +112,9 @@ fn offline_work_in_cloud_mode_is_noted_stays_pending_and_is_delivered_once() {
     cloud.restart();
     // Nothing reached the server while it was down.
     assert_eq!(cloud.generations("alice", &team).len(), 1);
-    a.run(&["config", "--global", "gryt_url", &cloud.url()])
-        .ok();
+    // The restarted test server listens on a new port: log in there (a login is bound
+    // to its server's URL).
+    a.login(&cloud.url()).ok();
     a.run(&["sync", "push"])
         .ok()
         .stdout_has("1 created, 1 updated")
@@ -161,8 +162,8 @@ fn a_lost_answer_is_retried_with_the_same_keys_and_the_server_writes_once() {
     let (cloud, team, devs) = team_of(&["alice", "bob"]);
     let a = &devs[0];
     let proxy = Proxy::start(&cloud.url());
-    a.run(&["config", "--global", "gryt_url", &proxy.url()])
-        .ok();
+    // Logged in through the proxy (a login is bound to its URL), before any fault.
+    a.login(&proxy.url()).ok();
     // Only explicit pushes talk to the server.
     a.run(&["config", "execution_mode", "local"]).ok();
     a.run(&["generation", "new", "v4.2.0"]).ok();
@@ -210,8 +211,9 @@ fn promotion_while_offline_in_hybrid_mode_exits_4_and_stays_a_draft() {
     let g = a.show("v4.3.0");
     assert_eq!(g["generation"]["status"], "draft", "{g:#}");
     cloud.restart();
-    a.run(&["config", "--global", "gryt_url", &cloud.url()])
-        .ok();
+    // The restarted test server listens on a new port: log in there (a login is bound
+    // to its server's URL).
+    a.login(&cloud.url()).ok();
     assert_eq!(
         cloud.generation("alice", &team, "v4.3.0")["status"],
         "draft"
@@ -282,8 +284,9 @@ fn a_hybrid_run_exits_with_the_pipeline_verdict_online_or_offline() {
     assert_eq!(a.sync_status()["pending_evolutions"], 4);
 
     cloud.restart();
-    a.run(&["config", "--global", "gryt_url", &cloud.url()])
-        .ok();
+    // The restarted test server listens on a new port: log in there (a login is bound
+    // to its server's URL).
+    a.login(&cloud.url()).ok();
     a.run(&["sync", "push"]).ok();
     let g = cloud.generation("alice", &team, "v6.0.0");
     let mut statuses: Vec<(String, String)> = cloud

@@ -6,9 +6,12 @@
 
 use super::harness::{team_of, Workspace};
 
+/// Every developer logs in to the server at its new address (the restarted test server
+/// listens on a new port; a login is bound to its URL, and the restore took away the API
+/// keys made since the backup).
 fn point_at(devs: &[Workspace], url: &str) {
     for d in devs {
-        d.run(&["config", "--global", "gryt_url", url]).ok();
+        d.login(url).ok();
     }
 }
 
