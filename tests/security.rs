@@ -381,12 +381,13 @@ fn the_cli_prints_no_secret_with_loud_logging_and_failing_auth() {
         &["generation", "list"],
     ];
     // Wrong password, wrong key secret (configured), wrong key secret from the
-    // environment, and the right credentials.
+    // environment, and the right credentials. gryt stores no password: it comes from the
+    // environment.
     let setups: Vec<Setup> = vec![
         (
             "wrong password",
-            vec![("username", "alice"), ("password", WRONG_PW)],
-            vec![],
+            vec![("username", "alice")],
+            vec![("GRYT_PASSWORD", WRONG_PW)],
         ),
         (
             "wrong key secret",
@@ -407,8 +408,8 @@ fn the_cli_prints_no_secret_with_loud_logging_and_failing_auth() {
         ),
         (
             "right password",
-            vec![("username", "alice"), ("password", ALICE_PW)],
-            vec![],
+            vec![("username", "alice")],
+            vec![("GRYT_PASSWORD", ALICE_PW)],
         ),
         (
             "right key",
@@ -418,7 +419,7 @@ fn the_cli_prints_no_secret_with_loud_logging_and_failing_auth() {
     ];
     for (name, creds, env) in &setups {
         let w = workspace(&url, creds);
-        let r = w.run(&["generation", "new", "v1.0.0"]);
+        let r = w.run_env(&["generation", "new", "v1.0.0"], env);
         outputs.push((name.to_string(), format!("{r:?}")));
         for args in commands {
             let r = w.run_env(args, env);

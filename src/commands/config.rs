@@ -107,6 +107,13 @@ pub fn cmd_config(ctx: &Context, a: ConfigArgs) -> Result<()> {
                 .hint(format!("set it with `gryt config {} VALUE`", info.name))),
         };
     }
+    if !a.unset && cfg::never_stored(info) {
+        // Refused before standard input is read: nothing is consumed, nothing changes.
+        let url = Config::load(&ctx.env, repo_config.as_deref())
+            .ok()
+            .and_then(|c| c.get("gryt_url").map(str::to_string));
+        return Err(cfg::store_refused(info, url.as_deref()));
+    }
     let value = match a.value {
         Some(v) if v == "-" && info.secret => Some(secret_from_stdin(info.name)?),
         other => other,

@@ -60,9 +60,29 @@ pub const KEYS: &[KeyInfo] = &[
         name: "password",
         env: "GRYT_PASSWORD",
         secret: true,
-        help: "password for Basic auth (stored in the credentials file)",
+        help: "password for Basic auth: from GRYT_PASSWORD only, never stored (`gryt cloud login` stores an API key instead)",
     },
 ];
+
+/// Whether gryt refuses to store a value of `key`: a password (a login creates an API key
+/// on the server and stores that instead). Reading and removing it stay possible.
+pub fn never_stored(key: &KeyInfo) -> bool {
+    key.name == "password"
+}
+
+/// The error for storing a value of a [`never_stored`] key; `url` (the configured server,
+/// when there is one) is named in the hint.
+pub fn store_refused(key: &KeyInfo, url: Option<&str>) -> CliError {
+    let url = url.map(strip_userinfo).unwrap_or_else(|| "URL".to_string());
+    CliError::usage(format!(
+        "gryt never stores a {}: `gryt config {} VALUE` would keep it in plain text",
+        key.name, key.name
+    ))
+    .hint(format!(
+        "log in with `gryt cloud login --url {url}` (it creates an API key on the server and stores only that), or set {} in the environment of one command; nothing was changed",
+        key.env
+    ))
+}
 
 /// The keys a repository's committed `.gryt/config` may set: what teammates share.
 pub const SHARED_KEYS: &[&str] = &["gryt_url", "team", "project", "execution_mode"];

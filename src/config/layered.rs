@@ -3,7 +3,9 @@
 //! and writing config files.
 
 use super::credentials::{read_credentials, stored_password_warnings, StoredLogin, Unbound};
-use super::{credentials_path, key_info, server_key, Env, ExecutionMode, Source, KEYS};
+use super::{
+    credentials_path, key_info, never_stored, server_key, Env, ExecutionMode, Source, KEYS,
+};
 use super::{private_dir, SECRET_MASK, SHARED_KEYS};
 use crate::client::Auth;
 use crate::error::{CliError, Result};
@@ -140,7 +142,11 @@ impl Config {
                         "{} holds the secret '{k}'; secrets are only read from the credentials file",
                         path.display()
                     ))
-                    .hint(format!("remove it there, then log in with `gryt cloud login`, or store it with `gryt config --global {k} -` (reads it from standard input into the credentials file, mode 0600)")));
+                    .hint(if never_stored(info) {
+                        format!("remove it there, then log in with `gryt cloud login` (it stores an API key, never the password), or set {} in the environment of one command", info.env)
+                    } else {
+                        format!("remove it there, then log in with `gryt cloud login`, or store it with `gryt config --global {k} -` (reads it from standard input into the credentials file, mode 0600)")
+                    }));
                 }
                 if source == Source::Repository && !SHARED_KEYS.contains(&info.name) {
                     // Who you are is personal: a committed value would make every

@@ -10,9 +10,10 @@
 //! bound to the server they were stored for: `gryt cloud login` stores them under
 //! `servers:` keyed by the server's normalised origin and base path, and they are sent only
 //! to that server. Unbound credentials (the top-level `password`/`api_key_secret` of older
-//! versions, written by `gryt config --global password -`, and `GRYT_API_KEY_*`/
-//! `GRYT_PASSWORD` from the environment) go only to the user's own server: the global
-//! `gryt_url` or `GRYT_URL`, never to a URL only the repository names.
+//! versions, `api_key_secret` written by `gryt config --global api_key_secret -`, and
+//! `GRYT_API_KEY_*`/`GRYT_PASSWORD` from the environment) go only to the user's own server:
+//! the global `gryt_url` or `GRYT_URL`, never to a URL only the repository names. No
+//! password is ever written: `gryt config password VALUE` is refused.
 //!
 //! - `env.rs`: the process environment, the working directory and the wall clock: the only
 //!   reads of them in the CLI (clippy.toml's `disallowed-methods`, turned on in lib.rs,

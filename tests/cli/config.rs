@@ -1,6 +1,8 @@
 //! `gryt config`: layers, precedence, and secrets kept out of the repository.
 
 use super::harness::{read, write, Workspace, USER};
+use crate::support::password_of;
+use crate::support::server::Cloud;
 use std::os::unix::fs::PermissionsExt;
 
 #[test]
@@ -121,9 +123,10 @@ fn secrets_go_to_the_credentials_file_only() {
     let t = Workspace::local_repo();
     let repo_cfg_before = read(&t.gryt_dir().join("config"));
     t.run(&["config", "api_key_secret", "s3cr3t-value"]).clean();
-    t.run(&["config", "--global", "password", "hunter2"])
-        .clean();
     let creds = t.config_dir().join("credentials");
+    // gryt stores no password (`a_password_is_never_stored`): the one an older gryt wrote
+    // into the flat credentials file is read from there alone.
+    write(&creds, &format!("{}password: hunter2\n", read(&creds)));
     let text = read(&creds);
     assert!(
         text.contains("s3cr3t-value") && text.contains("hunter2"),
@@ -157,6 +160,82 @@ fn secrets_go_to_the_credentials_file_only() {
         "{out:?}"
     );
     assert_eq!(out.json()["config"]["password"]["source"], "credentials");
+}
+
+/// Issue 12: the credentials file never holds a password. A workspace logged in as users
+/// arrive (`gryt cloud login` with the password, the tests' own harness path) holds an API
+/// key; `gryt config password VALUE|-` is refused (exit 2, standard input not read,
+/// nothing changed) with the way to log in; reading and removing stay possible.
+#[test]
+fn a_password_is_never_stored() {
+    let cloud = Cloud::with_users(&["alice"]);
+    let t = Workspace::local().join(&cloud.url(), None);
+    let creds = t.credentials();
+    let logged_in = std::fs::read(&creds).expect("the login wrote the credentials file");
+    let tries: [(&[&str], Option<&str>); 4] = [
+        (&["config", "--global", "password", "typed-pw-1"], None),
+        (
+            &["config", "--global", "password", "-"],
+            Some("piped-pw-2\n"),
+        ),
+        (&["config", "password", "repo-pw-3"], None),
+        (
+            &["--json", "config", "--global", "password", "json-pw-4"],
+            None,
+        ),
+    ];
+    for (args, input) in tries {
+        let out = t.run_with(args, &[], input);
+        out.err(2, &["never stores a password"])
+            .hint(&format!("gryt cloud login --url {}", cloud.url()));
+        assert!(out.stderr.contains("GRYT_PASSWORD"), "{out:?}");
+        assert_eq!(std::fs::read(&creds).expect("credentials"), logged_in);
+    }
+    let out = t.run(&["--json", "config", "--global", "password", "json-pw-4"]);
+    assert_eq!(out.json()["error"]["kind"], "usage", "{out:?}");
+    let bytes = std::fs::read(&creds).expect("credentials");
+    let text = String::from_utf8_lossy(&bytes);
+    for pw in [
+        password_of("alice").as_str(),
+        "typed-pw-1",
+        "piped-pw-2",
+        "repo-pw-3",
+        "json-pw-4",
+        "password",
+    ] {
+        assert!(
+            !text.contains(pw),
+            "{pw:?} in the credentials file:\n{text}"
+        );
+    }
+    assert!(text.contains("api_key_secret"), "{text}");
+    let mode = std::fs::metadata(&creds)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "credentials mode {mode:o}");
+    t.assert_no_secret(&[&password_of("alice")]);
+    // The stored key works.
+    t.run(&["generation", "new", "v1.0.0"]).ok();
+    t.run(&["sync", "push"]).ok();
+    // A password an older gryt stored can still be read (masked) and removed.
+    write(&creds, &format!("password: old-pw-5\n{text}"));
+    t.run(&["config", "password"]).ok().stdout_has("********");
+    t.run(&["config", "--global", "--unset", "password"])
+        .ok()
+        .stdout_has("Removed password");
+    let text = read(&creds);
+    assert!(
+        !text.contains("old-pw-5") && text.contains("api_key_secret"),
+        "{text}"
+    );
+    let mode = std::fs::metadata(&creds)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "credentials mode {mode:o}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! `.gryt/config` (where the reference client kept it, in plain text) is refused clearly.
 //! HMAC (API key) and Basic (password) both work end to end.
 
-use super::harness::{join, Cloud, Workspace};
+use super::harness::{join, password_of, Cloud, Workspace};
 use std::os::unix::fs::PermissionsExt;
 
 fn mode_of(path: &std::path::Path) -> u32 {
@@ -150,19 +150,29 @@ fn reference_keys_in_repo_config_work_with_the_secret_from_the_config_dir() {
 #[test]
 fn basic_auth_with_username_and_password_and_a_wrong_password_is_refused() {
     let (cloud, team) = server();
+    // Logged in (an API key in the credentials file), with the password in the
+    // environment, which gryt sends instead (HTTP Basic) to the user's own server.
     let d = join(&cloud, "bob", &team);
     let creds = d.config_dir().join("credentials");
     assert_eq!(mode_of(&creds), 0o600);
-    d.run(&["generation", "new", "v7.3.0"]).ok();
-    d.run(&["sync", "push"]).ok().stdout_has("1 created");
+    let right = [("GRYT_PASSWORD", password_of("bob"))];
+    let right: Vec<(&str, &str)> = right.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let who = d.run_with(&["cloud", "whoami", "--json"], &right, None);
+    assert_eq!(who.ok().json()["auth"], "password", "{who:?}");
+    d.run_with(&["generation", "new", "v7.3.0"], &right, None)
+        .ok();
+    d.run_with(&["sync", "push"], &right, None)
+        .ok()
+        .stdout_has("1 created");
     assert_eq!(
         cloud.generation("alice", &team, "v7.3.0")["created_by"],
         "bob"
     );
-    d.run(&["config", "--global", "password", "wrong-password"])
-        .ok();
-    d.run(&["sync", "pull"]).fails(1, &["credentials"]);
+    let wrong = [("GRYT_PASSWORD", "wrong-password")];
+    d.run_with(&["sync", "pull"], &wrong, None)
+        .fails(1, &["credentials"]);
     // Local work still goes on in hybrid mode without reaching the server.
-    d.run(&["generation", "new", "v7.4.0"]).ok();
+    d.run_with(&["generation", "new", "v7.4.0"], &wrong, None)
+        .ok();
     assert_eq!(cloud.generations("alice", &team).len(), 1);
 }
