@@ -350,7 +350,7 @@ fn workspace(url: &str, creds: &[(&str, &str)]) -> Workspace {
 }
 
 /// A server with alice (`ALICE_PW`) and an API key of hers.
-fn server_with_alice() -> (Cloud, gryt_core::wire::ApiKeyCreated) {
+fn server_with_alice() -> (Cloud, gryt_core::api::ApiKeyCreated) {
     let server = Cloud::with_signup();
     server.add_user_with("alice", ALICE_PW);
     let key = server

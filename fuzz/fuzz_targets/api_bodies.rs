@@ -11,7 +11,7 @@
 //! every answer body is JSON.
 #![no_main]
 
-use gryt_core::wire::{
+use gryt_core::api::{
     ApiKeyCreate, ChangePasswordRequest, EvolutionCreate, EvolutionPatch, GenerationCreate,
     GenerationPatch, MemberAdd, SignupRequest, TeamCreate,
 };

@@ -9,7 +9,7 @@
 #![no_main]
 
 use gryt_core::merge::{merge_generation, GenerationContent, Merge};
-use gryt_core::wire::{Data, FeedRecord, Generation, SyncChanges};
+use gryt_core::api::{Data, FeedRecord, Generation, SyncChanges};
 use gryt_core::{
     ChangeId, ChangeType, EvolutionStatus, GenerationSpec, GenerationStatus, RcTag, Version,
 };

@@ -17,7 +17,7 @@ pub use routes::Route;
 
 use crate::error::{CliError, Kind};
 use backon::{BackoffBuilder, BlockingRetryable, ExponentialBuilder};
-use gryt_core::wire::ErrorBody;
+use gryt_core::api::ErrorBody;
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;

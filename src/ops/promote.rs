@@ -64,12 +64,12 @@ pub fn check_clean(tree: &TreeState, version: &str, allow_dirty: bool) -> Result
 
 /// The body of a promotion request: the commit checked and the proof counted per change.
 pub fn promote_body(report: &GateReport) -> Result<String> {
-    let body = gryt_core::wire::PromoteRequest {
+    let body = gryt_core::api::PromoteRequest {
         commit: report.commit.clone(),
         proofs: report
             .counted()
             .into_iter()
-            .map(|n| gryt_core::wire::PromoteProof {
+            .map(|n| gryt_core::api::PromoteProof {
                 change_id: n.change_id,
                 evolution_id: n.evolution_id,
             })

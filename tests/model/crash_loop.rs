@@ -44,7 +44,7 @@ fn seed_generations(dev: &Dev, first: u64, n: u64) {
     c.execute_batch("COMMIT").expect("commit");
 }
 
-fn changes(g: &gryt_core::wire::Generation) -> Vec<String> {
+fn changes(g: &gryt_core::api::Generation) -> Vec<String> {
     let mut v: Vec<String> = g.changes.iter().map(|c| c.id.clone()).collect();
     v.sort();
     v

@@ -111,7 +111,7 @@ fn tokens_of_local(g: &LocalGen) -> BTreeSet<Token> {
     s
 }
 
-fn tokens_of_wire(g: &gryt_core::wire::Generation) -> BTreeSet<Token> {
+fn tokens_of_wire(g: &gryt_core::api::Generation) -> BTreeSet<Token> {
     let mut s: BTreeSet<Token> = g
         .changes
         .iter()
@@ -123,7 +123,7 @@ fn tokens_of_wire(g: &gryt_core::wire::Generation) -> BTreeSet<Token> {
     s
 }
 
-fn wire_changes(g: &gryt_core::wire::Generation) -> Vec<String> {
+fn wire_changes(g: &gryt_core::api::Generation) -> Vec<String> {
     let mut v: Vec<String> = g.changes.iter().map(|c| c.id.clone()).collect();
     v.sort();
     v
@@ -614,7 +614,7 @@ impl<'a> Model<'a> {
     /// Settles one conflict with --ours or --theirs; returns whether it was settled.
     fn resolve(&mut self, c: usize, g: &LocalGen, theirs: bool) -> Result<bool, String> {
         let before = self.devs[c].view();
-        let remote: Option<gryt_core::wire::Generation> = g
+        let remote: Option<gryt_core::api::Generation> = g
             .conflict_json
             .as_deref()
             .and_then(|j| serde_json::from_str(j).ok());

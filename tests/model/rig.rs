@@ -4,7 +4,7 @@
 //! three views the model compares: the server's records (read over HTTP through the change
 //! feed) and each client's records (read from its `.gryt/gryt.db`).
 
-use gryt_core::wire::{FeedRecord, SyncChanges};
+use gryt_core::api::{FeedRecord, SyncChanges};
 use std::collections::BTreeMap;
 use std::process::Child;
 
@@ -58,20 +58,20 @@ impl Cloud {
 #[derive(Default, Debug)]
 pub struct ServerView {
     pub head: i64,
-    pub gens: Vec<gryt_core::wire::Generation>,
-    pub evos: Vec<gryt_core::wire::Evolution>,
+    pub gens: Vec<gryt_core::api::Generation>,
+    pub evos: Vec<gryt_core::api::Evolution>,
 }
 
 impl ServerView {
-    pub fn live_gen(&self, uuid: &str) -> Option<&gryt_core::wire::Generation> {
+    pub fn live_gen(&self, uuid: &str) -> Option<&gryt_core::api::Generation> {
         self.gens
             .iter()
             .find(|g| g.generation_id == uuid && !g.deleted)
     }
-    pub fn gen(&self, uuid: &str) -> Option<&gryt_core::wire::Generation> {
+    pub fn gen(&self, uuid: &str) -> Option<&gryt_core::api::Generation> {
         self.gens.iter().find(|g| g.generation_id == uuid)
     }
-    pub fn evo(&self, uuid: &str) -> Option<&gryt_core::wire::Evolution> {
+    pub fn evo(&self, uuid: &str) -> Option<&gryt_core::api::Evolution> {
         self.evos.iter().find(|e| e.evolution_id == uuid)
     }
 }

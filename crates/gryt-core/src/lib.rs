@@ -16,12 +16,6 @@ pub mod merge;
 pub mod sync;
 pub mod version;
 
-/// The wire types under their former path, for callers not yet moved to [`api`]: the same
-/// items.
-pub mod wire {
-    pub use crate::api::*;
-}
-
 pub use change::{Change, ChangeId, ChangeType};
 pub use error::{CoreError, ErrorKind};
 pub use evolution::{EvolutionStatus, RcTag};

@@ -18,10 +18,10 @@ use crate::context::{new_uuid, Context, Workspace};
 use crate::error::{CliError, Kind, Result};
 use crate::store::sync::{self as ss, content_of};
 use crate::store::{self, GenerationRecord};
-use gryt_core::merge::{Conflict, GenerationContent};
-use gryt_core::wire::{
-    self, BatchOp, BatchRequest, BatchResponse, Data, FeedRecord, SyncChanges, SyncHead,
+use gryt_core::api::{
+    self as wire, BatchOp, BatchRequest, BatchResponse, Data, FeedRecord, SyncChanges, SyncHead,
 };
+use gryt_core::merge::{Conflict, GenerationContent};
 use gryt_core::GenerationStatus;
 use serde::Serialize;
 use std::collections::BTreeSet;

@@ -158,7 +158,7 @@ fn settle(
     tx: &rusqlite::Connection,
     r: &ss::Refused,
     theirs: bool,
-    fetched: &BTreeMap<String, Option<gryt_core::wire::Evolution>>,
+    fetched: &BTreeMap<String, Option<gryt_core::api::Evolution>>,
     now: &str,
 ) -> Result<(Option<String>, Option<String>)> {
     if !theirs {
@@ -223,7 +223,7 @@ fn settle(
 fn fetch_missing_evolutions(
     ws: &Workspace,
     refused: &[ss::Refused],
-) -> Result<BTreeMap<String, Option<gryt_core::wire::Evolution>>> {
+) -> Result<BTreeMap<String, Option<gryt_core::api::Evolution>>> {
     let mut out = BTreeMap::new();
     for r in refused.iter().filter(|r| r.what == "evolution") {
         let Some(rid) = &r.remote_id else { continue };
@@ -231,7 +231,7 @@ fn fetch_missing_evolutions(
             continue;
         }
         let cloud = Cloud::required(ws)?;
-        let got: std::result::Result<gryt_core::wire::Data<gryt_core::wire::Evolution>, _> = cloud
+        let got: std::result::Result<gryt_core::api::Data<gryt_core::api::Evolution>, _> = cloud
             .remote
             .call_route(&crate::client::routes::evolution(rid), None, &[]);
         match got {

@@ -18,8 +18,8 @@ pub use status::*;
 
 use crate::error::Result;
 use crate::store::{self, GenerationRecord};
+use gryt_core::api as wire;
 use gryt_core::merge::{Conflict, GenerationContent};
-use gryt_core::wire;
 use gryt_core::GenerationStatus;
 use rusqlite::{params, Connection, OptionalExtension};
 

@@ -238,7 +238,7 @@ async fn a_replayed_answer_is_reauthorized() {
 /// operation retried after the upgrade: the stored answer comes back, nothing runs twice;
 /// another operation under that key is still refused.
 async fn batch_keys_across_the_upgrade_on(backend: &str) {
-    use gryt_core::wire::BatchOp;
+    use gryt_core::api::BatchOp;
     let env = Env::start(backend, 1);
     let api = env.user_with_key("upgrader");
     let gen = generation_body(&new_uuid(), "v1.0.0", &[("FEAT-1", "x")], "draft");
