@@ -183,7 +183,11 @@ fn main() {
     let mut requests = [0u64; 2];
     for round in 0..=rounds {
         for (i, side) in SIDES.iter().enumerate() {
-            let dev = workspace(&format!("pull-{}-{round}", side.name), &proxy.url(), side.setting);
+            let dev = workspace(
+                &format!("pull-{}-{round}", side.name),
+                &proxy.url(),
+                side.setting,
+            );
             proxy.reset_log();
             let (wall, v) = timed_json(&dev, &["sync", "pull", "--json"]);
             let records =

@@ -15,7 +15,7 @@ mod faults {
     mod bad_answers;
     mod bad_local_input;
     mod client_limits;
-    mod compressed_answers;
+    mod compression;
     mod dropped_response;
     mod in_flight;
     mod reset_and_stall;

@@ -3,11 +3,13 @@
 //! (a decompression bomb, zstd or gzip) is refused as too large — named so, not retried,
 //! nothing changed — without the client holding it in memory; damaged compressed data is a
 //! bad answer (exit 1, not retried as if the connection broke); a coding gryt did not ask
-//! for is refused by name.
+//! for is refused by name. And a server that advertised zstd request bodies but refuses
+//! one (415) gets the batch again, uncompressed.
 
-use super::harness::{join, Fake, Reply};
+use super::harness::{join, problem, Fake, Reply};
 use crate::support::http;
 use crate::support::{gryt_bin, note};
+use serde_json::json as j;
 use std::io::Write;
 use std::path::Path;
 
@@ -146,4 +148,72 @@ fn a_coding_gryt_did_not_ask_for_is_refused_by_name() {
     dev.run(PULL)
         .err(1, &["Content-Encoding 'br'", "did not ask for"]);
     assert_eq!(fake.requests().len(), 1);
+}
+
+/// An answer carrying `Accept-Encoding: zstd, gzip` (the server says it takes zstd bodies).
+fn advertising(status: u16, body: &str) -> Reply {
+    Reply::Bytes(http::answer(
+        status,
+        "Scripted",
+        "application/json",
+        "Accept-Encoding: zstd, gzip\r\n",
+        body.as_bytes(),
+    ))
+}
+
+#[test]
+fn a_compressed_batch_refused_with_415_is_sent_again_uncompressed() {
+    const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+    let fake = Fake::start(|line, body| {
+        if line.starts_with("GET /api/v1/sync/head") {
+            return advertising(200, &j!({ "data": { "head": 0 } }).to_string());
+        }
+        if line.starts_with("POST /api/v1/sync/batch") {
+            if body.starts_with(&ZSTD_MAGIC) {
+                return advertising(
+                    415,
+                    &problem(415, "Content-Encoding 'zstd' is not supported"),
+                );
+            }
+            // Understood, but not taken now: the work stays pending (exit 4).
+            let ops = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v["operations"].as_array().map(Vec::len))
+                .unwrap_or(0);
+            let busy = j!({ "status": 503, "body": serde_json::from_str::<serde_json::Value>(&problem(503, "The database is busy; retry shortly")).unwrap_or_default() });
+            let results: Vec<_> = (0..ops).map(|_| busy.clone()).collect();
+            return advertising(200, &j!({ "data": { "results": results } }).to_string());
+        }
+        advertising(404, &problem(404, "no such route in the fake"))
+    });
+    let dev = join(&fake.url(), "alice");
+    for i in 0..10 {
+        let v = format!("v1.{i}.0");
+        dev.run(&[
+            "generation",
+            "new",
+            &v,
+            "-d",
+            "a release with a long enough description",
+        ])
+        .ok();
+        dev.add_change(&v, "FEAT-1", "add", "OAuth2 login with refresh tokens");
+    }
+    dev.run(&["sync", "push"]).err(4, &["could not take"]);
+    let sent: Vec<String> = fake
+        .raw_requests()
+        .into_iter()
+        .filter(|r| r.starts_with("POST /api/v1/sync/batch"))
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    let coding = |r: &str| {
+        r.lines().take_while(|l| !l.is_empty()).find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-encoding:")
+                .map(|v| v.trim().to_string())
+        })
+    };
+    assert_eq!(coding(&sent[0]).as_deref(), Some("zstd"), "{}", sent[0]);
+    assert_eq!(coding(&sent[1]), None, "{}", sent[1]);
+    assert!(sent[1].contains("\"operations\""), "{}", sent[1]);
 }
