@@ -39,7 +39,7 @@ pub const EXIT_CODES: &[(&str, &str, &str)] = &[
         "1",
         "error",
         "a rule (immutable, duplicate, bad version or id), not found, gate failed, pipeline \
-         failed, I/O",
+         failed, I/O, a server certificate this machine does not trust",
     ),
     (
         "2",

@@ -37,9 +37,21 @@ fn run_umask(s: &Workspace, dir: &Path, umask: &str, args: &[&str], stdin: Optio
     s.run_command(c, args, stdin)
 }
 
-/// `gryt --json cloud api-keys create --name NAME`: (key id, secret).
+/// `gryt --json cloud api-keys create --name NAME --password-stdin` (the stored login is an
+/// API key, which cannot create keys): (key id, secret).
 fn create_key(s: &Workspace, name: &str) -> (String, String) {
-    let out = s.run_showing_secret(&["--json", "cloud", "api-keys", "create", "--name", name]);
+    let out = s.run_showing_secret_with(
+        &[
+            "--json",
+            "cloud",
+            "api-keys",
+            "create",
+            "--name",
+            name,
+            "--password-stdin",
+        ],
+        Some(&format!("{ALICE_PW}\n")),
+    );
     out.ok();
     let v = out.json();
     (
@@ -96,6 +108,23 @@ fn contains_bytes(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
+/// The API keys of `user` as the server's own `gryt server api-key list` gives them.
+fn server_keys(server: &Cloud, user: &str) -> Vec<serde_json::Value> {
+    let admin = Workspace::bare("admin");
+    let db = server.database_url();
+    let out = admin.run(&[
+        "server",
+        "--database",
+        &db,
+        "api-key",
+        "list",
+        user,
+        "--json",
+    ]);
+    out.ok();
+    out.json()["api_keys"].as_array().expect("api_keys").clone()
+}
+
 /// A server that lets anyone sign up, with `users` (name, password).
 fn server_with_users(users: &[(&str, &str)]) -> Cloud {
     let server = Cloud::with_signup();
@@ -146,10 +175,12 @@ fn signup_then_login_with_password_and_whoami() {
 
     login_password(&s, &url, "alice", ALICE_PW)
         .ok()
-        .stdout_has_all(&["Logged in to", "alice", "password"]);
+        .stdout_has_all(&["Logged in to", "alice", "password", "API key gk_"]);
     assert_eq!(mode(&s.credentials()), 0o600);
+    // The password made an API key; the key is stored, never the password.
+    let creds = std::fs::read(s.credentials()).expect("credentials");
+    assert!(!contains_bytes(&creds, ALICE_PW));
     let creds = read(&s.credentials());
-    assert!(creds.contains(ALICE_PW), "{creds}");
     // The login is bound to its server, with the account the server knows.
     assert!(
         creds.contains(&url) && creds.contains("account: alice"),
@@ -161,20 +192,46 @@ fn signup_then_login_with_password_and_whoami() {
 
     s.run(&["cloud", "whoami"])
         .ok()
-        .stdout_has_all(&[&url, "alice", "password", "accepts"]);
+        .stdout_has_all(&[&url, "alice", "API key gk_", "accepts"]);
     let v = s.run(&["--json", "cloud", "whoami"]).ok().json();
     assert_eq!(v["server"], "accepted");
-    assert_eq!(v["auth"], "password");
+    assert_eq!(v["auth"], "api-key");
     assert_eq!(v["username"], "alice");
     assert_eq!(v["url"], url.as_str());
+    // Commands work with the stored key, and the server lists the key the login made.
+    let made = v["api_key_id"].as_str().expect("api_key_id").to_string();
+    s.run(&["team", "create", "login-team"]).ok();
+    s.run(&["team", "list"]).ok().stdout_has("login-team");
+    let listed = s.json(&["cloud", "api-keys", "list"]);
+    let keys = listed["api_keys"].as_array().expect("api_keys");
+    assert_eq!(keys.len(), 1, "{listed:#}");
+    assert_eq!(keys[0]["key_id"], made.as_str());
+    let name = keys[0]["name"].as_str().expect("name");
+    assert!(name.starts_with("gryt login "), "{name}");
+    assert!(keys[0]["revoked_at"].is_null(), "{listed:#}");
 
-    // Once logged in, --url may be left out: the stored gryt_url is used.
+    // Once logged in, --url may be left out: the stored gryt_url is used. The new login's
+    // key replaces the first one's, which is revoked on the server.
     s.run_with(
         &["cloud", "login", "--username", "alice", "--password-stdin"],
         &[],
         Some(&format!("{ALICE_PW}\n")),
     )
-    .ok();
+    .ok()
+    .stderr_has(&format!("revoked the API key {made}"));
+    let keys = server_keys(&server, "alice");
+    assert_eq!(keys.len(), 2, "{keys:#?}");
+    for k in &keys {
+        assert_eq!(
+            k["revoked_at"].is_null(),
+            k["key_id"] != made.as_str(),
+            "{k}"
+        );
+    }
+    assert!(!contains_bytes(
+        &std::fs::read(s.credentials()).expect("credentials"),
+        ALICE_PW
+    ));
 
     s.assert_no_secret(&[ALICE_PW]);
 }
@@ -234,9 +291,18 @@ fn api_keys_create_list_revoke_and_login_with_a_key() {
     let s = session();
     login_password(&s, &url, "alice", ALICE_PW).ok();
 
-    // The text answer shows the id and the secret once.
-    let args = ["cloud", "api-keys", "create", "--name", "laptop"];
-    let text = s.run_showing_secret(&args);
+    // The stored login is the API key the password made: creating keys takes the
+    // password again. The text answer shows the id and the secret once.
+    let pw = format!("{ALICE_PW}\n");
+    let args = [
+        "cloud",
+        "api-keys",
+        "create",
+        "--name",
+        "laptop",
+        "--password-stdin",
+    ];
+    let text = s.run_showing_secret_with(&args, Some(&pw));
     text.ok()
         .stdout_has_all(&["Key id:  gk_", "Secret:  ", "Expires: never"]);
     assert!(text.stderr.contains("shown only this once"), "{text:?}");
@@ -244,25 +310,32 @@ fn api_keys_create_list_revoke_and_login_with_a_key() {
     let (ci_id, ci_secret) = create_key(&s, "ci");
     let (other_id, other_secret) = create_key(&s, "other");
     assert_ne!(ci_id, other_id);
-    s.run(&[
-        "cloud",
-        "api-keys",
-        "create",
-        "--name",
-        "x",
-        "--expires-in-days",
-        "0",
-    ])
+    s.run_with(
+        &[
+            "cloud",
+            "api-keys",
+            "create",
+            "--name",
+            "x",
+            "--expires-in-days",
+            "0",
+            "--password-stdin",
+        ],
+        &[],
+        Some(&pw),
+    )
     .fails(1, &["expires_in_days"]);
 
     s.run(&["cloud", "api-keys", "list"])
         .ok()
         .stdout_has_all(&["laptop", &ci_id, &other_id, "active"]);
 
+    // The key login replaces the key the password login made, which is revoked.
     login_key(&s, &url, &ci_id, &ci_secret)
         .ok()
-        .stdout_has_all(&["Logged in", &ci_id]);
-    // The key replaced the password: the credentials file holds the key's secret only.
+        .stdout_has_all(&["Logged in", &ci_id])
+        .stderr_has("revoked the API key");
+    // The credentials file holds the key's secret only.
     let creds = read(&s.credentials());
     assert!(
         creds.contains(&ci_secret) && !creds.contains(ALICE_PW),
@@ -287,25 +360,51 @@ fn api_keys_create_list_revoke_and_login_with_a_key() {
     // The server names the key's owner (GET /api/v1/accounts/me).
     assert_eq!(v["server_username"], "alice");
 
-    // An API key cannot make keys or revoke another key: that needs the password.
+    // An API key cannot make keys or revoke another key: that needs the password, asked
+    // for (here: on stdin) and used for that request only.
     s.run(&["cloud", "api-keys", "create", "--name", "minted"])
-        .fails(1, &["API key cannot create API keys"]);
+        .fails(2, &["needs your password", "stored login is an API key"])
+        .hint("--password-stdin");
     s.run(&["cloud", "api-keys", "revoke", &other_id])
-        .fails(1, &["API key cannot revoke another API key"]);
-    login_password(&s, &url, "alice", ALICE_PW).ok();
-    s.run(&["cloud", "api-keys", "revoke", &other_id])
+        .fails(2, &["needs your password"]);
+    let revoke_other = ["cloud", "api-keys", "revoke", &other_id, "--password-stdin"];
+    s.run_with(&revoke_other, &[], Some("not-alices-password\n"))
+        .fails(1, &["refused"]);
+    s.run_with(&revoke_other, &[], Some(&pw))
         .ok()
         .stdout_has_all(&["Revoked", &other_id]);
-    s.run(&["cloud", "api-keys", "revoke", "gk_doesnotexist"])
-        .fails(1, &["not found"]);
-    login_key(&s, &url, &ci_id, &ci_secret).ok();
+    assert!(!contains_bytes(
+        &std::fs::read(s.credentials()).expect("credentials"),
+        ALICE_PW
+    ));
+    s.run_with(
+        &[
+            "cloud",
+            "api-keys",
+            "revoke",
+            "gk_doesnotexist",
+            "--password-stdin",
+        ],
+        &[],
+        Some(&pw),
+    )
+    .fails(1, &["not found"]);
     let v = s.run(&["--json", "cloud", "api-keys", "list"]).ok().json();
     let keys = v["api_keys"].as_array().expect("api_keys");
-    assert_eq!(keys.len(), 3);
+    // laptop, ci, other, and the key of the first (password) login, which the key login
+    // that replaced it revoked.
+    assert_eq!(keys.len(), 4, "{keys:#?}");
     for k in keys {
         assert!(k.get("secret").is_none(), "a listed key has a secret: {k}");
         let revoked = !k["revoked_at"].is_null();
-        assert_eq!(revoked, k["key_id"] == other_id.as_str(), "{k}");
+        let login_key = k["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("gryt login "));
+        assert_eq!(
+            revoked,
+            k["key_id"] == other_id.as_str() || login_key,
+            "{k}"
+        );
     }
     login_key(&s, &url, &other_id, &other_secret).fails(1, &["Login failed", "revoked"]);
 
@@ -429,11 +528,21 @@ fn logout_removes_the_secrets() {
         .ok()
         .stdout_has_all(&["No stored credentials"]);
 
-    // A password login, then logout, removes the password too.
+    // A password login stores an API key it created; logout revokes that key on the
+    // server (a key the user made and logged in with is left alone: CI may use it).
     login_password(&s, &url, "alice", ALICE_PW).ok();
-    assert!(read(&s.credentials()).contains(ALICE_PW));
-    s.run(&["cloud", "logout"]).ok();
-    assert!(!read(&s.credentials()).contains(ALICE_PW));
+    let v = s.json(&["cloud", "whoami"]);
+    let made = v["api_key_id"].as_str().expect("a key id").to_string();
+    s.run(&["cloud", "logout"])
+        .ok()
+        .stdout_has_all(&["Logged out", "Revoked the API key", &made]);
+    assert!(!read(&s.credentials()).contains(&made));
+    let keys = server_keys(&server, "alice");
+    assert!(keys.len() > 1, "{keys:#?}");
+    for k in &keys {
+        let revoked = !k["revoked_at"].is_null();
+        assert_eq!(revoked, k["key_id"] == made.as_str(), "{k}");
+    }
 
     s.assert_no_secret(&[ALICE_PW, &key.secret]);
 }
@@ -633,4 +742,152 @@ fn no_server_configured_is_a_clear_error() {
     )
     .fails(2, &["Invalid gryt_url"]);
     assert!(files_under(&s.config_dir()).is_empty());
+}
+
+#[test]
+fn a_password_an_older_gryt_stored_keeps_working_until_the_next_login_replaces_it() {
+    let server = server_with_users(&[("alice", ALICE_PW)]);
+    let other = server_with_users(&[("alice", ALICE_PW)]);
+    let (url, other_url) = (server.url(), other.url());
+    let s = session();
+    // The credentials file an older `gryt cloud login` wrote: passwords under servers.
+    std::fs::create_dir_all(s.config_dir()).expect("mkdir");
+    std::fs::set_permissions(s.config_dir(), std::fs::Permissions::from_mode(0o700))
+        .expect("chmod");
+    std::fs::write(
+        s.credentials(),
+        format!(
+            "servers:\n  {url}:\n    account: alice\n    password: {ALICE_PW}\n    username: alice\n  {other_url}:\n    password: {ALICE_PW}\n    username: alice\n"
+        ),
+    )
+    .expect("write credentials");
+    std::fs::set_permissions(s.credentials(), std::fs::Permissions::from_mode(0o600))
+        .expect("chmod");
+    s.run(&["config", "--global", "gryt_url", &url]).ok();
+
+    // It still works, with a warning that says how to replace it.
+    s.run(&["cloud", "whoami"])
+        .ok()
+        .stdout_has_all(&["password", "accepts"])
+        .stderr_has("older gryt")
+        .stderr_has(&format!("gryt cloud login --url {url}"));
+
+    // The next login stores an API key instead, and removes the password kept for the other
+    // server too, saying how to log in there again.
+    login_password(&s, &url, "alice", ALICE_PW)
+        .ok()
+        .stderr_has(&format!(
+            "removed the password an older gryt stored for {other_url}"
+        ))
+        .stderr_has(&format!("gryt cloud login --url {other_url}"));
+    let bytes = std::fs::read(s.credentials()).expect("credentials");
+    assert!(!contains_bytes(&bytes, ALICE_PW));
+    assert!(
+        !contains_bytes(&bytes, &other_url),
+        "{}",
+        read(&s.credentials())
+    );
+    assert_eq!(mode(&s.credentials()), 0o600);
+    let out = s.run(&["cloud", "whoami"]);
+    out.ok().stdout_has_all(&["API key gk_", "accepts"]);
+    assert!(!out.stderr.contains("older gryt"), "{out:?}");
+
+    s.assert_no_secret(&[ALICE_PW]);
+}
+
+/// A certificate authority and a server certificate for 127.0.0.1 and localhost, made here
+/// and written as PEM files in `dir`: (the authority's certificate, the server's
+/// certificate, its key).
+fn test_pki(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "gryt client test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA");
+    let key = rcgen::KeyPair::generate().expect("server key");
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .expect("params");
+    let cert = params.signed_by(&key, &ca).expect("server certificate");
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key.pem"),
+    );
+    std::fs::write(&paths.0, ca.pem()).expect("write");
+    std::fs::write(&paths.1, cert.pem()).expect("write");
+    std::fs::write(&paths.2, key.serialize_pem()).expect("write");
+    paths
+}
+
+#[test]
+fn an_untrusted_certificate_is_exit_1_with_the_fix_not_unreachable() {
+    use support::server::ServerProcess;
+    // The real `gryt server` over TLS with a certificate from an authority made here.
+    let admin = Workspace::bare("admin");
+    let db = format!("sqlite:{}", admin.home().join("server.db").display());
+    admin
+        .run_with(
+            &[
+                "server",
+                "--database",
+                &db,
+                "user",
+                "add",
+                "alice",
+                "--password-stdin",
+            ],
+            &[],
+            Some(&format!("{ALICE_PW}\n")),
+        )
+        .ok();
+    let (ca, cert, key) = test_pki(admin.home());
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let server = ServerProcess::start(
+        &admin,
+        &["--database", &db, "--tls-cert", &cert, "--tls-key", &key],
+    );
+    let url = server.url.clone();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+
+    // Not trusted (the system's authorities only): exit 1 naming the certificate and the
+    // fix, not "unreachable" (4); nothing stored.
+    let mut s = session();
+    login_password(&s, &url, "alice", ALICE_PW)
+        .err(
+            1,
+            &[
+                "certificate is not trusted",
+                "authority this machine does not trust",
+            ],
+        )
+        .hint("SSL_CERT_FILE");
+    assert!(!s.credentials().exists());
+
+    // Trusted through the documented fix: the login and the commands after it work.
+    s.set_env("SSL_CERT_FILE", &ca.display().to_string());
+    login_password(&s, &url, "alice", ALICE_PW).ok();
+    s.run(&["cloud", "whoami"]).ok().stdout_has("accepts");
+    s.run(&["team", "create", "tls-team"]).ok();
+
+    // The same login without the fix: whoami says what is wrong.
+    let other = session();
+    std::fs::create_dir_all(other.config_dir()).expect("mkdir");
+    std::fs::set_permissions(other.config_dir(), std::fs::Permissions::from_mode(0o700))
+        .expect("chmod");
+    for f in ["credentials", "config"] {
+        std::fs::copy(s.config_dir().join(f), other.config_dir().join(f)).expect("copy");
+    }
+    other
+        .run(&["cloud", "whoami"])
+        .fails(1, &["certificate is not trusted"])
+        .stdout_has("untrusted");
+    let v = other.run(&["--json", "cloud", "whoami"]);
+    assert_eq!(v.code, 1, "{v:?}");
+    assert_eq!(v.json()["server"], "untrusted", "{v:?}");
+    drop(server);
+    s.assert_no_secret(&[ALICE_PW]);
+    other.assert_no_secret(&[ALICE_PW]);
 }

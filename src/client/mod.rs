@@ -12,6 +12,7 @@ mod accounts;
 pub mod cloud;
 pub mod compression;
 pub mod routes;
+pub mod tls;
 
 pub use routes::Route;
 
@@ -77,6 +78,11 @@ pub enum RemoteError {
     Redirect { status: u16, target: String },
     /// The request body could not be written as JSON (nothing was sent).
     Encode(String),
+    /// The server's TLS certificate was refused (never retried: it is not an outage).
+    Certificate {
+        base: String,
+        problem: tls::CertificateProblem,
+    },
 }
 
 /// How many bytes of a too-large answer are kept to name its first record.
@@ -91,6 +97,7 @@ impl RemoteError {
             RemoteError::TooLarge { .. } => too_large_text(),
             RemoteError::Redirect { status, target } => redirect_text(*status, target),
             RemoteError::Encode(m) => encode_text(m),
+            RemoteError::Certificate { base, problem } => problem.text(base),
         }
     }
 }
@@ -375,12 +382,16 @@ impl Remote {
             req = req.header(*k, *v);
         }
         self.requests.set(self.requests.get() + 1);
-        let resp = req.send().map_err(|e| {
-            RemoteError::Unreachable(self.redact(&format!(
+        let resp = req.send().map_err(|e| match tls::certificate_problem(&e) {
+            Some(problem) => RemoteError::Certificate {
+                base: self.base.clone(),
+                problem,
+            },
+            None => RemoteError::Unreachable(self.redact(&format!(
                 "cannot reach {}: {}",
                 self.base,
                 root_cause(&e)
-            )))
+            ))),
         })?;
         let status = resp.status().as_u16();
         if (300..400).contains(&status) {
@@ -647,6 +658,7 @@ impl From<RemoteError> for CliError {
             ))
             .hint("set gryt_url to the address that answers itself (`gryt config gryt_url URL`); a redirect could carry your credentials elsewhere"),
             RemoteError::Encode(why) => CliError::error(encode_text(&why)),
+            RemoteError::Certificate { base, problem } => problem.into_cli_error(&base),
         }
     }
 }

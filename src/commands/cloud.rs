@@ -3,7 +3,8 @@
 //! Credentials are stored in the user's config dir, never in the repository: in the
 //! credentials file (mode 0600 in a 0700 directory, whatever the umask), bound to the server
 //! they were checked with, with the account name that server knows (who you are); the
-//! server becomes the default `gryt_url` of the global config. CI may supply them through
+//! server becomes the default `gryt_url` of the global config. A password is never stored:
+//! a password login creates an API key on the server and stores that key. CI may supply them through
 //! `GRYT_URL`, `GRYT_API_KEY_ID` and `GRYT_API_KEY_SECRET` instead. No secret is ever printed,
 //! except the answer to `gryt cloud api-keys create`, which exists to show it once.
 
@@ -22,9 +23,11 @@ pub enum CloudCommand {
     /// Create an account on a gryt server (when the server allows signup).
     Signup(SignupArgs),
     /// Check credentials with the server, then store them in your config dir (secrets in the
-    /// credentials file, mode 0600; never in the repository).
+    /// credentials file, mode 0600; never in the repository). A password is never stored:
+    /// it creates an API key on the server, and that key is stored.
     Login(LoginArgs),
-    /// Forget the credentials stored for the server (the server URL stays).
+    /// Forget the credentials stored for the server (the server URL stays), revoking the API
+    /// key a password login created (best effort).
     Logout,
     /// Show the server, the user and the auth method, and whether the server accepts them.
     Whoami,
@@ -53,7 +56,7 @@ pub struct SignupArgs {
 pub enum Method {
     /// An API key id and secret: every request is signed with HMAC-SHA256.
     ApiKey,
-    /// A username and password: HTTP Basic.
+    /// A username and password, used once to create an API key that is stored instead.
     Password,
 }
 
@@ -107,12 +110,28 @@ pub struct ApiKeyCreateArgs {
     /// Let the key expire after this many days (1 to 3650; default: never).
     #[arg(long, value_name = "N")]
     pub expires_in_days: Option<i64>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct ApiKeyRevokeArgs {
     /// The key id, as `gryt cloud api-keys list` shows it.
     pub key_id: String,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+/// The password an API key command needs when the stored login is an API key (an API key
+/// cannot create keys or revoke another key); asked for on a terminal, never stored.
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// Your account's name for the password (default: the account recorded at login).
+    #[arg(long, value_name = "NAME")]
+    pub username: Option<String>,
+    /// Read your password from the first line of standard input instead of a prompt.
+    #[arg(long)]
+    pub password_stdin: bool,
 }
 
 pub fn dispatch(ctx: &Context, cmd: CloudCommand) -> Result<()> {
@@ -282,19 +301,22 @@ fn cmd_login(ctx: &Context, a: LoginArgs) -> Result<()> {
             }
         }
     };
-    let account = account::login(&ctx.env, &login)?;
+    let done = account::login(&ctx.env, &login)?;
 
-    let who = account.or_else(|| login.username.clone());
-    let how = match login.key_id() {
-        Some(id) => format!("API key {id}"),
-        None => "password".to_string(),
+    let who = done.account.clone().or_else(|| login.username.clone());
+    let key_id = done.created_key.as_deref().or(login.key_id());
+    let how = match (&done.created_key, login.key_id()) {
+        (Some(id), _) => format!("password; stored a new API key {id}, not the password"),
+        (None, Some(id)) => format!("API key {id}"),
+        (None, None) => "password".to_string(),
     };
     if ctx.ui.json {
         ctx.ui.json(&json!({
             "url": login.url,
             "username": who,
             "method": login.method(),
-            "api_key_id": login.key_id(),
+            "api_key_id": key_id,
+            "api_key_created": done.created_key.is_some(),
         }));
     } else {
         match &who {
@@ -303,6 +325,12 @@ fn cmd_login(ctx: &Context, a: LoginArgs) -> Result<()> {
                 .info(&format!("Logged in to {} as {u} ({how})", login.url)),
             None => ctx.ui.info(&format!("Logged in to {} ({how})", login.url)),
         }
+    }
+    for n in &done.notes {
+        ctx.ui.notice(n);
+    }
+    for w in &done.warnings {
+        ctx.ui.warn(w);
     }
     warn_overrides(ctx, &login);
     Ok(())
@@ -338,14 +366,24 @@ fn warn_overrides(ctx: &Context, login: &Login) {
 
 fn cmd_logout(ctx: &Context) -> Result<()> {
     let config = load_config(ctx)?;
-    let removed = account::logout(&ctx.env, &config)?;
+    let done = account::logout(&ctx.env, &config)?;
+    let removed = &done.removed;
     if ctx.ui.json {
-        ctx.ui.json(&json!({ "removed": removed }));
+        ctx.ui
+            .json(&json!({ "removed": removed, "revoked_api_key": done.revoked }));
     } else if removed.is_empty() {
         ctx.ui.info("No stored credentials to remove");
     } else {
         ctx.ui
             .info(&format!("Logged out: removed {}", removed.join(", ")));
+        if let Some(id) = &done.revoked {
+            ctx.ui.info(&format!(
+                "Revoked the API key {id} that `gryt cloud login` created"
+            ));
+        }
+    }
+    for w in &done.warnings {
+        ctx.ui.warn(w);
     }
     let env_keys: Vec<&str> = cfg::KEYS
         .iter()
@@ -422,6 +460,7 @@ fn cmd_whoami(ctx: &Context) -> Result<()> {
             Status::Accepted => "the server accepts the credentials",
             Status::Refused => "the server refuses the credentials",
             Status::Unreachable => "the server cannot be reached",
+            Status::Untrusted => "the server's certificate is not trusted",
             Status::NotLoggedIn => "no credentials are configured",
             Status::Error => "the server's answer was not understood",
         };
@@ -436,8 +475,41 @@ fn cmd_whoami(ctx: &Context) -> Result<()> {
 
 // ---------------------------------------------------------------- api keys
 
+/// The password for an API key command that an API key may not run (`what`), when the
+/// stored login is an API key or `--password-stdin` is given; `None` to use the stored
+/// credentials.
+fn password_for(
+    config: &Config,
+    a: PasswordArgs,
+    what: &str,
+    needed: bool,
+) -> Result<Option<account::Password>> {
+    let signing = account::signing_key(config);
+    let asked = a.password_stdin || (needed && signing.is_some());
+    if !asked {
+        return Ok(None);
+    }
+    let username = a
+        .username
+        .or_else(|| signing.and_then(|(_, acct)| acct))
+        .unwrap_or_else(|| config.configured_username());
+    let password = if a.password_stdin {
+        read_secret("password")?
+    } else if std::io::stdin().is_terminal() {
+        read_secret(&format!("Password of {username} (to {what}; not stored)"))?
+    } else {
+        return Err(CliError::usage(format!(
+            "To {what}, gryt needs your password: the stored login is an API key, which cannot {what}"
+        ))
+        .hint("give the password on standard input with --password-stdin (it is used for this request only, never stored)"));
+    };
+    Ok(Some(account::Password { username, password }))
+}
+
 fn cmd_api_key_create(ctx: &Context, a: ApiKeyCreateArgs) -> Result<()> {
-    let k = account::create_api_key(&load_config(ctx)?, a.name, a.expires_in_days)?;
+    let config = load_config(ctx)?;
+    let password = password_for(&config, a.password, "create API keys", true)?;
+    let k = account::create_api_key(&config, a.name, a.expires_in_days, password)?;
     if ctx.ui.json {
         ctx.ui.json(&k);
     } else {
@@ -489,7 +561,11 @@ fn cmd_api_key_list(ctx: &Context) -> Result<()> {
 }
 
 fn cmd_api_key_revoke(ctx: &Context, a: ApiKeyRevokeArgs) -> Result<()> {
-    let signing = account::revoke_api_key(&load_config(ctx)?, &a.key_id)?;
+    let config = load_config(ctx)?;
+    // A key may revoke itself; revoking another one needs the password.
+    let other = account::signing_key(&config).is_some_and(|(k, _)| k != a.key_id);
+    let password = password_for(&config, a.password, "revoke another API key", other)?;
+    let signing = account::revoke_api_key(&config, &a.key_id, password)?;
     if ctx.ui.json {
         ctx.ui.json(&json!({ "key_id": a.key_id, "revoked": true }));
     } else {

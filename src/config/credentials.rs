@@ -51,6 +51,21 @@ impl StoredLogin {
     }
 }
 
+/// A warning for each server whose stored login is a password (written by `gryt cloud
+/// login` of older versions; today's stores an API key instead). The password keeps
+/// working until the next login there replaces it.
+pub(super) fn stored_password_warnings(servers: &BTreeMap<String, StoredLogin>) -> Vec<String> {
+    servers
+        .iter()
+        .filter(|(_, s)| s.password.is_some() && s.api_key_secret.is_none())
+        .map(|(server, _)| {
+            format!(
+                "the credentials file holds your password for {server}, stored by an older gryt; replace it with an API key: `gryt cloud login --url {server}`"
+            )
+        })
+        .collect()
+}
+
 /// Credentials chosen for one server, and where they came from.
 #[derive(Debug, Clone)]
 pub struct Creds {

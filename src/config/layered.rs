@@ -2,7 +2,7 @@
 //! `.gryt/config`, then `GRYT_*` environment variables; the HTTP client's limits; reading
 //! and writing config files.
 
-use super::credentials::{read_credentials, StoredLogin, Unbound};
+use super::credentials::{read_credentials, stored_password_warnings, StoredLogin, Unbound};
 use super::{credentials_path, key_info, server_key, Env, ExecutionMode, Source, KEYS};
 use super::{private_dir, SECRET_MASK, SHARED_KEYS};
 use crate::client::Auth;
@@ -197,6 +197,7 @@ impl Config {
         if let Some(repo) = repo_config {
             layer(read_file(repo)?, Source::Repository, repo)?;
         }
+        warnings.extend(stored_password_warnings(&servers));
         let mut env_values = BTreeMap::new();
         let mut env_secrets = Unbound::default();
         for k in KEYS {

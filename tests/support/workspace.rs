@@ -278,7 +278,12 @@ impl Workspace {
     /// Runs `gryt ARGS`, whose output is meant to show a secret once (a new API key's):
     /// [`Workspace::assert_no_secret`] does not look at it.
     pub fn run_showing_secret(&self, args: &[&str]) -> Out {
-        let out = finish(&self.name, args, command::output(self.command(args), None));
+        self.run_showing_secret_with(args, None)
+    }
+
+    /// As [`Workspace::run_showing_secret`], with `input` on stdin when given.
+    pub fn run_showing_secret_with(&self, args: &[&str], input: Option<&str>) -> Out {
+        let out = finish(&self.name, args, command::output(self.command(args), input));
         self.keep(out, true)
     }
 
