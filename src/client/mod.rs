@@ -109,6 +109,10 @@ fn too_large_text() -> String {
     )
 }
 
+fn unasked_coding(named: &str) -> String {
+    format!("the server answered with Content-Encoding '{named}', which gryt did not ask for")
+}
+
 fn encode_text(why: &str) -> String {
     format!("cannot encode the request: {why}")
 }
@@ -422,11 +426,7 @@ impl Remote {
         }
         let coding =
             compression::coding(resp.headers().get("content-encoding").map(|v| v.as_bytes()))
-                .map_err(|named| {
-                    RemoteError::Garbage(format!(
-                "the server answered with Content-Encoding '{named}', which gryt did not ask for"
-            ))
-                })?;
+                .map_err(|named| RemoteError::Garbage(unasked_coding(&named)))?;
         // Announced larger than we take (on the wire): keep its first bytes (to name it)
         // and stop.
         let announced_too_large = resp.content_length().is_some_and(|n| n > MAX_BODY);
