@@ -15,6 +15,7 @@ mod faults {
     mod bad_answers;
     mod bad_local_input;
     mod client_limits;
+    mod compression;
     mod dropped_response;
     mod in_flight;
     mod reset_and_stall;

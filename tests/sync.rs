@@ -14,6 +14,7 @@ mod sync {
     mod cancel_and_provisional;
     mod ci_job;
     mod clones;
+    mod compression;
     mod contract_files;
     mod coordinated_release;
     mod credentials;

@@ -4,10 +4,13 @@
 //! `Retry-After` (seconds or an HTTP date). 400, 401, 403, 404, 409, 412 and 422 are never
 //! retried. The timeout is a deadline for the whole request, body included; redirects are
 //! never followed (credentials would go along); a password written into `gryt_url` never
-//! appears in an error.
+//! appears in an error. Answers are asked for compressed and decoded as they are read, the
+//! limit holding on the decoded bytes; batch bodies go compressed to a server that said it
+//! takes them (see [`compression`]).
 
 mod accounts;
 pub mod cloud;
+pub mod compression;
 pub mod routes;
 pub mod tls;
 
@@ -23,7 +26,8 @@ use sha2::Sha256;
 use std::io::Read;
 use std::time::Duration;
 
-/// The largest response body gryt reads (a page of the change feed is far smaller).
+/// The largest response body gryt reads, once decoded (a page of the change feed is far
+/// smaller). An answer is also refused when its compressed bytes alone exceed it.
 pub const MAX_BODY: u64 = 64 * 1024 * 1024;
 
 /// How requests authenticate. The password and the API key secret are [`SecretString`]s:
@@ -103,6 +107,10 @@ fn too_large_text() -> String {
         "the server's answer is larger than {} MiB",
         MAX_BODY / 1024 / 1024
     )
+}
+
+fn unasked_coding(named: &str) -> String {
+    format!("the server answered with Content-Encoding '{named}', which gryt did not ask for")
 }
 
 fn encode_text(why: &str) -> String {
@@ -205,7 +213,12 @@ pub struct Remote {
     /// The base of the backoff between attempts, in milliseconds.
     pub backoff_base_ms: u64,
     pub requests: std::cell::Cell<u64>,
+    /// Bytes of answer bodies as they came over the wire (compressed when they were).
     pub bytes: std::cell::Cell<u64>,
+    /// Ask for compressed answers and send compressed batch bodies (`GRYT_COMPRESSION`).
+    compression: bool,
+    /// The server said (`Accept-Encoding` on an answer) that it takes zstd request bodies.
+    takes_zstd: std::cell::Cell<bool>,
 }
 
 fn iso_now() -> String {
@@ -307,11 +320,28 @@ impl Remote {
             backoff_base_ms: limits.backoff_base_ms,
             requests: std::cell::Cell::new(0),
             bytes: std::cell::Cell::new(0),
+            compression: limits.compression,
+            takes_zstd: std::cell::Cell::new(false),
         })
     }
 
     pub fn has_credentials(&self) -> bool {
         !matches!(self.auth, Auth::None)
+    }
+
+    /// Whether a body for `method path_and_query` goes compressed: compression is on, the
+    /// server said it takes zstd bodies, and it is a batch (the one route whose bodies are
+    /// large). Its zstd bytes, or `None` to send it as it is.
+    fn packed(&self, method: &str, path_and_query: &str, body: Option<&[u8]>) -> Option<Vec<u8>> {
+        let body = body?;
+        if !self.compression || !self.takes_zstd.get() {
+            return None;
+        }
+        let batch = routes::sync_batch();
+        if !(method.eq_ignore_ascii_case(batch.method) && path_and_query == batch.path) {
+            return None;
+        }
+        compression::compress(body)
     }
 
     /// One attempt, within the whole-request deadline; returns the answer and how long the
@@ -331,6 +361,7 @@ impl Remote {
         // The request's own timeout covers the body too (the client's alone bounds each
         // read, which a server dripping a byte at a time never trips).
         let mut req = self.http.request(m, &url).timeout(self.timeout);
+        // The bytes as sent: the signature covers them (compressed, when they are).
         let raw = body.unwrap_or(b"");
         match &self.auth {
             Auth::None => {}
@@ -348,11 +379,14 @@ impl Remote {
                 .header("Content-Type", "application/json")
                 .body(raw.to_vec());
         }
+        if self.compression {
+            req = req.header("Accept-Encoding", compression::ACCEPT);
+        }
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
         self.requests.set(self.requests.get() + 1);
-        let mut resp = req.send().map_err(|e| match tls::certificate_problem(&e) {
+        let resp = req.send().map_err(|e| match tls::certificate_problem(&e) {
             Some(problem) => RemoteError::Certificate {
                 base: self.base.clone(),
                 problem,
@@ -381,24 +415,47 @@ impl Remote {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| retry_after(v, crate::config::wall_clock()));
-        // Announced larger than we take: keep its first bytes (to name it) and stop.
+        // RFC 7694: a server naming zstd in `Accept-Encoding` takes compressed bodies.
+        if self.compression
+            && resp
+                .headers()
+                .get("accept-encoding")
+                .is_some_and(|v| compression::accepts_zstd(v.as_bytes()))
+        {
+            self.takes_zstd.set(true);
+        }
+        let coding =
+            compression::coding(resp.headers().get("content-encoding").map(|v| v.as_bytes()))
+                .map_err(|named| RemoteError::Garbage(unasked_coding(&named)))?;
+        // Announced larger than we take (on the wire): keep its first bytes (to name it)
+        // and stop.
         let announced_too_large = resp.content_length().is_some_and(|n| n > MAX_BODY);
-        // Read in pieces against the deadline, and never more than MAX_BODY (+1 to tell).
+        let (mut body, wire) = compression::decoder(coding, resp, MAX_BODY).map_err(|e| {
+            RemoteError::Garbage(format!("the server's {} answer: {e}", coding.name()))
+        })?;
+        // Read in pieces against the deadline, and never more than MAX_BODY decoded bytes
+        // (+1 to tell), nor more than MAX_BODY off the wire.
         let mut buf = Vec::new();
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
             if std::time::Instant::now() >= deadline {
                 return Err(self.timed_out());
             }
-            let n = match resp.read(&mut chunk) {
+            let n = match body.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) if std::time::Instant::now() >= deadline => return Err(self.timed_out()),
-                Err(e) => {
+                Err(e) if wire.broke.get() => {
                     return Err(RemoteError::Unreachable(
                         self.redact(&format!("the connection to {} broke: {e}", self.base)),
                     ))
+                }
+                Err(e) => {
+                    return Err(RemoteError::Garbage(format!(
+                        "the server's {} answer cannot be decoded: {e}",
+                        coding.name()
+                    )))
                 }
             };
             let room = (MAX_BODY + 1).saturating_sub(buf.len() as u64) as usize;
@@ -407,12 +464,12 @@ impl Remote {
                 buf.truncate(PREFIX_KEPT);
                 return Err(RemoteError::TooLarge { prefix: buf });
             }
-            if buf.len() as u64 > MAX_BODY {
+            if buf.len() as u64 > MAX_BODY || wire.bytes.get() > MAX_BODY {
                 buf.truncate(PREFIX_KEPT);
                 return Err(RemoteError::TooLarge { prefix: buf });
             }
         }
-        self.bytes.set(self.bytes.get() + buf.len() as u64);
+        self.bytes.set(self.bytes.get() + wire.bytes.get());
         Ok((Response { status, body: buf }, retry_after))
     }
 
@@ -434,7 +491,31 @@ impl Remote {
 
     /// Sends with retries of transient failures; returns any final answer (2xx or error
     /// status) as a `Response`, or `Unreachable`.
+    ///
+    /// A batch body goes compressed to a server that said it takes zstd bodies (see
+    /// [`compression`]); should the server (or a proxy before it) still refuse the coding
+    /// (415), the body is sent again as it is and nothing more is compressed for it.
     pub fn send(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, RemoteError> {
+        if let Some(packed) = self.packed(method, path_and_query, body) {
+            let mut with = headers.to_vec();
+            with.push(("Content-Encoding", compression::Coding::Zstd.name()));
+            let r = self.send_retried(method, path_and_query, Some(&packed), &with)?;
+            if r.status != 415 {
+                return Ok(r);
+            }
+            self.takes_zstd.set(false);
+        }
+        self.send_retried(method, path_and_query, body, headers)
+    }
+
+    /// [`Remote::send`] of the body as given, with the retries.
+    fn send_retried(
         &self,
         method: &str,
         path_and_query: &str,

@@ -41,8 +41,8 @@ pub struct Config {
 static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Limits of the HTTP client, from the environment only (`GRYT_HTTP_TIMEOUT_MS`,
-/// `GRYT_HTTP_ATTEMPTS`, `GRYT_HTTP_BACKOFF_MS`): operators and tests tune them; nobody
-/// commits them.
+/// `GRYT_HTTP_ATTEMPTS`, `GRYT_HTTP_BACKOFF_MS`, `GRYT_COMPRESSION`): operators and tests
+/// tune them; nobody commits them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpLimits {
     /// The whole-request timeout.
@@ -51,6 +51,9 @@ pub struct HttpLimits {
     pub attempts: u32,
     /// The base of the exponential backoff between attempts (full jitter, capped at 5 s).
     pub backoff_base_ms: u64,
+    /// Compression on the wire (answers asked for as zstd or gzip, batch bodies sent as
+    /// zstd to a server that takes them); `GRYT_COMPRESSION=off` turns it off.
+    pub compression: bool,
 }
 
 impl Default for HttpLimits {
@@ -59,6 +62,7 @@ impl Default for HttpLimits {
             timeout: std::time::Duration::from_secs(60),
             attempts: 3,
             backoff_base_ms: 200,
+            compression: true,
         }
     }
 }
@@ -93,6 +97,16 @@ impl HttpLimits {
         }
         if let Some(ms) = number(env, "GRYT_HTTP_BACKOFF_MS", 1..=5_000)? {
             limits.backoff_base_ms = ms;
+        }
+        if let Some(raw) = env.get("GRYT_COMPRESSION") {
+            limits.compression = match raw.trim().to_ascii_lowercase().as_str() {
+                "on" | "1" | "true" | "yes" => true,
+                "off" | "0" | "false" | "no" => false,
+                _ => {
+                    return Err(CliError::error(format!("Invalid GRYT_COMPRESSION '{raw}'"))
+                        .hint("GRYT_COMPRESSION is `on` (the default) or `off`"))
+                }
+            };
         }
         Ok(limits)
     }

@@ -170,41 +170,72 @@ pub fn list_generations(conn: &Connection) -> Result<Vec<GenerationSummary>> {
 /// (`gryt generation show` and `promote` name HEAD's): the newest completed proof of each
 /// change's current definition decides ([`gryt_core::gate::proven_without_commit`]), so a
 /// later failure or a change redefined since its pass is not counted.
+///
+/// The rows come in the order of the `evolutions_by_generation` index (no sort), are read
+/// without copying their text, and a change's fingerprint is computed only when one of its
+/// proofs names a definition.
 fn proven_counts(conn: &Connection) -> Result<std::collections::HashMap<String, i64>> {
+    // Covered by the `evolutions_by_generation` index (migration 0009) and the changes'
+    // primary key: no table row is read unless a proof names a definition.
     let mut stmt = conn.prepare_cached(
-        "SELECT ev.generation_id, ev.change_id, ch.type, ch.title, ev.rc, ev.status = 'pass', \
-           ev.fingerprint \
-         FROM evolutions ev JOIN changes ch \
-           ON ch.generation_id = ev.generation_id AND ch.change_id = ev.change_id \
-         WHERE ev.status IN ('pass', 'fail') \
+        "SELECT ev.generation_id, ev.change_id, ev.fingerprint, ev.rc, ev.status = 'pass' \
+         FROM evolutions ev \
+         WHERE ev.status IN ('pass', 'fail') AND EXISTS (SELECT 1 FROM changes ch \
+           WHERE ch.generation_id = ev.generation_id AND ch.change_id = ev.change_id) \
          ORDER BY ev.generation_id, ev.change_id",
     )?;
-    type Row = (String, String, String, String, i64, bool, Option<String>);
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<Row>>>()?;
-    let mut counts = std::collections::HashMap::new();
-    // Rows come grouped by (generation, change): one verdict per group.
-    for group in rows.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
-        let (gen, change, change_type, title, ..) = &group[0];
-        let fp = gryt_core::change::fingerprint(change, change_type, title);
-        let completed = group
-            .iter()
-            .map(|(.., rc, passed, f)| (u32::try_from(*rc).unwrap_or(0), *passed, f.as_deref()));
-        if gryt_core::gate::proven_without_commit(&fp, completed) {
-            *counts.entry(gen.clone()).or_insert(0) += 1;
-        }
+    /// The completed proofs of one (generation, change).
+    #[derive(Default)]
+    struct Group {
+        generation: String,
+        change: String,
+        completed: Vec<(u32, bool, Option<String>)>,
     }
+    let verdict = |g: &Group, counts: &mut std::collections::HashMap<String, i64>| -> Result<()> {
+        if g.completed.is_empty() {
+            return Ok(());
+        }
+        let fp = if g.completed.iter().any(|(_, _, f)| f.is_some()) {
+            let (change_type, title): (String, String) = conn
+                .prepare_cached(
+                    "SELECT type, title FROM changes WHERE generation_id = ?1 AND change_id = ?2",
+                )?
+                .query_row(params![g.generation, g.change], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            gryt_core::change::fingerprint(&g.change, &change_type, &title)
+        } else {
+            String::new()
+        };
+        let completed = g
+            .completed
+            .iter()
+            .map(|(rc, passed, f)| (*rc, *passed, f.as_deref()));
+        if gryt_core::gate::proven_without_commit(&fp, completed) {
+            *counts.entry(g.generation.clone()).or_insert(0) += 1;
+        }
+        Ok(())
+    };
+    let mut counts = std::collections::HashMap::new();
+    let mut group = Group::default();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let generation = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        let change = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+        if generation != group.generation || change != group.change {
+            verdict(&group, &mut counts)?;
+            group.generation.clear();
+            group.generation.push_str(generation);
+            group.change.clear();
+            group.change.push_str(change);
+            group.completed.clear();
+        }
+        let rc: i64 = r.get(3)?;
+        group
+            .completed
+            .push((u32::try_from(rc).unwrap_or(0), r.get(4)?, r.get(2)?));
+    }
+    verdict(&group, &mut counts)?;
     Ok(counts)
 }
 

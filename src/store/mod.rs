@@ -47,6 +47,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_version_taken.sql",
         include_str!("../../migrations/0008_version_taken.sql"),
     ),
+    (
+        "0009_proof_index.sql",
+        include_str!("../../migrations/0009_proof_index.sql"),
+    ),
 ];
 
 impl Store {

@@ -6,7 +6,9 @@
 //! against the armed rules (a prefix of its request line, e.g. `"POST /api/v1/sync/batch"`,
 //! and how many more times the rule fires); the first rule that fires decides its fate,
 //! others pass through. Every request is logged with its fate and the status the client
-//! saw, so tests count retries and lost answers instead of timing them.
+//! saw, so tests count retries and lost answers instead of timing them; with its head and
+//! the answer's head and size too, so tests and benches see what went over the wire (its
+//! codings, its bytes).
 
 use super::http::{self, Message};
 use std::io::{BufReader, Write};
@@ -38,6 +40,9 @@ pub enum Fault {
     /// Not forwarded: the given status with a problem+json body carrying this `code` (as the
     /// server would answer, e.g. 409 `idempotency_in_flight`).
     Problem(u16, &'static str),
+    /// Forwarded with the last byte of its body changed (a body altered on the way, its
+    /// signature left as it was); the server's answer is forwarded.
+    Tamper,
 }
 
 struct Rule {
@@ -53,13 +58,57 @@ pub struct Seen {
     pub at: Instant,
     /// `METHOD /path?query HTTP/1.1`.
     pub line: String,
+    /// The request's head (request line and headers) as sent.
+    pub head: String,
     pub body: String,
+    /// The body's bytes as sent (compressed when it was).
+    pub raw_body: Vec<u8>,
     pub fault: Fault,
     /// The status the client received (`None`: no answer reached it).
     pub status: Option<u16>,
+    /// The head of the answer the client received (empty: none, or a canned one).
+    pub answer_head: String,
+    /// Bytes of the answer the client received, head and body as framed on the wire.
+    pub received: usize,
+}
+
+/// The value of header `name` in an HTTP head (case-insensitive name), if present.
+fn header_in(head: &str, name: &str) -> Option<String> {
+    head.lines().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_string())
+    })
 }
 
 impl Seen {
+    /// A header of the request, as sent.
+    pub fn header(&self, name: &str) -> Option<String> {
+        header_in(&self.head, name)
+    }
+
+    /// A header of the answer the client received.
+    pub fn answer_header(&self, name: &str) -> Option<String> {
+        header_in(&self.answer_head, name)
+    }
+
+    /// The body as text, decoded when it was sent as zstd (as the server reads it).
+    pub fn decoded_body(&self) -> String {
+        let zstd = self
+            .header("content-encoding")
+            .is_some_and(|c| c.eq_ignore_ascii_case("zstd"));
+        match zstd::decode_all(&self.raw_body[..]) {
+            Ok(text) if zstd => String::from_utf8_lossy(&text).into_owned(),
+            _ => self.body.clone(),
+        }
+    }
+
+    /// Bytes of the request as sent, head and body.
+    pub fn sent(&self) -> usize {
+        self.head.len() + self.raw_body.len()
+    }
+
     /// `METHOD /path` without the query.
     pub fn route(&self) -> String {
         let mut parts = self.line.split(' ');
@@ -78,8 +127,9 @@ impl Seen {
             return Some(rest[..end].to_string());
         }
         let key = "\"project\":\"";
-        let i = self.body.find(key)?;
-        let rest = &self.body[i + key.len()..];
+        let body = self.decoded_body();
+        let i = body.find(key)?;
+        let rest = &body[i + key.len()..];
         Some(rest[..rest.find('"')?].to_string())
     }
 }
@@ -145,20 +195,33 @@ impl Shared {
         Fault::Pass
     }
 
-    fn record(&self, line: &str, body: &[u8], fault: &Fault) -> usize {
+    fn record(&self, line: &str, req: &Message, fault: &Fault) -> usize {
         let mut log = self.log.lock().expect("log");
         log.push(Seen {
             at: Instant::now(),
             line: line.to_string(),
-            body: String::from_utf8_lossy(body).into_owned(),
+            head: String::from_utf8_lossy(&req.head).into_owned(),
+            body: String::from_utf8_lossy(&req.body).into_owned(),
+            raw_body: req.body.clone(),
             fault: fault.clone(),
             status: None,
+            answer_head: String::new(),
+            received: 0,
         });
         log.len() - 1
     }
 
     fn answered(&self, i: usize, status: u16) {
         self.log.lock().expect("log")[i].status = Some(status);
+    }
+
+    /// The client received `resp` whole.
+    fn forwarded(&self, i: usize, resp: &Message) {
+        let mut log = self.log.lock().expect("log");
+        let seen = &mut log[i];
+        seen.status = Some(resp.status());
+        seen.answer_head = String::from_utf8_lossy(&resp.head).into_owned();
+        seen.received = resp.head.len() + resp.body.len();
     }
 
     /// Holds a connection without answering until the client closes it, the proxy is
@@ -305,6 +368,17 @@ impl Proxy {
         self.log().iter().filter(|s| s.route() == route).count()
     }
 
+    /// Bytes the client sent through the proxy (heads and bodies) since the log began.
+    pub fn bytes_up(&self) -> usize {
+        self.log().iter().map(Seen::sent).sum()
+    }
+
+    /// Bytes of answers the client received through the proxy (heads and bodies, as framed)
+    /// since the log began.
+    pub fn bytes_down(&self) -> usize {
+        self.log().iter().map(|s| s.received).sum()
+    }
+
     /// How many answers were lost after the server committed them.
     pub fn lost(&self) -> usize {
         self.log()
@@ -392,12 +466,24 @@ fn serve(client: TcpStream, shared: &Shared) -> std::io::Result<()> {
     while let Some(req) = http::read_message(&mut from_client, false)? {
         let line = req.first_line();
         let fault = shared.pick(&line);
-        let i = shared.record(&line, &req.body, &fault);
+        let i = shared.record(&line, &req, &fault);
         match fault {
             Fault::Pass => {
                 let resp = forward(shared.upstream, &req)?;
                 to_client.write_all(&resp.bytes())?;
-                shared.answered(i, resp.status());
+                shared.forwarded(i, &resp);
+            }
+            Fault::Tamper => {
+                let mut altered = Message {
+                    head: req.head.clone(),
+                    body: req.body.clone(),
+                };
+                if let Some(last) = altered.body.last_mut() {
+                    *last ^= 0x01;
+                }
+                let resp = forward(shared.upstream, &altered)?;
+                to_client.write_all(&resp.bytes())?;
+                shared.forwarded(i, &resp);
             }
             Fault::DropAfterCommit => {
                 forward(shared.upstream, &req)?;

@@ -170,8 +170,10 @@ pub fn fingerprint(id: &str, change_type: &str, title: &str) -> String {
     let digest = h.finalize();
     let mut out = String::with_capacity(3 + 32);
     out.push_str("c1:");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in &digest[..16] {
-        out.push_str(&format!("{b:02x}"));
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
     }
     out
 }

@@ -708,7 +708,7 @@ impl CredentialCache {
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(300);
 /// How long an address where an account logged in stays trusted for that account.
 const REMEMBER_GOOD: Duration = Duration::from_secs(24 * 3600);
-/// Entries each table of the limiter holds at most (expired ones are pruned first).
+/// Entries each table of the limiter holds before idle ones are pruned.
 const LIMITER_MAX: usize = 100_000;
 
 /// A refused authentication: the error and, for 429, how many seconds until it lifts.
@@ -745,60 +745,121 @@ impl Window {
     }
 }
 
+/// One address's or one account's standing: its completed failures in the current window,
+/// its password checks under way, and what the logins waiting for one of those checks to
+/// finish wait on.
+struct Tally {
+    failures: Option<Window>,
+    in_flight: u32,
+    finished: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        Tally {
+            failures: None,
+            in_flight: 0,
+            finished: std::sync::Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// The failure window while it lasts.
+    fn window(&self) -> Option<&Window> {
+        self.failures.as_ref().filter(|w| w.live())
+    }
+
+    fn failures(&self) -> u32 {
+        self.window().map_or(0, |w| w.count)
+    }
+
+    /// Nothing to remember: no live failures, no check under way, nobody waiting.
+    fn idle(&self) -> bool {
+        self.in_flight == 0
+            && self.window().is_none()
+            && std::sync::Arc::strong_count(&self.finished) == 1
+    }
+
+    /// A check ended: one fewer under way, a failure counted when it failed, and the
+    /// logins waiting on this address or account look again.
+    fn finish(&mut self, failed: bool) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if failed {
+            match self.failures.as_mut() {
+                Some(w) if w.live() => w.count = w.count.saturating_add(1),
+                _ => {
+                    self.failures = Some(Window {
+                        count: 1,
+                        start: Instant::now(),
+                    })
+                }
+            }
+        }
+        self.finished.notify_waiters();
+    }
+}
+
 #[derive(Default)]
 struct LimitState {
-    peers: HashMap<std::net::IpAddr, Window>,
-    accounts: HashMap<String, Window>,
+    peers: HashMap<std::net::IpAddr, Tally>,
+    accounts: HashMap<String, Tally>,
     good: HashMap<(String, std::net::IpAddr), Instant>,
 }
 
-fn bump<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, Window>, k: &K) {
-    match map.get_mut(k) {
-        Some(w) if w.live() => w.count = w.count.saturating_add(1),
-        _ => {
-            if map.len() >= LIMITER_MAX {
-                map.retain(|_, w| w.live());
-            }
-            if map.len() < LIMITER_MAX {
-                map.insert(
-                    k.clone(),
-                    Window {
-                        count: 1,
-                        start: Instant::now(),
-                    },
-                );
-            }
+/// One more check under way for `k` (its tally made when there is none; idle tallies are
+/// pruned first once the table is full).
+fn start_check<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, Tally>, k: &K) {
+    if !map.contains_key(k) && map.len() >= LIMITER_MAX {
+        map.retain(|_, t| !t.idle());
+    }
+    let t = map.entry(k.clone()).or_insert_with(Tally::new);
+    t.in_flight = t.in_flight.saturating_add(1);
+}
+
+fn end_check<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Tally>, k: &K, failed: bool) {
+    if let Some(t) = map.get_mut(k) {
+        t.finish(failed);
+        if t.idle() {
+            map.remove(k);
         }
     }
 }
 
-fn unbump<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Window>, k: &K) {
-    if let Some(w) = map.get_mut(k) {
-        w.count = w.count.saturating_sub(1);
-    }
+/// What a login gets from the limiter now.
+enum Decision {
+    Refuse(Refused),
+    Wait(std::sync::Arc<tokio::sync::Notify>),
+    Check,
 }
 
 /// Limits failed password (HTTP Basic) logins, so that guessing cannot make real logins
-/// wait behind a queue of Argon2id checks:
+/// wait behind a queue of Argon2id checks, and bounds the checks under way:
 ///
-/// - per address: once `per_address` logins from one address failed (or are being checked)
-///   within [`FAILURE_WINDOW`], that address is answered 429 without a password check
-///   until the window that began with its first failure has passed;
+/// - per address: once `per_address` logins from one address failed within
+///   [`FAILURE_WINDOW`], that address is answered 429 without a password check until the
+///   window that began with its first failure has passed;
 /// - per account: once `per_account` logins to one account failed within the window, its
 ///   password logins are answered 429, except from an address where that account logged
 ///   in successfully within the last 24 hours (so its usual user still gets in; from a new
 ///   address they wait for the window to pass). API keys (HMAC) are not affected.
+///
+/// Only completed failures count toward the 429s. Checks under way are bounded by the same
+/// numbers: a login whose address (or, from an untrusted address, account) already has
+/// `limit - failures` checks under way waits until one of them ends, then is decided
+/// again. So honest concurrent logins from one address (a CI runner, a NAT) all get in,
+/// queued, while a burst of wrong passwords costs at most `per_address` checks per window.
 pub struct AuthLimiter {
     per_address: u32,
     per_account: u32,
     state: Mutex<LimitState>,
 }
 
-/// A password check under way: counted as a failure unless [`Attempt::succeeded`].
+/// A password check under way: it counts as a failure unless [`Attempt::succeeded`] is
+/// called (a wrong password, an unknown user, an error, or a client that went away).
 pub struct Attempt<'a> {
     limiter: &'a AuthLimiter,
     ip: std::net::IpAddr,
     account: String,
+    ended: bool,
 }
 
 impl AuthLimiter {
@@ -810,57 +871,135 @@ impl AuthLimiter {
         }
     }
 
-    /// Before a password check for `account` from `ip`: 429 (with Retry-After) when a
-    /// limit is reached, else the attempt (counted as failed until it succeeds).
-    pub fn begin(&self, ip: std::net::IpAddr, account: &str) -> Result<Attempt<'_>, Refused> {
-        let limited = |w: &Window| Refused {
-            error: ApiError::new(
-                axum::http::StatusCode::TOO_MANY_REQUESTS,
-                ErrorCode::TooManyFailures,
-                "Too many failed logins; wait before trying again",
-            )
-            .with_hint(Some(
-                "Wait for the time in Retry-After, or use an API key (HMAC), which is not limited"
-                    .to_string(),
-            )),
-            retry_after: Some(w.remaining_secs()),
-        };
-        let mut st = self
-            .state
-            .lock()
-            .map_err(|_| ApiError::internal("the login limiter is unusable"))?;
-        if let Some(w) = st.peers.get(&ip) {
-            if w.live() && w.count >= self.per_address {
-                return Err(limited(w));
-            }
-        }
+    /// Before a password check for `account` from `ip`: 429 (with Retry-After) when the
+    /// failures reach a limit; else, once no more than the limits' checks are under way
+    /// (waiting for earlier ones to end, without holding the lock), the attempt. A client
+    /// that goes away while waiting drops this future, which leaves nothing behind.
+    pub async fn begin(&self, ip: std::net::IpAddr, account: &str) -> Result<Attempt<'_>, Refused> {
         let account = account.chars().take(64).collect::<String>();
-        if let Some(w) = st.accounts.get(&account) {
-            let trusted = st
-                .good
-                .get(&(account.clone(), ip))
-                .is_some_and(|at| at.elapsed() < REMEMBER_GOOD);
-            if w.live() && w.count >= self.per_account && !trusted {
-                return Err(limited(w));
+        loop {
+            // The waiter is registered under the lock, so no check can end unseen between
+            // the decision and the wait; the lock is released before waiting.
+            let finished = {
+                let mut st = self
+                    .state
+                    .lock()
+                    .map_err(|_| ApiError::internal("the login limiter is unusable"))?;
+                match self.decide(&st, ip, &account) {
+                    Decision::Refuse(r) => return Err(r),
+                    Decision::Wait(n) => n.notified_owned(),
+                    Decision::Check => {
+                        start_check(&mut st.peers, &ip);
+                        start_check(&mut st.accounts, &account);
+                        return Ok(Attempt {
+                            limiter: self,
+                            ip,
+                            account,
+                            ended: false,
+                        });
+                    }
+                }
+            };
+            finished.await;
+        }
+    }
+
+    fn decide(&self, st: &LimitState, ip: std::net::IpAddr, account: &str) -> Decision {
+        let limited = |w: &Window| {
+            Decision::Refuse(Refused {
+                error: ApiError::new(
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    ErrorCode::TooManyFailures,
+                    "Too many failed logins; wait before trying again",
+                )
+                .with_hint(Some(
+                    "Wait for the time in Retry-After, or use an API key (HMAC), which is not limited"
+                        .to_string(),
+                )),
+                retry_after: Some(w.remaining_secs()),
+            })
+        };
+        let peer = st.peers.get(&ip);
+        // The account's limits do not apply where it logged in recently.
+        let trusted = st
+            .good
+            .get(&(account.to_string(), ip))
+            .is_some_and(|at| at.elapsed() < REMEMBER_GOOD);
+        let acct = if trusted {
+            None
+        } else {
+            st.accounts.get(account)
+        };
+        // Completed failures: 429.
+        if let Some(w) = peer.and_then(Tally::window) {
+            if w.count >= self.per_address {
+                return limited(w);
             }
         }
-        bump(&mut st.peers, &ip);
-        bump(&mut st.accounts, &account);
-        Ok(Attempt {
-            limiter: self,
-            ip,
-            account,
-        })
+        if let Some(w) = acct.and_then(Tally::window) {
+            if w.count >= self.per_account {
+                return limited(w);
+            }
+        }
+        // Checks under way that could still fail up to the limit: wait for one to end.
+        if let Some(t) = peer {
+            if t.failures().saturating_add(t.in_flight) >= self.per_address {
+                return Decision::Wait(t.finished.clone());
+            }
+        }
+        if let Some(t) = acct {
+            if t.failures().saturating_add(t.in_flight) >= self.per_account {
+                return Decision::Wait(t.finished.clone());
+            }
+        }
+        Decision::Check
+    }
+
+    /// Addresses and accounts the limiter keeps a tally for (tests: nothing is left behind).
+    #[cfg(test)]
+    fn tallies(&self) -> usize {
+        self.state
+            .lock()
+            .map(|st| st.peers.len() + st.accounts.len())
+            .unwrap_or(usize::MAX)
+    }
+
+    /// Logins from `ip` waiting for a check to end (tests).
+    #[cfg(test)]
+    fn waiting(&self, ip: std::net::IpAddr) -> usize {
+        self.state
+            .lock()
+            .ok()
+            .and_then(|st| {
+                st.peers
+                    .get(&ip)
+                    .map(|t| std::sync::Arc::strong_count(&t.finished) - 1)
+            })
+            .unwrap_or(0)
     }
 }
 
 impl Attempt<'_> {
     /// The password was right: the attempt is not a failure, and the address is trusted
     /// for this account.
-    pub fn succeeded(self) {
-        if let Ok(mut st) = self.limiter.state.lock() {
-            unbump(&mut st.peers, &self.ip);
-            unbump(&mut st.accounts, &self.account);
+    pub fn succeeded(mut self) {
+        self.end(false);
+    }
+
+    fn end(&mut self, failed: bool) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        // Even after a panic elsewhere the tallies are whole (no update panics halfway), and
+        // the logins waiting on this check must be woken.
+        let mut st = self
+            .limiter
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        end_check(&mut st.peers, &self.ip, failed);
+        end_check(&mut st.accounts, &self.account, failed);
+        if !failed {
             if st.good.len() >= LIMITER_MAX {
                 st.good.retain(|_, at| at.elapsed() < REMEMBER_GOOD);
             }
@@ -869,6 +1008,12 @@ impl Attempt<'_> {
                     .insert((self.account.clone(), self.ip), Instant::now());
             }
         }
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        self.end(true);
     }
 }
 
@@ -904,8 +1049,8 @@ mod tests {
         assert_eq!(other.decrypt(&enc, "gk_1"), None);
     }
 
-    #[test]
-    fn failed_logins_are_limited_per_address_and_account() {
+    #[tokio::test]
+    async fn failed_logins_are_limited_per_address_and_account() {
         let l = AuthLimiter::new(3, 5);
         let (a, b, good): (std::net::IpAddr, std::net::IpAddr, std::net::IpAddr) = (
             "10.0.0.1".parse().unwrap(),
@@ -913,25 +1058,135 @@ mod tests {
             "10.0.0.9".parse().unwrap(),
         );
         // The usual address of "alice" logs in once.
-        l.begin(good, "alice").unwrap().succeeded();
+        l.begin(good, "alice").await.unwrap().succeeded();
         for _ in 0..3 {
-            drop(l.begin(a, "alice").unwrap());
+            drop(l.begin(a, "alice").await.unwrap());
         }
-        let r = l.begin(a, "bob").err().unwrap();
+        let r = l.begin(a, "bob").await.err().unwrap();
         assert_eq!(r.error.status, axum::http::StatusCode::TOO_MANY_REQUESTS);
         assert!(r.retry_after.is_some_and(|s| (1..=300).contains(&s)));
         // Another address still may try; the account reaches its limit.
-        drop(l.begin(b, "alice").unwrap());
-        drop(l.begin(b, "alice").unwrap());
-        let r = l.begin(b, "alice").err().unwrap();
+        drop(l.begin(b, "alice").await.unwrap());
+        drop(l.begin(b, "alice").await.unwrap());
+        let r = l.begin(b, "alice").await.err().unwrap();
         assert_eq!(r.error.code, ErrorCode::TooManyFailures);
         // ... but not for the address where alice logged in, nor for other accounts.
-        l.begin(good, "alice").unwrap().succeeded();
-        l.begin(b, "carol").unwrap().succeeded();
+        l.begin(good, "alice").await.unwrap().succeeded();
+        l.begin(b, "carol").await.unwrap().succeeded();
         // Successes do not count as failures.
         for _ in 0..10 {
-            l.begin(good, "dave").unwrap().succeeded();
+            l.begin(good, "dave").await.unwrap().succeeded();
         }
+    }
+
+    /// A password check in the concurrency tests: counted, and held open until the gate
+    /// opens, so that every other login arrives while the admitted ones are under way.
+    async fn held_check(
+        l: &AuthLimiter,
+        ip: std::net::IpAddr,
+        right: bool,
+        checks: &std::sync::atomic::AtomicUsize,
+        gate: &tokio::sync::Semaphore,
+    ) -> Result<(), u16> {
+        let attempt = l
+            .begin(ip, "alice")
+            .await
+            .map_err(|r| r.error.status.as_u16())?;
+        checks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _open = gate.acquire().await;
+        if right {
+            attempt.succeeded();
+            Ok(())
+        } else {
+            Err(401)
+        }
+    }
+
+    /// Runs `n` concurrent logins from `ip`; the gate opens once `per_address` checks are
+    /// under way and every other login waits. Returns each outcome and the checks made.
+    async fn concurrent_logins(
+        l: std::sync::Arc<AuthLimiter>,
+        ip: std::net::IpAddr,
+        n: usize,
+        per_address: usize,
+        right: bool,
+    ) -> (Vec<Result<(), u16>>, usize) {
+        let checks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let (l, checks, gate) = (l.clone(), checks.clone(), gate.clone());
+                tokio::spawn(async move { held_check(&l, ip, right, &checks, &gate).await })
+            })
+            .collect();
+        // Not a timing wait: each task registers (a check or a waiter) when first polled.
+        // A task that ended before the gate opened was refused: then the outcomes tell.
+        while (checks.load(std::sync::atomic::Ordering::SeqCst) < per_address
+            || l.waiting(ip) < n - per_address)
+            && !tasks.iter().any(|t| t.is_finished())
+        {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            checks.load(std::sync::atomic::Ordering::SeqCst),
+            per_address,
+            "checks under way are bounded"
+        );
+        gate.add_permits(n);
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        (out, checks.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn concurrent_logins_from_one_address_wait_their_turn_instead_of_429() {
+        let l = std::sync::Arc::new(AuthLimiter::new(10, 50));
+        let (nat, home): (std::net::IpAddr, std::net::IpAddr) =
+            ("10.0.0.1".parse().unwrap(), "10.0.0.9".parse().unwrap());
+        // 30 right passwords at once from one address: all get in.
+        let (out, checks) = concurrent_logins(l.clone(), nat, 30, 10, true).await;
+        assert!(out.iter().all(|r| r.is_ok()), "{out:?}");
+        assert_eq!(checks, 30);
+        assert_eq!(l.tallies(), 0, "successes leave no tally behind");
+        // 30 wrong passwords at once from another address: 10 checks, 20 answered 429.
+        let flood: std::net::IpAddr = "10.0.0.66".parse().unwrap();
+        let (out, checks) = concurrent_logins(l.clone(), flood, 30, 10, false).await;
+        assert_eq!(checks, 10, "{out:?}");
+        assert_eq!(out.iter().filter(|r| **r == Err(401)).count(), 10);
+        assert_eq!(out.iter().filter(|r| **r == Err(429)).count(), 20);
+        // The real user from her address still gets in, and the flooder is still refused.
+        l.begin(home, "alice").await.unwrap().succeeded();
+        let r = l.begin(flood, "alice").await.err().unwrap();
+        assert_eq!(r.error.status, axum::http::StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.retry_after.is_some_and(|s| (1..=300).contains(&s)));
+    }
+
+    #[tokio::test]
+    async fn a_waiting_login_whose_client_went_away_leaves_nothing_behind() {
+        let l = AuthLimiter::new(2, 50);
+        let ip: std::net::IpAddr = "10.0.0.1".parse().unwrap();
+        let first = l.begin(ip, "alice").await.unwrap();
+        let second = l.begin(ip, "alice").await.unwrap();
+        {
+            // The third waits; polled once, then dropped as a request whose client left.
+            let third = l.begin(ip, "alice");
+            tokio::pin!(third);
+            tokio::select! {
+                biased;
+                _ = &mut third => panic!("a third check under way"),
+                _ = std::future::ready(()) => {}
+            }
+            assert_eq!(l.waiting(ip), 1);
+        }
+        assert_eq!(l.waiting(ip), 0);
+        first.succeeded();
+        second.succeeded();
+        assert_eq!(l.tallies(), 0);
+        // A failed check is remembered until its window ends.
+        drop(l.begin(ip, "alice").await.unwrap());
+        assert_eq!(l.tallies(), 2);
     }
 
     #[test]

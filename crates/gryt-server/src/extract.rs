@@ -473,8 +473,9 @@ async fn authenticate_head(
             .split_once(':')
             .ok_or_else(|| ApiError::unauthorized("Malformed Basic credentials"))?;
         // Failed logins are limited per address and per account before anything else (a
-        // limited client cannot probe the cache of recent logins either).
-        let attempt = app.limiter.begin(ip, user)?;
+        // limited client cannot probe the cache of recent logins either); a login beyond
+        // the checks allowed under way waits here for an earlier one to end.
+        let attempt = app.limiter.begin(ip, user).await?;
         if let Some((p, hash)) = app.cache.get(user, pass) {
             // One quick read: the user may have been disabled or removed, or given another
             // password, by `gryt server user ...` (another process) since.

@@ -212,7 +212,7 @@ pub async fn run(
     };
     // Outermost last: compression; the request's id, metrics and log line (it sees the
     // answer uncompressed, to add `request_id` to problem bodies); problem bodies for bare
-    // errors; timeout; routes.
+    // errors and the request codings taken (`Accept-Encoding`); timeout; routes.
     let router = router::router(state.clone())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
@@ -220,6 +220,9 @@ pub async fn run(
         ))
         .layer(axum::middleware::map_response(
             router::problem_for_bare_errors,
+        ))
+        .layer(axum::middleware::map_response(
+            router::advertise_request_encodings,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state,

@@ -46,6 +46,20 @@ pub async fn problem_for_bare_errors(r: Response) -> Response {
     r
 }
 
+/// The request-body codings the server decodes (see [`crate::decompress`]), named on every
+/// answer as RFC 7694 allows, so a client knows it may send compressed bodies.
+pub const ACCEPTED_ENCODINGS: &str = "zstd, gzip";
+
+/// Adds `Accept-Encoding: zstd, gzip` to an answer (RFC 7694: the codings the server takes
+/// in request bodies).
+pub async fn advertise_request_encodings(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        header::ACCEPT_ENCODING,
+        header::HeaderValue::from_static(ACCEPTED_ENCODINGS),
+    );
+    r
+}
+
 /// The routes as they are registered: the router, and each route's method and pattern in
 /// the order given. The OpenAPI document ([`crate::handlers::openapi`]) is written from the
 /// same list, so the two cannot drift apart.

@@ -129,6 +129,12 @@ async fn answers_are_zstd_when_asked_gzip_for_the_reference_client_else_plain() 
     );
     let v: serde_json::Value = serde_json::from_slice(&plain.body).unwrap();
     assert_eq!(v["data"]["items"].as_array().unwrap().len(), 20);
+    // Every answer names the codings the server takes in request bodies (RFC 7694), so a
+    // client knows it may compress them; an unauthenticated refusal too.
+    assert_eq!(plain.headers["accept-encoding"], "zstd, gzip");
+    let refused = raw_get(&env, path, &[]).await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.headers["accept-encoding"], "zstd, gzip");
 
     // Both offered (no preference): zstd.
     let accept = ("Accept-Encoding", "gzip, zstd".to_string());

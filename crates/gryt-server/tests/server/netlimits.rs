@@ -1,7 +1,8 @@
 //! Connections, bodies and authentication under abuse: slow clients are cut off and capped
 //! per address while others are served; a body is read only after the headers
 //! authenticate; body bytes in memory are budgeted per address and in total; floods of
-//! wrong passwords are answered 429 while the real user still gets in. Several client
+//! wrong passwords are answered 429 while the real user still gets in, and honest
+//! concurrent logins from one address all get in (queued, not refused). Several client
 //! addresses are played with loopback source addresses (127.0.0.0/8).
 
 use crate::common::*;
@@ -314,6 +315,45 @@ async fn password_floods_get_429_and_the_real_user_still_gets_in() {
         auth: Auth::Basic("bob".into(), PASSWORD.into()),
     };
     assert_eq!(bob.get("/api/v1/accounts/me").await.status, 200);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_right_passwords_from_one_address_all_get_in() {
+    // Far fewer checks allowed under way than logins arrive at once (a CI runner, a NAT).
+    let env = Env::start_with("sqlite", 1, |c| {
+        c.auth_failures_per_address = 3;
+        c.auth_failures_per_account = 3;
+    });
+    gryt_server::admin::add_user(&env.config, "alice", PASSWORD).unwrap();
+    let alice = Api {
+        http: http_client_from("127.0.0.1"),
+        base: env.url(),
+        auth: Auth::Basic("alice".into(), PASSWORD.into()),
+    };
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let a = alice.clone();
+            tokio::spawn(async move { a.get("/api/v1/accounts/me").await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        let r = tokio::time::timeout(NET, t)
+            .await
+            .expect("an answer")
+            .unwrap();
+        statuses.push(r.status);
+    }
+    assert!(
+        statuses.iter().all(|s| (200..300).contains(s)),
+        "every honest login gets in: {statuses:?}"
+    );
+    // None of them counted as a failure: a wrong password from there is still checked.
+    let wrong = Api {
+        auth: Auth::Basic("alice".into(), "wrong password!".into()),
+        ..alice.clone()
+    };
+    assert_eq!(wrong.get("/api/v1/accounts/me").await.status, 401);
 }
 
 /// Ends every connection the server holds to its PostgreSQL database, as a restart of
