@@ -6,7 +6,7 @@
 //! for is refused by name. And a server that advertised zstd request bodies but refuses
 //! one (415) gets the batch again, uncompressed.
 
-use super::harness::{join, problem, Fake, Reply};
+use super::harness::{join_fake, problem, Fake, Reply};
 use crate::support::http;
 use crate::support::{gryt_bin, note};
 use serde_json::json as j;
@@ -78,7 +78,7 @@ fn a_compressed_bomb_is_refused_as_too_large_without_holding_it() {
     for coding in ["zstd", "gzip"] {
         let reply = bomb(coding, 1024);
         let fake = Fake::start(move |_, _| reply.clone());
-        let dev = join(&fake.url(), "alice");
+        let dev = join_fake(&fake.url(), "alice");
         let before = dev.state();
         dev.run(PULL)
             .err(1, &["Bad answer from the server", "larger than 64 MiB"])
@@ -119,7 +119,7 @@ fn damaged_compressed_data_is_a_bad_answer_not_a_broken_connection() {
                 b"{\"data\":{\"head\":1}} is not compressed",
             ))
         });
-        let dev = join(&fake.url(), "alice");
+        let dev = join_fake(&fake.url(), "alice");
         let before = dev.state();
         dev.run(PULL).err(
             1,
@@ -144,7 +144,7 @@ fn a_coding_gryt_did_not_ask_for_is_refused_by_name() {
             b"\x1b\x00\x00",
         ))
     });
-    let dev = join(&fake.url(), "alice");
+    let dev = join_fake(&fake.url(), "alice");
     dev.run(PULL)
         .err(1, &["Content-Encoding 'br'", "did not ask for"]);
     assert_eq!(fake.requests().len(), 1);
@@ -186,7 +186,7 @@ fn a_compressed_batch_refused_with_415_is_sent_again_uncompressed() {
         }
         advertising(404, &problem(404, "no such route in the fake"))
     });
-    let dev = join(&fake.url(), "alice");
+    let dev = join_fake(&fake.url(), "alice");
     for i in 0..10 {
         let v = format!("v1.{i}.0");
         dev.run(&[
