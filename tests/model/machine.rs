@@ -665,6 +665,23 @@ impl<'a> Model<'a> {
             if !after.gens.contains_key(&g.generation_id) && !comes_back {
                 self.kill_own_evolutions(c, &before, &g.generation_id);
             }
+            // `--theirs` also drops this record's proofs the server refused and never took
+            // (orphans: their change was removed, or the record promoted meanwhile).
+            let dropped: Vec<String> = orphans(&before)
+                .into_iter()
+                .filter(|id| {
+                    before.evos.get(id).is_some_and(|e| {
+                        e.generation_id == g.generation_id && e.remote_id.is_none()
+                    }) && !after.evos.contains_key(id)
+                })
+                .collect();
+            for id in dropped {
+                if let Some(m) = self.evos.get_mut(&id) {
+                    if m.owner == c {
+                        m.killed = true;
+                    }
+                }
+            }
         } else {
             let gone: BTreeSet<Token> = remote_tokens.difference(&local).cloned().collect();
             self.kill_tokens(c, &g.generation_id, &gone);
