@@ -2,7 +2,7 @@
 //! loopback. It reports figures and never passes or fails on a clock.
 //!
 //! Run: `cargo bench --bench sync` (set `GRYT_BENCH_BIG=0` to skip the 100,000-record
-//! memory run). Measured:
+//! memory run; `GRYT_COMPRESSION=off` to pull without compression). Measured:
 //! - first pull of 10,000 generations (5 changes each) and 20,000 evolutions;
 //! - a pull when nothing changed (requests and wall time);
 //! - a pull after 10 of the 10,000 generations changed (bytes versus the full pull);
@@ -26,6 +26,12 @@ fn logged_in(name: &str, url: &str, password: &str) -> Workspace {
     // gryt stores no password (`gryt config password` is refused): HTTP Basic as before,
     // with the password in the environment.
     let dev = Workspace::bare(name).with_env("GRYT_PASSWORD", password);
+    // `GRYT_COMPRESSION=off cargo bench --bench sync` measures the pull without compression,
+    // to compare with a gryt that had none (the workspaces' environment is hermetic).
+    let dev = match std::env::var("GRYT_COMPRESSION") {
+        Ok(value) => dev.with_env("GRYT_COMPRESSION", &value),
+        Err(_) => dev,
+    };
     dev.run(&["init", "-q"]).ok();
     dev.run(&["config", "--global", "gryt_url", url]).ok();
     dev.run(&["config", "--global", "username", "bench"]).ok();

@@ -228,7 +228,9 @@ pub async fn run(
             state,
             request_id::observe,
         ))
-        .layer(CompressionLayer::new());
+        // zstd level 1 (not the default 3): on a page of the feed it packs as small and costs
+        // less time, and on loopback every millisecond of it shows (`cargo bench --bench wire`).
+        .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Precise(1)));
     let limits = net::ConnLimits {
         max_connections: config.max_connections,
         max_connections_per_peer: config.max_connections_per_address,
