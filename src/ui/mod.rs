@@ -208,10 +208,7 @@ impl Ui {
     /// A command's JSON document: held until [`Ui::finish`] prints it (a second document
     /// first prints the one before).
     pub fn json<T: Serialize>(&self, value: &T) {
-        let rendered = serde_json::to_value(value).and_then(|mut v| {
-            time::normalize_json(&mut v);
-            serde_json::to_string_pretty(&v)
-        });
+        let rendered = serde_json::to_string_pretty(value).map(time::normalize_json);
         match rendered {
             Ok(s) => {
                 let previous = match PENDING_JSON.lock() {

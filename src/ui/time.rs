@@ -46,25 +46,65 @@ pub fn ago(then: &str, now: DateTime<Utc>) -> String {
     }
 }
 
-/// Rewrites every time in a JSON document (a string under a key named `at` or ending in
-/// `_at`, that parses as RFC 3339) to [`rfc3339`]: records pulled from a server may carry
-/// `+00:00` where local ones carry `Z`.
-pub fn normalize_json(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if k == "at" || k.ends_with("_at") {
-                    if let Some(t) = v.as_str().and_then(parse) {
-                        *v = serde_json::Value::String(rfc3339(t));
-                        continue;
-                    }
-                }
-                normalize_json(v);
-            }
+/// Rewrites every time in a pretty-printed JSON document (a string under a key named `at` or
+/// ending in `_at`, that parses as RFC 3339) to [`rfc3339`]: records pulled from a server may
+/// carry `+00:00` where local ones carry `Z`.
+///
+/// It works on the text serde_json wrote, so the document keeps its fields in the order the
+/// types give them, and a document that is already right (the usual case) costs one scan, no
+/// second tree. The text is exact to read: inside a string every `"` is escaped, so the
+/// four bytes `": "` only ever follow a key and open its string value.
+pub fn normalize_json(text: String) -> String {
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    for (i, _) in text.match_indices("\": \"") {
+        let key = &text[..i];
+        // `at` itself: its opening quote follows the indentation (an escaped `\"at` inside
+        // a longer key does not).
+        if !(key.ends_with("_at") || key.ends_with(" \"at")) {
+            continue;
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(normalize_json),
-        _ => {}
+        let start = i + 4;
+        let Some(len) = text[start..].find(['"', '\\']) else {
+            continue;
+        };
+        let value = &text[start..start + len];
+        // An escape inside the value: no time (times hold none).
+        if !text[start + len..].starts_with('"') || is_canonical(value) {
+            continue;
+        }
+        let Some(t) = parse(value) else {
+            continue;
+        };
+        let o = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
+        o.push_str(&text[copied..start]);
+        o.push_str(&rfc3339(t));
+        copied = start + len;
     }
+    match out {
+        None => text,
+        Some(mut o) => {
+            o.push_str(&text[copied..]);
+            o
+        }
+    }
+}
+
+/// Whether `text` is already in the one machine format (`2026-11-22T01:52:05.251312Z`), as
+/// every time gryt writes itself is: checked by shape, which costs far less than parsing and
+/// formatting it again. A string of that shape that is no real time stays as it is, as any
+/// text that does not parse does.
+fn is_canonical(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 27
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            4 | 7 => c == b'-',
+            10 => c == b'T',
+            13 | 16 => c == b':',
+            19 => c == b'.',
+            26 => c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
 }
 
 #[cfg(test)]
@@ -104,8 +144,30 @@ mod tests {
     }
 
     #[test]
+    fn only_the_machine_format_itself_skips_the_rewrite() {
+        assert!(is_canonical("2026-11-22T01:52:05.251312Z"));
+        for other in [
+            "2026-11-22T01:52:05Z",
+            "2026-11-22T01:52:05.251312+00:00",
+            "2026-11-22T01:52:05.2513120",
+            "2026-11-22 01:52:05.251312Z",
+            "2026-11-22T01:52:05.25131xZ",
+            "",
+        ] {
+            assert!(!is_canonical(other), "{other}");
+        }
+        // What the rewrite writes is what the check accepts.
+        let t = parse("2026-11-22T03:52:05.1+02:00").expect("a time");
+        assert!(is_canonical(&rfc3339(t)));
+    }
+
+    fn normalized(doc: serde_json::Value) -> String {
+        normalize_json(serde_json::to_string_pretty(&doc).expect("json"))
+    }
+
+    #[test]
     fn json_times_use_one_format() {
-        let mut doc = json!({
+        let doc = json!({
             "generation": {
                 "created_at": "2026-11-22T01:52:05.251312+00:00",
                 "updated_at": "2026-11-22T01:52:05Z",
@@ -113,11 +175,12 @@ mod tests {
                 "title": "2026-11-22T01:52:05+00:00",
                 "changes": [{ "last_synced_at": "2026-11-22T03:52:05.1+02:00" }],
             },
-            "log": [{ "at": "2026-11-22T01:52:05.251312Z" }],
+            "log": [{ "at": "2026-11-22T01:52:05.251312Z" }, { "at": " 2026-11-22T01:52:05Z " }],
         });
-        normalize_json(&mut doc);
+        let text = normalized(doc);
+        let back: serde_json::Value = serde_json::from_str(&text).expect("still JSON");
         assert_eq!(
-            doc,
+            back,
             json!({
                 "generation": {
                     "created_at": "2026-11-22T01:52:05.251312Z",
@@ -127,8 +190,29 @@ mod tests {
                     "title": "2026-11-22T01:52:05+00:00",
                     "changes": [{ "last_synced_at": "2026-11-22T01:52:05.100000Z" }],
                 },
-                "log": [{ "at": "2026-11-22T01:52:05.251312Z" }],
+                "log": [{ "at": "2026-11-22T01:52:05.251312Z" }, { "at": "2026-11-22T01:52:05.000000Z" }],
             })
         );
+    }
+
+    #[test]
+    fn text_that_only_looks_like_a_time_field_stays() {
+        // A time-looking value under keys that are not time fields, written so that their
+        // escaped text ends like one; and a time field whose value holds an escape.
+        let doc = json!({
+            "x\"at": "2026-11-22T01:52:05+00:00",
+            "note": "\"at\": \"2026-11-22T01:52:05+00:00\"",
+            "said_at": "2026-11-22T01:52:05+00:00\\",
+            "count_at": 3,
+        });
+        let before = serde_json::to_string_pretty(&doc).expect("json");
+        assert_eq!(normalize_json(before.clone()), before);
+    }
+
+    #[test]
+    fn a_document_already_right_is_returned_as_it_is() {
+        let doc = json!({ "generation": { "created_at": "2026-11-22T01:52:05.251312Z", "b": 1, "a": 2 } });
+        let before = serde_json::to_string_pretty(&doc).expect("json");
+        assert_eq!(normalize_json(before.clone()), before);
     }
 }
