@@ -210,6 +210,26 @@ mod tests {
     }
 
     #[test]
+    fn fields_keep_the_order_their_type_gives() {
+        #[derive(serde::Serialize)]
+        struct Row {
+            version: &'static str,
+            updated_at: &'static str,
+            created_at: &'static str,
+        }
+        let row = Row {
+            version: "v1.0.0",
+            updated_at: "2026-11-22T01:52:05+00:00",
+            created_at: "2026-11-22T01:52:05.251312Z",
+        };
+        let text = normalize_json(serde_json::to_string_pretty(&row).expect("json"));
+        assert_eq!(
+            text,
+            "{\n  \"version\": \"v1.0.0\",\n  \"updated_at\": \"2026-11-22T01:52:05.000000Z\",\n  \"created_at\": \"2026-11-22T01:52:05.251312Z\"\n}"
+        );
+    }
+
+    #[test]
     fn a_document_already_right_is_returned_as_it_is() {
         let doc = json!({ "generation": { "created_at": "2026-11-22T01:52:05.251312Z", "b": 1, "a": 2 } });
         let before = serde_json::to_string_pretty(&doc).expect("json");
