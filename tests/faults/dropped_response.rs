@@ -246,6 +246,47 @@ fn an_evolution_whose_create_answers_were_all_lost_is_settled_by_the_next_push()
     assert_settled(&a);
 }
 
+/// Found by the model test (seed 68252): the server took an evolution's create, every
+/// answer was lost, and the proof was completed here. Its result went, with no pull before
+/// it (hybrid mode's send on `evolution complete`), as a create
+/// again under a new key: "Evolution … already exists" (409), and the proof was set aside
+/// as refused. Now the server's copy is looked up and the result goes as its update.
+#[test]
+fn a_proof_completed_after_its_create_answers_were_lost_reaches_the_server_as_an_update() {
+    let (server, proxy, a) = online();
+    a.run(&["generation", "new", "v4.3.0"]).ok();
+    a.add_change("v4.3.0", "FEAT-1", "add", "One");
+    a.run(&["sync", "push"]).ok();
+    a.run(&["config", "execution_mode", "local"]).ok();
+    let ev = a.json(&["evolution", "start", "v4.3.0", "--change", "FEAT-1"]);
+    let tag = ev["evolution"]["tag"].as_str().expect("tag").to_string();
+    // The push's evolution create reaches the server; every answer is lost.
+    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
+    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+    let g = server
+        .personal_generations("alice", "default")
+        .into_iter()
+        .find(|g| g["version"] == "v4.3.0")
+        .expect("v4.3.0 on the server");
+    assert_eq!(
+        server.evolutions("alice", &g["id"]).len(),
+        1,
+        "the server took the create"
+    );
+
+    // Hybrid mode sends the result as it is recorded, with no pull before it.
+    a.run(&["config", "execution_mode", "hybrid"]).ok();
+    let out = a.run(&["evolution", "complete", &tag, "--status", "pass"]);
+    out.ok();
+    assert!(!out.stderr.contains("refused"), "{out:?}");
+    assert_one_passing_evolution(&server, "v4.3.0");
+    let st = a.sync_status();
+    assert_eq!(st["pending_evolutions"], 0, "{st:#}");
+    assert_eq!(st["refused"], serde_json::json!([]), "{st:#}");
+    a.run(&["sync", "push"]).ok();
+    assert_one_passing_evolution(&server, "v4.3.0");
+}
+
 /// The server holds exactly one evolution of `version`, passed.
 #[track_caller]
 fn assert_one_passing_evolution(server: &Cloud, version: &str) {

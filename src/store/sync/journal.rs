@@ -172,6 +172,32 @@ pub fn evolution_status_of(conn: &Connection, local_id: &str) -> Result<Option<S
         .optional()?)
 }
 
+/// The server id of a local evolution's generation, if the server has it.
+pub fn generation_remote_id_of_evolution(
+    conn: &Connection,
+    local_id: &str,
+) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT g.remote_id FROM evolutions e JOIN generations g ON g.generation_id = e.generation_id \
+             WHERE e.evolution_id = ?1",
+            [local_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+/// Forgets the key an evolution's create was sent under: the create was answered without
+/// being applied, and what follows is a new operation.
+pub fn forget_evolution_key(conn: &Connection, local_id: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE evolutions SET push_key = NULL WHERE evolution_id = ?1",
+        [local_id],
+    )?;
+    Ok(())
+}
+
 /// The local generation of a local evolution, if it exists.
 pub fn generation_id_of_evolution(conn: &Connection, local_id: &str) -> Result<Option<String>> {
     Ok(conn

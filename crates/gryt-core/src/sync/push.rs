@@ -93,6 +93,12 @@ pub enum Step {
     /// Provisional local rc numbers of the evolution's generation move past the number the
     /// server just gave.
     RenumberProvisional,
+    /// The server already holds a record under this evolution's id: a create it took whose
+    /// answer was lost, sent again as a create after the evolution changed here. The
+    /// create's key goes, and the caller looks the server's copy up among its generation's
+    /// evolutions: found, its ids are adopted (the next send is an update); gone there, the
+    /// evolution is set aside as refused.
+    FindOnServer,
 }
 
 /// What was refused, as `gryt sync status` lists it.
@@ -209,6 +215,12 @@ pub fn outcome(pending: &Pending, status: u16, code: ErrorCode, facts: &Facts) -
         (P::DeleteGeneration, 409) => is(&[DropPendingDelete, NeedsResync], Report::Failed, true),
         // The first attempt under this key is still running: the key stays for next time.
         (_, 409) if code == ErrorCode::IdempotencyInFlight => is(&[], Report::Failed, false),
+        // The server took this evolution's create before (its answer lost) and the
+        // evolution changed here since, so it went again as a create under a new key: not a
+        // refusal. Its server copy is looked up, and its state goes as an update.
+        (P::CreateEvolution { .. }, 409) if code == ErrorCode::AlreadyExists => {
+            is(&[FindOnServer], Report::Nothing, true)
+        }
         // Deleted at a revision the server has moved past, and the change may lie behind
         // the cursor: a full pull meets it with the journaled deletion (a delete-modify
         // conflict, the server's copy back for the decision).
@@ -499,6 +511,16 @@ mod tests {
                     Report::Evolution,
                     false,
                 ),
+            },
+            Case {
+                // seed 68252 (long run): a push killed after the server took the create;
+                // the proof completed here went again as a create under a new key
+                name: "an evolution create the server already holds is looked up there, not refused",
+                pending: create_evo("pass"),
+                status: 409,
+                code: C::AlreadyExists,
+                facts: now_evo("pass"),
+                want: is(&[FindOnServer], Report::Nothing, true),
             },
             Case {
                 // session 1: evolutions sent before their generation's change reached the

@@ -58,6 +58,7 @@ pub(in crate::ops::sync) fn send(
             stale |= apply_result(&tx, &op.pending, &op.id, &op.label, res, &now, report)?;
         }
         tx.commit()?;
+        find_on_server(ctx, ws, cloud, report)?;
         done += chunk.len() as u64;
         progress(done, total);
     }
@@ -104,6 +105,61 @@ pub(super) fn send_promotions(
         }
     }
     Ok(stale)
+}
+
+/// Looks up the evolutions whose create the server already held (a create it took whose
+/// answer was lost): each is found among its generation's evolutions on the server and
+/// takes the server's ids, rc and revision (its newer state here goes as an update in the
+/// next round); one the server no longer lists is set aside as refused.
+fn find_on_server(
+    ctx: &Context,
+    ws: &mut Workspace,
+    cloud: &Cloud,
+    report: &mut PushReport,
+) -> Result<()> {
+    for (id, label) in std::mem::take(&mut report.look_up) {
+        let Some(gen_rid) = ss::generation_remote_id_of_evolution(&ws.store.conn, &id)? else {
+            continue;
+        };
+        let list: Data<gryt_core::api::EvolutionList> = cloud.remote.call_route(
+            &routes::evolutions(&format!("?generation_id={gen_rid}")),
+            None,
+            &[],
+        )?;
+        report.requests += 1;
+        let found = list
+            .data
+            .evolutions
+            .into_iter()
+            .find(|e| e.evolution_id == id && !e.deleted);
+        let now = ctx.now();
+        let tx = ws.store.write()?;
+        match found {
+            Some(e) => {
+                let same = ss::evolution_status_of(&tx, &id)?.as_deref() == Some(e.status.as_str());
+                if same {
+                    ss::take_remote_evolution(&tx, &id, &e, &now)?;
+                } else {
+                    ss::adopt_evolution_ids(&tx, &id, &e)?;
+                }
+                if let Some(g) = ss::generation_id_of_evolution(&tx, &id)? {
+                    ss::renumber_provisional(&tx, &g)?;
+                }
+            }
+            None => {
+                let reason = format!(
+                    "the server holds an evolution under this id ({id}) but its generation no \
+                     longer lists it"
+                );
+                ss::set_refused(&tx, "evolutions", &id, &reason)?;
+                report
+                    .refused
+                    .push(refused_entry(Refusal::Evolution, &label, &reason));
+            }
+        }
+        tx.commit()?;
+    }
+    Ok(())
 }
 
 /// Creates the release tag a confirmed promotion still waits for (a failure leaves it
@@ -188,6 +244,9 @@ pub(super) fn apply_result(
     let reason = || format!("HTTP {}: {}", res.status, res.detail());
     for step in outcome.steps {
         apply_step(tx, *step, pending, id, &record, &reason, now)?;
+        if *step == Step::FindOnServer {
+            report.look_up.push((id.to_string(), label.to_string()));
+        }
     }
     match outcome.report {
         Report::Nothing => {}
@@ -255,6 +314,7 @@ fn apply_step(
                 ss::adopt_evolution_ids(tx, id, e)
             }
         }
+        Step::FindOnServer => ss::forget_evolution_key(tx, id),
         Step::RenumberProvisional => {
             // The rc the server gave may be one a provisional local evolution still uses.
             match ss::generation_id_of_evolution(tx, id).ok().flatten() {

@@ -35,6 +35,9 @@ pub struct PushReport {
     /// Feed positions of the writes this push made (to move the cursor past our own writes).
     #[serde(skip)]
     pub seqs: Vec<i64>,
+    /// Evolutions whose create the server already held: looked up there after the batch.
+    #[serde(skip)]
+    pub(in crate::ops::sync) look_up: Vec<(String, String)>,
 }
 
 impl PushReport {
@@ -125,12 +128,18 @@ pub fn push(
 pub fn push_evolutions(ctx: &Context, ws: &mut Workspace, cloud: &Cloud) -> Result<PushReport> {
     crate::contracts::refuse_committed_database(&ws.repo)?;
     let mut report = PushReport::default();
-    let ops = plan_evolutions(ws, None)?;
-    if ops.is_empty() {
-        return Ok(report);
+    // A second round only when the first calls for one (an evolution the server already
+    // held was found there and goes as an update now); there is no pull in between.
+    for _ in 0..2 {
+        let ops = plan_evolutions(ws, None)?;
+        if ops.is_empty() {
+            break;
+        }
+        let total = ops.len() as u64;
+        if !send(ctx, ws, cloud, ops, &mut report, &mut |_, _| {}, total)? {
+            break;
+        }
     }
-    let total = ops.len() as u64;
-    send(ctx, ws, cloud, ops, &mut report, &mut |_, _| {}, total)?;
     advance_past_own_writes(ctx, ws, &mut report.seqs)?;
     Ok(report)
 }
