@@ -665,10 +665,18 @@ impl<'a> Model<'a> {
             if !after.gens.contains_key(&g.generation_id) && !comes_back {
                 self.kill_own_evolutions(c, &before, &g.generation_id);
             }
-            // `--theirs` also drops this record's proofs the server refused and never took
-            // (orphans: their change was removed, or the record promoted meanwhile).
+            // `--theirs` also drops this record's proofs the server refused and never took:
+            // orphans (their change removed, or the record promoted meanwhile), and proofs
+            // refused before this workspace knew why (a proof sent for a draft the server
+            // had promoted elsewhere, refused while the promotion was not pulled here).
+            let refused_here = before
+                .evos
+                .values()
+                .filter(|e| e.sync_status == "conflict")
+                .map(|e| e.evolution_id.clone());
             let dropped: Vec<String> = orphans(&before)
                 .into_iter()
+                .chain(refused_here)
                 .filter(|id| {
                     before.evos.get(id).is_some_and(|e| {
                         e.generation_id == g.generation_id && e.remote_id.is_none()
