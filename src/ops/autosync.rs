@@ -42,10 +42,14 @@ fn cloud_in(
     ctx: &Context,
     modes: &[ExecutionMode],
 ) -> Option<(crate::context::Workspace, Result<Cloud>)> {
-    let ws = ctx.open().ok()?;
-    if !modes.contains(&ws.config.execution_mode()) {
+    // The mode comes from the configuration alone: the database is opened only in these
+    // modes (in the others the command opens it itself, once).
+    let repo = ctx.repo().ok()?;
+    let config = crate::config::Config::load(&ctx.env, Some(&repo.config_path())).ok()?;
+    if !modes.contains(&config.execution_mode()) {
         return None;
     }
+    let ws = ctx.open().ok()?;
     match Cloud::for_workspace(&ws) {
         Ok(cloud) => Some((ws, Ok(cloud?))),
         Err(e) => Some((ws, Err(e))),
