@@ -24,6 +24,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use sha2::Sha256;
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The largest response body gryt reads, once decoded (a page of the change feed is far
@@ -212,13 +213,14 @@ pub struct Remote {
     pub attempts: u32,
     /// The base of the backoff between attempts, in milliseconds.
     pub backoff_base_ms: u64,
-    pub requests: std::cell::Cell<u64>,
+    /// Requests sent (every attempt counts); read with [`Remote::requests`].
+    requests: AtomicU64,
     /// Bytes of answer bodies as they came over the wire (compressed when they were).
-    pub bytes: std::cell::Cell<u64>,
+    bytes: AtomicU64,
     /// Ask for compressed answers and send compressed batch bodies (`GRYT_COMPRESSION`).
     compression: bool,
     /// The server said (`Accept-Encoding` on an answer) that it takes zstd request bodies.
-    takes_zstd: std::cell::Cell<bool>,
+    takes_zstd: AtomicBool,
 }
 
 fn iso_now() -> String {
@@ -318,11 +320,21 @@ impl Remote {
             http,
             attempts: limits.attempts,
             backoff_base_ms: limits.backoff_base_ms,
-            requests: std::cell::Cell::new(0),
-            bytes: std::cell::Cell::new(0),
+            requests: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
             compression: limits.compression,
-            takes_zstd: std::cell::Cell::new(false),
+            takes_zstd: AtomicBool::new(false),
         })
+    }
+
+    /// Requests sent so far (every attempt counts).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of answer bodies received so far, as they came over the wire.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
     }
 
     pub fn has_credentials(&self) -> bool {
@@ -334,7 +346,7 @@ impl Remote {
     /// large). Its zstd bytes, or `None` to send it as it is.
     fn packed(&self, method: &str, path_and_query: &str, body: Option<&[u8]>) -> Option<Vec<u8>> {
         let body = body?;
-        if !self.compression || !self.takes_zstd.get() {
+        if !self.compression || !self.takes_zstd.load(Ordering::Relaxed) {
             return None;
         }
         let batch = routes::sync_batch();
@@ -385,7 +397,7 @@ impl Remote {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        self.requests.set(self.requests.get() + 1);
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let resp = req.send().map_err(|e| match tls::certificate_problem(&e) {
             Some(problem) => RemoteError::Certificate {
                 base: self.base.clone(),
@@ -422,7 +434,7 @@ impl Remote {
                 .get("accept-encoding")
                 .is_some_and(|v| compression::accepts_zstd(v.as_bytes()))
         {
-            self.takes_zstd.set(true);
+            self.takes_zstd.store(true, Ordering::Relaxed);
         }
         let coding =
             compression::coding(resp.headers().get("content-encoding").map(|v| v.as_bytes()))
@@ -469,7 +481,7 @@ impl Remote {
                 return Err(RemoteError::TooLarge { prefix: buf });
             }
         }
-        self.bytes.set(self.bytes.get() + wire.bytes.get());
+        self.bytes.fetch_add(wire.bytes.get(), Ordering::Relaxed);
         Ok((Response { status, body: buf }, retry_after))
     }
 
@@ -509,7 +521,7 @@ impl Remote {
             if r.status != 415 {
                 return Ok(r);
             }
-            self.takes_zstd.set(false);
+            self.takes_zstd.store(false, Ordering::Relaxed);
         }
         self.send_retried(method, path_and_query, body, headers)
     }

@@ -151,7 +151,7 @@ fn cmd_pull(ctx: &Context, a: PullArgs) -> Result<()> {
     drop(bar);
     let r = log_failure(ctx, &mut ws, "pull", r)?;
     if ctx.ui.json {
-        ctx.ui.json(&json!({ "pull": r, "requests": cloud.remote.requests.get(), "bytes": cloud.remote.bytes.get() }));
+        ctx.ui.json(&json!({ "pull": r, "requests": cloud.remote.requests(), "bytes": cloud.remote.bytes() }));
     } else if r.up_to_date_before {
         ctx.ui.info("Already up to date.");
     } else {
@@ -185,7 +185,7 @@ fn cmd_push(ctx: &Context, version: Option<&str>) -> Result<()> {
     drop(bar);
     let r = log_failure(ctx, &mut ws, "push", r)?;
     if ctx.ui.json {
-        ctx.ui.json(&json!({ "push": r, "requests": cloud.remote.requests.get(), "bytes": cloud.remote.bytes.get() }));
+        ctx.ui.json(&json!({ "push": r, "requests": cloud.remote.requests(), "bytes": cloud.remote.bytes() }));
     } else {
         ctx.ui.info(&format!(
             "Pushed: {} created, {} updated, {} deleted, {} promoted, {} ({}).",

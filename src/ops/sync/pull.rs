@@ -48,44 +48,72 @@ pub fn pull(
     // Evolutions that arrive before their generation (the feed lists each record once, at
     // its latest write) wait here until the generation's page is applied.
     let mut state = PullState::default();
-    // The page size adapts: a page too large to accept is asked again with fewer records
-    // (down to one), and grows back after each page that fits.
-    let mut limit = PAGE;
-    loop {
-        let route = routes::sync_changes(since, limit, &cloud.scope_query(false));
-        let page: Data<SyncChanges> = match cloud.remote.call_route(&route, None, &[]) {
-            Ok(p) => p,
-            Err(RemoteError::TooLarge { .. }) if limit > 1 => {
-                limit = (limit / 8).max(1);
-                continue;
+    let scope = cloud.scope_query(false);
+    let fetch = |since: i64, limit: i64| -> std::result::Result<Data<SyncChanges>, RemoteError> {
+        let route = routes::sync_changes(since, limit, &scope);
+        cloud.remote.call_route(&route, None, &[])
+    };
+    // The next page is asked for while this one is applied (the server answers, and the
+    // answer is decoded, while the local transaction runs); pages are still applied one
+    // at a time, in order, each with its cursor.
+    std::thread::scope(|threads| -> Result<()> {
+        // The page size adapts: a page too large to accept is asked again with fewer
+        // records (down to one), and grows back after each page that fits.
+        let mut limit = PAGE;
+        let mut ahead: Option<(i64, i64, std::thread::ScopedJoinHandle<'_, _>)> = None;
+        loop {
+            let got = match ahead.take() {
+                Some((at, asked, handle)) if at == since && asked == limit => {
+                    handle.join().unwrap_or_else(|_| {
+                        Err(RemoteError::Unreachable(
+                            "the request for the next page of the change feed failed".into(),
+                        ))
+                    })
+                }
+                Some((_, _, handle)) => {
+                    let _ = handle.join();
+                    fetch(since, limit)
+                }
+                None => fetch(since, limit),
+            };
+            let page = match got {
+                Ok(p) => p,
+                Err(RemoteError::TooLarge { .. }) if limit > 1 => {
+                    limit = (limit / 8).max(1);
+                    continue;
+                }
+                Err(RemoteError::TooLarge { prefix }) => {
+                    return Err(record_too_large(since, &prefix));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            limit = (limit * 2).min(PAGE);
+            let page = page.data;
+            report.pages += 1;
+            if page.items.is_empty() && page.next < page.head {
+                return Err(garbage(&format!(
+                    "an empty page of the change feed at {since} before its head {}",
+                    page.head
+                )));
             }
-            Err(RemoteError::TooLarge { prefix }) => {
-                return Err(record_too_large(since, &prefix));
+            if page.next <= since && page.next < page.head {
+                return Err(garbage("the change feed did not move forward"));
             }
-            Err(e) => return Err(e.into()),
-        };
-        limit = (limit * 2).min(PAGE);
-        let page = page.data;
-        report.pages += 1;
-        if page.items.is_empty() && page.next < page.head {
-            return Err(garbage(&format!(
-                "an empty page of the change feed at {since} before its head {}",
-                page.head
-            )));
+            if page.next < page.head {
+                let (at, asked) = (page.next, limit);
+                ahead = Some((at, asked, threads.spawn(move || fetch(at, asked))));
+            }
+            settle_lost_updates(ctx, ws, cloud, &page)?;
+            let touched = apply_page(ctx, ws, &page, filter, &mut report, &mut state)?;
+            write_contracts(ws, &touched);
+            done += page.items.len() as u64;
+            progress(done, (page.head - start).max(0) as u64);
+            since = page.next;
+            if since >= page.head {
+                return Ok(());
+            }
         }
-        if page.next <= since && page.next < page.head {
-            return Err(garbage("the change feed did not move forward"));
-        }
-        settle_lost_updates(ctx, ws, cloud, &page)?;
-        let touched = apply_page(ctx, ws, &page, filter, &mut report, &mut state)?;
-        write_contracts(ws, &touched);
-        done += page.items.len() as u64;
-        progress(done, (page.head - start).max(0) as u64);
-        since = page.next;
-        if since >= page.head {
-            break;
-        }
-    }
+    })?;
     if !state.waiting_gens.is_empty() {
         let now = ctx.now();
         let mut touched = Touched::default();
