@@ -287,6 +287,44 @@ fn a_proof_completed_after_its_create_answers_were_lost_reaches_the_server_as_an
     assert_one_passing_evolution(&server, "v4.3.0");
 }
 
+/// The same, but the server's copy was deleted there before the result came: the lookup
+/// finds nothing, and the proof is set aside as refused with that reason (listed, exit 3 at
+/// the next push), never sent again by itself.
+#[test]
+fn a_proof_whose_server_copy_was_deleted_there_is_set_aside_as_refused() {
+    let (server, proxy, a) = online();
+    a.run(&["generation", "new", "v4.4.0"]).ok();
+    a.add_change("v4.4.0", "FEAT-1", "add", "One");
+    a.run(&["sync", "push"]).ok();
+    a.run(&["config", "execution_mode", "local"]).ok();
+    let ev = a.json(&["evolution", "start", "v4.4.0", "--change", "FEAT-1"]);
+    let tag = ev["evolution"]["tag"].as_str().expect("tag").to_string();
+    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
+    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+    let g = server
+        .personal_generations("alice", "default")
+        .into_iter()
+        .find(|g| g["version"] == "v4.4.0")
+        .expect("v4.4.0 on the server");
+    let evs = server.evolutions("alice", &g["id"]);
+    assert_eq!(evs.len(), 1, "the server took the create");
+    let path = format!("/api/v1/evolutions/{}", evs[0]["id"]);
+    let (status, body) = server.request("alice", "DELETE", &path, None);
+    assert!((200..300).contains(&status), "{status} {body}");
+
+    a.run(&["config", "execution_mode", "hybrid"]).ok();
+    a.run(&["evolution", "complete", &tag, "--status", "pass"])
+        .ok()
+        .stderr_has("no longer lists it");
+    let st = a.sync_status();
+    let refused = st["refused"].as_array().expect("refused");
+    assert_eq!(refused.len(), 1, "{st:#}");
+    assert_eq!(refused[0]["what"], "evolution", "{st:#}");
+    assert!(server.evolutions("alice", &g["id"]).is_empty());
+    a.run(&["sync", "push"]).fails(3, &["refused"]);
+    assert!(server.evolutions("alice", &g["id"]).is_empty());
+}
+
 /// The server holds exactly one evolution of `version`, passed.
 #[track_caller]
 fn assert_one_passing_evolution(server: &Cloud, version: &str) {
