@@ -242,9 +242,24 @@ pub fn delete(
     let tx = ws.store.write()?;
     let rec = load_generation(&tx, version)?;
     ensure_draft(&rec.version, rec.status)?;
+    // A record whose create reached the server with its answer lost knows its server copy
+    // only through a conflict with it (same UUID): that copy's id and revision are the ones
+    // the deletion goes to. Dropped without a word, a copy the server keeps (one promoted
+    // there, say) would never come back: the cursor is past it.
+    let conflict_copy = match (&rec.remote_id, local_only) {
+        (None, false) => crate::store::sync::conflicts(&tx)?
+            .into_iter()
+            .find(|c| c.generation_id == rec.generation_id)
+            .and_then(|c| c.remote)
+            .filter(|g| g.generation_id == rec.generation_id && !g.deleted),
+        _ => None,
+    };
     if let (Some(rid), false) = (&rec.remote_id, local_only) {
         // The server must learn of the deletion: journal it (with its key) for the next push.
         store::journal_generation_delete(&tx, rid, &rec.version, rec.rev, &new_uuid(), &now)?;
+    } else if let Some(g) = &conflict_copy {
+        let rid = g.id.to_string();
+        store::journal_generation_delete(&tx, &rid, &rec.version, g.rev, &new_uuid(), &now)?;
     } else if rec.remote_id.is_none() && !local_only {
         // Never acknowledged, but a create was sent (its key is kept until an answer): it may
         // have reached the server with its answer lost. Keep the deletion by UUID until a

@@ -461,3 +461,34 @@ fn a_draft_deleted_after_its_create_never_arrived_is_simply_gone() {
     a.run(&["generation", "show", "v5.1.0"])
         .fails(1, &["v5.1.0"]);
 }
+
+/// Found by the model test (seed 71261, session 9's long run): a create reached the server
+/// with every answer lost; a teammate promoted that release; here the draft was renamed, so
+/// the pull made it a conflict, linked to the server's copy only by its UUID. Deleting it
+/// here journaled nothing (it had no server id), and the promoted release was gone from this
+/// workspace for good: the cursor was past it. The deletion now goes to the conflict's server
+/// copy; the server refuses it (the release is final) and the release comes back.
+#[test]
+fn deleting_a_conflicted_draft_known_only_by_its_uuid_never_loses_the_release_promoted_there() {
+    let (server, proxy, a) = online();
+    let b = second_workspace(&server);
+    a.run(&["generation", "new", "v4.5.0"]).ok();
+    a.add_change("v4.5.0", "FEAT-1", "add", "One");
+    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
+    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+
+    b.run(&["sync", "pull"]).ok();
+    b.prove_ending("v4.5.0", "FEAT-1", &[0, 4]);
+    b.run(&["sync", "push"]).ok();
+    b.run(&["promote", "v4.5.0", "--no-tag"]).ok();
+    b.run(&["sync", "push"]).ok();
+
+    a.run(&["generation", "rename", "v4.5.0", "v4.6.0"]).ok();
+    a.run(&["sync", "pull"]).fails(3, &["conflict"]);
+    a.run(&["generation", "delete", "v4.6.0"]).ok();
+    let _ = a.run(&["sync", "push"]);
+    a.run(&["sync", "pull"]).ok();
+    let g = a.generation("v4.5.0");
+    assert_eq!(g["status"], "promoted", "{g:#}");
+    assert_no_duplicates(&server, &["v4.5.0"]);
+}

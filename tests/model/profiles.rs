@@ -23,6 +23,14 @@ const CI_SEEDS: [u64; 3] = [1, 2, 3];
 /// see `orphans` in machine.rs).
 const REGRESSIONS: &[(u64, u64, &str)] = &[
     (
+        71261,
+        25,
+        "a draft whose create reached the server with its answers lost, promoted there, renamed \
+         here (a conflict linked only by UUID) and deleted here: nothing was journaled and the \
+         release was gone from the workspace, its cursor past it (fixed: the deletion goes to \
+         the conflict's server copy)",
+    ),
+    (
         68252,
         25,
         "a push killed after the server took an evolution's create; the proof completed here \
