@@ -246,6 +246,39 @@ fn an_evolution_whose_create_answers_were_all_lost_is_settled_by_the_next_push()
     assert_settled(&a);
 }
 
+/// `version` with FEAT-1 on the server, and a running proof of it whose create the server
+/// took with every answer lost (the workspace left in hybrid mode): (its tag, the server's
+/// generation).
+fn proof_created_with_answers_lost(
+    server: &Cloud,
+    proxy: &Proxy,
+    a: &Workspace,
+    version: &str,
+) -> (String, serde_json::Value) {
+    a.run(&["generation", "new", version]).ok();
+    a.add_change(version, "FEAT-1", "add", "One");
+    a.run(&["sync", "push"]).ok();
+    a.run(&["config", "execution_mode", "local"]).ok();
+    let ev = a.json(&["evolution", "start", version, "--change", "FEAT-1"]);
+    let tag = ev["evolution"]["tag"].as_str().expect("tag").to_string();
+    // The push's evolution create reaches the server; every answer is lost.
+    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
+    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+    let g = server
+        .personal_generations("alice", "default")
+        .into_iter()
+        .find(|g| g["version"] == version)
+        .expect("the generation on the server");
+    assert_eq!(
+        server.evolutions("alice", &g["id"]).len(),
+        1,
+        "the server took the create"
+    );
+    // Hybrid mode sends the result as it is recorded, with no pull before it.
+    a.run(&["config", "execution_mode", "hybrid"]).ok();
+    (tag, g)
+}
+
 /// Found by the model test (seed 68252): the server took an evolution's create, every
 /// answer was lost, and the proof was completed here. Its result went, with no pull before
 /// it (hybrid mode's send on `evolution complete`), as a create
@@ -254,28 +287,7 @@ fn an_evolution_whose_create_answers_were_all_lost_is_settled_by_the_next_push()
 #[test]
 fn a_proof_completed_after_its_create_answers_were_lost_reaches_the_server_as_an_update() {
     let (server, proxy, a) = online();
-    a.run(&["generation", "new", "v4.3.0"]).ok();
-    a.add_change("v4.3.0", "FEAT-1", "add", "One");
-    a.run(&["sync", "push"]).ok();
-    a.run(&["config", "execution_mode", "local"]).ok();
-    let ev = a.json(&["evolution", "start", "v4.3.0", "--change", "FEAT-1"]);
-    let tag = ev["evolution"]["tag"].as_str().expect("tag").to_string();
-    // The push's evolution create reaches the server; every answer is lost.
-    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
-    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
-    let g = server
-        .personal_generations("alice", "default")
-        .into_iter()
-        .find(|g| g["version"] == "v4.3.0")
-        .expect("v4.3.0 on the server");
-    assert_eq!(
-        server.evolutions("alice", &g["id"]).len(),
-        1,
-        "the server took the create"
-    );
-
-    // Hybrid mode sends the result as it is recorded, with no pull before it.
-    a.run(&["config", "execution_mode", "hybrid"]).ok();
+    let (tag, _) = proof_created_with_answers_lost(&server, &proxy, &a, "v4.3.0");
     let out = a.run(&["evolution", "complete", &tag, "--status", "pass"]);
     out.ok();
     assert!(!out.stderr.contains("refused"), "{out:?}");
@@ -293,26 +305,12 @@ fn a_proof_completed_after_its_create_answers_were_lost_reaches_the_server_as_an
 #[test]
 fn a_proof_whose_server_copy_was_deleted_there_is_set_aside_as_refused() {
     let (server, proxy, a) = online();
-    a.run(&["generation", "new", "v4.4.0"]).ok();
-    a.add_change("v4.4.0", "FEAT-1", "add", "One");
-    a.run(&["sync", "push"]).ok();
-    a.run(&["config", "execution_mode", "local"]).ok();
-    let ev = a.json(&["evolution", "start", "v4.4.0", "--change", "FEAT-1"]);
-    let tag = ev["evolution"]["tag"].as_str().expect("tag").to_string();
-    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
-    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
-    let g = server
-        .personal_generations("alice", "default")
-        .into_iter()
-        .find(|g| g["version"] == "v4.4.0")
-        .expect("v4.4.0 on the server");
+    let (tag, g) = proof_created_with_answers_lost(&server, &proxy, &a, "v4.4.0");
     let evs = server.evolutions("alice", &g["id"]);
-    assert_eq!(evs.len(), 1, "the server took the create");
     let path = format!("/api/v1/evolutions/{}", evs[0]["id"]);
     let (status, body) = server.request("alice", "DELETE", &path, None);
     assert!((200..300).contains(&status), "{status} {body}");
 
-    a.run(&["config", "execution_mode", "hybrid"]).ok();
     a.run(&["evolution", "complete", &tag, "--status", "pass"])
         .ok()
         .stderr_has("no longer lists it");
