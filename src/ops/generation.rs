@@ -2,6 +2,7 @@
 //! delete. Each runs in one transaction and writes the contract file.
 
 use super::*;
+use gryt_core::sync::local::{deletion_target, DeleteFacts, DeletionTarget};
 
 pub fn create_generation(
     ctx: &Context,
@@ -242,31 +243,37 @@ pub fn delete(
     let tx = ws.store.write()?;
     let rec = load_generation(&tx, version)?;
     ensure_draft(&rec.version, rec.status)?;
-    // A record whose create reached the server with its answer lost knows its server copy
-    // only through a conflict with it (same UUID): that copy's id and revision are the ones
-    // the deletion goes to. Dropped without a word, a copy the server keeps (one promoted
-    // there, say) would never come back: the cursor is past it.
+    // Where the deletion goes is the planner's decision (gryt_core::sync::local): a record
+    // whose create reached the server with its answers lost knows its server copy only
+    // through a conflict with it (same UUID), and that copy is the one deleted.
     let conflict_copy = match (&rec.remote_id, local_only) {
         (None, false) => crate::store::sync::conflicts(&tx)?
             .into_iter()
             .find(|c| c.generation_id == rec.generation_id)
             .and_then(|c| c.remote)
-            .filter(|g| g.generation_id == rec.generation_id && !g.deleted),
+            .map(|g| crate::ops::sync::server_copy(&g, &rec.generation_id, None)),
         _ => None,
     };
-    if let (Some(rid), false) = (&rec.remote_id, local_only) {
-        // The server must learn of the deletion: journal it (with its key) for the next push.
-        store::journal_generation_delete(&tx, rid, &rec.version, rec.rev, &new_uuid(), &now)?;
-    } else if let Some(g) = &conflict_copy {
-        let rid = g.id.to_string();
-        store::journal_generation_delete(&tx, &rid, &rec.version, g.rev, &new_uuid(), &now)?;
-    } else if rec.remote_id.is_none() && !local_only {
-        // Never acknowledged, but a create was sent (its key is kept until an answer): it may
-        // have reached the server with its answer lost. Keep the deletion by UUID until a
-        // pull shows whether the server holds the record.
-        if store::create_sent(&tx, &rec.generation_id)? {
-            store::journal_uuid_delete(&tx, &rec.generation_id, &rec.version, &now)?;
+    let create_sent =
+        rec.remote_id.is_none() && !local_only && store::create_sent(&tx, &rec.generation_id)?;
+    let facts = DeleteFacts {
+        local_only,
+        on_server: rec.remote_id.clone().map(|id| (id, rec.rev)),
+        conflict_copy,
+        create_sent,
+    };
+    match deletion_target(&facts) {
+        DeletionTarget::Server { id, rev } => {
+            // The server must learn of the deletion: journal it (with its key) for the next push.
+            store::journal_generation_delete(&tx, &id, &rec.version, rev, &new_uuid(), &now)?;
         }
+        // Never acknowledged, but a create was sent (its key is kept until an answer): it
+        // may have reached the server with its answer lost. Keep the deletion by UUID until
+        // a pull shows whether the server holds the record.
+        DeletionTarget::ByUuid => {
+            store::journal_uuid_delete(&tx, &rec.generation_id, &rec.version, &now)?
+        }
+        DeletionTarget::Nothing => {}
     }
     store::delete_generation(&tx, &rec.generation_id)?;
     store::forget_contract_file(&tx, &rec.version)?;

@@ -131,6 +131,24 @@ pub(crate) fn content_of_wire(g: &wire::Generation) -> Result<GenerationContent>
     })
 }
 
+/// The server copy of a conflict, as the local decisions (`gryt_core::sync::local`) see it.
+/// `version` is the copy's version as read by `content_of_wire` when the caller needs it
+/// checked; otherwise the wire's.
+pub(crate) fn server_copy(
+    g: &wire::Generation,
+    local_generation_id: &str,
+    version: Option<String>,
+) -> gryt_core::sync::local::ServerCopy {
+    gryt_core::sync::local::ServerCopy {
+        id: g.id.to_string(),
+        rev: g.rev,
+        version: version.unwrap_or_else(|| g.version.clone()),
+        same_record: g.generation_id == local_generation_id,
+        deleted: g.deleted,
+        promoted: g.status == "promoted",
+    }
+}
+
 /// Reads the feed head of the workspace's scope.
 pub fn head(cloud: &Cloud) -> std::result::Result<i64, RemoteError> {
     let route = routes::sync_head(&cloud.scope_query(true));

@@ -6,6 +6,7 @@ use crate::client::cloud::Cloud;
 use crate::context::Workspace;
 use crate::error::{CliError, Result};
 use crate::store::sync as ss;
+use gryt_core::sync::local::{resolution, Resolution, ResolveFacts, ResolveRefusal};
 use std::collections::BTreeMap;
 
 /// Settles generation `v` (canonical version): its conflict, if any, and every piece of its
@@ -62,7 +63,7 @@ pub fn resolve(ws: &mut Workspace, v: &str, theirs: bool, now: &str) -> Result<V
 }
 
 /// Settles a merge conflict or a taken version; returns the contract file to write and the
-/// one to remove.
+/// one to remove. The decision is `gryt_core::sync::local::resolution`; this applies it.
 fn resolve_conflict(
     tx: &rusqlite::Connection,
     row: &ss::ConflictRow,
@@ -71,84 +72,105 @@ fn resolve_conflict(
     now: &str,
 ) -> Result<(Option<String>, Option<String>)> {
     let v = v.to_string();
-    let mut write = None;
-    let mut remove = None;
     let version_taken = row.cause == ss::ConflictCause::VersionTaken;
-    match (theirs, &row.remote) {
-        (true, _) if version_taken => {
-            // The server's generation of this version wins. A record the server also has
-            // (renamed here onto the taken version) goes back to its last synced copy with
-            // its evolutions, proofs not yet pushed included; a draft only we have is
-            // dropped. The full resync that follows brings theirs and any newer changes.
-            let base = ss::local_by_uuid(tx, &row.generation_id)?
-                .filter(|l| l.rec.remote_id.is_some())
-                .and_then(|l| l.base);
-            match base {
-                Some(base) => {
-                    if base.version != v
-                        && crate::store::get_generation(tx, &base.version)?.is_some()
-                    {
-                        return Err(CliError::error(format!(
-                            "The server's copy of {v} is named {}, a version another generation holds here",
-                            base.version
-                        ))
-                        .hint(format!(
-                            "rename that one first (`gryt generation rename {} NEW`), then resolve {v} again",
-                            base.version
-                        )));
-                    }
-                    ss::revert_to_base(tx, &row.generation_id, &base, now)?;
-                    write = Some(base.version.clone());
-                }
-                None => ss::delete_local_generation(tx, &row.generation_id)?,
+    // The server's copy, its content read (and checked) only when it is to be taken.
+    let taken_content = match &row.remote {
+        Some(g) if theirs && !version_taken && !g.deleted => Some(super::content_of_wire(g)?),
+        _ => None,
+    };
+    let server = row.remote.as_ref().map(|g| {
+        super::server_copy(
+            g,
+            &row.generation_id,
+            taken_content.as_ref().map(|c| c.version.clone()),
+        )
+    });
+    // A record the server also has: its last synced copy.
+    let synced = ss::local_by_uuid(tx, &row.generation_id)?
+        .filter(|l| l.rec.remote_id.is_some())
+        .and_then(|l| l.base);
+    let facts = ResolveFacts {
+        version: v.clone(),
+        theirs,
+        version_taken,
+        server,
+        synced_version: synced.as_ref().map(|b| b.version.clone()),
+    };
+    // A failed look-up counts as held (refusing is safe) and is reported after.
+    let held_err = std::cell::RefCell::new(None);
+    let held_here = |other: &str| match crate::store::get_generation(tx, other) {
+        Ok(g) => g.is_some(),
+        Err(e) => {
+            held_err.borrow_mut().get_or_insert(e);
+            true
+        }
+    };
+    let decision = resolution(&facts, held_here);
+    if let Some(e) = held_err.into_inner() {
+        return Err(e);
+    }
+    let (mut write, mut remove) = (None, None);
+    match decision {
+        Resolution::RevertToSynced { version } => {
+            // The server's generation of this version wins; ours goes back to its last
+            // synced copy with its evolutions (proofs not yet pushed included). The full
+            // resync that follows brings theirs and any newer changes.
+            if let Some(base) = &synced {
+                ss::revert_to_base(tx, &row.generation_id, base, now)?;
             }
             ss::set_meta(tx, "resync", "1", now)?;
+            write = Some(version);
             remove = Some(v.clone());
         }
-        (true, Some(g)) if g.deleted => {
+        Resolution::DropLocal { resync } => {
             ss::delete_local_generation(tx, &row.generation_id)?;
-            remove = Some(v.clone());
-        }
-        (true, Some(g)) => {
-            let c = super::content_of_wire(g)?;
-            if c.version != v && crate::store::get_generation(tx, &c.version)?.is_some() {
-                return Err(CliError::error(format!(
-                    "The server's copy of {v} is named {}, a version another generation holds here",
-                    c.version
-                ))
-                .hint(format!(
-                    "rename that one first (`gryt generation rename {} NEW`), then resolve {v} again",
-                    c.version
-                )));
+            if resync {
+                ss::set_meta(tx, "resync", "1", now)?;
             }
-            ss::take_remote(tx, &row.generation_id, g, &c, now)?;
             remove = Some(v.clone());
-            write = Some(c.version.clone());
         }
-        (false, _) if version_taken => {
-            return Err(CliError::error(format!("Version {v} is taken in the cloud; yours cannot be pushed under it"))
-                .hint(format!("rename yours with `gryt generation rename {v} NEW`, or take theirs with `gryt sync resolve {v} --theirs`")));
+        Resolution::TakeServer { version } => {
+            let (Some(g), Some(c)) = (&row.remote, &taken_content) else {
+                return Err(CliError::error(format!(
+                    "The server's copy of {v} is not known; pull again"
+                ))
+                .hint("`gryt sync pull`"));
+            };
+            ss::take_remote(tx, &row.generation_id, g, c, now)?;
+            remove = Some(v.clone());
+            write = Some(version);
         }
-        (false, Some(g)) if g.deleted => {
-            return Err(CliError::error(format!("The server deleted {v}; your edits cannot be pushed onto it"))
-                .hint(format!("take the deletion with `gryt sync resolve {v} --theirs`, or save your work under a new version first")));
+        Resolution::RebaseOurs => {
+            if let Some(g) = &row.remote {
+                let base = super::content_of_wire(g)?;
+                ss::rebase(tx, &row.generation_id, g, &base, None, now)?;
+            }
         }
-        (false, Some(g)) if g.status == "promoted" => {
-            return Err(CliError::error(format!("{v} was promoted on the server; it can no longer change"))
-                .hint(format!("take theirs with `gryt sync resolve {v} --theirs`, and release your changes as a new version")));
-        }
-        (false, Some(g)) => {
-            let base = super::content_of_wire(g)?;
-            ss::rebase(tx, &row.generation_id, g, &base, None, now)?;
-        }
-        (_, None) => {
-            return Err(CliError::error(format!(
-                "The server's copy of {v} is not known; pull again"
-            ))
-            .hint("`gryt sync pull`"));
-        }
+        Resolution::Refused(why) => return Err(refusal(&v, why)),
     }
     Ok((write, remove))
+}
+
+/// The message and hint of a refused resolution.
+fn refusal(v: &str, why: ResolveRefusal) -> CliError {
+    match why {
+        ResolveRefusal::VersionHeldHere { version } => CliError::error(format!(
+            "The server's copy of {v} is named {version}, a version another generation holds here"
+        ))
+        .hint(format!(
+            "rename that one first (`gryt generation rename {version} NEW`), then resolve {v} again"
+        )),
+        ResolveRefusal::VersionTakenThere => CliError::error(format!("Version {v} is taken in the cloud; yours cannot be pushed under it"))
+            .hint(format!("rename yours with `gryt generation rename {v} NEW`, or take theirs with `gryt sync resolve {v} --theirs`")),
+        ResolveRefusal::DeletedThere => CliError::error(format!("The server deleted {v}; your edits cannot be pushed onto it"))
+            .hint(format!("take the deletion with `gryt sync resolve {v} --theirs`, or save your work under a new version first")),
+        ResolveRefusal::PromotedThere => CliError::error(format!("{v} was promoted on the server; it can no longer change"))
+            .hint(format!("take theirs with `gryt sync resolve {v} --theirs`, and release your changes as a new version")),
+        ResolveRefusal::ServerCopyUnknown => CliError::error(format!(
+            "The server's copy of {v} is not known; pull again"
+        ))
+        .hint("`gryt sync pull`"),
+    }
 }
 
 /// Settles one refused record: `--theirs` drops the local change and restores the server's

@@ -9,6 +9,7 @@ pub mod pull;
 pub mod push;
 
 pub mod conflict;
+pub mod local;
 pub mod status;
 
 pub use conflict::{ConflictCause, ConflictItem, NotApplied, PromotedHere};
