@@ -11,6 +11,7 @@ pub mod app;
 pub mod auth;
 pub mod batch;
 pub mod cli;
+pub mod compress;
 pub mod db;
 pub mod decompress;
 pub mod error;
@@ -32,7 +33,6 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 
 /// How to run a server.
@@ -228,9 +228,7 @@ pub async fn run(
             state,
             request_id::observe,
         ))
-        // zstd level 1 (not the default 3): on a page of the feed it packs as small and costs
-        // less time, and on loopback every millisecond of it shows (`cargo bench --bench wire`).
-        .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Precise(1)));
+        .layer(axum::middleware::from_fn(compress::compress_answers));
     let limits = net::ConnLimits {
         max_connections: config.max_connections,
         max_connections_per_peer: config.max_connections_per_address,

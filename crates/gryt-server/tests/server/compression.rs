@@ -145,6 +145,13 @@ async fn answers_are_zstd_when_asked_gzip_for_the_reference_client_else_plain() 
         .to_ascii_lowercase()
         .contains("accept-encoding"));
     assert_eq!(zstd::decode_all(&z.body[..]).unwrap(), plain.body);
+    // Compressed whole: sent with its length, not in chunks.
+    assert_eq!(z.headers["content-length"], z.body.len().to_string());
+    assert!(
+        !z.headers.contains_key("transfer-encoding"),
+        "{:?}",
+        z.headers
+    );
     assert!(
         z.body.len() * 4 < plain.body.len(),
         "{} vs {}",
