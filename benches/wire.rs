@@ -179,13 +179,16 @@ fn main() {
     );
 
     // First pulls into fresh workspaces, the two sides taking turns (round 0 warms the
-    // server's caches for both).
+    // server's caches for both); which side goes first alternates from round to round, so
+    // that neither always runs right after the other.
     let mut walls: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
     let mut down = [0usize; 2];
     let mut reported = [0u64; 2];
     let mut requests = [0u64; 2];
     for round in 0..=rounds {
-        for (i, side) in SIDES.iter().enumerate() {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let side = &SIDES[i];
             let dev = workspace(
                 &format!("pull-{}-{round}", side.name),
                 &proxy.url(),
@@ -220,9 +223,31 @@ fn main() {
         );
     }
     println!(
-        "  compressed / uncompressed: {:.3} of the bytes   [target <= 0.25]; wall {:.2}x   [target <= 1.00 on loopback]",
+        "  compressed / uncompressed: {:.3} of the bytes   [target <= 0.25]; wall {:.3}x   [target <= 1.00 on loopback]",
         down[0] as f64 / down[1] as f64,
         median(walls[0].clone()).as_secs_f64() / median(walls[1].clone()).as_secs_f64(),
+    );
+    // Each round's two pulls ran back to back: their ratio is free of the drift between
+    // rounds. Its median, and in how many rounds the compressed pull was the faster.
+    let mut ratios: Vec<f64> = walls[0]
+        .iter()
+        .zip(&walls[1])
+        .map(|(c, u)| c.as_secs_f64() / u.as_secs_f64())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let faster = ratios.iter().filter(|r| **r < 1.0).count();
+    let n = ratios.len();
+    let mid = if n % 2 == 1 {
+        ratios[n / 2]
+    } else {
+        (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
+    };
+    println!(
+        "  round by round: median ratio {:.3}x (min {:.3}, max {:.3}); compressed faster in {faster} of {} rounds",
+        mid,
+        ratios[0],
+        ratios[n - 1],
+        n,
     );
 
     // Pushes of 1,000 new generations, one per side (different versions: the same project).
