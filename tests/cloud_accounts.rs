@@ -827,22 +827,8 @@ fn an_untrusted_certificate_is_exit_1_with_the_fix_not_unreachable() {
     use support::server::ServerProcess;
     // The real `gryt server` over TLS with a certificate from an authority made here.
     let admin = Workspace::bare("admin");
-    let db = format!("sqlite:{}", admin.home().join("server.db").display());
-    admin
-        .run_with(
-            &[
-                "server",
-                "--database",
-                &db,
-                "user",
-                "add",
-                "alice",
-                "--password-stdin",
-            ],
-            &[],
-            Some(&format!("{ALICE_PW}\n")),
-        )
-        .ok();
+    let db = admin.server_database();
+    admin.add_server_user(&db, "alice", ALICE_PW).ok();
     let (ca, cert, key) = test_pki(admin.home());
     let (cert, key) = (cert.display().to_string(), key.display().to_string());
     let server = ServerProcess::start(

@@ -296,21 +296,8 @@ fn a_backup_taken_while_serving_restores_the_same_feed() {
     let admin = Workspace::bare("admin");
     let db_file = admin.home().join("server.db");
     let db = format!("sqlite:{}", db_file.display());
-    let pw = format!("{}\n", password_of("alice"));
     admin
-        .run_with(
-            &[
-                "server",
-                "--database",
-                &db,
-                "user",
-                "add",
-                "alice",
-                "--password-stdin",
-            ],
-            &[],
-            Some(&pw),
-        )
+        .add_server_user(&db, "alice", &password_of("alice"))
         .clean();
     let first = ServerProcess::start(&admin, &["--database", &db]);
 

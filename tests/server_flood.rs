@@ -53,21 +53,9 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 /// its address.
 fn server_with_alice() -> (Workspace, ServerProcess, SocketAddr) {
     let ws = Workspace::bare("admin");
-    let db = format!("sqlite:{}", ws.home().join("server.db").display());
-    ws.run_with(
-        &[
-            "server",
-            "--database",
-            &db,
-            "user",
-            "add",
-            "alice",
-            "--password-stdin",
-        ],
-        &[],
-        Some("correct horse battery\n"),
-    )
-    .ok();
+    let db = ws.server_database();
+    ws.add_server_user(&db, "alice", "correct horse battery")
+        .ok();
     let server = ServerProcess::start(&ws, &["--database", &db]);
     let addr: SocketAddr = server.addr().parse().expect("an address");
     (ws, server, addr)

@@ -293,6 +293,28 @@ impl Workspace {
         self.run_with(args, vars, None)
     }
 
+    /// The `--database` URL of a `gryt server` SQLite database in this workspace's home.
+    pub fn server_database(&self) -> String {
+        format!("sqlite:{}", self.home().join("server.db").display())
+    }
+
+    /// `gryt server --database DB user add USER --password-stdin`, the password on stdin.
+    pub fn add_server_user(&self, db: &str, user: &str, password: &str) -> Out {
+        self.run_with(
+            &[
+                "server",
+                "--database",
+                db,
+                "user",
+                "add",
+                user,
+                "--password-stdin",
+            ],
+            &[],
+            Some(&format!("{password}\n")),
+        )
+    }
+
     /// Runs `gryt ARGS` with extra environment variables and, when given, `input` on stdin.
     pub fn run_with(&self, args: &[&str], vars: &[(&str, &str)], input: Option<&str>) -> Out {
         self.finish(args, command::output(self.command_env(args, vars), input))
