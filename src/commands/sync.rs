@@ -162,6 +162,12 @@ fn cmd_pull(ctx: &Context, a: PullArgs) -> Result<()> {
             plural(r.pages as u64, "page", "pages"),
             r.cursor, r.head
         ));
+        if r.postponed > 0 {
+            ctx.ui.info(&format!(
+                "{} left for a later pull: its version is held here by a generation in conflict or not yet moved (see `gryt sync status`).",
+                plural(r.postponed, "record", "records")
+            ));
+        }
         print_conflicts(ctx, &r.conflicts);
     }
     if !r.conflicts.is_empty() {

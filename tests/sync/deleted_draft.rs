@@ -303,3 +303,65 @@ fn a_deletion_refused_as_stale_becomes_a_conflict_instead_of_failing_forever() {
     a.run(&["sync", "resolve", "v6.14.0", "--theirs"]).ok();
     a.run(&["sync", "push"]).ok();
 }
+
+/// Found by the long model run (seed 90011). A record in delete-modify conflict, renamed
+/// here onto a version a teammate then took on the server: the pull marked it version-taken,
+/// which replaced its delete-modify conflict, and the rename that settles a taken version
+/// then cleared every conflict and pushed the local copy, so the deletion was dropped without
+/// the user deciding it. The conflict waiting for the user now stays; the teammate's record
+/// waits for a full pull after the decision.
+#[test]
+fn a_delete_modify_conflict_is_not_replaced_by_a_version_taken_one() {
+    let (cloud, team, devs) = team_of(&["alice", "bob"]);
+    let (a, b) = (&devs[0], &devs[1]);
+    a.run(&["config", "execution_mode", "local"]).ok();
+    a.run(&["generation", "new", "v6.20.0"]).ok();
+    a.add_change("v6.20.0", "FEAT-1", "add", "Work");
+    a.run(&["sync", "push"]).ok();
+    b.run(&["sync", "pull"]).ok();
+    a.run(&["generation", "delete", "v6.20.0"]).ok();
+    b.add_change("v6.20.0", "FEAT-2", "add", "Bob's work");
+    b.run(&["sync", "push"]).ok();
+    a.run(&["sync", "pull"])
+        .fails(3, &["conflict"])
+        .stdout_has("delete-modify");
+
+    // Renamed here while the decision is pending; Bob takes the new version on the server.
+    a.run(&["generation", "rename", "v6.20.0", "v6.21.0"]).ok();
+    b.run(&["generation", "new", "v6.21.0"]).ok();
+    b.run(&["sync", "push"]).ok();
+    a.run(&["sync", "pull"])
+        .ok()
+        .stdout_has("1 record left for a later pull");
+    let kind = |d: &super::harness::Workspace| {
+        let st = d.sync_status();
+        assert_eq!(st["conflicts"].as_array().map(Vec::len), Some(1), "{st:#}");
+        st["conflicts"][0]["conflicts"][0]["kind"].clone()
+    };
+    assert_eq!(kind(a), "delete-modify");
+
+    // Another rename does not settle the deletion, and nothing is pushed for it.
+    a.run(&["generation", "rename", "v6.21.0", "v6.22.0"]).ok();
+    assert_eq!(kind(a), "delete-modify");
+    a.run(&["sync", "push"]).fails(3, &["v6.22.0"]);
+    let versions = |gens: Vec<serde_json::Value>| {
+        let mut v: Vec<String> = gens
+            .iter()
+            .map(|g| g["version"].as_str().unwrap_or_default().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        versions(cloud.generations("alice", &team)),
+        ["v6.20.0", "v6.21.0"]
+    );
+
+    // Taking the teammate's copy settles it; then Bob's new record arrives.
+    a.run(&["sync", "resolve", "v6.22.0", "--theirs"]).ok();
+    a.run(&["sync", "pull"]).ok();
+    let ids = change_ids(&a.show("v6.20.0")["generation"]);
+    assert_eq!(ids, ["FEAT-1", "FEAT-2"]);
+    assert!(a.show("v6.21.0")["generation"].is_object());
+    a.run(&["sync", "status"]).ok().stdout_has("Conflicts: 0");
+}

@@ -109,11 +109,23 @@ fn load_generation_facts(
                 rev: g.rev,
             },
             local,
-            holder: holder.map(|h| plan::Holder {
-                status: h.rec.status,
-                sync: SyncStatus::parse(&h.rec.sync_status),
-                linked: h.rec.remote_id.is_some(),
-            }),
+            holder: match holder {
+                None => None,
+                Some(h) => {
+                    let sync = SyncStatus::parse(&h.rec.sync_status);
+                    let cause = if sync == SyncStatus::Conflict {
+                        ss::conflict_cause(tx, &h.rec.generation_id)?
+                    } else {
+                        ss::ConflictCause::Edits
+                    };
+                    Some(plan::Holder {
+                        status: h.rec.status,
+                        sync,
+                        linked: h.rec.remote_id.is_some(),
+                        cause,
+                    })
+                }
+            },
             pending,
             mode,
         },

@@ -52,12 +52,22 @@ pub struct Holder {
     pub status: GenerationStatus,
     pub sync: SyncStatus,
     pub linked: bool,
+    /// Why it is in conflict, when `sync` is `Conflict`.
+    pub cause: ConflictCause,
 }
 
 impl Holder {
     /// A synced record of the server's: its own move may come later in the feed.
     fn moves(&self) -> bool {
         self.sync == SyncStatus::Synced && self.linked
+    }
+
+    /// In a conflict with its own server copy that waits for the user (edits on both
+    /// sides, or deleted here and changed there). Marking it version-taken instead would
+    /// replace that conflict, and the rename that settles a taken version would then send
+    /// the local copy as if the user had decided (model seed 90011).
+    fn awaits_decision(&self) -> bool {
+        self.sync == SyncStatus::Conflict && self.cause == ConflictCause::Edits
     }
 }
 
@@ -240,6 +250,10 @@ fn plan_new(f: &GenerationFacts) -> Vec<Step> {
             // room would lose its evolutions: the new generation waits for a full pull.
             Mode::Forced => Step::Postpone,
         });
+    } else if holder.awaits_decision() {
+        // The holder's own conflict comes first; the new record waits for a full pull
+        // after the user has decided it.
+        steps.push(Step::Postpone);
     } else {
         // Someone else's generation holds the version here: never overwrite local work.
         steps.extend([
@@ -324,7 +338,7 @@ fn plan_known(f: &GenerationFacts, local: &Local) -> Vec<Step> {
             return vec![Step::Wait];
         }
         let mut steps = Vec::new();
-        if !holder.moves() {
+        if !holder.moves() && !holder.awaits_decision() {
             steps.push(Step::Conflict {
                 on: On::Holder,
                 cause: ConflictCause::VersionTaken,

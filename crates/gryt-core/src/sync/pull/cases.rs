@@ -90,12 +90,14 @@ const LOCAL_DRAFT: Holder = Holder {
     status: GenerationStatus::Draft,
     sync: SyncStatus::NotSynced,
     linked: false,
+    cause: ConflictCause::Edits,
 };
 /// A synced record of the server's (its own move may come later in the feed).
 const SYNCED_RECORD: Holder = Holder {
     status: GenerationStatus::Draft,
     sync: SyncStatus::Synced,
     linked: true,
+    cause: ConflictCause::Edits,
 };
 
 fn conflict(on: On, cause: ConflictCause, items: Vec<Conflict>, version: &str) -> Step {
@@ -485,6 +487,45 @@ fn generation_cases() {
                 ..facts(incoming(Some(&v2), 2), Some(synced(&v1, 1)))
             },
             want: vec![version_taken("v2.0.0"), Step::Postpone],
+        },
+        Case {
+            // Seed 90011 (session 10 long run): marking it version-taken replaced its
+            // delete-modify conflict, and the rename that settles a taken version then
+            // pushed the local copy without the user deciding the deletion.
+            name: "a new record under a version held by a record in conflict with its server copy waits, the conflict stays",
+            facts: GenerationFacts {
+                holder: Some(Holder {
+                    sync: SyncStatus::Conflict,
+                    cause: ConflictCause::Edits,
+                    ..SYNCED_RECORD
+                }),
+                ..facts(incoming(Some(&v1_theirs), 1), None)
+            },
+            want: vec![Step::Postpone],
+        },
+        Case {
+            name: "a record moving onto a version held by a record in conflict with its server copy waits, the conflict stays",
+            facts: GenerationFacts {
+                holder: Some(Holder {
+                    sync: SyncStatus::Conflict,
+                    cause: ConflictCause::Edits,
+                    ..SYNCED_RECORD
+                }),
+                ..facts(incoming(Some(&v2), 2), Some(synced(&v1, 1)))
+            },
+            want: vec![Step::Postpone],
+        },
+        Case {
+            name: "a holder already in a version-taken conflict is marked again",
+            facts: GenerationFacts {
+                holder: Some(Holder {
+                    sync: SyncStatus::Conflict,
+                    cause: ConflictCause::VersionTaken,
+                    ..LOCAL_DRAFT
+                }),
+                ..facts(incoming(Some(&v1), 1), None)
+            },
+            want: vec![version_taken("v1.0.0"), Step::NeedsResync],
         },
         Case {
             // Seed 39746: so the new record under its old version is not given room by
