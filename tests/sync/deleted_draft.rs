@@ -246,15 +246,7 @@ fn deleting_a_draft_promoted_meanwhile_is_refused_once_and_the_release_comes_bac
 fn an_edit_made_to_a_record_in_delete_modify_conflict_survives_later_server_changes() {
     let (_cloud, _team, devs) = team_of(&["alice", "bob"]);
     let (a, b) = (&devs[0], &devs[1]);
-    a.run(&["config", "execution_mode", "local"]).ok();
-    a.run(&["generation", "new", "v6.11.0"]).ok();
-    a.add_change("v6.11.0", "FEAT-1", "add", "Work");
-    a.run(&["sync", "push"]).ok();
-    b.run(&["sync", "pull"]).ok();
-    a.run(&["generation", "delete", "v6.11.0"]).ok();
-    b.add_change("v6.11.0", "FEAT-2", "add", "Bob's work");
-    b.run(&["sync", "push"]).ok();
-    a.run(&["sync", "pull"]).fails(3, &["conflict"]);
+    deleted_here_changed_there(a, b, "v6.11.0");
 
     // Edited here while the decision is pending; changed there again.
     a.add_change("v6.11.0", "FEAT-3", "add", "Alice's late work");
@@ -314,17 +306,7 @@ fn a_deletion_refused_as_stale_becomes_a_conflict_instead_of_failing_forever() {
 fn a_delete_modify_conflict_is_not_replaced_by_a_version_taken_one() {
     let (cloud, team, devs) = team_of(&["alice", "bob"]);
     let (a, b) = (&devs[0], &devs[1]);
-    a.run(&["config", "execution_mode", "local"]).ok();
-    a.run(&["generation", "new", "v6.20.0"]).ok();
-    a.add_change("v6.20.0", "FEAT-1", "add", "Work");
-    a.run(&["sync", "push"]).ok();
-    b.run(&["sync", "pull"]).ok();
-    a.run(&["generation", "delete", "v6.20.0"]).ok();
-    b.add_change("v6.20.0", "FEAT-2", "add", "Bob's work");
-    b.run(&["sync", "push"]).ok();
-    a.run(&["sync", "pull"])
-        .fails(3, &["conflict"])
-        .stdout_has("delete-modify");
+    deleted_here_changed_there(a, b, "v6.20.0");
 
     // Renamed here while the decision is pending; Bob takes the new version on the server.
     a.run(&["generation", "rename", "v6.20.0", "v6.21.0"]).ok();
@@ -364,4 +346,24 @@ fn a_delete_modify_conflict_is_not_replaced_by_a_version_taken_one() {
     assert_eq!(ids, ["FEAT-1", "FEAT-2"]);
     assert!(a.show("v6.21.0")["generation"].is_object());
     a.run(&["sync", "status"]).ok().stdout_has("Conflicts: 0");
+}
+
+/// Alice (local mode) deletes `v`, a draft both have, while Bob adds a change to it; her
+/// next pull makes it a delete-modify conflict.
+fn deleted_here_changed_there(
+    a: &super::harness::Workspace,
+    b: &super::harness::Workspace,
+    v: &str,
+) {
+    a.run(&["config", "execution_mode", "local"]).ok();
+    a.run(&["generation", "new", v]).ok();
+    a.add_change(v, "FEAT-1", "add", "Work");
+    a.run(&["sync", "push"]).ok();
+    b.run(&["sync", "pull"]).ok();
+    a.run(&["generation", "delete", v]).ok();
+    b.add_change(v, "FEAT-2", "add", "Bob's work");
+    b.run(&["sync", "push"]).ok();
+    a.run(&["sync", "pull"])
+        .fails(3, &["conflict"])
+        .stdout_has("delete-modify");
 }
