@@ -98,8 +98,7 @@ fn answers_lost_on_every_attempt_exit_4_and_the_next_push_settles_without_duplic
     a.run(&["generation", "new", "v2.1.0"]).ok();
     a.add_change("v2.0.0", "FEAT-2", "add", "Two");
     proxy.reset_log();
-    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
-    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+    push_with_answers_lost(&a, &proxy);
     assert_eq!(proxy.count(BATCH), 3, "three attempts, then exit 4");
     // The server committed (once); locally the work is still pending.
     assert_no_duplicates(&server, &["v2.0.0", "v2.1.0"]);
@@ -234,8 +233,7 @@ fn an_evolution_whose_create_answers_were_all_lost_is_settled_by_the_next_push()
     a.run(&["sync", "push"]).ok();
     a.run(&["config", "execution_mode", "local"]).ok();
     a.prove_ending("v4.2.0", "FEAT-1", &[0, 4]);
-    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
-    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+    push_with_answers_lost(&a, &proxy);
 
     let out = a.run(&["sync", "push"]);
     out.ok();
@@ -262,8 +260,7 @@ fn proof_created_with_answers_lost(
     let ev = a.json(&["evolution", "start", version, "--change", "FEAT-1"]);
     let tag = ev["evolution"]["tag"].as_str().expect("tag").to_string();
     // The push's evolution create reaches the server; every answer is lost.
-    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
-    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+    push_with_answers_lost(a, proxy);
     let g = server
         .personal_generations("alice", "default")
         .into_iter()
@@ -366,10 +363,7 @@ fn assert_settled(a: &Workspace) {
 fn a_lost_create_is_merged_against_what_it_sent_so_a_teammates_edit_survives() {
     let (server, proxy, a) = online();
     let b = second_workspace(&server);
-    a.run(&["generation", "new", "v4.0.0"]).ok();
-    a.add_change("v4.0.0", "FEAT-1", "add", "One");
-    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
-    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+    draft_created_with_answers_lost(&a, &proxy, "v4.0.0");
     assert_eq!(changes_on_server(&server, "v4.0.0"), ["FEAT-1"]);
 
     // Here: one more change. There: FEAT-1 removed, pushed first.
@@ -402,8 +396,7 @@ fn an_update_whose_answer_was_lost_then_undone_here_stays_undone() {
     a.add_change("v4.1.0", "FEAT-1", "add", "One");
     a.run(&["sync", "push"]).ok().stdout_has("1 created");
     a.add_change("v4.1.0", "FEAT-2", "add", "Two");
-    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
-    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+    push_with_answers_lost(&a, &proxy);
     assert_eq!(changes_on_server(&server, "v4.1.0"), ["FEAT-1", "FEAT-2"]);
     a.run(&["generation", "remove-change", "v4.1.0", "FEAT-2"])
         .ok();
@@ -424,10 +417,7 @@ fn an_update_whose_answer_was_lost_then_undone_here_stays_undone() {
 #[test]
 fn a_draft_deleted_after_its_create_answer_was_lost_stays_deleted() {
     let (server, proxy, a) = online();
-    a.run(&["generation", "new", "v5.0.0"]).ok();
-    a.add_change("v5.0.0", "FEAT-1", "add", "One");
-    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
-    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+    draft_created_with_answers_lost(&a, &proxy, "v5.0.0");
     assert_no_duplicates(&server, &["v5.0.0"]);
 
     a.run(&["generation", "delete", "v5.0.0"]).ok();
@@ -470,10 +460,7 @@ fn a_draft_deleted_after_its_create_never_arrived_is_simply_gone() {
 fn deleting_a_conflicted_draft_known_only_by_its_uuid_never_loses_the_release_promoted_there() {
     let (server, proxy, a) = online();
     let b = second_workspace(&server);
-    a.run(&["generation", "new", "v4.5.0"]).ok();
-    a.add_change("v4.5.0", "FEAT-1", "add", "One");
-    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
-    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+    draft_created_with_answers_lost(&a, &proxy, "v4.5.0");
 
     b.run(&["sync", "pull"]).ok();
     b.prove_ending("v4.5.0", "FEAT-1", &[0, 4]);
@@ -489,4 +476,18 @@ fn deleting_a_conflicted_draft_known_only_by_its_uuid_never_loses_the_release_pr
     let g = a.generation("v4.5.0");
     assert_eq!(g["status"], "promoted", "{g:#}");
     assert_no_duplicates(&server, &["v4.5.0"]);
+}
+
+/// `gryt sync push` whose batches reach the server and whose every answer is lost: exit 4.
+fn push_with_answers_lost(a: &Workspace, proxy: &Proxy) {
+    proxy.inject(BATCH, Fault::DropAfterCommit, 3);
+    a.run(&["sync", "push"]).fails(4, &["unreachable"]);
+}
+
+/// A new draft `version` with change FEAT-1, created on the server by a push whose every
+/// answer is lost.
+fn draft_created_with_answers_lost(a: &Workspace, proxy: &Proxy, version: &str) {
+    a.run(&["generation", "new", version]).ok();
+    a.add_change(version, "FEAT-1", "add", "One");
+    push_with_answers_lost(a, proxy);
 }
